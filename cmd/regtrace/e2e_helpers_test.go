@@ -1,0 +1,307 @@
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// need returns the path of a program the test needs. Under REGTRACE_E2E=1
+// (set by make test) a missing program fails the test instead of skipping it.
+func need(t *testing.T, prog string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("REGTRACE_E2E") == "1" {
+		t.Fatalf("%s is not installed (make test installs it)", prog)
+	}
+	t.Skipf("%s is not installed; run make test", prog)
+	return ""
+}
+
+// pemFiles is a throwaway CA that signs a server certificate, written as files
+// for programs that take paths.
+type pemFiles struct {
+	CA, Cert, Key string
+}
+
+func writeServerCert(t *testing.T, dir string, names ...string) pemFiles {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e upstream CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: names[0]},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	f := pemFiles{CA: filepath.Join(dir, "upstream-ca.crt"), Cert: filepath.Join(dir, "server.crt"), Key: filepath.Join(dir, "server.key")}
+	write := func(path, typ string, der []byte, mode os.FileMode) {
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(f.CA, "CERTIFICATE", caDER, 0o644)
+	write(f.Cert, "CERTIFICATE", der, 0o644)
+	write(f.Key, "PRIVATE KEY", keyDER, 0o600)
+	return f
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// registry is a distribution registry (Debian's docker-registry) on loopback
+// with TLS, started for one test.
+type registry struct {
+	Port  int
+	Certs pemFiles
+}
+
+func startRegistry(t *testing.T, extraConfig string) *registry {
+	t.Helper()
+	bin := need(t, "docker-registry")
+	dir := t.TempDir()
+	certs := writeServerCert(t, dir, "registry.test", "127.0.0.1")
+	port := freePort(t)
+	cfg := fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:%d
+  tls:
+    certificate: %s
+    key: %s
+%s`, filepath.Join(dir, "data"), port, certs.Cert, certs.Key, extraConfig)
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "serve", cfgPath)
+	var logs lockedBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	pool := x509.NewCertPool()
+	caPEM, _ := os.ReadFile(certs.CA)
+	pool.AppendCertsFromPEM(caPEM)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", fmt.Sprintf("127.0.0.1:%d", port),
+			&tls.Config{RootCAs: pool, ServerName: "registry.test"})
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registry did not come up on port %d: %v\n%s", port, err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return &registry{Port: port, Certs: certs}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitFor polls s for a match of re until timeout.
+func waitFor(t *testing.T, what string, s interface{ String() string }, re *regexp.Regexp, timeout time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if m := re.FindStringSubmatch(s.String()); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; output so far:\n%s", what, s.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runningProxy is `regtrace proxy` run in-process by a test.
+type runningProxy struct {
+	URL            string
+	Stdout, Stderr *lockedBuffer
+	stop           context.CancelFunc
+	done           chan int
+}
+
+func startProxy(t *testing.T, args ...string) *runningProxy {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	rp := &runningProxy{Stdout: &lockedBuffer{}, Stderr: &lockedBuffer{}, stop: cancel, done: make(chan int, 1)}
+	argv := append([]string{"regtrace", "proxy", "--listen", "127.0.0.1:0"}, args...)
+	go func() { rp.done <- run(ctx, argv, rp.Stdout, rp.Stderr) }()
+	m := waitFor(t, "the proxy to listen", rp.Stderr, regexp.MustCompile(`proxy listening on (http://\S+)`), 20*time.Second)
+	rp.URL = m[1]
+	t.Cleanup(func() { rp.Stop(t) })
+	return rp
+}
+
+// Stop interrupts the proxy like Ctrl-C and returns its exit code.
+func (rp *runningProxy) Stop(t *testing.T) int {
+	rp.stop()
+	select {
+	case code := <-rp.done:
+		rp.done <- code
+		return code
+	case <-time.After(15 * time.Second):
+		t.Fatal("proxy did not stop after interrupt")
+		return -1
+	}
+}
+
+// ociImage writes a one-layer OCI image layout to dir, tagged tag, and returns
+// its manifest digest.
+func ociImage(t *testing.T, dir, tag, content string) string {
+	t.Helper()
+	var tarBuf bytes.Buffer
+	tw := tar.NewWriter(&tarBuf)
+	tw.WriteHeader(&tar.Header{Name: "hello.txt", Mode: 0o644, Size: int64(len(content)), ModTime: time.Unix(0, 0)})
+	io.WriteString(tw, content)
+	tw.Close()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(tarBuf.Bytes())
+	zw.Close()
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	put := func(b []byte) string {
+		s := sha256.Sum256(b)
+		h := hex.EncodeToString(s[:])
+		if err := os.WriteFile(filepath.Join(blobs, h), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return "sha256:" + h
+	}
+	diffID := sha256.Sum256(tarBuf.Bytes())
+	config, _ := json.Marshal(map[string]any{
+		"architecture": "amd64", "os": "linux", "config": map[string]any{},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + hex.EncodeToString(diffID[:])}},
+	})
+	layer := gz.Bytes()
+	manifest, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
+		"config":        map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(config), "size": len(config)},
+		"layers":        []any{map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put(layer), "size": len(layer)}},
+	})
+	md := put(manifest)
+	index, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"manifests": []any{map[string]any{
+			"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": len(manifest),
+			"annotations": map[string]string{"org.opencontainers.image.ref.name": tag},
+		}},
+	})
+	os.WriteFile(filepath.Join(dir, "index.json"), index, 0o644)
+	os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
+	return md
+}
+
+// clientEnv is the environment for a client run through the proxy: proxy
+// variables, the trust bundle, and a private HOME so no user config leaks in.
+func clientEnv(t *testing.T, proxyURL, bundle string) []string {
+	home := t.TempDir()
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"XDG_RUNTIME_DIR=" + home,
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"HTTPS_PROXY=" + proxyURL, "https_proxy=" + proxyURL,
+		"HTTP_PROXY=" + proxyURL, "http_proxy=" + proxyURL,
+		"SSL_CERT_FILE=" + bundle,
+	}
+	return env
+}
+
+func lines(s string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}

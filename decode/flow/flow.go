@@ -1,0 +1,192 @@
+// Package flow is regtrace's recording of one HTTP exchange as the proxy saw it.
+//
+// A Flow is faithful data, not interpretation: the decode package adds registry
+// meaning on top. Live recording (package proxy) and offline reading (package
+// decode/har) both produce Flows, so every consumer sees the same thing.
+//
+// flow imports nothing of regtrace's own; everything else imports it.
+package flow
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// ID numbers flows 1, 2, 3… in the order their requests arrived at the proxy.
+// Zero means "no flow".
+type ID uint64
+
+// String formats the ID the way the trace prints it: "#3".
+func (id ID) String() string { return fmt.Sprintf("#%d", uint64(id)) }
+
+// Flow is one request/response exchange. A transport failure is still a Flow:
+// Err says what happened and Response is the answer the client was given, if any.
+type Flow struct {
+	ID ID
+	// Start is when the proxy received the request headers.
+	Start time.Time
+	// ClientAddr is the client's address as seen by the proxy (ip:port).
+	ClientAddr string
+	Request    Request
+	// Response is what the upstream answered; nil when it never answered.
+	// When Err is set and the proxy synthesised an answer (a 502), Synthetic is true.
+	Response *Response
+	Timings  Timings
+	// Upstream describes the TLS connection to the upstream, nil for plain HTTP
+	// or when no connection was made.
+	Upstream *TLSInfo
+	// Err is set when the exchange did not complete normally.
+	Err *Error
+}
+
+// Request is the request as the proxy forwarded it (the client's headers, with
+// hop-by-hop proxy headers removed).
+type Request struct {
+	Method string
+	// URL is absolute: scheme, host (with port when not the default) and path.
+	URL *url.URL
+	// Proto is the client's protocol, e.g. "HTTP/1.1".
+	Proto string
+	// Header holds every value of every header, repeated values kept. Wire
+	// order is not preserved: net/http and goproxy hold headers in maps.
+	Header http.Header
+	// Host is the Host header when it differs from URL.Host, else empty.
+	Host string
+	Body Body
+}
+
+// Response is the upstream's answer.
+type Response struct {
+	Status int
+	// Proto is the upstream's protocol, e.g. "HTTP/1.1" or "HTTP/2.0".
+	Proto   string
+	Header  http.Header
+	Trailer http.Header
+	Body    Body
+	// Synthetic is true when the proxy made this response up (e.g. a 502
+	// after an upstream failure); the upstream never sent it.
+	Synthetic bool
+}
+
+// Body describes a message body that was streamed through the proxy. Only a
+// bounded prefix is ever kept: registry blobs are gigabytes.
+type Body struct {
+	// Captured is the first bytes of the body, at most the capture limit, and
+	// only for bodies whose content type is textual (JSON, text, XML, forms).
+	Captured []byte
+	// Size is the number of body bytes that passed through the proxy. For a
+	// body cut short (see Complete) it is what was seen before the cut.
+	Size int64
+	// Truncated is true when Size > len(Captured) for a body that was captured,
+	// or when a body was not captured at all (binary content).
+	Truncated bool
+	// Complete is true when the body was read to its end.
+	Complete bool
+	// SHA256 is the hex sha256 of the whole body, set only when it was cheap to
+	// compute (the whole body was seen); empty otherwise.
+	SHA256 string
+}
+
+// Text returns the captured prefix as a string.
+func (b Body) Text() string { return string(b.Captured) }
+
+// Timings of the upstream leg. A negative duration means "does not apply"
+// (e.g. DNS and Connect on a reused connection).
+type Timings struct {
+	// Blocked is time waiting for a connection (from request start to GotConn,
+	// less DNS, Connect and TLS).
+	Blocked time.Duration
+	DNS     time.Duration
+	// Connect is the TCP connect time; TLS is separate (HAR folds it into
+	// connect when it writes).
+	Connect time.Duration
+	TLS     time.Duration
+	// Send is from having a connection to having written the request.
+	Send time.Duration
+	// Wait is from the request written to the first response byte.
+	Wait time.Duration
+	// Receive is from the first response byte to the end of the body.
+	Receive time.Duration
+	// Reused is true when the request went over a kept-alive connection.
+	Reused bool
+}
+
+// Total is the sum of the timings that apply.
+func (t Timings) Total() time.Duration {
+	var d time.Duration
+	for _, x := range []time.Duration{t.Blocked, t.DNS, t.Connect, t.TLS, t.Send, t.Wait, t.Receive} {
+		if x > 0 {
+			d += x
+		}
+	}
+	return d
+}
+
+// TLSInfo is what the proxy learned about the upstream TLS connection.
+type TLSInfo struct {
+	Version     string // "TLS 1.3"
+	CipherSuite string
+	ALPN        string
+	ServerName  string
+	// ServerIP is the upstream's address without port or brackets, if known.
+	ServerIP string
+	// Chain summarises the certificates the upstream presented, leaf first.
+	Chain []CertSummary
+	// Insecure is true when the certificate was not verified
+	// (--insecure-upstream).
+	Insecure bool
+}
+
+// CertSummary is the part of an X.509 certificate that explains a TLS failure.
+type CertSummary struct {
+	Subject   string
+	Issuer    string
+	DNSNames  []string
+	NotBefore time.Time
+	NotAfter  time.Time
+}
+
+// ErrKind classifies a transport failure so later stages can branch on it
+// without parsing messages.
+type ErrKind string
+
+const (
+	ErrDNS              ErrKind = "dns"                // upstream name did not resolve
+	ErrRefused          ErrKind = "connection-refused" // nothing listening upstream
+	ErrTimeout          ErrKind = "timeout"            // dial, TLS or response header timeout
+	ErrUnknownAuthority ErrKind = "tls-unknown-authority"
+	ErrCertificate      ErrKind = "tls-certificate" // expired, wrong name, …
+	ErrTLS              ErrKind = "tls"             // other upstream TLS failure
+	ErrUpstreamClosed   ErrKind = "upstream-closed" // upstream reset or closed mid-exchange
+	ErrClientClosed     ErrKind = "client-closed"   // client hung up mid-body
+	ErrProxy            ErrKind = "proxy"           // regtrace's own failure (incl. a recovered panic)
+	ErrOther            ErrKind = "other"
+)
+
+// Error is a transport failure recorded on a flow.
+type Error struct {
+	Kind ErrKind
+	// Message says what happened in words; it names hosts but never secrets.
+	Message string
+}
+
+func (e *Error) Error() string { return string(e.Kind) + ": " + e.Message }
+
+// HandshakeFailure records a client that failed the TLS handshake with the
+// proxy, most often because it does not trust the regtrace CA. It has no HTTP
+// exchange, so it is not a Flow.
+type HandshakeFailure struct {
+	Time       time.Time
+	ClientAddr string
+	// Target is the host:port of the CONNECT request.
+	Target string
+	// ServerName is the SNI the client sent, if any.
+	ServerName string
+	// Message is the handshake error as Go reported it.
+	Message string
+	// Reason is a plain-words reading of Message, e.g. "the client does not
+	// trust the regtrace CA".
+	Reason string
+}

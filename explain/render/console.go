@@ -1,0 +1,185 @@
+// Package render turns flows (and, later, decoded exchanges and findings)
+// into what people read: the live console trace now; text, Markdown and JSON
+// reports as explain grows. Everything it prints goes through decode/redact
+// unless the caller turned redaction off.
+//
+// render never touches fatih/color's globals: each Console builds its own
+// colors and writes to the io.Writer it was given.
+package render
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fatih/color"
+
+	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/redact"
+)
+
+// ConsoleOptions configure a Console. The zero value prints one plain line
+// per flow with secrets redacted.
+type ConsoleOptions struct {
+	// Color turns on ANSI colors. The caller decides (--no-color, NO_COLOR,
+	// whether the output is a terminal).
+	Color bool
+	// Verbose adds the request and response headers under each line.
+	Verbose bool
+	// NoRedact prints secrets as they were. Off by default; the CLI warns.
+	NoRedact bool
+}
+
+// Console prints the live trace: one line per exchange as it completes.
+// It is safe for concurrent use.
+type Console struct {
+	mu   sync.Mutex
+	w    io.Writer
+	opts ConsoleOptions
+
+	id, method, host, dim, ok, redirect, clientErr, serverErr, fail *color.Color
+}
+
+// NewConsole returns a Console writing to w.
+func NewConsole(w io.Writer, opts ConsoleOptions) *Console {
+	c := &Console{w: w, opts: opts,
+		id:        color.New(color.Bold),
+		method:    color.New(color.FgCyan),
+		host:      color.New(color.FgBlue),
+		dim:       color.New(color.Faint),
+		ok:        color.New(color.FgGreen),
+		redirect:  color.New(color.FgCyan),
+		clientErr: color.New(color.FgYellow, color.Bold),
+		serverErr: color.New(color.FgRed, color.Bold),
+		fail:      color.New(color.FgRed, color.Bold),
+	}
+	for _, col := range []*color.Color{c.id, c.method, c.host, c.dim, c.ok, c.redirect, c.clientErr, c.serverErr, c.fail} {
+		if opts.Color {
+			col.EnableColor()
+		} else {
+			col.DisableColor()
+		}
+	}
+	return c
+}
+
+// Flow prints one completed exchange, e.g.
+//
+//	#3  GET  registry.example.com /v2/team/app/manifests/1.0  401  12ms  Bearer realm="https://auth.example.com/token" …
+func (c *Console) Flow(f *flow.Flow) {
+	if !c.opts.NoRedact {
+		f = redact.Flow(f)
+	}
+	var b strings.Builder
+	u := f.Request.URL
+	if u == nil {
+		u = &url.URL{}
+	}
+	path := u.EscapedPath()
+	if u.RawQuery != "" {
+		path += "?" + u.RawQuery
+	}
+	fmt.Fprintf(&b, "%s  %s  %s %s", c.id.Sprintf("%-4s", f.ID), c.method.Sprintf("%-6s", f.Request.Method), c.host.Sprint(u.Host), path)
+	if f.Response != nil {
+		fmt.Fprintf(&b, "  %s", c.status(f.Response.Status, f.Response.Synthetic))
+	}
+	fmt.Fprintf(&b, "  %s", c.dim.Sprint(duration(f.Timings.Total())))
+	if f.Response != nil && f.Response.Body.Size > 0 {
+		fmt.Fprintf(&b, "  %s", c.dim.Sprint(size(f.Response.Body.Size)))
+	}
+	if f.Err != nil {
+		fmt.Fprintf(&b, "  %s", c.fail.Sprintf("%s: %s", f.Err.Kind, f.Err.Message))
+	} else if f.Response != nil {
+		for _, v := range f.Response.Header.Values("Www-Authenticate") {
+			fmt.Fprintf(&b, "  %s", v)
+		}
+		if loc := f.Response.Header.Get("Location"); loc != "" && f.Response.Status/100 == 3 {
+			fmt.Fprintf(&b, "  → %s", loc)
+		}
+	}
+	b.WriteByte('\n')
+	if c.opts.Verbose {
+		headers(&b, "    > ", f.Request.Header, c.dim)
+		if f.Response != nil {
+			headers(&b, "    < ", f.Response.Header, c.dim)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	io.WriteString(c.w, b.String())
+}
+
+// HandshakeFailure prints a client that failed the TLS handshake with the
+// proxy: on a first run, almost always a missing trust step.
+func (c *Console) HandshakeFailure(h flow.HandshakeFailure) {
+	if !c.opts.NoRedact {
+		h = redact.HandshakeFailure(h)
+	}
+	line := fmt.Sprintf("%s  %s  %s  %s (%s) — see: regtrace ca trust\n",
+		c.id.Sprintf("%-4s", "TLS"), c.method.Sprintf("%-6s", "CONNECT"), c.host.Sprint(h.Target),
+		c.fail.Sprint(h.Reason), h.Message)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	io.WriteString(c.w, line)
+}
+
+func (c *Console) status(code int, synthetic bool) string {
+	s := fmt.Sprint(code)
+	if synthetic {
+		s += " (regtrace)"
+	}
+	switch {
+	case code >= 500 || synthetic:
+		return c.serverErr.Sprint(s)
+	case code >= 400:
+		return c.clientErr.Sprint(s)
+	case code >= 300:
+		return c.redirect.Sprint(s)
+	default:
+		return c.ok.Sprint(s)
+	}
+}
+
+func headers(b *strings.Builder, prefix string, h http.Header, dim *color.Color) {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		for _, v := range h[k] {
+			fmt.Fprintf(b, "%s%s\n", prefix, dim.Sprintf("%s: %s", k, v))
+		}
+	}
+}
+
+func duration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < 10*time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	default:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+}
+
+func size(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
