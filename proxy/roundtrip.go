@@ -190,7 +190,7 @@ func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (resp *http.Re
 			finish(e)
 		}
 	}()
-	
+
 	out := req.WithContext(httptrace.WithClientTrace(req.Context(), tm.trace()))
 	up, err := p.tr.RoundTrip(out)
 	if err != nil {

@@ -206,4 +206,3 @@ func runProxy(c *cli.Context) error {
 	}
 	return nil
 }
-
