@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"runtime/debug"
 
@@ -51,8 +50,20 @@ Quick start:
 			caCommand(),
 		},
 	}
-	app.CommandNotFound = func(c *cli.Context, name string) {
-		fmt.Fprintf(c.App.ErrWriter, "regtrace: no command %q; see regtrace --help\n", name)
+	app.Action = func(c *cli.Context) error {
+		if c.NArg() > 0 {
+			return usagef("no command %q; see regtrace --help", c.Args().First())
+		}
+		return cli.ShowAppHelp(c)
 	}
+	// Usage mistakes exit 2 without a page of help, at every level.
+	var setUsage func([]*cli.Command)
+	setUsage = func(cmds []*cli.Command) {
+		for _, cmd := range cmds {
+			cmd.OnUsageError = app.OnUsageError
+			setUsage(cmd.Subcommands)
+		}
+	}
+	setUsage(app.Commands)
 	return app
 }

@@ -24,7 +24,9 @@ func caFlags() []cli.Flag {
 // caDir is where the CA (and the trust bundle) live.
 func caDir(c *cli.Context) (string, error) {
 	if d := c.String("ca-dir"); d != "" {
-		return d, nil
+		// Absolute, because the paths printed go into other programs'
+		// environments (SSL_CERT_FILE) and other directories.
+		return filepath.Abs(d)
 	}
 	base, err := os.UserConfigDir()
 	if err != nil {

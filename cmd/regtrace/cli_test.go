@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs regtrace in-process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb strings.Builder
+	code := run(context.Background(), append([]string{"regtrace"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "--version")
+	if code != 0 || !strings.HasPrefix(out, "regtrace version ") {
+		t.Errorf("--version = %d %q", code, out)
+	}
+}
+
+func TestUsageMistakesExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"nosuch"},
+		{"proxy", "--bogus"},
+		{"proxy", "extra-arg"},
+		{"proxy", "--resolve", "registry.test:5000"},
+		{"proxy", "--upstream-proxy", "::bad"},
+		{"ca", "path", "--bogus"},
+		{"ca", "trust", "--client", "nope", "--ca-dir", "/nonexistent-regtrace-test"},
+	} {
+		code, _, errb := runCLI(t, args...)
+		if code != 2 || !strings.HasPrefix(errb, "regtrace: ") {
+			t.Errorf("regtrace %v = exit %d, stderr %q; want 2 and a one-line message", args, code, errb)
+		}
+	}
+}
+
+func TestCACommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ca")
+	code, out, errb := runCLI(t, "ca", "path", "--ca-dir", dir)
+	if code != 0 || strings.TrimSpace(out) != filepath.Join(dir, "ca.crt") || !strings.Contains(errb, "created a CA") {
+		t.Fatalf("ca path = %d %q %q", code, out, errb)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "ca.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("CA key mode %v (%v), want 0600", fi.Mode(), err)
+	}
+	// Second use: the same CA, no "created".
+	code, pemOut, errb := runCLI(t, "ca", "export", "--ca-dir", dir)
+	if code != 0 || strings.Contains(errb, "created") {
+		t.Fatalf("ca export = %d %q", code, errb)
+	}
+	block, _ := pem.Decode([]byte(pemOut))
+	if block == nil || block.Type != "CERTIFICATE" || strings.Contains(pemOut, "PRIVATE KEY") {
+		t.Fatalf("ca export printed %q", pemOut)
+	}
+	caCert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil || !caCert.IsCA {
+		t.Fatalf("exported certificate: %v", err)
+	}
+	code, out, _ = runCLI(t, "ca", "bundle", "--ca-dir", dir)
+	bundle, err := os.ReadFile(strings.TrimSpace(out))
+	if code != 0 || err != nil || !strings.Contains(string(bundle), strings.TrimSpace(pemOut)) {
+		t.Errorf("ca bundle = %d %q (%v)", code, out, err)
+	}
+	code, out, _ = runCLI(t, "ca", "trust", "--ca-dir", dir, "--client", "oras")
+	if code != 0 || !strings.Contains(out, "--ca-file") || !strings.Contains(out, filepath.Join(dir, "ca.crt")) {
+		t.Errorf("ca trust --client oras = %d %q", code, out)
+	}
+}
+
+func TestCorruptCAIsNotReplaced(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errb := runCLI(t, "ca", "path", "--ca-dir", dir); code != 0 {
+		t.Fatal(errb)
+	}
+	crt := filepath.Join(dir, "ca.crt")
+	os.WriteFile(crt, []byte("not a certificate"), 0o644)
+	code, _, errb := runCLI(t, "ca", "export", "--ca-dir", dir)
+	if code != 1 || !strings.Contains(errb, crt) {
+		t.Errorf("corrupt CA: exit %d, stderr %q; want 1 naming %s", code, errb, crt)
+	}
+	if b, _ := os.ReadFile(crt); string(b) != "not a certificate" {
+		t.Error("corrupt CA file was replaced")
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:8080": true, "127.1.2.3:0": true,
+		"0.0.0.0:8080": false, ":8080": false, "[::]:8080": false, "192.0.2.1:8080": false,
+	} {
+		if got := isLoopback(addr); got != want {
+			t.Errorf("isLoopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+// TestProxyCommandRecordsAndRedacts runs `regtrace proxy` against a plain
+// HTTP origin: the line is printed, the password is not.
+func TestProxyCommandShowsNoSecrets(t *testing.T) {
+	origin := newPlainOrigin(t)
+	rp := startProxy(t, "--ca-dir", t.TempDir(), "--no-color", "-v", "--resolve", "plain.test="+origin.addr)
+	pu, _ := url.Parse(rp.URL)
+	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}
+	req, _ := http.NewRequest("GET", "http://plain.test:"+origin.port+"/v2/?X-Amz-Signature=planted-sig&n=1", nil)
+	req.SetBasicAuth("alice", "planted-password")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if code := rp.Stop(t); code != 0 {
+		t.Fatalf("exit %d: %s", code, rp.Stderr)
+	}
+	trace := rp.Stdout.String()
+	if !strings.Contains(trace, "GET") || !strings.Contains(trace, "/v2/?X-Amz-Signature=REDACTED&n=1") || !strings.Contains(trace, "user=alice") {
+		t.Errorf("trace:\n%s", trace)
+	}
+	for _, secret := range []string{"planted-password", "planted-sig"} {
+		if strings.Contains(trace+rp.Stderr.String(), secret) {
+			t.Errorf("%s printed:\n%s", secret, trace)
+		}
+	}
+}
