@@ -15,11 +15,12 @@ import (
 //   - JSON (application/json, */*+json, or a body that starts like JSON
 //     whatever its type, since token servers are careless with types): the
 //     values of token fields (token, access_token, refresh_token, id_token,
-//     identity_token, password, secret, client_secret, identitytoken,
-//     registrytoken, auth; any case, any depth) lose a JWT signature or
-//     become Opaque, and every other string value goes through Text. The
-//     text outside the replaced values is kept byte for byte, so the body
-//     still reads as the server sent it.
+//     identity_token, identitytoken, registrytoken; any case, any depth)
+//     lose a JWT signature or become Opaque; those of password fields
+//     (password, secret, client_secret, auth) become REDACTED; everything
+//     inside such a value too; every other string value goes through Text.
+//     The text outside the replaced values is kept byte for byte, so the
+//     body still reads as the server sent it.
 //   - JSON that does not parse, most often a prefix cut at the capture
 //     limit: Text, which finds the same fields textually.
 //   - application/x-www-form-urlencoded: password, client_secret, code,
@@ -96,7 +97,10 @@ func scrubForm(s string) string {
 // jsonFrame is an open object or array: whether it is an object, whether a
 // key comes next, and whether its values are secret (it is the value of a
 // token field).
-type jsonFrame struct{ object, wantKey, secret bool }
+type jsonFrame struct {
+	object, wantKey bool
+	secret          secrecy
+}
 
 // jsonEdit replaces body[start:end] by repl.
 type jsonEdit struct {
@@ -113,7 +117,7 @@ func scrubJSON(body []byte) ([]byte, bool) {
 	var (
 		stack     []jsonFrame
 		edits     []jsonEdit
-		keySecret bool // whether the value after the last key is secret
+		keySecret secrecy // of the value after the last key
 		prev      int
 	)
 	for {
@@ -145,11 +149,11 @@ func scrubJSON(body []byte) ([]byte, bool) {
 			if !ok {
 				return nil, false
 			}
-			keySecret = top.secret || isJSONSecretKey(key)
+			keySecret = max(top.secret, jsonKeySecrecy(key))
 			top.wantKey = false
 			continue
 		}
-		secret := false
+		secret := public
 		switch {
 		case top == nil:
 		case top.object:
@@ -171,8 +175,8 @@ func scrubJSON(body []byte) ([]byte, bool) {
 				return nil, false
 			}
 			var r string
-			if secret {
-				r = secretString(v)
+			if secret != public {
+				r = secret.redact(v)
 			} else {
 				r = Text(v)
 			}
@@ -180,8 +184,8 @@ func scrubJSON(body []byte) ([]byte, bool) {
 				edits = append(edits, jsonEdit{start, end, jsonQuote(r)})
 			}
 		case json.Number:
-			if secret {
-				edits = append(edits, jsonEdit{start, end, jsonQuote(Opaque(string(v)))})
+			if secret != public {
+				edits = append(edits, jsonEdit{start, end, jsonQuote(secret.redact(string(v)))})
 			}
 		}
 		valueDone(stack)

@@ -37,15 +37,20 @@
 //     and replaced whole. Fragments are dropped: OAuth implicit flows carry
 //     tokens there.
 //   - Bodies: JSON token fields (token, access_token, refresh_token, id_token,
-//     identity_token, password, secret, client_secret, and Docker's
-//     identitytoken, registrytoken and auth) at any depth and in any case;
-//     form fields password, client_secret, code, refresh_token, access_token,
-//     token; any other text as Text. A body cut short by the capture limit is
-//     not valid JSON, so JSON that does not parse is scrubbed textually.
+//     identity_token, and Docker's identitytoken and registrytoken) like
+//     bearer tokens, and password fields (password, secret, client_secret,
+//     Docker's auth) as REDACTED, at any depth and in any case; form fields
+//     password, client_secret, code, refresh_token, access_token, token; any
+//     other text as Text. A body cut short by the capture limit is not valid
+//     JSON, so JSON that does not parse is scrubbed textually.
 //   - Free text (error messages, logs, HTML) as Text: JWT signatures,
-//     "Basic …"/"Bearer …" credentials, "Authorization: …" lines, well-known
-//     token formats (ghp_…, glpat-…, dckr_pat_…), token fields of JSON
-//     embedded in the text (also JSON-escaped), and every URL.
+//     "Basic …"/"Bearer …" credentials, "Authorization:", "Cookie:" and
+//     "Set-Cookie:" lines, well-known token formats (ghp_…, glpat-…,
+//     dckr_pat_…), token fields of JSON embedded in the text (also
+//     JSON-escaped), every URL and the query of every absolute path.
+//
+// Passwords and other guessable secrets are never hashed, only tokens: a
+// 32-bit hash prefix is enough to test a dictionary against.
 //
 // What is never redacted, because it is the evidence and carries no secret:
 // WWW-Authenticate and Proxy-Authenticate (realm, service, scope and error are

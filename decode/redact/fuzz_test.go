@@ -125,7 +125,8 @@ func FuzzBody(f *testing.F) {
 		}
 
 		// A token field, its key chosen and cased by the input.
-		k := []byte(jsonSecretKeys[len(key)%len(jsonSecretKeys)])
+		jsonKeys := append(append([]string{}, jsonTokenKeys...), jsonPasswordKeys...)
+		k := []byte(jsonKeys[len(key)%len(jsonKeys)])
 		for i := range k {
 			if i < len(key) && key[i]&1 == 1 {
 				k[i] = bytes.ToUpper(k[i : i+1])[0]
@@ -149,7 +150,8 @@ func FuzzBody(f *testing.F) {
 		noPlant(t, "truncated JSON body", truncated, string(Body("application/json", []byte(truncated))))
 
 		// A form field.
-		fk := append(append([]string{}, formMarkKeys...), formTokenKeys...)[len(key)%(len(formMarkKeys)+len(formTokenKeys))]
+		formKeys := append(append([]string{}, formPasswordKeys...), formTokenKeys...)
+		fk := formKeys[len(key)%len(formKeys)]
 		if len(key) > 0 && key[0]&1 == 1 {
 			fk = strings.ToUpper(fk)
 		}
@@ -186,6 +188,9 @@ func FuzzText(f *testing.F) {
 			a + " password=" + plant + " " + b,
 			a + " " + enc([]byte(`{"alg":"HS256"}`)) + "." + enc([]byte(`{"sub":"x"}`)) + "." + plant + " " + b,
 			a + " ghp_" + plant + "0123456789abcdefghij " + b,
+			a + " Bearer REDACTED" + plant + " " + b,
+			a + " Bearer REDACTED(" + plant + ") " + b,
+			a + ` "PUT /v2/r/blobs/uploads/u?_state=` + plant + `&digest=sha256:ab HTTP/1.1" ` + b,
 		} {
 			noPlant(t, "Text", in, idempotent(t, "Text", Text, in))
 		}

@@ -105,7 +105,10 @@ func Header(name, value string) string {
 	case n == "link":
 		return link(value)
 	case isOpaqueHeader(n):
-		return secretString(value)
+		if strings.Contains(n, "password") || strings.Contains(n, "passwd") {
+			return passwordSecret.redact(value)
+		}
+		return tokenSecret.redact(value)
 	}
 	return Text(value)
 }

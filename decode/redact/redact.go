@@ -113,3 +113,28 @@ func secretString(v string) string {
 	}
 	return Opaque(v)
 }
+
+// secrecy says how a secret is replaced.
+type secrecy uint8
+
+const (
+	public secrecy = iota
+	// tokenSecret is high-entropy: a JWT keeps its claims, anything else
+	// becomes Opaque, so that the same token can be followed across flows.
+	tokenSecret
+	// passwordSecret may be guessable (a password, a client secret,
+	// base64 user:password): it becomes Mark, never a hash, because 32 bits
+	// of sha256 are enough to test a dictionary against.
+	passwordSecret
+)
+
+// redact replaces v according to k; empty values and markers are kept.
+func (k secrecy) redact(v string) string {
+	switch {
+	case k == tokenSecret:
+		return secretString(v)
+	case k == passwordSecret && v != "" && !isMarked(v):
+		return Mark
+	}
+	return v
+}

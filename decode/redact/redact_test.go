@@ -162,6 +162,7 @@ func TestHeader(t *testing.T) {
 		{"any name with token", "X-Custom-Token", "t0k3n", opaqueOf("t0k3n")},
 		{"any name with session", "X-Session-Id", "s355", opaqueOf("s355")},
 		{"any name with apikey", "Apikey", "k", opaqueOf("k")},
+		{"a password header is never hashed", "X-Registry-Password", "hunter2", "REDACTED"},
 		{"a JWT in a token header keeps its claims", "X-Auth-Token", jwtToken, jwtHeaderClaims + ".REDACTED"},
 		{"token expiry is safe", "X-GitHub-Authentication-Token-Expiration", "2026-01-01 00:00:00 UTC", "2026-01-01 00:00:00 UTC"},
 		{"Location with a presigned URL", "Location", "https://s3.amazonaws.com/b/k?X-Amz-Signature=abc", "https://s3.amazonaws.com/b/k?X-Amz-Signature=REDACTED"},
@@ -306,7 +307,7 @@ func TestBody(t *testing.T) {
 	}{
 		{name: "token response", contentType: "application/json", in: tokenResponse,
 			secrets: []string{jwtSig, refresh},
-			want: `{"token":"` + jwtHeaderClaims + `.REDACTED","access_token":"` + jwtHeaderClaims + `.REDACTED","refresh_token":"` + opaqueOf(refresh) + `","expires_in":300,"issued_at":"2024-01-01T00:00:00Z"}`},
+			want:    `{"token":"` + jwtHeaderClaims + `.REDACTED","access_token":"` + jwtHeaderClaims + `.REDACTED","refresh_token":"` + opaqueOf(refresh) + `","expires_in":300,"issued_at":"2024-01-01T00:00:00Z"}`},
 		{name: "pretty-printed token response", contentType: "application/json; charset=utf-8", in: pretty.String(),
 			secrets: []string{jwtSig, refresh}, keep: []string{jwtHeaderClaims, "\n  \"expires_in\": 300,\n"}},
 		{name: "nested and in other case", contentType: "application/json",
@@ -315,7 +316,9 @@ func TestBody(t *testing.T) {
 		{name: "secret field holding an object", contentType: "application/json",
 			in: `{"auth":{"value":"` + refresh + `","n":12345678}}`, secrets: []string{refresh, "12345678"}},
 		{name: "numeric password", contentType: "application/json", in: `{"username":"alice","password":12345678}`,
-			want: `{"username":"alice","password":"` + opaqueOf("12345678") + `"}`},
+			want: `{"username":"alice","password":"REDACTED"}`},
+		{name: "passwords are never hashed", contentType: "application/json", in: `{"Username":"alice","Secret":"hunter2"}`,
+			want: `{"Username":"alice","Secret":"REDACTED"}`},
 		{name: "JSON-escaped JSON inside a string", contentType: "application/json",
 			in:      `{"log":"token response: {\"refresh_token\":\"` + refresh + `\",\"expires_in\":300}"}`,
 			secrets: []string{refresh}, keep: []string{`\"expires_in\":300`}},
@@ -411,6 +414,8 @@ func TestText(t *testing.T) {
 		{"Bearer token in a log", "sending Bearer " + ghcrToken + " to ghcr.io", "sending Bearer " + opaqueOf(ghcrToken) + " to ghcr.io"},
 		{"Basic credentials in a log", "sending " + basic("alice", "pw12") + ".", "sending Basic REDACTED(user=alice)."},
 		{"curl -v header line", "> Authorization: token " + ghcrToken + "\r\n> Accept: */*", "> Authorization: token REDACTED\r\n> Accept: */*"},
+		{"curl -v cookies", "> Cookie: sid=c00kie; theme=dark\r\n< Set-Cookie: sid=n3w; Path=/; HttpOnly\r\n", "> Cookie: sid=REDACTED; theme=REDACTED\r\n< Set-Cookie: sid=REDACTED; Path=/; HttpOnly\r\n"},
+		{"authorization as a query parameter", "GET https://h/x?authorization=abc123 HTTP/1.1 200", "GET https://h/x?authorization=REDACTED HTTP/1.1 200"},
 		{"Go-printed http.Header", "map[Authorization:[Bearer abc123def] User-Agent:[x]]", "map[Authorization:[Bearer " + opaqueOf("abc123def") + "] User-Agent:[x]]"},
 		{"JWT anywhere", "claims in " + jwtToken + " end", "claims in " + jwtHeaderClaims + ".REDACTED end"},
 		{"token JSON in a message", `GET https://auth/token: 200: {"token":"abc123","expires_in":60}`, `GET https://auth/token: 200: {"token":"` + opaqueOf("abc123") + `","expires_in":60}`},
@@ -419,6 +424,8 @@ func TestText(t *testing.T) {
 		{"known token formats", "docker login -p dckr_pat_abcdefghijklmnopqrstuvwxyz01", "docker login -p " + opaqueOf("dckr_pat_abcdefghijklmnopqrstuvwxyz01")},
 		{"URL ending a sentence", "see https://h/x?sig=abc.", "see https://h/x?sig=REDACTED."},
 		{"URL in parentheses", "(https://h/x?n=10)", "(https://h/x?n=10)"},
+		{"access log line", `"PUT /v2/r/blobs/uploads/8a2b?_state=c3RhdGU%3D&digest=sha256:ab HTTP/1.1" 201`, `"PUT /v2/r/blobs/uploads/8a2b?_state=REDACTED&digest=sha256:ab HTTP/1.1" 201`},
+		{"marker followed by more is not a marker", "Bearer REDACTEDabc123", "Bearer " + opaqueOf("REDACTEDabc123")},
 		{"host names are not JWTs", "keyboard.eyewear.example.com", "keyboard.eyewear.example.com"},
 		{"empty", "", ""},
 	}
@@ -543,5 +550,31 @@ func TestHandshakeFailure(t *testing.T) {
 	h.Message = `tls: first record does not look like a TLS handshake: "GET https://h/x?sig=hs-S3CRET"`
 	if got := HandshakeFailure(h); strings.Contains(got.Message, "S3CRET") {
 		t.Errorf("HandshakeFailure kept a secret: %q", got.Message)
+	}
+}
+
+func BenchmarkBodyJSON(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString(`{"name":"library/alpine","tags":[`)
+	for i := range 20000 {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		fmt.Fprintf(&buf, `"v1.%d.0-alpine3.%d"`, i, i%20)
+	}
+	buf.WriteString(`],"token":"` + jwtToken + `"}`)
+	body := buf.Bytes()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		Body("application/json", body)
+	}
+}
+
+func BenchmarkText(b *testing.B) {
+	line := `time="2024-01-01T00:00:00Z" level=debug msg="GET https://registry.example.com/v2/library/alpine/manifests/latest?ns=docker.io" status=401 www-authenticate="Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\""` + "\n"
+	s := strings.Repeat(line, 4000)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		Text(s)
 	}
 }

@@ -12,9 +12,11 @@ import (
 //
 //   - the values of JSON token fields ("refresh_token": "…"), also inside
 //     JSON-escaped JSON (\"refresh_token\":\"…\") and cut short;
-//   - the credentials after "Authorization:" (also Go's map[Authorization:[…]]
-//     and JSON "Authorization": ["…"]), as Authorization does;
-//   - every URL (scheme://…, also JSON-escaped), as URLString does;
+//   - the values after "Authorization:", "Cookie:" and "Set-Cookie:" (also
+//     Go's map[Authorization:[…]] and JSON "Authorization": ["…"]), as
+//     Header does;
+//   - every URL (scheme://…, also JSON-escaped), as URLString does, and the
+//     query of every absolute path (an access log's "PUT /v2/…?_state=…");
 //   - form-style secrets (password=…, refresh_token=…, &code=…);
 //   - JWT signatures: ey….ey….sig becomes ey….ey….REDACTED, with or without
 //     valid JSON in the parts (Cloudflare har-sanitizer's rule);
@@ -30,8 +32,9 @@ func Text(s string) string {
 		return s
 	}
 	s = scrubJSONFields(s)
-	s = scrubAuthorizationValues(s)
+	s = scrubHeaderValues(s)
 	s = scrubURLs(s)
+	s = scrubRelativeURLs(s)
 	s = scrubFormFields(s)
 	s = stripJWTs(s)
 	s = scrubSchemeCredentials(s)
@@ -49,50 +52,81 @@ func Error(err error) string {
 	return Text(err.Error())
 }
 
-// jsonSecretKeys are the JSON object keys whose values are secrets (compared
-// case-insensitively): the OAuth2 and Docker token responses (RFC 6749 §5.1,
-// distribution's token spec), Docker's AuthConfig and config.json
-// (identitytoken, registrytoken, auth = base64 user:password) and credential
-// helper output (Secret).
-var jsonSecretKeys = []string{
-	"token", "access_token", "refresh_token", "id_token", "identity_token",
-	"identitytoken", "registrytoken", "password", "secret", "client_secret", "auth",
-}
+// JSON object keys whose values are secrets (compared case-insensitively):
+// the OAuth2 and Docker token responses (RFC 6749 §5.1, distribution's token
+// spec), Docker's AuthConfig and config.json (identitytoken, registrytoken,
+// auth = base64 user:password) and credential helper output (Secret).
+var (
+	jsonTokenKeys    = []string{"token", "access_token", "refresh_token", "id_token", "identity_token", "identitytoken", "registrytoken"}
+	jsonPasswordKeys = []string{"password", "secret", "client_secret", "auth"}
+)
 
-func isJSONSecretKey(k string) bool {
-	for _, s := range jsonSecretKeys {
+func jsonKeySecrecy(k string) secrecy {
+	for _, s := range jsonPasswordKeys {
 		if strings.EqualFold(k, s) {
-			return true
+			return passwordSecret
 		}
 	}
-	return false
+	for _, s := range jsonTokenKeys {
+		if strings.EqualFold(k, s) {
+			return tokenSecret
+		}
+	}
+	return public
 }
-
-// jsonFieldRE finds a JSON token field up to its value, at any level of
-// JSON-escaping (the leading backslashes are the level).
-var jsonFieldRE = regexp.MustCompile(`(?i)(\\*)"(?:` + strings.Join(jsonSecretKeys, "|") + `)\\*"[ \t\r\n]*:[ \t\r\n]*`)
 
 // scrubJSONFields redacts the values of JSON token fields found textually, for
 // JSON that does not parse (a body cut at the capture limit) and JSON quoted
-// in messages.
+// in messages. A field is a token or password key in quotes, each quote
+// escaped any number of times, then a colon; the backslashes before the key's
+// opening quote give the level of escaping.
 func scrubJSONFields(s string) string {
 	var b strings.Builder
 	pos, last := 0, 0
 	for pos < len(s) {
-		m := jsonFieldRE.FindStringSubmatchIndex(s[pos:])
-		if m == nil {
+		c := strings.IndexByte(s[pos:], ':')
+		if c < 0 {
 			break
 		}
-		start, end, repl, found, changed := jsonFieldValue(s, pos+m[1], m[3]-m[2])
+		c += pos
+		from := pos
+		pos = c + 1
+		k := c
+		for k > from && isJSONSpace(s[k-1]) {
+			k--
+		}
+		if k == from || s[k-1] != '"' {
+			continue
+		}
+		k--
+		for k > from && s[k-1] == '\\' {
+			k--
+		}
+		keyEnd := k
+		for k > from && isKeyByte(s[k-1]) {
+			k--
+		}
+		kind := jsonKeySecrecy(s[k:keyEnd])
+		if k == from || s[k-1] != '"' || kind == public {
+			continue
+		}
+		level := 0
+		for k-1-level > 0 && s[k-2-level] == '\\' {
+			level++
+		}
+		v := c + 1
+		for v < len(s) && isJSONSpace(s[v]) {
+			v++
+		}
+		start, end, repl, found, changed := jsonFieldValue(s, v, level, kind)
 		switch {
 		case !found:
-			pos += m[1]
 		case !changed:
-			pos = max(end, pos+m[1])
+			pos = max(end, pos)
 		default:
 			b.WriteString(s[last:start])
 			b.WriteString(repl)
-			last, pos = end, max(end, pos+m[1])
+			last, pos = end, max(end, pos)
 		}
 	}
 	if last == 0 {
@@ -102,12 +136,16 @@ func scrubJSONFields(s string) string {
 	return b.String()
 }
 
+func isJSONSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n'
+}
+
 // jsonFieldValue finds the value that starts at s[i] of a field whose key was
 // escaped level times, and its replacement. A string is read to its closing
 // quote, or to the end of the line or of s when cut short; a number or a bare
 // word becomes a string marker; objects and arrays are left to the scan,
 // which will find any token fields inside them.
-func jsonFieldValue(s string, i, level int) (start, end int, repl string, found, changed bool) {
+func jsonFieldValue(s string, i, level int, kind secrecy) (start, end int, repl string, found, changed bool) {
 	k := i
 	for k < len(s) && s[k] == '\\' {
 		k++
@@ -129,7 +167,7 @@ func jsonFieldValue(s string, i, level int) (start, end int, repl string, found,
 			if json.Unmarshal([]byte(`"`+raw+`"`), &d) == nil {
 				v = d
 			}
-			r := secretString(v)
+			r := kind.redact(v)
 			return q, e, r, true, r != v
 		}
 		// Escaped n = k-i times: the value ends at a quote escaped n times
@@ -152,7 +190,7 @@ func jsonFieldValue(s string, i, level int) (start, end int, repl string, found,
 			}
 		}
 		raw := s[q:e]
-		r := secretString(raw)
+		r := kind.redact(raw)
 		return q, e, r, true, r != raw
 	}
 	if i >= len(s) || strings.IndexByte("{[,}]", s[i]) >= 0 {
@@ -168,42 +206,89 @@ func jsonFieldValue(s string, i, level int) (start, end int, repl string, found,
 		return i, e, lit, true, false
 	}
 	quote := strings.Repeat(`\`, level) + `"`
-	return i, e, quote + Opaque(lit) + quote, true, true
+	return i, e, quote + kind.redact(lit) + quote, true, true
 }
 
-// authorizationRE finds an Authorization value in text: a header line
-// ("Authorization: Bearer …"), Go's printing of an http.Header
-// ("map[Authorization:[Bearer …]]") and its JSON ("Authorization":["…"]),
-// escaped or not.
-var authorizationRE = regexp.MustCompile(`(?i)authorization\\*"?[ \t]*[:=][ \t]*\[?[ \t]*\\*"?[ \t]*`)
+// headerValueRE matches, after a header name, what separates it from its
+// value in text: a header line ("Authorization: Bearer …"), Go's printing of
+// an http.Header ("map[Authorization:[Bearer …]]") and its JSON
+// ("Authorization":["…"]), escaped or not.
+var headerValueRE = regexp.MustCompile(`^\\*"?[ \t]*[:=][ \t]*\[?[ \t]*\\*"?[ \t]*`)
 
-func scrubAuthorizationValues(s string) string {
-	var b strings.Builder
-	pos, last := 0, 0
-	for pos < len(s) {
-		m := authorizationRE.FindStringIndex(s[pos:])
-		if m == nil {
-			break
+// textHeaders are the headers whose values scrubHeaderValues finds in text,
+// lower case, each with its redaction. Proxy-Authorization and Set-Cookie end
+// in the names of Authorization and Cookie.
+var textHeaders = []struct {
+	name   string
+	redact func(string) string
+}{
+	{"authorization", Authorization},
+	{"cookie", cookie},
+}
+
+// scrubHeaderValues redacts Authorization, Cookie and Set-Cookie values
+// quoted in text, such as curl -v or Go debug output. A value ends at a
+// quote, a closing bracket or the end of the line; after '=' (a query
+// parameter) also at a space, '&' or ';'.
+func scrubHeaderValues(s string) string {
+	lower := asciiLower(s)
+	for _, h := range textHeaders {
+		if !strings.Contains(lower, h.name) {
+			continue
 		}
-		start := pos + m[1]
-		end := start
-		for end < len(s) && strings.IndexByte("\"\\]\r\n", s[end]) < 0 {
-			end++
+		var b strings.Builder
+		pos, last := 0, 0
+		for pos < len(s) {
+			i := strings.Index(lower[pos:], h.name)
+			if i < 0 {
+				break
+			}
+			i += pos
+			pos = i + 1
+			m := headerValueRE.FindStringIndex(s[i+len(h.name):])
+			if m == nil {
+				continue
+			}
+			start := i + len(h.name) + m[1]
+			stops := "\"\\]\r\n"
+			if strings.Contains(s[i+len(h.name):start], "=") {
+				stops += " \t&;" // a query parameter, not a header line
+			}
+			end := start
+			for end < len(s) && strings.IndexByte(stops, s[end]) < 0 {
+				end++
+			}
+			v := strings.TrimRight(s[start:end], " \t")
+			end = start + len(v)
+			redact := h.redact
+			if h.name == "cookie" && strings.HasSuffix(lower[:i], "set-") {
+				redact = setCookie
+			}
+			if r := redact(v); r != v {
+				b.WriteString(s[last:start])
+				b.WriteString(r)
+				last = end
+			}
+			pos = max(end, pos)
 		}
-		v := strings.TrimRight(s[start:end], " \t")
-		end = start + len(v)
-		if r := Authorization(v); r != v {
-			b.WriteString(s[last:start])
-			b.WriteString(r)
-			last = end
+		if last > 0 {
+			b.WriteString(s[last:])
+			s = b.String()
+			lower = asciiLower(s)
 		}
-		pos = max(end, pos+m[1])
 	}
-	if last == 0 {
-		return s
+	return s
+}
+
+// asciiLower lower-cases ASCII letters only, so byte offsets stay valid.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
 	}
-	b.WriteString(s[last:])
-	return b.String()
+	return string(b)
 }
 
 // scrubURLs applies scrubURL to every URL in s. A URL starts with its scheme
@@ -212,9 +297,19 @@ func scrubAuthorizationValues(s string) string {
 func scrubURLs(s string) string {
 	var b strings.Builder
 	pos, last := 0, 0
+	plain, escaped := -1, -1 // next "://" and ":\/\/" at or after pos, or len(s)
 	for {
-		i, n := nextSchemeSeparator(s, pos)
-		if i < 0 {
+		if plain < pos {
+			plain = indexFrom(s, "://", pos)
+		}
+		if escaped < pos {
+			escaped = indexFrom(s, `:\/\/`, pos)
+		}
+		i, n := plain, 3
+		if escaped < plain {
+			i, n = escaped, 5
+		}
+		if i == len(s) {
 			break
 		}
 		start := i
@@ -237,19 +332,50 @@ func scrubURLs(s string) string {
 	return b.String()
 }
 
-// nextSchemeSeparator returns the index and length of the first "://" or
-// JSON-escaped ":\/\/" at or after pos, or -1.
-func nextSchemeSeparator(s string, pos int) (int, int) {
-	i := strings.Index(s[pos:], "://")
-	j := strings.Index(s[pos:], `:\/\/`)
-	switch {
-	case i < 0 && j < 0:
-		return -1, 0
-	case j < 0 || i >= 0 && i < j:
-		return pos + i, 3
-	default:
-		return pos + j, 5
+// scrubRelativeURLs scrubs the query of every absolute path in text (an
+// access log's "PUT /v2/…/uploads/u?_state=…"). The path must start the text
+// or follow a separator, so that the path of a URL with a scheme, already
+// scrubbed, is not taken for one.
+func scrubRelativeURLs(s string) string {
+	var b strings.Builder
+	pos, last := 0, 0
+	for pos < len(s) {
+		q := strings.IndexByte(s[pos:], '?')
+		if q < 0 {
+			break
+		}
+		q += pos
+		st := q
+		for st > pos && strings.IndexByte(" \t\r\n\"'<>?#", s[st-1]) < 0 {
+			st--
+		}
+		end := q + 1
+		for end < len(s) && strings.IndexByte(" \t\r\n\"'<>#", s[end]) < 0 {
+			end++
+		}
+		pos = end
+		if s[st] != '/' || st > 0 && strings.IndexByte(" \t\r\n\"'(<[=,", s[st-1]) < 0 {
+			continue
+		}
+		if r := scrubURL(s[st:end]); r != s[st:end] {
+			b.WriteString(s[last:st])
+			b.WriteString(r)
+			last = end
+		}
 	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// indexFrom is strings.Index from pos, len(s) when absent.
+func indexFrom(s, sub string, pos int) int {
+	if i := strings.Index(s[pos:], sub); i >= 0 {
+		return pos + i
+	}
+	return len(s)
 }
 
 func isSchemeByte(c byte) bool {
@@ -280,31 +406,32 @@ func trimURLTail(u string) string {
 }
 
 // Form fields whose values are secrets (RFC 6749 §4.1.3, §4.3, §6; RFC 7636;
-// RFC 7523 client_assertion). The first group are guessable or single-use and
-// become Mark; the rest are tokens and keep a JWT's claims or an Opaque hash.
+// RFC 7523 client_assertion), compared case-insensitively.
 var (
-	formMarkKeys  = []string{"password", "passwd", "client_secret", "code", "code_verifier", "secret"}
-	formTokenKeys = []string{"refresh_token", "access_token", "id_token", "identity_token", "token", "client_assertion"}
+	formPasswordKeys = []string{"password", "passwd", "client_secret", "code", "code_verifier", "secret"}
+	formTokenKeys    = []string{"refresh_token", "access_token", "id_token", "identity_token", "token", "client_assertion"}
 )
 
-func formKeyKind(key string) (secret, mark bool) {
-	for _, k := range formMarkKeys {
+func formKeySecrecy(key string) secrecy {
+	for _, k := range formPasswordKeys {
 		if strings.EqualFold(key, k) {
-			return true, true
+			return passwordSecret
 		}
 	}
 	for _, k := range formTokenKeys {
 		if strings.EqualFold(key, k) {
-			return true, false
+			return tokenSecret
 		}
 	}
-	return false, false
+	return public
 }
 
-// formSecretValue redacts the raw (%-encoded) value of a form field.
+// formSecretValue redacts the raw (%-encoded) value of a form field. A
+// token is hashed decoded, so that it matches the same token seen in JSON or
+// a header.
 func formSecretValue(key, raw string) string {
-	secret, mark := formKeyKind(key)
-	if !secret || raw == "" {
+	kind := formKeySecrecy(key)
+	if kind == public || raw == "" {
 		return raw
 	}
 	v, err := url.QueryUnescape(raw)
@@ -314,16 +441,11 @@ func formSecretValue(key, raw string) string {
 	if isMarked(v) {
 		return raw
 	}
-	if j, ok := JWT(v); ok && j == v {
+	if j, ok := JWT(v); ok && j == v && kind == tokenSecret {
 		return raw
 	}
-	if mark {
-		return Mark
-	}
-	return secretString(v)
+	return kind.redact(v)
 }
-
-var formFieldRE = regexp.MustCompile(`(?i)(?:` + strings.Join(append(append([]string{}, formMarkKeys...), formTokenKeys...), "|") + `)=`)
 
 // scrubFormFields redacts key=value secrets in text: a form body with the
 // wrong content type, a form quoted in a log. The key must start the text or
@@ -333,23 +455,30 @@ func scrubFormFields(s string) string {
 	var b strings.Builder
 	pos, last := 0, 0
 	for pos < len(s) {
-		m := formFieldRE.FindStringIndex(s[pos:])
-		if m == nil {
+		j := strings.IndexByte(s[pos:], '=')
+		if j < 0 {
 			break
 		}
-		i, j := pos+m[0], pos+m[1]
-		key := s[i : j-1]
-		if i > 0 && !(strings.IndexByte("?&;", s[i-1]) >= 0 ||
-			!strings.EqualFold(key, "code") && strings.IndexByte(" \t\r\n,\"'([{", s[i-1]) >= 0) {
-			pos = i + 1
+		j += pos
+		i := j
+		for i > pos && isKeyByte(s[i-1]) {
+			i--
+		}
+		key := s[i:j]
+		pos = j + 1
+		if formKeySecrecy(key) == public {
 			continue
 		}
-		end := j
+		if i > 0 && !(strings.IndexByte("?&;", s[i-1]) >= 0 ||
+			!strings.EqualFold(key, "code") && strings.IndexByte(" \t\r\n,\"'([{", s[i-1]) >= 0) {
+			continue
+		}
+		end := j + 1
 		for end < len(s) && strings.IndexByte("&; \t\r\n\"'<>`\\", s[end]) < 0 {
 			end++
 		}
-		if r := formSecretValue(key, s[j:end]); r != s[j:end] {
-			b.WriteString(s[last:j])
+		if r := formSecretValue(key, s[j+1:end]); r != s[j+1:end] {
+			b.WriteString(s[last : j+1])
 			b.WriteString(r)
 			last = end
 		}
@@ -360,6 +489,10 @@ func scrubFormFields(s string) string {
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+func isKeyByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'
 }
 
 // jwtRE finds compact JWS-looking text: two base64url parts that start like a
@@ -374,9 +507,6 @@ func stripJWTs(s string) string {
 	}
 	return jwtRE.ReplaceAllString(s, "${1}.${2}."+Mark)
 }
-
-// schemeRE finds Basic and Bearer credentials in text.
-var schemeRE = regexp.MustCompile(`(?i)(basic|bearer)[ \t]+`)
 
 // authParams are the auth-param names of challenges (RFC 9110 §11.6.1, RFC
 // 6750 §3, RFC 7616 §3.3, RFC 9728): "Bearer realm=…" in text is a quoted
@@ -397,18 +527,38 @@ func isAuthParam(k string) bool {
 }
 
 func scrubSchemeCredentials(s string) string {
+	lower := asciiLower(s)
 	var b strings.Builder
 	pos, last := 0, 0
+	nextBasic, nextBearer := -1, -1
 	for pos < len(s) {
-		m := schemeRE.FindStringSubmatchIndex(s[pos:])
-		if m == nil {
+		if nextBasic < pos {
+			nextBasic = indexFrom(lower, "basic", pos)
+		}
+		if nextBearer < pos {
+			nextBearer = indexFrom(lower, "bearer", pos)
+		}
+		i, basic := nextBearer, false
+		if nextBasic < nextBearer {
+			i, basic = nextBasic, true
+		}
+		if i == len(s) {
 			break
 		}
-		p := pos + m[1]
-		basic := strings.EqualFold(s[pos+m[2]:pos+m[3]], "basic")
+		p := i + 5
+		if !basic {
+			p++
+		}
+		pos = p
+		if p == len(s) || s[p] != ' ' && s[p] != '\t' {
+			continue
+		}
+		for p < len(s) && (s[p] == ' ' || s[p] == '\t') {
+			p++
+		}
 		pos = p
 		if basic {
-			if n := basicMarkedPrefix(s[p:]); n > 0 {
+			if n := basicMarkedPrefix(s[p:]); n > 0 && (p+n == len(s) || !isBase64Byte(s[p+n]) && s[p+n] != '(') {
 				pos = p + n
 				continue
 			}
@@ -425,7 +575,7 @@ func scrubSchemeCredentials(s string) string {
 			last, pos = e, e
 			continue
 		}
-		if n := markedPrefix(s[p:]); n > 0 {
+		if n := markedPrefix(s[p:]); n > 0 && (p+n == len(s) || !isTokenByte(s[p+n]) && s[p+n] != '(') {
 			pos = p + n
 			continue
 		}
@@ -455,6 +605,10 @@ func scrubSchemeCredentials(s string) string {
 	return b.String()
 }
 
+func isTokenByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/=", c) >= 0
+}
+
 func isBase64Byte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("+/=-_", c) >= 0
 }
@@ -469,6 +623,20 @@ func looksLikeToken(t string) bool {
 // wherever they appear (a command line in a log, a config dump).
 var knownTokenRE = regexp.MustCompile(`gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|gl(?:pat|dt)-[A-Za-z0-9_-]{20,}|dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,}`)
 
+// knownTokenPrefixes are the literal starts of knownTokenRE: the regexp runs
+// only on text holding one of them.
+var knownTokenPrefixes = []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "dckr_pat_", "dckr_oat_"}
+
 func scrubKnownTokens(s string) string {
+	found := false
+	for _, p := range knownTokenPrefixes {
+		if strings.Contains(s, p) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return s
+	}
 	return knownTokenRE.ReplaceAllStringFunc(s, Opaque)
 }
