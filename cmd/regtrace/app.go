@@ -48,6 +48,7 @@ Quick start:
 		Commands: []*cli.Command{
 			proxyCommand(),
 			caCommand(),
+			decodeCommand(),
 		},
 	}
 	app.Action = func(c *cli.Context) error {

@@ -59,6 +59,12 @@ func basicCredentials(cred string) string {
 	if n := basicMarkedPrefix(cred); n > 0 && n == len(cred) {
 		return cred
 	}
+	if cred == "Og==" || cred == "Og" {
+		// ":" — no user, no password (what containers/image sends on a
+		// Basic challenge without credentials). It hides nothing and is
+		// evidence, so it stays.
+		return cred
+	}
 	user, ok := decodeBasic(cred)
 	if !ok {
 		return Mark

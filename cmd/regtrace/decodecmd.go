@@ -1,0 +1,272 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/regtrace/regtrace/decode"
+)
+
+func decodeCommand() *cli.Command {
+	jsonFlag := &cli.BoolFlag{Name: "json", Usage: "print JSON"}
+	return &cli.Command{
+		Name:  "decode",
+		Usage: "decode one piece of registry auth: a WWW-Authenticate challenge, a scope, a JWT",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "challenge",
+				Usage:     "parse a WWW-Authenticate header value",
+				ArgsUsage: "'HEADER'",
+				Description: `Example:
+   regtrace decode challenge 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"'`,
+				Flags:  []cli.Flag{jsonFlag},
+				Action: decodeChallenge,
+			},
+			{
+				Name:      "scope",
+				Usage:     "parse a token scope (type:name:actions)",
+				ArgsUsage: "'SCOPE'",
+				Description: `Example:
+   regtrace decode scope 'repository:registry.test:5000/team/app:pull,push'`,
+				Flags:  []cli.Flag{jsonFlag},
+				Action: decodeScope,
+			},
+			{
+				Name:      "jwt",
+				Usage:     "show a token's header and claims (the signature is NOT verified)",
+				ArgsUsage: "TOKEN|-",
+				Description: `Reads the token from the argument, or from standard input with "-" (keeps it out of
+shell history). The signature is neither verified nor printed.
+
+Example:
+   regtrace decode jwt - <<< "$TOKEN"`,
+				Flags:  []cli.Flag{jsonFlag},
+				Action: decodeJWT,
+			},
+		},
+	}
+}
+
+func oneArg(c *cli.Context, what string) (string, error) {
+	if c.NArg() != 1 {
+		return "", usagef("%s: want exactly one argument, the %s (quote it)", c.Command.FullName(), what)
+	}
+	return c.Args().First(), nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+type scopeJSON struct {
+	Type    string   `json:"type"`
+	Class   string   `json:"class,omitempty"`
+	Name    string   `json:"name"`
+	Actions []string `json:"actions"`
+}
+
+func scopesJSON(ss []decode.Scope) []scopeJSON {
+	out := make([]scopeJSON, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, scopeJSON{s.Type, s.Class, s.Name, s.Actions})
+	}
+	return out
+}
+
+func decodeChallenge(c *cli.Context) error {
+	arg, err := oneArg(c, "header value")
+	if err != nil {
+		return err
+	}
+	arg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(arg), "WWW-Authenticate:"))
+	chs, err := decode.ParseChallenge(arg)
+	if err != nil {
+		return err
+	}
+	type chJSON struct {
+		Scheme  string            `json:"scheme"`
+		Params  map[string]string `json:"params,omitempty"`
+		Token68 string            `json:"token68,omitempty"`
+		Scopes  []scopeJSON       `json:"scopes,omitempty"`
+		Issues  []string          `json:"issues,omitempty"`
+	}
+	var out []chJSON
+	for _, ch := range chs {
+		scopes, issues := ch.Scopes()
+		j := chJSON{Scheme: ch.Scheme, Params: ch.Params, Token68: ch.Token68, Scopes: scopesJSON(scopes)}
+		for _, is := range issues {
+			j.Issues = append(j.Issues, is.What+": "+is.Raw)
+		}
+		out = append(out, j)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, out)
+	}
+	w := c.App.Writer
+	for i, ch := range chs {
+		fmt.Fprintf(w, "challenge %d: %s\n", i+1, ch.Scheme)
+		if ch.Token68 != "" {
+			fmt.Fprintf(w, "  token68: %s\n", ch.Token68)
+		}
+		for _, name := range []string{"realm", "service", "scope", "error", "error_description"} {
+			if v, ok := ch.Params[name]; ok {
+				fmt.Fprintf(w, "  %-18s %s\n", name+":", v)
+			}
+		}
+		for name, v := range ch.Params {
+			switch name {
+			case "realm", "service", "scope", "error", "error_description":
+			default:
+				fmt.Fprintf(w, "  %-18s %s\n", name+":", v)
+			}
+		}
+		for _, s := range out[i].Scopes {
+			fmt.Fprintf(w, "  scope: type %s, name %s, actions %s\n", s.Type, s.Name, strings.Join(s.Actions, ","))
+		}
+		for _, is := range out[i].Issues {
+			fmt.Fprintf(w, "  problem: %s\n", is)
+		}
+		if ch.IsBearer() && ch.Realm() != "" {
+			fmt.Fprintf(w, "  meaning: get a token from %s for service %q", ch.Realm(), ch.Service())
+			if e := ch.ErrorCode(); e != "" {
+				fmt.Fprintf(w, "; the token sent was refused: %s", e)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	return nil
+}
+
+func decodeScope(c *cli.Context) error {
+	arg, err := oneArg(c, "scope")
+	if err != nil {
+		return err
+	}
+	s, err := decode.ParseScope(strings.TrimSpace(arg))
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, scopesJSON([]decode.Scope{s})[0])
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "type:    %s\n", s.Type)
+	if s.Class != "" {
+		fmt.Fprintf(w, "class:   %s\n", s.Class)
+	}
+	fmt.Fprintf(w, "name:    %s\n", s.Name)
+	fmt.Fprintf(w, "actions: %s\n", strings.Join(s.Actions, ", "))
+	return nil
+}
+
+func decodeJWT(c *cli.Context) error {
+	arg, err := oneArg(c, "token (or - for standard input)")
+	if err != nil {
+		return err
+	}
+	if arg == "-" {
+		b, err := io.ReadAll(io.LimitReader(c.App.Reader, 1<<20))
+		if err != nil {
+			return fmt.Errorf("reading the token from standard input: %w", err)
+		}
+		arg = string(b)
+	}
+	arg = strings.TrimSpace(arg)
+	arg = strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(arg, "Bearer "), "bearer "))
+	tok, err := decode.ParseToken(arg)
+	if err != nil {
+		return err
+	}
+	if !tok.JWT {
+		return fmt.Errorf("not a JWT: an opaque token (%s) carries no readable claims; registries such as GHCR and ECR issue these", tok.ID)
+	}
+	now := time.Now()
+	if c.Bool("json") {
+		type claimsJSON struct {
+			Alg       string      `json:"alg"`
+			Kid       string      `json:"kid,omitempty"`
+			Typ       string      `json:"typ,omitempty"`
+			X5C       bool        `json:"x5c"`
+			Issuer    string      `json:"iss,omitempty"`
+			Subject   string      `json:"sub,omitempty"`
+			Audience  []string    `json:"aud,omitempty"`
+			ExpiresAt *time.Time  `json:"exp,omitempty"`
+			NotBefore *time.Time  `json:"nbf,omitempty"`
+			IssuedAt  *time.Time  `json:"iat,omitempty"`
+			JTI       string      `json:"jti,omitempty"`
+			Access    []scopeJSON `json:"access"`
+			HasAccess bool        `json:"hasAccess"`
+			Verified  bool        `json:"signatureVerified"`
+		}
+		tp := func(t time.Time) *time.Time {
+			if t.IsZero() {
+				return nil
+			}
+			return &t
+		}
+		cl := tok.Claims
+		return printJSON(c.App.Writer, claimsJSON{
+			Alg: tok.Header.Alg, Kid: tok.Header.Kid, Typ: tok.Header.Typ, X5C: tok.Header.X5C,
+			Issuer: cl.Issuer, Subject: cl.Subject, Audience: cl.Audience,
+			ExpiresAt: tp(cl.ExpiresAt), NotBefore: tp(cl.NotBefore), IssuedAt: tp(cl.IssuedAt),
+			JTI: cl.JTI, Access: scopesJSON(cl.Access), HasAccess: cl.HasAccess,
+		})
+	}
+	w := c.App.Writer
+	h, cl := tok.Header, tok.Claims
+	fmt.Fprintf(w, "header:  alg %s", h.Alg)
+	if h.Kid != "" {
+		fmt.Fprintf(w, ", kid %s", h.Kid)
+	}
+	if h.X5C {
+		fmt.Fprint(w, ", x5c chain present")
+	}
+	fmt.Fprintln(w)
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "%-8s %s\n", k+":", v)
+		}
+	}
+	line("iss", cl.Issuer)
+	line("sub", cl.Subject)
+	line("aud", strings.Join(cl.Audience, ", "))
+	line("exp", when(cl.ExpiresAt, now))
+	line("nbf", when(cl.NotBefore, now))
+	line("iat", when(cl.IssuedAt, now))
+	line("jti", cl.JTI)
+	switch {
+	case !cl.HasAccess:
+		fmt.Fprintln(w, "access:  (no access claim)")
+	case len(cl.Access) == 0:
+		fmt.Fprintln(w, "access:  [] — this token grants nothing")
+	default:
+		fmt.Fprintln(w, "access:")
+		for _, a := range cl.Access {
+			fmt.Fprintf(w, "  %s\n", a)
+		}
+	}
+	fmt.Fprintln(w, "(signature not verified)")
+	return nil
+}
+
+// when formats a claim time with how far it is from now.
+func when(t, now time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := t.Sub(now).Round(time.Second)
+	switch {
+	case d > 0:
+		return fmt.Sprintf("%s (in %s)", t.UTC().Format(time.RFC3339), d)
+	case d < 0:
+		return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), -d)
+	}
+	return t.UTC().Format(time.RFC3339) + " (now)"
+}

@@ -1,0 +1,287 @@
+package decode
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode/flow"
+)
+
+// Exchange is the registry meaning of one flow, given the flows before it.
+type Exchange struct {
+	Flow *flow.Flow
+	Kind Kind
+	// Host is the request's host[:port] as the client addressed it.
+	Host string
+	// Registry is Host normalised: every Docker Hub host is "docker.io".
+	// For a token request it is the registry whose challenge named the
+	// realm, when known.
+	Registry string
+	// Repo is the repository name as it appears in the path; Ref the tag or
+	// digest (or upload session, or mounted digest).
+	Repo string
+	Ref  string
+	// From is a mount's source repository.
+	From   string
+	Client Client
+	// Auth is the Authorization the request carried.
+	Auth Credentials
+	// Challenges are the response's WWW-Authenticate challenges.
+	Challenges []Challenge
+	// Need are the scopes a registry request needs (nil for others).
+	Need []Scope
+	// TokenRequest and TokenResponse are set for token-server exchanges.
+	TokenRequest  *TokenRequest
+	TokenResponse *TokenResponse
+	// Token is the Bearer token a request carried, decoded; TokenFrom the
+	// flow whose response issued it (0 when not seen).
+	Token     *Token
+	TokenFrom flow.ID
+	// Missing are the needed scopes (with only their missing actions) that
+	// the carried token's access claim does not grant. Nil when covered or
+	// when it cannot be known (no token, opaque token, no access claim).
+	Missing []Scope
+	// Errors is what a non-2xx response body said.
+	Errors    ErrorBody
+	RateLimit *RateLimit
+	// RedirectFrom is, for a blob redirect target, the flow that answered
+	// with the redirect.
+	RedirectFrom flow.ID
+	// Issues are malformed or suspicious things in this exchange.
+	Issues []Issue
+}
+
+// Session decodes flows in order. Decoding needs the sequence: a realm
+// learned from a challenge makes a later request a token request, a token
+// response explains a later request's Bearer token, a redirect makes a later
+// request a blob fetch. A Session is not safe for concurrent use.
+type Session struct {
+	realms    map[string]realm    // realm URL without query -> who challenged
+	tokens    map[string]issued   // TokenID -> where it came from
+	redirects map[string]redirect // absolute Location -> blob flow
+}
+
+type realm struct {
+	registry string // host that sent the challenge
+	service  string
+}
+
+type issued struct {
+	flow      flow.ID
+	requested []Scope
+}
+
+type redirect struct {
+	flow      flow.ID
+	repo, ref string
+	registry  string
+}
+
+// NewSession returns an empty Session.
+func NewSession() *Session {
+	return &Session{
+		realms:    map[string]realm{},
+		tokens:    map[string]issued{},
+		redirects: map[string]redirect{},
+	}
+}
+
+// realmKey is how a realm URL and a request URL are matched: scheme, host and
+// path, without query (the realm may itself carry one).
+func realmKey(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimSuffix(u.Path, "/")
+}
+
+// commonTokenPaths are token endpoints of well-known registries, used when
+// no challenge named the realm (a trace that starts mid-operation).
+var commonTokenPaths = []string{
+	"/token", "/v2/token", "/oauth2/token", "/service/token", "/v2/auth", "/jwt/auth", "/auth/token", "/oauth/token",
+}
+
+// Decode returns the meaning of f and updates the session's state.
+func (s *Session) Decode(f *flow.Flow) *Exchange {
+	x := &Exchange{Flow: f}
+	req := f.Request
+	u := req.URL
+	if u == nil {
+		u = &url.URL{}
+	}
+	x.Host = strings.ToLower(u.Host)
+	x.Registry = NormalizeRegistry(x.Host)
+	x.Client = ParseUserAgent(req.Header.Get("User-Agent"))
+	if a := req.Header.Get("Authorization"); a != "" {
+		x.Auth = ParseAuthorization(a)
+	}
+	if f.Response != nil && !f.Response.Synthetic {
+		var issues []Issue
+		x.Challenges, issues = ParseChallenges(f.Response.Header.Values("Www-Authenticate")...)
+		x.Issues = append(x.Issues, issues...)
+		x.RateLimit = ParseRateLimit(f.Response.Header, f.Start)
+	}
+
+	r := classifyPath(req.Method, u)
+	switch {
+	case s.isRedirectTarget(u):
+		rd := s.redirects[u.String()]
+		x.Kind, x.RedirectFrom, x.Repo, x.Ref, x.Registry = KindBlobRedirect, rd.flow, rd.repo, rd.ref, rd.registry
+	case s.isTokenRequest(req.Method, u, req.Header):
+		x.Kind = KindTokenRequest
+		if rl, ok := s.realms[realmKey(u)]; ok {
+			x.Registry = rl.registry
+		}
+		var issues []Issue
+		x.TokenRequest, issues = ParseTokenRequest(req.Method, u.Query(), req.Header,
+			req.Header.Get("Content-Type"), req.Body.Captured, req.Body.Truncated)
+		x.Issues = append(x.Issues, issues...)
+		s.decodeTokenResponse(x)
+	default:
+		x.Kind, x.Repo, x.Ref, x.From = r.kind, r.repo, r.ref, r.from
+		x.Need = needs(req.Method, r)
+	}
+
+	if x.Kind != KindTokenRequest {
+		s.decodeBearer(x)
+	}
+	s.learnChallenges(x)
+	s.learnRedirect(x)
+	if f.Response != nil && f.Response.Status >= 400 && !f.Response.Synthetic {
+		b := f.Response.Body
+		x.Errors = ParseErrorBody(f.Response.Header.Get("Content-Type"), b.Captured, b.Truncated)
+	}
+	return x
+}
+
+func (s *Session) isRedirectTarget(u *url.URL) bool {
+	_, ok := s.redirects[u.String()]
+	return ok
+}
+
+// isTokenRequest: a realm some registry named, or failing that a
+// well-known token path with token-request fields.
+func (s *Session) isTokenRequest(method string, u *url.URL, h http.Header) bool {
+	if _, ok := s.realms[realmKey(u)]; ok {
+		return true
+	}
+	if strings.HasPrefix(u.Path, "/v2/") && u.Path != "/v2/token" && u.Path != "/v2/auth" {
+		return false
+	}
+	path := strings.TrimSuffix(u.Path, "/")
+	known := false
+	for _, p := range commonTokenPaths {
+		if strings.HasSuffix(path, p) {
+			known = true
+			break
+		}
+	}
+	if !known {
+		return false
+	}
+	q := u.Query()
+	if method == http.MethodPost {
+		return strings.HasPrefix(strings.ToLower(h.Get("Content-Type")), "application/x-www-form-urlencoded")
+	}
+	return q.Has("scope") || q.Has("service") || q.Has("account")
+}
+
+// learnChallenges remembers every Bearer realm a registry named, so the
+// token request that follows is recognised wherever its realm lives.
+func (s *Session) learnChallenges(x *Exchange) {
+	for _, c := range x.Challenges {
+		if !c.IsBearer() || c.Realm() == "" {
+			continue
+		}
+		ru, err := url.Parse(c.Realm())
+		if err != nil || ru.Host == "" {
+			x.Issues = append(x.Issues, Issue{Where: "WWW-Authenticate", What: "realm is not an absolute URL", Raw: clip(c.Realm())})
+			continue
+		}
+		s.realms[realmKey(ru)] = realm{registry: x.Registry, service: c.Service()}
+	}
+}
+
+// decodeTokenResponse reads a token server's 200 and registers the tokens
+// it issued.
+func (s *Session) decodeTokenResponse(x *Exchange) {
+	resp := x.Flow.Response
+	if resp == nil || resp.Synthetic || resp.Status != http.StatusOK {
+		return
+	}
+	tr, err := ParseTokenResponse(resp.Body.Captured)
+	if err != nil {
+		var pe *ParseError
+		where := "token response"
+		if errors.As(err, &pe) {
+			where = pe.Field
+		}
+		x.Issues = append(x.Issues, Issue{Where: where, What: errText(err)})
+	}
+	if tr == nil || tr.Token == nil && tr.AccessToken == nil {
+		return
+	}
+	x.TokenResponse = tr
+	var requested []Scope
+	if x.TokenRequest != nil {
+		requested = x.TokenRequest.Scopes
+	}
+	for _, t := range []*Token{tr.Token, tr.AccessToken} {
+		if t != nil && t.ID != "" {
+			s.tokens[t.ID] = issued{flow: x.Flow.ID, requested: requested}
+		}
+	}
+}
+
+// decodeBearer decodes the Bearer token a registry request carried, links it
+// to the response that issued it, and says what it does not cover.
+func (s *Session) decodeBearer(x *Exchange) {
+	if !strings.EqualFold(x.Auth.Scheme, "bearer") {
+		return
+	}
+	raw := x.Flow.Request.Header.Get("Authorization")
+	_, tok, _ := strings.Cut(strings.TrimSpace(raw), " ")
+	t, err := ParseToken(strings.TrimSpace(tok))
+	if err != nil {
+		x.Issues = append(x.Issues, Issue{Where: "Authorization", What: errText(err)})
+	}
+	x.Token = t
+	if t != nil {
+		if is, ok := s.tokens[t.ID]; ok {
+			x.TokenFrom = is.flow
+		}
+	}
+	if t == nil || t.Claims == nil || !t.Claims.HasAccess {
+		return
+	}
+	for _, need := range x.Need {
+		if m := Missing(t.Claims.Access, need); len(m) > 0 {
+			x.Missing = append(x.Missing, Scope{Type: need.Type, Class: need.Class, Name: need.Name, Actions: m})
+		}
+	}
+}
+
+// learnRedirect remembers where a blob request was redirected, so the
+// request that follows it is known for what it is.
+func (s *Session) learnRedirect(x *Exchange) {
+	resp := x.Flow.Response
+	if resp == nil || resp.Status < 300 || resp.Status > 399 || !(x.Kind == KindBlobGet || x.Kind == KindBlobHead || x.Kind == KindBlobRedirect) {
+		return
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return
+	}
+	lu, err := x.Flow.Request.URL.Parse(loc)
+	if err != nil {
+		x.Issues = append(x.Issues, Issue{Where: "Location", What: "not a URL", Raw: clip(loc)})
+		return
+	}
+	from := x.Flow.ID
+	if x.Kind == KindBlobRedirect {
+		from = x.RedirectFrom
+	}
+	s.redirects[lu.String()] = redirect{flow: from, repo: x.Repo, ref: x.Ref, registry: x.Registry}
+}

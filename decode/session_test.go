@@ -1,0 +1,212 @@
+package decode
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/flow/flowtest"
+	"github.com/regtrace/regtrace/decode/redact"
+)
+
+// hubJWT makes a token shaped like Docker Hub's, granting access.
+func hubJWT(t *testing.T, access ...map[string]any) string {
+	t.Helper()
+	if access == nil {
+		access = []map[string]any{}
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iss": "auth.docker.io", "sub": "alice", "aud": "registry.docker.io",
+		"exp": flowtest.Epoch.Add(5 * time.Minute).Unix(), "iat": flowtest.Epoch.Unix(), "nbf": flowtest.Epoch.Unix(),
+		"jti": "j1", "access": access,
+	})
+	s, err := tok.SignedString([]byte("test-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func decodeAll(flows []*flow.Flow) []*Exchange {
+	s := NewSession()
+	out := make([]*Exchange, len(flows))
+	for i, f := range flows {
+		out[i] = s.Decode(f)
+	}
+	return out
+}
+
+func hubPull(t *testing.T, scopeName string, access []map[string]any) []*flow.Flow {
+	tok := hubJWT(t, access...)
+	body := fmt.Sprintf(`{"token":%q,"access_token":%q,"expires_in":300,"issued_at":"2026-01-02T03:04:05Z"}`, tok, tok)
+	return flowtest.Seq(
+		flowtest.Get("https://registry-1.docker.io/v2/").UA("docker/24.0.5 go/go1.20.6").Status(401).
+			Challenge(`Bearer realm="https://auth.docker.io/token",service="registry.docker.io"`).
+			JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}`),
+		flowtest.Get("https://auth.docker.io/token?scope="+url.QueryEscape("repository:"+scopeName+":pull")+"&service=registry.docker.io").
+			Basic("alice", "hunter2").UA("docker/24.0.5").Status(200).JSON(body),
+		flowtest.Get("https://registry-1.docker.io/v2/"+scopeName+"/manifests/latest").Bearer(tok).UA("docker/24.0.5").Status(401).
+			Challenge(`Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:`+scopeName+`:pull",error="insufficient_scope"`).
+			JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":[{"Type":"repository","Class":"","Name":"`+scopeName+`","Action":"pull"}]}]}`),
+	)
+}
+
+func TestSessionDockerHubPull(t *testing.T) {
+	xs := decodeAll(hubPull(t, "library/nginx", []map[string]any{{"type": "repository", "name": "library/nginx", "actions": []string{"pull"}}}))
+	ping, tokx, man := xs[0], xs[1], xs[2]
+	if ping.Kind != KindPing || ping.Registry != "docker.io" || len(ping.Challenges) != 1 || ping.Challenges[0].Realm() != "https://auth.docker.io/token" {
+		t.Errorf("ping = %v %q %+v", ping.Kind, ping.Registry, ping.Challenges)
+	}
+	if ping.Errors.Format != "errors" || ping.Errors.Errors[0].Code != "UNAUTHORIZED" || ping.Client.Family != "docker" {
+		t.Errorf("ping errors %+v client %+v", ping.Errors, ping.Client)
+	}
+	if tokx.Kind != KindTokenRequest || tokx.Registry != "docker.io" || tokx.TokenRequest == nil ||
+		len(tokx.TokenRequest.Scopes) != 1 || tokx.TokenRequest.Scopes[0].Name != "library/nginx" || tokx.TokenRequest.Auth.User != "alice" {
+		t.Fatalf("token request = %v %q %+v", tokx.Kind, tokx.Registry, tokx.TokenRequest)
+	}
+	if tokx.TokenResponse == nil || tokx.TokenResponse.Token == nil || tokx.TokenResponse.Differ || tokx.TokenResponse.ExpiresIn != 300 {
+		t.Fatalf("token response = %+v", tokx.TokenResponse)
+	}
+	if man.Kind != KindManifestGet || man.Repo != "library/nginx" || man.Ref != "latest" || man.TokenFrom != 2 || man.Token == nil || man.Missing != nil {
+		t.Errorf("manifest = %v %q %q from %v missing %v", man.Kind, man.Repo, man.Ref, man.TokenFrom, man.Missing)
+	}
+	if man.Challenges[0].ErrorCode() != "insufficient_scope" {
+		t.Errorf("manifest challenge %+v", man.Challenges)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", xs), "hunter2") {
+		t.Error("decoded exchanges hold the password")
+	}
+}
+
+func TestSessionScopeWithoutLibraryPrefixGrantsNothing(t *testing.T) {
+	xs := decodeAll(hubPull(t, "nginx", nil))
+	man := xs[2]
+	if man.Repo != "nginx" || NormalizeRepo(man.Host, man.Repo) != "library/nginx" {
+		t.Errorf("repo %q", man.Repo)
+	}
+	if len(man.Missing) != 1 || man.Missing[0].String() != "repository:nginx:pull" {
+		t.Errorf("missing = %v, want repository:nginx:pull", man.Missing)
+	}
+	if c := man.Token.Claims; c == nil || !c.HasAccess || len(c.Access) != 0 {
+		t.Errorf("claims = %+v, want an empty access list", c)
+	}
+}
+
+// Offline HAR files are redacted: decoding a redacted trace must give the
+// same meaning (token links, scopes, users) as the live one.
+func TestSessionRedactedTraceDecodesTheSame(t *testing.T) {
+	flows := hubPull(t, "library/nginx", []map[string]any{{"type": "repository", "name": "library/nginx", "actions": []string{"pull"}}})
+	var red []*flow.Flow
+	for _, f := range flows {
+		red = append(red, redact.Flow(f))
+	}
+	live, off := decodeAll(flows), decodeAll(red)
+	for i := range live {
+		l, o := live[i], off[i]
+		if l.Kind != o.Kind || l.Repo != o.Repo || l.TokenFrom != o.TokenFrom || l.Auth.User != o.Auth.User ||
+			fmt.Sprint(l.Missing) != fmt.Sprint(o.Missing) || fmt.Sprint(l.Need) != fmt.Sprint(o.Need) {
+			t.Errorf("flow %d: live %v %q from %v user %q missing %v; redacted %v %q from %v user %q missing %v",
+				i+1, l.Kind, l.Repo, l.TokenFrom, l.Auth.User, l.Missing, o.Kind, o.Repo, o.TokenFrom, o.Auth.User, o.Missing)
+		}
+		if (l.Token == nil) != (o.Token == nil) || l.Token != nil && l.Token.ID != o.Token.ID {
+			t.Errorf("flow %d: token IDs differ", i+1)
+		}
+	}
+	if !off[1].TokenRequest.Auth.Redacted || off[2].TokenFrom != 2 {
+		t.Errorf("redacted token request auth %+v, token link %v", off[1].TokenRequest.Auth, off[2].TokenFrom)
+	}
+}
+
+func TestSessionRealmOnOtherHostAndPath(t *testing.T) {
+	xs := decodeAll(flowtest.Seq(
+		flowtest.Get("https://registry.test:5000/v2/").Status(401).Challenge(`Bearer realm="https://sso.corp.test/issue/registry-token",service="reg"`),
+		flowtest.Get("https://sso.corp.test/issue/registry-token?service=reg").Status(200).JSON(`{"token":"opaque-1"}`),
+		flowtest.Get("https://registry.test:5000/v2/team/app/tags/list").Bearer("opaque-1").Status(200).JSON(`{"name":"team/app","tags":["1"]}`),
+		flowtest.Get("https://other.test/issue/registry-token").Status(200),
+	))
+	if xs[1].Kind != KindTokenRequest || xs[1].Registry != "registry.test:5000" {
+		t.Errorf("realm request = %v for %q", xs[1].Kind, xs[1].Registry)
+	}
+	if xs[2].TokenFrom != 2 || xs[2].Token == nil || xs[2].Token.JWT || xs[2].Missing != nil {
+		t.Errorf("opaque token link = %v %+v missing %v", xs[2].TokenFrom, xs[2].Token, xs[2].Missing)
+	}
+	if xs[3].Kind != KindOther {
+		t.Errorf("unrelated host with the same path = %v", xs[3].Kind)
+	}
+}
+
+func TestSessionCommonTokenPathWithoutChallenge(t *testing.T) {
+	xs := decodeAll(flowtest.Seq(
+		flowtest.Get("https://ghcr.io/token?scope=repository:o/r:pull&service=ghcr.io").Status(200).JSON(`{"token":"djE6b3Iv"}`),
+		flowtest.Post("https://auth.test/oauth2/token").Form(url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {"pw"}, "scope": {"repository:a:pull repository:b:push"}, "service": {"s"}}).
+			Status(200).JSON(`{"access_token":"x"}`),
+		flowtest.Get("https://example.test/token").Status(200),
+	))
+	if xs[0].Kind != KindTokenRequest || xs[1].Kind != KindTokenRequest || xs[2].Kind != KindOther {
+		t.Errorf("kinds = %v %v %v", xs[0].Kind, xs[1].Kind, xs[2].Kind)
+	}
+	if tr := xs[1].TokenRequest; tr.GrantType != "password" || !tr.HasPassword || tr.Username != "bob" || len(tr.Scopes) != 2 {
+		t.Errorf("POST token request = %+v", tr)
+	}
+}
+
+func TestSessionBlobRedirect(t *testing.T) {
+	xs := decodeAll(flowtest.Seq(
+		flowtest.Get("https://registry.test/v2/team/app/blobs/sha256:aa").Status(307).Location("https://cdn.test/blobs/aa?X-Amz-Signature=sig"),
+		flowtest.Get("https://cdn.test/blobs/aa?X-Amz-Signature=sig").Status(403).
+			RespBody("application/xml", `<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>`),
+		flowtest.Get("https://registry.test/v2/team/app/blobs/sha256:bb").Status(302).Location("/v2/team/app/blobs/sha256:bb?relative=1"),
+		flowtest.Get("https://registry.test/v2/team/app/blobs/sha256:bb?relative=1").Status(200).Blob(10),
+	))
+	if x := xs[1]; x.Kind != KindBlobRedirect || x.RedirectFrom != 1 || x.Repo != "team/app" || x.Ref != "sha256:aa" {
+		t.Errorf("redirect target = %v from %v %q %q", x.Kind, x.RedirectFrom, x.Repo, x.Ref)
+	}
+	if e := xs[1].Errors; e.Format != "xml" || len(e.Errors) != 1 || e.Errors[0].Code != "AccessDenied" {
+		t.Errorf("S3 error = %+v", e)
+	}
+	if x := xs[3]; x.Kind != KindBlobRedirect || x.RedirectFrom != 3 {
+		t.Errorf("relative redirect target = %v from %v", x.Kind, x.RedirectFrom)
+	}
+}
+
+func TestSessionNeedsAndIssues(t *testing.T) {
+	xs := decodeAll(flowtest.Seq(
+		flowtest.Post("https://registry.test/v2/team/app/blobs/uploads/?mount=sha256:1&from=other/lib").Status(401).
+			Challenge(`Bearer realm="https://auth.test/token",service="registry.test",scope="repository:team/app:pull,push repository:other/lib:pull"`),
+		flowtest.Get("https://registry.test/v2/").Status(401).Challenge(`Bearer realm="unterminated`),
+		flowtest.Get("https://registry.test/v2/").Status(401).Challenge(`Bearer realm="not-a-url"`),
+	))
+	if len(xs[0].Need) != 2 || xs[0].Kind != KindBlobMount || xs[0].From != "other/lib" {
+		t.Errorf("mount = %v need %v from %q", xs[0].Kind, xs[0].Need, xs[0].From)
+	}
+	if scopes, _ := xs[0].Challenges[0].Scopes(); len(scopes) != 2 {
+		t.Errorf("challenge scopes = %v", scopes)
+	}
+	if len(xs[1].Issues) == 0 || len(xs[2].Issues) == 0 {
+		t.Errorf("malformed challenges gave no issues: %+v / %+v", xs[1].Issues, xs[2].Issues)
+	}
+}
+
+func TestSessionTransportFailureAndHEAD(t *testing.T) {
+	xs := decodeAll(flowtest.Seq(
+		flowtest.Get("https://registry.test/v2/").Err(flow.ErrUnknownAuthority, "unknown authority"),
+		flowtest.Head("https://registry.test/v2/a/manifests/1").Status(404),
+		flowtest.Get("https://registry.test/v2/a/manifests/1").Status(429).RespHeader("Retry-After", "30").
+			RespHeader("RateLimit-Limit", "100;w=21600").RespHeader("RateLimit-Remaining", "0;w=21600").
+			JSON(`{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}`),
+	))
+	if xs[0].Kind != KindPing || xs[0].Errors.Format != "" {
+		t.Errorf("failed flow = %v %+v", xs[0].Kind, xs[0].Errors)
+	}
+	if xs[1].Errors.Format != "empty" {
+		t.Errorf("HEAD 404 body = %+v", xs[1].Errors)
+	}
+	if rl := xs[2].RateLimit; rl == nil || rl.RemainingN != 0 || rl.LimitN != 100 || rl.RetryAfter != 30*time.Second {
+		t.Errorf("rate limit = %+v", rl)
+	}
+}

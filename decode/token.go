@@ -1,0 +1,437 @@
+package decode
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// redactMark is the marker decode/redact writes for a secret it does not
+// identify; redactOpaqueRE matches its Opaque form, REDACTED(len=N,sha256:8hex).
+// decode does not import decode/redact: these mirror its output format.
+const redactMark = "REDACTED"
+
+var redactOpaqueRE = regexp.MustCompile(`^REDACTED\((len=[0-9]+,sha256:[0-9a-f]{8})\)$`)
+
+// TokenID identifies a token without revealing it, so that the same token can
+// be followed across flows, live or redacted:
+//
+//   - a JWT (three dot-separated segments whose first two are base64url JSON
+//     objects) is identified by "header.claims", its first two segments; a
+//     JWT redacted as "header.claims.REDACTED" has the same ID;
+//   - an opaque token redacted as "REDACTED(len=N,sha256:xxxxxxxx)" has the
+//     ID "len=N,sha256:xxxxxxxx";
+//   - any other token has the ID "len=N,sha256:" followed by the first 8 hex
+//     digits of its sha256, exactly what decode/redact writes inside
+//     REDACTED(…), so a live token and its redacted copy match.
+//
+// The empty string and the bare marker "REDACTED" (a secret redacted without
+// an identity) have the ID "": nothing can be said about them.
+func TokenID(token string) string {
+	if token == "" || token == redactMark {
+		return ""
+	}
+	if m := redactOpaqueRE.FindStringSubmatch(token); m != nil {
+		return m[1]
+	}
+	if h, c, _, ok := jwtSegments(token); ok {
+		if _, err := jsonObjectSegment(h); err == nil {
+			if _, err := jsonObjectSegment(c); err == nil {
+				return h + "." + c
+			}
+		}
+	}
+	sum := sha256.Sum256([]byte(token))
+	return "len=" + strconv.Itoa(len(token)) + ",sha256:" + hex.EncodeToString(sum[:4])
+}
+
+// isRedactedToken reports whether token is one of decode/redact's forms of a
+// token: REDACTED, REDACTED(len=…) or a JWT whose signature is REDACTED.
+func isRedactedToken(token string) bool {
+	if token == redactMark || redactOpaqueRE.MatchString(token) {
+		return true
+	}
+	_, _, sig, ok := jwtSegments(token)
+	return ok && sig == redactMark && !strings.HasPrefix(TokenID(token), "len=")
+}
+
+// jwtSegments splits a compact JWS into exactly three segments.
+func jwtSegments(token string) (header, claims, sig string, ok bool) {
+	header, rest, ok := strings.Cut(token, ".")
+	if !ok {
+		return "", "", "", false
+	}
+	claims, sig, ok = strings.Cut(rest, ".")
+	if !ok || strings.Contains(sig, ".") {
+		return "", "", "", false
+	}
+	return header, claims, sig, true
+}
+
+// decodeSegment decodes base64url with or without padding, as token servers
+// in the wild send both.
+func decodeSegment(seg string) ([]byte, error) {
+	return base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
+}
+
+// errNotObject says a JWT segment decoded to JSON that is not an object.
+var errNotObject = errors.New("not a JSON object")
+
+// jsonObjectSegment decodes a JWT segment that must be a JSON object (the
+// same test decode/redact applies before it keeps a JWT's claims).
+func jsonObjectSegment(seg string) ([]byte, error) {
+	if strings.TrimRight(seg, "=") == "" {
+		return nil, errors.New("empty segment")
+	}
+	b, err := decodeSegment(seg)
+	if err != nil {
+		return nil, fmt.Errorf("base64url: %w", err)
+	}
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) == 0 || t[0] != '{' {
+		return nil, errNotObject
+	}
+	if !json.Valid(t) {
+		var v any
+		if err := json.Unmarshal(t, &v); err != nil {
+			return nil, fmt.Errorf("JSON: %w", err)
+		}
+		return nil, errNotObject
+	}
+	return b, nil
+}
+
+// looksLikeJWT reports whether token has three segments and a header that
+// starts like a base64url JSON object, so that a failure to decode it is worth
+// reporting (a random opaque token with two dots is not).
+func looksLikeJWT(token string) (header, claims string, ok bool) {
+	h, c, _, ok := jwtSegments(token)
+	if !ok || h == "" {
+		return "", "", false
+	}
+	b, err := decodeSegment(h)
+	if err != nil && len(h) >= 4 {
+		b, err = decodeSegment(h[:4])
+	}
+	if err != nil {
+		return "", "", false
+	}
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return h, c, len(b) > 0 && b[0] == '{'
+}
+
+// ParseToken decodes an access token.
+//
+// JWT header and claims are read with jwt.Parser.ParseUnverified: signatures
+// are NOT verified, and cannot be, since regtrace holds no keys. The result
+// says what the token claims, not that the claims are true. A JWT whose
+// signature was redacted ("header.claims.REDACTED") decodes the same as the
+// live token.
+//
+// Opaque tokens (GHCR, ECR, random strings, redacted REDACTED(len=…) forms)
+// are normal: they decode as a Token with only ID set and a nil error. The
+// error is non-nil only for a token that looks like a JWT but whose header or
+// claims segment is corrupt: the Token is then returned as opaque, together
+// with a *ParseError whose Field is "JWT".
+func ParseToken(token string) (*Token, error) {
+	tok := &Token{ID: TokenID(token)}
+	h, c, ok := looksLikeJWT(token)
+	if !ok {
+		return tok, nil
+	}
+	fail := func(off int, err error) (*Token, error) {
+		input := "REDACTED(" + tok.ID + ")"
+		if hb, herr := jsonObjectSegment(h); herr == nil {
+			input = "header " + compactJSON(hb)
+		}
+		return tok, &ParseError{Field: "JWT", Input: clip(input), Offset: off, Err: err}
+	}
+	segOffset := func(base int, err error) int {
+		var ce base64.CorruptInputError
+		if errors.As(err, &ce) {
+			return base + int(ce)
+		}
+		return base
+	}
+	if _, err := jsonObjectSegment(h); err != nil {
+		return fail(segOffset(0, err), fmt.Errorf("header segment: %w", err))
+	}
+	if _, err := jsonObjectSegment(c); err != nil {
+		return fail(segOffset(len(h)+1, err), fmt.Errorf("claims segment: %w", err))
+	}
+	// The signature is not needed to read a token, and a redacted one
+	// would not decode: leave it out.
+	claims := jwt.MapClaims{}
+	parsed, _, err := jwt.NewParser(jwt.WithJSONNumber(), jwt.WithPaddingAllowed()).
+		ParseUnverified(h+"."+c+".", claims)
+	// ErrTokenUnverifiable (unknown or missing alg) comes after the header
+	// and claims were read: the token still decodes.
+	if err != nil && (parsed == nil || errors.Is(err, jwt.ErrTokenMalformed)) {
+		return fail(-1, err)
+	}
+	tok.JWT = true
+	tok.Header = jwtHeader(parsed.Header)
+	tok.Claims = jwtClaims(claims)
+	return tok, nil
+}
+
+func jwtHeader(m map[string]any) *JWTHeader {
+	h := &JWTHeader{}
+	h.Alg, _ = m["alg"].(string)
+	h.Kid, _ = m["kid"].(string)
+	h.Typ, _ = m["typ"].(string)
+	h.X5C = m["x5c"] != nil
+	return h
+}
+
+func jwtClaims(m jwt.MapClaims) *Claims {
+	c := &Claims{}
+	c.Issuer, _ = m["iss"].(string)
+	c.Subject, _ = m["sub"].(string)
+	c.JTI, _ = m["jti"].(string)
+	switch aud := m["aud"].(type) {
+	case string:
+		if aud != "" {
+			c.Audience = []string{aud}
+		}
+	case []any:
+		for _, a := range aud {
+			if s, ok := a.(string); ok {
+				c.Audience = append(c.Audience, s)
+			}
+		}
+	}
+	c.ExpiresAt = claimTime(m["exp"])
+	c.NotBefore = claimTime(m["nbf"])
+	c.IssuedAt = claimTime(m["iat"])
+	access, has := m["access"]
+	c.HasAccess = has
+	if list, ok := access.([]any); ok {
+		for _, e := range list {
+			if sc, ok := accessEntry(e); ok {
+				c.Access = append(c.Access, sc)
+			}
+		}
+	}
+	return c
+}
+
+// accessEntry reads one entry of the "access" claim:
+// {"type":…, "class":…, "name":…, "actions":[…]}.
+func accessEntry(e any) (Scope, bool) {
+	m, ok := e.(map[string]any)
+	if !ok {
+		return Scope{}, false
+	}
+	var sc Scope
+	sc.Type, _ = m["type"].(string)
+	sc.Class, _ = m["class"].(string)
+	sc.Name, _ = m["name"].(string)
+	if sc.Class == "" {
+		// Some token servers write the class into the type, as in a scope.
+		if open := strings.IndexByte(sc.Type, '('); open > 0 && strings.HasSuffix(sc.Type, ")") {
+			sc.Type, sc.Class = sc.Type[:open], sc.Type[open+1:len(sc.Type)-1]
+		}
+	}
+	switch acts := m["actions"].(type) {
+	case []any:
+		for _, a := range acts {
+			if s, ok := a.(string); ok {
+				sc.Actions = append(sc.Actions, s)
+			}
+		}
+	case string: // lenient: "pull,push"
+		for a := range strings.SplitSeq(acts, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				sc.Actions = append(sc.Actions, a)
+			}
+		}
+	}
+	return sc, true
+}
+
+// claimTime reads a NumericDate (RFC 7519 §2): seconds since the epoch, as a
+// number, also fractional, or leniently as a string of one. Zero when absent
+// or unreadable.
+func claimTime(v any) time.Time {
+	var s string
+	switch v := v.(type) {
+	case json.Number:
+		s = v.String()
+	case float64:
+		return unixFloat(v)
+	case string:
+		s = strings.TrimSpace(v)
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UTC()
+		}
+	default:
+		return time.Time{}
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < -maxClaimSeconds || n > maxClaimSeconds {
+			return time.Time{}
+		}
+		return time.Unix(n, 0).UTC()
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return unixFloat(f)
+}
+
+// maxClaimSeconds bounds the NumericDates taken as dates (about year 5000).
+const maxClaimSeconds = 1e11
+
+func unixFloat(f float64) time.Time {
+	if math.IsNaN(f) || f < -maxClaimSeconds || f > maxClaimSeconds {
+		return time.Time{}
+	}
+	sec := math.Floor(f)
+	nsec := math.Round((f - sec) * 1e9)
+	return time.Unix(int64(sec), int64(nsec)).UTC()
+}
+
+// compactJSON returns b as compact JSON text, or b itself if it is not JSON.
+func compactJSON(b []byte) string {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return string(bytes.TrimSpace(b))
+	}
+	return buf.String()
+}
+
+// ParseTokenResponse decodes the body of a token server's 200 answer:
+// {"token":…, "access_token":…, "expires_in":…, "issued_at":…,
+// "refresh_token":…}. expires_in may be a number or a string of one;
+// issued_at is RFC 3339. The body may be a truncated prefix (members read
+// before the cut are kept) or redacted (token values "h.c.REDACTED" or
+// "REDACTED(len=…)", which decode to the same IDs as the live tokens).
+//
+// The response is never nil. The error is a *ParseError: with Field "token
+// response" when the body is not JSON or carries neither token (no usable
+// token: the catalog's token-response-unusable), otherwise with Field "JWT"
+// when a token looks like a JWT but is corrupt (the response is complete).
+func ParseTokenResponse(body []byte) (*TokenResponse, error) {
+	resp := &TokenResponse{}
+	b := bytes.TrimLeft(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), " \t\r\n")
+	fail := func(input string, err error) (*TokenResponse, error) {
+		return resp, &ParseError{Field: "token response", Input: clip(input), Offset: -1, Err: err}
+	}
+	if len(b) == 0 {
+		return fail("", errors.New("empty body"))
+	}
+	if b[0] != '{' {
+		return fail(bodySummary(b), errors.New("body is not a JSON object"))
+	}
+	var token, accessToken string
+	var keys []string
+	cut := false
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	_, _ = dec.Token() // '{'
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			cut = true
+			break
+		}
+		key, _ := kt.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			cut = true
+			break
+		}
+		keys = append(keys, key)
+		switch strings.ToLower(key) {
+		case "token":
+			token = jsonString(raw)
+		case "access_token":
+			accessToken = jsonString(raw)
+		case "refresh_token":
+			resp.HasRefreshToken = jsonString(raw) != ""
+		case "expires_in":
+			resp.ExpiresIn = jsonInt(raw)
+		case "issued_at":
+			if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(jsonString(raw))); err == nil {
+				resp.IssuedAt = t.UTC()
+			}
+		}
+	}
+	var jwtErr error
+	if token != "" {
+		resp.Token, jwtErr = ParseToken(token)
+	}
+	if accessToken != "" {
+		var err error
+		resp.AccessToken, err = ParseToken(accessToken)
+		if jwtErr == nil {
+			jwtErr = err
+		}
+	}
+	if resp.Token != nil && resp.AccessToken != nil {
+		resp.Differ = resp.Token.ID != resp.AccessToken.ID
+	}
+	if resp.Token == nil && resp.AccessToken == nil {
+		sort.Strings(keys)
+		input := "keys: " + strings.Join(keys, ", ")
+		if len(keys) == 0 {
+			input = "no keys"
+		}
+		if cut {
+			return fail(input, errors.New("body ends before a token (truncated or invalid JSON)"))
+		}
+		return fail(input, errors.New(`neither "token" nor "access_token"`))
+	}
+	return resp, jwtErr
+}
+
+// jsonString returns a JSON string's value, "" for anything else.
+func jsonString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// jsonInt reads a JSON number or a string holding one, truncated to an int
+// and clamped to the int32 range; 0 when unreadable.
+func jsonInt(raw json.RawMessage) int {
+	s := strings.TrimSpace(string(raw))
+	if strings.HasPrefix(s, `"`) {
+		s = strings.TrimSpace(jsonString(raw))
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) {
+		return 0
+	}
+	return int(max(min(f, math.MaxInt32), math.MinInt32))
+}
+
+// bodySummary quotes a body that is not JSON in a ParseError: markup and
+// text with spaces as they are (clipped), a single word (perhaps a bare
+// token) only by its TokenID.
+func bodySummary(b []byte) string {
+	s := string(b)
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	if s[0] == '<' || strings.ContainsAny(strings.TrimSpace(s), " \t\r\n") {
+		return strings.Join(strings.Fields(s), " ")
+	}
+	return "REDACTED(" + TokenID(strings.TrimSpace(string(b))) + ")"
+}
