@@ -45,7 +45,7 @@ var scopeTests = []struct {
 	{name: "non-ASCII in the name", in: "repository:fé:pull", offset: 12, msg: `character 'é' not allowed`},
 	{name: "no actions", in: "repository:foo:", offset: 15, msg: "no actions"},
 	{name: "empty action", in: "repository:foo:pull,", offset: 15, msg: `empty action in "pull,"`},
-	{name: "upper-case action", in: "repository:foo:PULL", offset: 15, msg: `action "PULL" is not`},
+	{name: "upper-case action", in: "repository:foo:PULL", offset: 15, msg: `action "PULL" may hold only`},
 	{name: "unclosed class", in: "repository(plugin:foo:pull", offset: 10, msg: "unclosed ( in resource type"},
 	{name: "empty class", in: "repository():foo:pull", offset: 11, msg: `resource class "" is not`},
 	{name: "nested class", in: "repository(a(b)):foo:pull", offset: 11, msg: `resource class "a(b)" is not`},
