@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/explain/render"
 	"github.com/regtrace/regtrace/proxy"
@@ -166,7 +168,17 @@ func runProxy(c *cli.Context) error {
 	})
 	var nFlows, nHandshakes atomic.Int64
 	opts.GetCertificate = ca.GetCertificate
-	opts.OnFlow = func(f *flow.Flow) { nFlows.Add(1); con.Flow(f) }
+	// Flows end in completion order, which is also causal order for what
+	// decoding links (a challenge before its token request, a token before
+	// its use, a redirect before its target).
+	var mu sync.Mutex
+	sess := decode.NewSession()
+	opts.OnFlow = func(f *flow.Flow) {
+		nFlows.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		con.Exchange(sess.Decode(f))
+	}
 	opts.OnHandshakeFailure = func(h flow.HandshakeFailure) { nHandshakes.Add(1); con.HandshakeFailure(h) }
 	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	p, err := proxy.New(opts)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fatih/color"
 
+	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/redact"
 )
@@ -71,7 +72,14 @@ func NewConsole(w io.Writer, opts ConsoleOptions) *Console {
 // Flow prints one completed exchange, e.g.
 //
 //	#3  GET  registry.example.com /v2/team/app/manifests/1.0  401  12ms  Bearer realm="https://auth.example.com/token" …
-func (c *Console) Flow(f *flow.Flow) {
+func (c *Console) Flow(f *flow.Flow) { c.print(f, nil) }
+
+// Exchange prints one completed exchange with its registry meaning: kind,
+// repository, the token it carried and what that token lacks, what a token
+// server granted against what was asked, and the registry's error code.
+func (c *Console) Exchange(x *decode.Exchange) { c.print(x.Flow, x) }
+
+func (c *Console) print(f *flow.Flow, x *decode.Exchange) {
 	if !c.opts.NoRedact {
 		f = redact.Flow(f)
 	}
@@ -100,6 +108,11 @@ func (c *Console) Flow(f *flow.Flow) {
 		}
 		if loc := f.Response.Header.Get("Location"); loc != "" && f.Response.Status/100 == 3 {
 			fmt.Fprintf(&b, "  → %s", loc)
+		}
+	}
+	if x != nil {
+		if m := c.meaning(x); m != "" {
+			fmt.Fprintf(&b, "\n      %s", m)
 		}
 	}
 	b.WriteByte('\n')
@@ -182,4 +195,134 @@ func size(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// meaning is the decoded line under an exchange: what it was and what it
+// says about auth. Nothing here can hold a secret: scopes, user names, JWT
+// claims, token IDs (header.claims or a length and hash prefix) and registry
+// error messages (scrubbed anyway).
+func (c *Console) meaning(x *decode.Exchange) string {
+	var parts []string
+	what := x.Kind.String()
+	if x.Repo != "" {
+		what += " " + x.Repo
+		if x.Ref != "" {
+			sep := ":"
+			if strings.Contains(x.Ref, ":") {
+				sep = "@"
+			}
+			what += sep + x.Ref
+		}
+		if n := decode.NormalizeRepo(x.Host, x.Repo); n != x.Repo {
+			what += " (registry name " + n + ")"
+		}
+	}
+	if x.From != "" {
+		what += " from " + x.From
+	}
+	if x.RedirectFrom != 0 {
+		what += " (redirected by " + x.RedirectFrom.String() + ")"
+	}
+	parts = append(parts, what)
+	if x.Auth.Scheme != "" {
+		a := strings.ToLower(x.Auth.Scheme)
+		switch {
+		case x.Auth.User != "":
+			a += " user " + x.Auth.User
+		case x.Auth.Empty:
+			a += " with empty credentials"
+		case x.Auth.Malformed:
+			a += " (malformed)"
+		}
+		if x.TokenFrom != 0 {
+			a += " token from " + x.TokenFrom.String()
+		}
+		parts = append(parts, a)
+	}
+	if tr := x.TokenRequest; tr != nil {
+		t := "asks " + scopeList(tr.Scopes)
+		if tr.Service != "" {
+			t += " for service " + tr.Service
+		}
+		if tr.Auth.User != "" {
+			t += " as " + tr.Auth.User
+		} else if tr.Username != "" {
+			t += " as " + tr.Username
+		} else if tr.Auth.Scheme == "" && !tr.HasPassword && !tr.HasRefreshToken {
+			t += " anonymously"
+		}
+		if tr.GrantType != "" {
+			t += " (" + tr.GrantType + " grant)"
+		}
+		parts = append(parts, t)
+	}
+	if resp := x.TokenResponse; resp != nil {
+		tok := resp.AccessToken
+		if tok == nil {
+			tok = resp.Token
+		}
+		switch {
+		case tok == nil:
+		case tok.Claims == nil:
+			parts = append(parts, "opaque token")
+		case !tok.Claims.HasAccess:
+			parts = append(parts, "token has no access claim")
+		case len(tok.Claims.Access) == 0:
+			parts = append(parts, c.fail.Sprint("granted nothing"))
+		default:
+			parts = append(parts, "granted "+scopeList(tok.Claims.Access))
+		}
+		if resp.Differ {
+			parts = append(parts, "token and access_token differ")
+		}
+	}
+	if len(x.Missing) > 0 {
+		parts = append(parts, c.fail.Sprint("token lacks "+scopeList(x.Missing)))
+	}
+	for _, e := range x.Errors.Errors {
+		msg := e.Code
+		if e.Message != "" {
+			msg += ": " + e.Message
+		}
+		parts = append(parts, c.clientErr.Sprint(redact.Text(clipText(msg, 120))))
+	}
+	if len(x.Errors.Errors) == 0 && x.Errors.Text != "" {
+		parts = append(parts, redact.Text(clipText(x.Errors.Text, 120)))
+	}
+	if rl := x.RateLimit; rl != nil && (rl.RemainingN >= 0 || rl.RetryAfter > 0) {
+		r := "rate limit"
+		if rl.RemainingN >= 0 {
+			r += fmt.Sprintf(" %d left", rl.RemainingN)
+			if rl.LimitN >= 0 {
+				r += fmt.Sprintf(" of %d", rl.LimitN)
+			}
+		}
+		if rl.RetryAfter > 0 {
+			r += " retry after " + rl.RetryAfter.String()
+		}
+		parts = append(parts, r)
+	}
+	for _, is := range x.Issues {
+		parts = append(parts, c.clientErr.Sprint("problem in "+is.Where+": "+is.What))
+	}
+	return c.dim.Sprint("↳ ") + strings.Join(parts, "; ")
+}
+
+func scopeList(ss []decode.Scope) string {
+	if len(ss) == 0 {
+		return "no scope"
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.String()
+	}
+	return strings.Join(out, " ")
+}
+
+func clipText(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/flow/flowtest"
 )
@@ -45,7 +46,7 @@ func consoleFlows() []*flow.Flow {
 			RespHeader("Content-Length", "1234"),
 		flowtest.Get("https://registry.test/v2/team/app/blobs/sha256:abc").Status(307).
 			Location("https://s3.test/blob?X-Amz-Signature="+planted+"&X-Amz-Expires=300"),
-		flowtest.Get("https://s3.test/blob?X-Amz-Signature="+planted).Status(200).Blob(3<<20),
+		flowtest.Get("https://s3.test/blob?X-Amz-Signature="+planted+"&X-Amz-Expires=300").Status(200).Blob(3<<20),
 		flowtest.Get("https://down.test:5000/v2/").Err(flow.ErrRefused, "upstream down.test:5000 refused the connection"),
 	)
 }
@@ -86,6 +87,36 @@ func TestConsoleVerboseColor(t *testing.T) {
 func TestConsoleNoRedact(t *testing.T) {
 	if got := render(ConsoleOptions{NoRedact: true, Verbose: true}); !strings.Contains(got, planted) {
 		t.Error("NoRedact still redacted")
+	}
+}
+
+func TestConsoleExchanges(t *testing.T) {
+	flows := append(consoleFlows(), flowtest.Seq(
+		flowtest.Get("https://registry-1.docker.io/v2/nginx/manifests/latest").UA("docker/24.0.5").Status(401).
+			Challenge(`Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:nginx:pull"`).
+			JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":[{"Type":"repository","Name":"nginx","Action":"pull"}]}]}`),
+		flowtest.Get("https://auth.docker.io/token?scope=repository%3Anginx%3Apull&service=registry.docker.io").Status(200).
+			JSON(`{"token":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhY2Nlc3MiOltdLCJzdWIiOiIifQ.`+planted+`"}`),
+		flowtest.Get("https://registry-1.docker.io/v2/nginx/manifests/latest").
+			Bearer("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhY2Nlc3MiOltdLCJzdWIiOiIifQ."+planted).Status(401).
+			Challenge(`Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:nginx:pull",error="insufficient_scope"`),
+	)...)
+	var b strings.Builder
+	c := NewConsole(&b, ConsoleOptions{})
+	s := decode.NewSession()
+	for i, f := range flows {
+		f.ID = flow.ID(i + 1)
+		c.Exchange(s.Decode(f))
+	}
+	got := b.String()
+	golden(t, "console-exchanges.golden", got)
+	if strings.Contains(got, planted) {
+		t.Errorf("a planted secret was printed:\n%s", got)
+	}
+	for _, want := range []string{"granted nothing", "token lacks repository:nginx:pull", "(registry name library/nginx)", "token from #8"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
 	}
 }
 
