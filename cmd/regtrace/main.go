@@ -33,7 +33,13 @@ func main() {
 
 // run executes the CLI and maps its error to an exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := newApp(stdout, stderr).RunContext(ctx, args)
+	return runApp(ctx, newApp(stdout, stderr), args)
+}
+
+// runApp runs a built app (tests set its Reader) and maps errors to exit codes.
+func runApp(ctx context.Context, app *cli.App, args []string) int {
+	stderr := app.ErrWriter
+	err := app.RunContext(ctx, args)
 	if err == nil {
 		return exitOK
 	}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func runStdin(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb strings.Builder
+	app := newApp(&out, &errb)
+	app.Reader = strings.NewReader(stdin)
+	code := runApp(context.Background(), app, append([]string{"regtrace"}, args...))
+	return code, out.String(), errb.String()
+}
+
+func TestDecodeChallenge(t *testing.T) {
+	h := `Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull",error="insufficient_scope"`
+	code, out, _ := runCLI(t, "decode", "challenge", h)
+	for _, want := range []string{"challenge 1: Bearer", "realm:", "https://auth.docker.io/token", "name library/nginx, actions pull", "insufficient_scope"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("decode challenge: exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+	code, out, _ = runCLI(t, "decode", "challenge", "--json", "WWW-Authenticate: "+h+`, Basic realm="r"`)
+	var got []struct {
+		Scheme string
+		Params map[string]string
+		Scopes []struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || len(got) != 2 || got[0].Params["service"] != "registry.docker.io" || got[1].Scheme != "Basic" || got[0].Scopes[0].Name != "library/nginx" {
+		t.Errorf("decode challenge --json: exit %d err %v: %s", code, err, out)
+	}
+	code, _, errb := runCLI(t, "decode", "challenge", `Bearer realm="unterminated`)
+	if code != 1 || !strings.Contains(errb, "WWW-Authenticate") || !strings.Contains(errb, "at byte") {
+		t.Errorf("malformed challenge: exit %d, %q", code, errb)
+	}
+	if code, _, _ := runCLI(t, "decode", "challenge"); code != 2 {
+		t.Errorf("no argument: exit %d, want 2", code)
+	}
+}
+
+func TestDecodeScope(t *testing.T) {
+	code, out, _ := runCLI(t, "decode", "scope", "repository:registry.test:5000/team/app:pull,push")
+	if code != 0 || !strings.Contains(out, "name:    registry.test:5000/team/app") || !strings.Contains(out, "actions: pull, push") {
+		t.Errorf("decode scope: %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "decode", "scope", "--json", "repository(plugin):a/b:pull")
+	if code != 0 || !strings.Contains(out, `"class": "plugin"`) {
+		t.Errorf("decode scope --json: %d\n%s", code, out)
+	}
+	code, _, errb := runCLI(t, "decode", "scope", "nginx:pull")
+	if code != 1 || !strings.Contains(errb, "scope") {
+		t.Errorf("bad scope: exit %d %q", code, errb)
+	}
+}
+
+func TestDecodeJWT(t *testing.T) {
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iss": "auth.test", "sub": "alice", "aud": "registry.test",
+		"exp": time.Now().Add(-time.Hour).Unix(), "iat": time.Now().Add(-2 * time.Hour).Unix(),
+		"access": []map[string]any{{"type": "repository", "name": "team/app", "actions": []string{"pull"}}},
+	}).SignedString([]byte("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := tok[strings.LastIndexByte(tok, '.')+1:]
+	code, out, _ := runStdin(t, "Bearer "+tok+"\n", "decode", "jwt", "-")
+	for _, want := range []string{"alg HS256", "sub:     alice", "ago)", "repository:team/app:pull", "signature not verified"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("decode jwt -: exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+	if strings.Contains(out, sig) {
+		t.Error("the signature was printed")
+	}
+	code, out, _ = runCLI(t, "decode", "jwt", "--json", tok)
+	var got struct {
+		Sub      string
+		Access   []struct{ Name string }
+		Verified bool `json:"signatureVerified"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || got.Sub != "alice" || len(got.Access) != 1 || got.Verified {
+		t.Errorf("decode jwt --json: %d %v\n%s", code, err, out)
+	}
+	code, _, errb := runCLI(t, "decode", "jwt", "ghp_0123456789abcdef0123456789abcdef0123")
+	if code != 1 || !strings.Contains(errb, "not a JWT") || strings.Contains(errb, "ghp_0123") {
+		t.Errorf("opaque token: exit %d %q", code, errb)
+	}
+	code, _, errb = runCLI(t, "decode", "jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOi.sig")
+	if code != 1 || !strings.Contains(errb, "JWT") {
+		t.Errorf("corrupt JWT: exit %d %q", code, errb)
+	}
+}
