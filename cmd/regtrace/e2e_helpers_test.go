@@ -112,11 +112,27 @@ type registry struct {
 	Certs pemFiles
 }
 
-func startRegistry(t *testing.T, extraConfig string) *registry {
+// testNames are the names test servers answer to; only the proxy resolves
+// them (--resolve), as behind a real proxy.
+var testNames = []string{"registry.test", "auth.test", "cdn.test", "front.test", "127.0.0.1"}
+
+// testPKI is one throwaway CA and one server certificate for every test name.
+func testPKI(t *testing.T) pemFiles {
+	return writeServerCert(t, t.TempDir(), testNames...)
+}
+
+func tlsKeyPair(p pemFiles) (*tls.Config, error) {
+	c, err := tls.LoadX509KeyPair(p.Cert, p.Key)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{c}}, nil
+}
+
+func startRegistry(t *testing.T, certs pemFiles, extraConfig string) *registry {
 	t.Helper()
 	bin := need(t, "docker-registry")
 	dir := t.TempDir()
-	certs := writeServerCert(t, dir, "registry.test", "127.0.0.1")
 	port := freePort(t)
 	cfg := fmt.Sprintf(`version: 0.1
 log:

@@ -19,7 +19,7 @@ import (
 // live trace printed.
 func TestSkopeoThroughProxy(t *testing.T) {
 	skopeo := need(t, "skopeo")
-	reg := startRegistry(t, "")
+	reg := startRegistry(t, testPKI(t), "")
 	caDir := t.TempDir()
 	rp := startProxy(t, "--ca-dir", caDir, "--no-color",
 		"--resolve", fmt.Sprintf("registry.test:%d=127.0.0.1", reg.Port),

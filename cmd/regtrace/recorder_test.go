@@ -1,0 +1,83 @@
+package main
+
+import (
+	"crypto/x509"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/regtrace/regtrace/certs"
+	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/proxy"
+)
+
+// recorder is the regtrace proxy run in-process with an ephemeral CA, keeping
+// every flow so tests can decode what real clients sent.
+type recorder struct {
+	URL    string
+	Bundle string // SSL_CERT_FILE for clients
+	CACert string // the bare CA, for --cert-dir style trust
+	mu     sync.Mutex
+	flows  []*flow.Flow
+}
+
+func startRecorder(t *testing.T, upstream pemFiles, resolve map[string]string) *recorder {
+	t.Helper()
+	ca, err := certs.New(certs.Options{Name: "regtrace e2e CA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rec := &recorder{Bundle: filepath.Join(dir, "bundle.pem"), CACert: filepath.Join(dir, "ca.crt")}
+	if err := certs.WriteBundle(rec.Bundle, ca); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(rec.CACert, ca.CertPEM(), 0o644)
+	roots, _ := x509.SystemCertPool()
+	if roots == nil {
+		roots = x509.NewCertPool()
+	}
+	pemBytes, _ := os.ReadFile(upstream.CA)
+	roots.AppendCertsFromPEM(pemBytes)
+	p, err := proxy.New(proxy.Options{
+		GetCertificate: ca.GetCertificate,
+		UpstreamRoots:  roots,
+		Resolve:        resolve,
+		OnFlow: func(f *flow.Flow) {
+			rec.mu.Lock()
+			rec.flows = append(rec.flows, f)
+			rec.mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Serve(ln)
+	t.Cleanup(func() { p.Close() })
+	rec.URL = "http://" + ln.Addr().String()
+	return rec
+}
+
+// Take returns the flows recorded since the last Take, in arrival (ID) order,
+// decoded by one session.
+func (r *recorder) Take() []*decode.Exchange {
+	r.mu.Lock()
+	flows := r.flows
+	r.flows = nil
+	r.mu.Unlock()
+	sort.Slice(flows, func(i, j int) bool { return flows[i].ID < flows[j].ID })
+	s := decode.NewSession()
+	out := make([]*decode.Exchange, len(flows))
+	for i, f := range flows {
+		out[i] = s.Decode(f)
+	}
+	return out
+}
