@@ -2,8 +2,8 @@
 # everything (vet, gofmt, race-enabled tests, end-to-end with real clients).
 
 GO ?= go
-APT_PACKAGES := docker-registry skopeo
-E2E_BINS := docker-registry skopeo
+APT_PACKAGES := docker-registry skopeo nginx-light curl
+E2E_BINS := docker-registry skopeo nginx curl
 
 .PHONY: test deps vet fmt-check unit build fuzz
 
@@ -12,7 +12,7 @@ test: deps vet fmt-check
 
 # deps installs the Debian packages the end-to-end tests run, when missing.
 deps:
-	@missing=""; for b in $(E2E_BINS); do command -v $$b >/dev/null 2>&1 || missing=1; done; \
+	@missing=""; for b in $(E2E_BINS); do command -v $$b >/dev/null 2>&1 || test -x /usr/sbin/$$b || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing $(APT_PACKAGES)"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

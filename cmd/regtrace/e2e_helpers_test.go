@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -38,6 +39,11 @@ func need(t *testing.T, prog string) string {
 	p, err := exec.LookPath(prog)
 	if err == nil {
 		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} { // not on every PATH
+		if fi, err := os.Stat(filepath.Join(dir, prog)); err == nil && fi.Mode()&0o111 != 0 {
+			return filepath.Join(dir, prog)
+		}
 	}
 	if os.Getenv("REGTRACE_E2E") == "1" {
 		t.Fatalf("%s is not installed (make test installs it)", prog)
@@ -110,6 +116,8 @@ func freePort(t *testing.T) int {
 type registry struct {
 	Port  int
 	Certs pemFiles
+	// Data is the filesystem storage root (blobs live under docker/registry/v2).
+	Data string
 }
 
 // testNames are the names test servers answer to; only the proxy resolves
@@ -158,6 +166,7 @@ http:
 	cmd := exec.CommandContext(ctx, bin, "serve", cfgPath)
 	var logs lockedBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
@@ -179,7 +188,7 @@ http:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return &registry{Port: port, Certs: certs}
+	return &registry{Port: port, Certs: certs, Data: filepath.Join(dir, "data")}
 }
 
 // lockedBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
@@ -341,4 +350,74 @@ func newPlainOrigin(t *testing.T) plainOrigin {
 	t.Cleanup(func() { srv.Close() })
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	return plainOrigin{addr: host, port: port}
+}
+
+// startNginx runs nginx (Debian's) in the foreground with the http{} block
+// given; {{PREFIX}} in it is replaced by a private temp dir. Returns the dir.
+func startNginx(t *testing.T, httpBlock string) string {
+	t.Helper()
+	bin := need(t, "nginx")
+	prefix := t.TempDir()
+	for _, d := range []string{"body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+		os.MkdirAll(filepath.Join(prefix, d), 0o777)
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root root;\n"
+	}
+	conf := user + `worker_processes 1;
+daemon off;
+pid {{PREFIX}}/nginx.pid;
+error_log {{PREFIX}}/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path {{PREFIX}}/body;
+  proxy_temp_path {{PREFIX}}/proxy;
+  fastcgi_temp_path {{PREFIX}}/fastcgi;
+  uwsgi_temp_path {{PREFIX}}/uwsgi;
+  scgi_temp_path {{PREFIX}}/scgi;
+` + httpBlock + "\n}\n"
+	conf = strings.ReplaceAll(conf, "{{PREFIX}}", prefix)
+	path := filepath.Join(prefix, "nginx.conf")
+	os.WriteFile(path, []byte(conf), 0o644)
+	// Logs go to files, not pipes: a worker outliving its master would hold
+	// a pipe open and hang Wait.
+	logFile, err := os.Create(filepath.Join(prefix, "stderr.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(bin, "-p", prefix, "-c", path)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// SIGTERM is nginx's fast shutdown; the group kill catches a worker
+		// left behind.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+	logs := logFile
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(prefix, "nginx.pid")); err == nil {
+			return prefix
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(prefix, "error.log"))
+			out, _ := os.ReadFile(logs.Name())
+			t.Fatalf("nginx did not start: %s\n%s", out, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

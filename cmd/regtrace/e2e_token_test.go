@@ -78,6 +78,8 @@ func (tr *tokenRegistry) skopeoRun(t *testing.T, args ...string) (string, error)
 func summarize(host string, xs []*decode.Exchange) string {
 	var b strings.Builder
 	portRE := regexp.MustCompile(`\.test:\d+`)
+	// Digests depend on the gzip the test's Go links: not worth pinning.
+	hexRE := regexp.MustCompile(`(/[0-9a-f]{2}/)?[0-9a-f]{64}`)
 	// Flow IDs count from the proxy's start; number them within xs.
 	num := map[flow.ID]string{}
 	for i, x := range xs {
@@ -89,7 +91,7 @@ func summarize(host string, xs []*decode.Exchange) string {
 		if f.Response != nil {
 			status = fmt.Sprint(f.Response.Status)
 		}
-		fmt.Fprintf(&b, "%s %s %s %s %s", num[f.ID], x.Kind, f.Request.Method, portRE.ReplaceAllString(x.Host, ".test:PORT")+f.Request.URL.Path, status)
+		fmt.Fprintf(&b, "%s %s %s %s %s", num[f.ID], x.Kind, f.Request.Method, portRE.ReplaceAllString(x.Host, ".test:PORT")+hexRE.ReplaceAllString(f.Request.URL.Path, "HEX"), status)
 		if x.Repo != "" {
 			fmt.Fprintf(&b, " repo=%s", x.Repo)
 		}
@@ -126,6 +128,9 @@ func summarize(host string, xs []*decode.Exchange) string {
 		}
 		for _, e := range x.Errors.Errors {
 			fmt.Fprintf(&b, " error=%s", e.Code)
+		}
+		if rl := x.RateLimit; rl != nil {
+			fmt.Fprintf(&b, " ratelimit=%d/%d;w=%d source=%s retry-after=%s", rl.RemainingN, rl.LimitN, rl.WindowSeconds, rl.Source, rl.RetryAfter)
 		}
 		if x.Errors.Format != "" && len(x.Errors.Errors) == 0 {
 			fmt.Fprintf(&b, " body=%s", x.Errors.Format)
