@@ -584,3 +584,27 @@ func BenchmarkParseChallenges(b *testing.B) {
 		ParseChallenges(v)
 	}
 }
+
+// An 8 KiB header: a registry that lists many scopes in one challenge (a
+// multi-repository push), and 8 KiB of garbage. Both parse in full, the
+// garbage with a bounded number of Issues.
+func TestParseChallengesEightKiB(t *testing.T) {
+	var scopes []string
+	for i := 0; len(strings.Join(scopes, " ")) < 8<<10; i++ {
+		scopes = append(scopes, fmt.Sprintf("repository:team/app-%03d:pull,push", i))
+	}
+	h := `Bearer realm="https://auth.test:5001/token",service="registry.test:5000",scope="` + strings.Join(scopes, " ") + `"`
+	chs, issues := ParseChallenges(h)
+	if len(chs) != 1 || len(issues) != 0 {
+		t.Fatalf("8 KiB challenge: %d challenges, issues %v", len(chs), issues)
+	}
+	got, bad := chs[0].Scopes()
+	if len(got) != len(scopes) || len(bad) != 0 || chs[0].Realm() != "https://auth.test:5001/token" {
+		t.Errorf("8 KiB challenge: %d scopes of %d, issues %v, realm %q", len(got), len(scopes), bad, chs[0].Realm())
+	}
+	garbage := strings.Repeat(`a="b" ,=,"\`, 8<<10/10)
+	_, issues = ParseChallenges(garbage)
+	if len(issues) == 0 || len(issues) > 8 {
+		t.Errorf("8 KiB of garbage: %d issues, want 1..8", len(issues))
+	}
+}

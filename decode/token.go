@@ -83,7 +83,13 @@ func jwtSegments(token string) (header, claims, sig string, ok bool) {
 // decodeSegment decodes base64url with or without padding, as token servers
 // in the wild send both.
 func decodeSegment(seg string) ([]byte, error) {
-	return base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
+	seg = strings.TrimRight(seg, "=")
+	// Go's decoder skips \r and \n; a JWS segment has neither (RFC 7515
+	// §2: base64url without line breaks), and decode/redact agrees.
+	if i := strings.IndexAny(seg, "\r\n"); i >= 0 {
+		return nil, fmt.Errorf("line break at byte %d", i)
+	}
+	return base64.RawURLEncoding.DecodeString(seg)
 }
 
 // errNotObject says a JWT segment decoded to JSON that is not an object.

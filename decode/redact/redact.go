@@ -91,7 +91,9 @@ func JWT(token string) (string, bool) {
 // JSON object.
 func isJSONObjectPart(part string) bool {
 	part = strings.TrimRight(part, "=")
-	if part == "" {
+	// Go's decoder skips \r and \n, which no JWS segment holds (RFC 7515
+	// §2); decode's TokenID applies the same test.
+	if part == "" || strings.ContainsAny(part, "\r\n") {
 		return false
 	}
 	b, err := base64.RawURLEncoding.DecodeString(part)
