@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -127,8 +128,16 @@ func decodeChallenge(c *cli.Context) error {
 				fmt.Fprintf(w, "  %-18s %s\n", name+":", v)
 			}
 		}
+		hub := false
+		if u, err := url.Parse(ch.Realm()); err == nil && u.Hostname() == "auth.docker.io" {
+			hub = true
+		}
 		for _, s := range out[i].Scopes {
 			fmt.Fprintf(w, "  scope: type %s, name %s, actions %s\n", s.Type, s.Name, strings.Join(s.Actions, ","))
+			if hub && s.Type == "repository" && !strings.Contains(s.Name, "/") {
+				fmt.Fprintf(w, "  note: on Docker Hub the repository is %s; a token for %q grants nothing\n",
+					decode.NormalizeRepo("docker.io", s.Name), s.Name)
+			}
 		}
 		for _, is := range out[i].Issues {
 			fmt.Fprintf(w, "  problem: %s\n", is)
