@@ -1,0 +1,278 @@
+// Package explain reads a decoded sequence of exchanges and says why it
+// ended the way it did — unauthorized, not found, denied, rate limited — with
+// the evidence (which flows), the fix, and what the trace cannot prove.
+//
+// Rules follow ../shared/research/auth-failure-catalog.md: their IDs are the
+// catalog's and are public (they appear in HAR files, reports and tickets);
+// they run in the catalog's §3 order, and every rule that matches is
+// reported, the first failure-explaining one marked primary.
+//
+// explain imports decode and decode/flow only.
+package explain
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/decode/flow"
+)
+
+// Rule is a stable rule ID.
+type Rule string
+
+// Verdict is what really happened, in one word a support engineer can act on.
+type Verdict string
+
+const (
+	VerdictOK                    Verdict = "ok"
+	VerdictNotFound              Verdict = "not-found"
+	VerdictUnauthorizedAmbiguous Verdict = "unauthorized-ambiguous"
+	VerdictUnauthorized          Verdict = "unauthorized"
+	VerdictDenied                Verdict = "denied"
+	VerdictCredentialsNotSent    Verdict = "credentials-not-sent"
+	VerdictCredentialsRejected   Verdict = "credentials-rejected"
+	VerdictTokenProblem          Verdict = "token-problem"
+	VerdictRateLimited           Verdict = "rate-limited"
+	VerdictTransport             Verdict = "transport-failure"
+	VerdictMisleadingError       Verdict = "misleading-error"
+	VerdictNoTraffic             Verdict = "no-registry-traffic"
+	VerdictClientConfig          Verdict = "client-configuration"
+)
+
+// Finding is one explanation.
+type Finding struct {
+	Rule    Rule
+	Verdict Verdict
+	// Primary marks the answer to "why did it fail" (at most one per report).
+	Primary bool
+	// Client, Registry and Repo say which operation the finding is about.
+	Client   string
+	Registry string
+	Repo     string
+	// Evidence are the flows that show it, in order.
+	Evidence []flow.ID
+	// Why says what happened in plain words; Fix what to do; CannotProve
+	// what this trace cannot tell and what would.
+	Why         string
+	Fix         string
+	CannotProve string
+}
+
+// Operation is what one client did with one registry: its pings, token
+// requests, registry requests and redirect targets, in order.
+type Operation struct {
+	Client   decode.Client
+	Registry string // normalised registry host
+	// Repos are the repositories the operation touched, normalised, in
+	// first-seen order.
+	Repos     []string
+	Exchanges []*decode.Exchange
+}
+
+// Last returns the last registry (V2, V1) exchange, or nil.
+func (op *Operation) Last() *decode.Exchange {
+	for i := len(op.Exchanges) - 1; i >= 0; i-- {
+		if k := op.Exchanges[i].Kind; k.IsRegistry() || k.IsV1() {
+			return op.Exchanges[i]
+		}
+	}
+	return nil
+}
+
+// Failed reports whether the operation ended badly: its last registry
+// exchange failed, or it has no registry exchange and its last one failed.
+func (op *Operation) Failed() bool {
+	x := op.Last()
+	if x == nil && len(op.Exchanges) > 0 {
+		x = op.Exchanges[len(op.Exchanges)-1]
+	}
+	return x != nil && failed(x)
+}
+
+func failed(x *decode.Exchange) bool {
+	r := x.Flow.Response
+	return x.Flow.Err != nil || r == nil || r.Status >= 400
+}
+
+// Input is what explain reads.
+type Input struct {
+	Exchanges []*decode.Exchange
+	// Handshakes are clients that failed the TLS handshake with the proxy.
+	Handshakes []flow.HandshakeFailure
+	// Sanitized is true for a third-party HAR whose exporter removed
+	// Authorization and cookies (Chrome's default): a missing Authorization
+	// then proves nothing.
+	Sanitized bool
+}
+
+// Report is the result of Explain.
+type Report struct {
+	Operations []*Operation
+	// Findings in the catalog's order; the primary one first.
+	Findings []Finding
+}
+
+// Primary returns the primary finding, if any.
+func (r *Report) Primary() *Finding {
+	for i := range r.Findings {
+		if r.Findings[i].Primary {
+			return &r.Findings[i]
+		}
+	}
+	return nil
+}
+
+// rule is one check: it reads one operation (or the whole input, for rules
+// about traffic that belongs to no operation) and returns findings.
+type rule struct {
+	id Rule
+	// group is the catalog §3 step (1 transport … 9), then list order.
+	group int
+	// explains is true when the finding answers "why did it fail" (and may
+	// be primary); false for hints that accompany another finding.
+	explains bool
+	op       func(in *Input, op *Operation) []Finding
+	global   func(in *Input, ops []*Operation) []Finding
+}
+
+// rules is filled by the rules_*.go files' init-free tables: see allRules.
+func allRules() []rule {
+	var rs []rule
+	rs = append(rs, globalRules()...)
+	rs = append(rs, maskingRules()...)
+	rs = append(rs, challengeRules()...)
+	rs = append(rs, credentialRules()...)
+	rs = append(rs, tokenRules()...)
+	rs = append(rs, verdictRules()...)
+	slices.SortStableFunc(rs, func(a, b rule) int { return a.group - b.group })
+	return rs
+}
+
+// Explain groups the exchanges into operations and runs every rule.
+func Explain(in Input) *Report {
+	rep := &Report{Operations: Group(in.Exchanges)}
+	primaryTaken := false
+	for _, r := range allRules() {
+		var fs []Finding
+		if r.global != nil {
+			fs = r.global(&in, rep.Operations)
+		}
+		if r.op != nil {
+			for _, op := range rep.Operations {
+				for _, f := range r.op(&in, op) {
+					if f.Client == "" {
+						f.Client = clientName(op.Client)
+					}
+					if f.Registry == "" {
+						f.Registry = op.Registry
+					}
+					fs = append(fs, f)
+				}
+			}
+		}
+		for _, f := range fs {
+			f.Rule = r.id
+			if r.explains && !primaryTaken && f.Verdict != VerdictOK {
+				f.Primary, primaryTaken = true, true
+			}
+			rep.Findings = append(rep.Findings, f)
+		}
+	}
+	// The primary finding leads.
+	slices.SortStableFunc(rep.Findings, func(a, b Finding) int {
+		switch {
+		case a.Primary == b.Primary:
+			return 0
+		case a.Primary:
+			return -1
+		}
+		return 1
+	})
+	return rep
+}
+
+func clientName(c decode.Client) string {
+	switch {
+	case c.Program != "" && c.Version != "":
+		return c.Program + "/" + c.Version
+	case c.Program != "":
+		return c.Program
+	case c.UserAgent != "":
+		return c.UserAgent
+	}
+	return "unknown client"
+}
+
+// Group splits exchanges into operations: one per client (User-Agent) and
+// registry. Token requests join the operation of the registry whose
+// challenge named their realm; redirect targets the operation that was
+// redirected.
+func Group(xs []*decode.Exchange) []*Operation {
+	var ops []*Operation
+	byKey := map[string]*Operation{}
+	byFlow := map[flow.ID]*Operation{}
+	for _, x := range xs {
+		reg := x.Registry
+		if x.Kind == decode.KindBlobRedirect && x.RedirectFrom != 0 {
+			if op := byFlow[x.RedirectFrom]; op != nil {
+				reg = op.Registry
+			}
+		}
+		key := x.Client.UserAgent + "\x00" + reg
+		op := byKey[key]
+		if op == nil {
+			op = &Operation{Client: x.Client, Registry: reg}
+			byKey[key] = op
+			ops = append(ops, op)
+		}
+		op.Exchanges = append(op.Exchanges, x)
+		byFlow[x.Flow.ID] = op
+		if x.Repo != "" {
+			n := decode.NormalizeRepo(reg, x.Repo)
+			if !slices.Contains(op.Repos, n) {
+				op.Repos = append(op.Repos, n)
+			}
+		}
+	}
+	return ops
+}
+
+// ids collects flow IDs of exchanges.
+func ids(xs ...*decode.Exchange) []flow.ID {
+	var out []flow.ID
+	for _, x := range xs {
+		if x != nil && !slices.Contains(out, x.Flow.ID) {
+			out = append(out, x.Flow.ID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func status(x *decode.Exchange) int {
+	if x == nil || x.Flow.Response == nil {
+		return 0
+	}
+	return x.Flow.Response.Status
+}
+
+// hasCode reports whether a registry error body carries code.
+func hasCode(x *decode.Exchange, code string) bool {
+	for _, e := range x.Errors.Errors {
+		if strings.EqualFold(e.Code, code) {
+			return true
+		}
+	}
+	return false
+}
+
+// bearerChallenge returns the first Bearer challenge of x.
+func bearerChallenge(x *decode.Exchange) *decode.Challenge {
+	for i := range x.Challenges {
+		if x.Challenges[i].IsBearer() {
+			return &x.Challenges[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,3 @@
+package explain
+
+func challengeTraces() []ruleTrace { return nil }

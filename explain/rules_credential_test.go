@@ -1,0 +1,3 @@
+package explain
+
+func credentialTraces() []ruleTrace { return nil }

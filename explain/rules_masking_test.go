@@ -1,0 +1,3 @@
+package explain
+
+func maskingTraces() []ruleTrace { return nil }

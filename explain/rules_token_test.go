@@ -1,0 +1,3 @@
+package explain
+
+func tokenTraces() []ruleTrace { return nil }

@@ -1,0 +1,3 @@
+package explain
+
+func verdictTraces() []ruleTrace { return nil }

@@ -1,0 +1,144 @@
+package explain
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/flow/flowtest"
+)
+
+// ruleTrace is one test trace and exactly the rules that must fire on it.
+// Every trace of every group runs against every rule, so a rule firing on a
+// trace it should not is caught ("fires on its traces and on nothing else").
+type ruleTrace struct {
+	name       string
+	flows      []*flowtest.Builder
+	handshakes []flow.HandshakeFailure
+	sanitized  bool
+	// want: every rule that must fire; primary: the one marked primary
+	// ("" when none may be).
+	want    []Rule
+	primary Rule
+}
+
+// allTraces collects every group's traces.
+func allTraces() []ruleTrace {
+	var ts []ruleTrace
+	ts = append(ts, globalTraces()...)
+	ts = append(ts, maskingTraces()...)
+	ts = append(ts, challengeTraces()...)
+	ts = append(ts, credentialTraces()...)
+	ts = append(ts, tokenTraces()...)
+	ts = append(ts, verdictTraces()...)
+	return ts
+}
+
+func (tr ruleTrace) input() Input {
+	s := decode.NewSession()
+	in := Input{Handshakes: tr.handshakes, Sanitized: tr.sanitized}
+	for _, f := range flowtest.Seq(tr.flows...) {
+		in.Exchanges = append(in.Exchanges, s.Decode(f))
+	}
+	return in
+}
+
+func TestRulesFireOnTheirTracesAndNothingElse(t *testing.T) {
+	names := map[string]bool{}
+	for _, tr := range allTraces() {
+		if names[tr.name] {
+			t.Errorf("duplicate trace name %q", tr.name)
+		}
+		names[tr.name] = true
+		t.Run(tr.name, func(t *testing.T) {
+			rep := Explain(tr.input())
+			var got []string
+			var primary Rule
+			for _, f := range rep.Findings {
+				got = append(got, string(f.Rule))
+				if f.Primary {
+					if primary != "" {
+						t.Errorf("two primary findings: %s and %s", primary, f.Rule)
+					}
+					primary = f.Rule
+				}
+				if f.Why == "" || f.Fix == "" {
+					t.Errorf("%s: finding without why or fix: %+v", f.Rule, f)
+				}
+			}
+			var want []string
+			for _, r := range tr.want {
+				want = append(want, string(r))
+			}
+			sort.Strings(got)
+			sort.Strings(want)
+			got = slices.Compact(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("rules fired %v, want %v\n%s", got, want, dump(rep))
+			}
+			if primary != tr.primary {
+				t.Errorf("primary %q, want %q\n%s", primary, tr.primary, dump(rep))
+			}
+			if len(rep.Findings) > 0 && tr.primary != "" && !rep.Findings[0].Primary {
+				t.Error("the primary finding is not first")
+			}
+		})
+	}
+}
+
+// Every rule the engine knows has at least one trace.
+func TestEveryRuleHasATrace(t *testing.T) {
+	covered := map[Rule]bool{}
+	for _, tr := range allTraces() {
+		for _, r := range tr.want {
+			covered[r] = true
+		}
+	}
+	for _, r := range allRules() {
+		if !covered[r.id] {
+			t.Errorf("rule %s has no trace", r.id)
+		}
+	}
+}
+
+func dump(rep *Report) string {
+	var b strings.Builder
+	for _, f := range rep.Findings {
+		fmt.Fprintf(&b, "  %s primary=%v verdict=%s evidence=%v\n    why: %s\n", f.Rule, f.Primary, f.Verdict, f.Evidence, f.Why)
+	}
+	return b.String()
+}
+
+func globalTraces() []ruleTrace {
+	return []ruleTrace{
+		{
+			name: "client does not trust the CA",
+			handshakes: []flow.HandshakeFailure{{Target: "registry.test:443", ServerName: "registry.test",
+				Message: "remote error: tls: bad certificate", Reason: "the client does not trust the regtrace CA"}},
+			want:    []Rule{RuleClientDistrustsCA},
+			primary: RuleClientDistrustsCA,
+		},
+		{
+			name:    "nothing went through the proxy",
+			want:    []Rule{RuleNoRegistryTraffic},
+			primary: RuleNoRegistryTraffic,
+		},
+		{
+			name:    "only non-registry traffic",
+			flows:   []*flowtest.Builder{flowtest.Get("https://example.test/index.html").Status(200)},
+			want:    []Rule{RuleNoRegistryTraffic},
+			primary: RuleNoRegistryTraffic,
+		},
+		{
+			name: "a good anonymous pull explains nothing",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://registry.test/v2/").Status(200),
+				flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").Status(200).JSON(`{}`),
+			},
+		},
+	}
+}
