@@ -19,6 +19,7 @@ import (
 
 	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/explain"
 	"github.com/regtrace/regtrace/explain/render"
 	"github.com/regtrace/regtrace/proxy"
 )
@@ -52,6 +53,7 @@ registry a name only regtrace resolves:
 			&cli.BoolFlag{Name: "no-color", EnvVars: []string{"REGTRACE_NO_COLOR"}, Usage: "no colors (also NO_COLOR, or when not a terminal)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print headers too (secrets redacted)"},
 			&cli.BoolFlag{Name: "no-redact", Usage: "print secrets as they are (dangerous: never paste such output into a ticket)"},
+			&cli.BoolFlag{Name: "explain", Usage: "explain failures as they happen (after a second of quiet) and in a summary on exit"},
 		),
 		Action: runProxy,
 	}
@@ -173,13 +175,22 @@ func runProxy(c *cli.Context) error {
 	// its use, a redirect before its target).
 	var mu sync.Mutex
 	sess := decode.NewSession()
+	live := newLiveExplainer(c, &mu)
 	opts.OnFlow = func(f *flow.Flow) {
 		nFlows.Add(1)
 		mu.Lock()
 		defer mu.Unlock()
-		con.Exchange(sess.Decode(f))
+		x := sess.Decode(f)
+		con.Exchange(x)
+		live.add(x, nil)
 	}
-	opts.OnHandshakeFailure = func(h flow.HandshakeFailure) { nHandshakes.Add(1); con.HandshakeFailure(h) }
+	opts.OnHandshakeFailure = func(h flow.HandshakeFailure) {
+		nHandshakes.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		con.HandshakeFailure(h)
+		live.add(nil, &h)
+	}
 	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	p, err := proxy.New(opts)
 	if err != nil {
@@ -208,6 +219,7 @@ func runProxy(c *cli.Context) error {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	live.finish()
 	summary := fmt.Sprintf("regtrace: %d exchanges", nFlows.Load())
 	if n := nHandshakes.Load(); n > 0 {
 		summary += fmt.Sprintf(", %d failed client TLS handshakes (clients that do not trust the CA: regtrace ca trust)", n)
@@ -217,4 +229,79 @@ func runProxy(c *cli.Context) error {
 		fmt.Fprintln(stderr, "regtrace: no request came through the proxy: clients skip proxies for localhost and loopback IPs and for NO_PROXY hosts; docker pulls are made by the daemon, which needs the proxy in its own environment")
 	}
 	return nil
+}
+
+// liveExplainer runs explain over what the proxy has seen so far whenever
+// traffic pauses for a second (an operation has ended: clients retry within
+// milliseconds), prints findings not printed before, and the whole report on
+// exit. It shares the console's lock so lines never interleave.
+type liveExplainer struct {
+	on      bool
+	c       *cli.Context
+	mu      *sync.Mutex
+	in      explain.Input
+	printed map[string]bool
+	timer   *time.Timer
+}
+
+const quietBeforeExplain = time.Second
+
+func newLiveExplainer(c *cli.Context, mu *sync.Mutex) *liveExplainer {
+	l := &liveExplainer{on: c.Bool("explain"), c: c, mu: mu, printed: map[string]bool{}}
+	if l.on {
+		l.timer = time.AfterFunc(time.Hour, l.quiet)
+		l.timer.Stop()
+	}
+	return l
+}
+
+// add records one exchange or handshake failure; the caller holds mu.
+func (l *liveExplainer) add(x *decode.Exchange, h *flow.HandshakeFailure) {
+	if !l.on {
+		return
+	}
+	if x != nil {
+		l.in.Exchanges = append(l.in.Exchanges, x)
+	}
+	if h != nil {
+		l.in.Handshakes = append(l.in.Handshakes, *h)
+	}
+	l.timer.Reset(quietBeforeExplain)
+}
+
+func (l *liveExplainer) quiet() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rep := explain.Explain(l.in)
+	var fresh []explain.Finding
+	for _, f := range rep.Findings {
+		key := fmt.Sprint(f.Rule, f.Registry, f.Repo, f.Evidence)
+		if !l.printed[key] {
+			l.printed[key] = true
+			f.Primary = false // "why it failed" is the exit summary's to say
+			fresh = append(fresh, f)
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	w := l.c.App.Writer
+	fmt.Fprintln(w)
+	render.Text(w, &explain.Report{Operations: rep.Operations, Findings: fresh}, render.ReportOptions{
+		Color: colorWanted(l.c, w), NoRedact: l.c.Bool("no-redact"),
+	})
+	fmt.Fprintln(w)
+}
+
+// finish stops the timer and prints the whole report.
+func (l *liveExplainer) finish() {
+	if !l.on {
+		return
+	}
+	l.timer.Stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.c.App.Writer
+	fmt.Fprintln(w, "\n== regtrace explain: summary ==")
+	render.Text(w, explain.Explain(l.in), render.ReportOptions{Color: colorWanted(l.c, w), NoRedact: l.c.Bool("no-redact")})
 }

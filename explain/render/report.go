@@ -1,0 +1,269 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fatih/color"
+
+	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/redact"
+	"github.com/regtrace/regtrace/explain"
+)
+
+// ReportOptions configure the text report.
+type ReportOptions struct {
+	Color bool
+	// NoRedact prints text as it is (Why/Fix never hold secrets by design,
+	// but registry messages and URLs are scrubbed unless this is set).
+	NoRedact bool
+}
+
+func scrub(s string, off bool) string {
+	if off {
+		return s
+	}
+	return redact.Text(s)
+}
+
+// exchanges indexes a report's exchanges by flow ID.
+func exchanges(rep *explain.Report) map[flow.ID]*decode.Exchange {
+	m := map[flow.ID]*decode.Exchange{}
+	for _, op := range rep.Operations {
+		for _, x := range op.Exchanges {
+			m[x.Flow.ID] = x
+		}
+	}
+	return m
+}
+
+// Text writes the findings for a terminal: the primary answer first, then
+// the others, each with why, fix, what cannot be proven and its evidence.
+func Text(w io.Writer, rep *explain.Report, opts ReportOptions) error {
+	bold, red, dim, yellow := color.New(color.Bold), color.New(color.FgRed, color.Bold), color.New(color.Faint), color.New(color.FgYellow)
+	for _, c := range []*color.Color{bold, red, dim, yellow} {
+		if opts.Color {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+	}
+	xs := exchanges(rep)
+	var b strings.Builder
+	if len(rep.Findings) == 0 {
+		b.WriteString("regtrace: nothing to explain: every operation succeeded.\n")
+	}
+	for i, f := range rep.Findings {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		head := fmt.Sprintf("%s  [%s]", f.Verdict, f.Rule)
+		if f.Primary {
+			fmt.Fprintf(&b, "%s %s\n", red.Sprint("WHY IT FAILED:"), red.Sprint(head))
+		} else {
+			fmt.Fprintf(&b, "%s %s\n", yellow.Sprint("also:"), bold.Sprint(head))
+		}
+		if scope := operationLabel(f); scope != "" {
+			fmt.Fprintf(&b, "  %s\n", dim.Sprint(scope))
+		}
+		fmt.Fprintf(&b, "  %s\n", wrap(scrub(f.Why, opts.NoRedact), "  "))
+		fmt.Fprintf(&b, "  %s %s\n", bold.Sprint("Fix:"), wrap(scrub(f.Fix, opts.NoRedact), "  "))
+		if f.CannotProve != "" {
+			fmt.Fprintf(&b, "  %s %s\n", bold.Sprint("Cannot prove:"), wrap(scrub(f.CannotProve, opts.NoRedact), "  "))
+		}
+		for _, id := range f.Evidence {
+			fmt.Fprintf(&b, "  %s %s\n", dim.Sprint("evidence"), evidenceLine(id, xs[id], opts.NoRedact))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func operationLabel(f explain.Finding) string {
+	var parts []string
+	if f.Client != "" {
+		parts = append(parts, f.Client)
+	}
+	if f.Registry != "" {
+		parts = append(parts, "→ "+f.Registry)
+	}
+	if f.Repo != "" {
+		parts = append(parts, "repository "+f.Repo)
+	}
+	return strings.Join(parts, " ")
+}
+
+// evidenceLine is one flow in words: "#3 GET registry.test/v2/a/manifests/1 → 401".
+func evidenceLine(id flow.ID, x *decode.Exchange, noRedact bool) string {
+	if x == nil {
+		return id.String()
+	}
+	f := x.Flow
+	u := f.Request.URL
+	if !noRedact && u != nil {
+		u = redact.URL(u)
+	}
+	s := fmt.Sprintf("%s %s %s", id, f.Request.Method, u)
+	switch {
+	case f.Err != nil:
+		s += " → " + string(f.Err.Kind)
+	case f.Response != nil:
+		s += fmt.Sprintf(" → %d", f.Response.Status)
+	}
+	if c := firstCode(x); c != "" {
+		s += " " + c
+	}
+	return s
+}
+
+func firstCode(x *decode.Exchange) string {
+	if len(x.Errors.Errors) > 0 {
+		return x.Errors.Errors[0].Code
+	}
+	for _, c := range x.Challenges {
+		if e := c.ErrorCode(); e != "" {
+			return "(" + e + ")"
+		}
+	}
+	return ""
+}
+
+// wrap keeps long paragraphs readable: it only indents continuation lines.
+func wrap(s, indent string) string {
+	return strings.ReplaceAll(s, "\n", "\n"+indent)
+}
+
+// Markdown writes a report to paste into a support ticket: the verdict
+// first, then the evidence exchanges as a table, then the fix, then any
+// further findings.
+func Markdown(w io.Writer, rep *explain.Report, opts ReportOptions) error {
+	xs := exchanges(rep)
+	var b strings.Builder
+	b.WriteString("# regtrace report\n\n")
+	if len(rep.Findings) == 0 {
+		b.WriteString("Nothing to explain: every operation in the trace succeeded.\n")
+	}
+	for i, f := range rep.Findings {
+		if i == 0 && f.Primary {
+			fmt.Fprintf(&b, "## Verdict: %s\n\n", f.Verdict)
+		} else {
+			if i == 0 || rep.Findings[i-1].Primary {
+				b.WriteString("## Other findings\n\n")
+			}
+			fmt.Fprintf(&b, "### %s\n\n", f.Verdict)
+		}
+		fmt.Fprintf(&b, "Rule `%s`", f.Rule)
+		if l := operationLabel(f); l != "" {
+			fmt.Fprintf(&b, " · %s", mdEscape(l))
+		}
+		b.WriteString("\n\n")
+		fmt.Fprintf(&b, "%s\n\n", mdEscape(scrub(f.Why, opts.NoRedact)))
+		if len(f.Evidence) > 0 {
+			b.WriteString("| flow | request | status | meaning |\n| --- | --- | --- | --- |\n")
+			for _, id := range f.Evidence {
+				x := xs[id]
+				if x == nil {
+					fmt.Fprintf(&b, "| %s | | | |\n", id)
+					continue
+				}
+				fl := x.Flow
+				u := fl.Request.URL
+				if !opts.NoRedact && u != nil {
+					u = redact.URL(u)
+				}
+				st := "-"
+				if fl.Err != nil {
+					st = string(fl.Err.Kind)
+				} else if fl.Response != nil {
+					st = fmt.Sprint(fl.Response.Status)
+				}
+				meaning := x.Kind.String()
+				if c := firstCode(x); c != "" {
+					meaning += " " + c
+				}
+				fmt.Fprintf(&b, "| %s | `%s %s` | %s | %s |\n", id, fl.Request.Method, mdCode(u.String()), st, mdEscape(meaning))
+			}
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "**Fix.** %s\n\n", mdEscape(scrub(f.Fix, opts.NoRedact)))
+		if f.CannotProve != "" {
+			fmt.Fprintf(&b, "**What this trace cannot prove.** %s\n\n", mdEscape(scrub(f.CannotProve, opts.NoRedact)))
+		}
+	}
+	if !opts.NoRedact {
+		b.WriteString("---\nSecrets (passwords, tokens, cookies, signed URL parameters) were redacted by regtrace.\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mdEscape keeps table cells and prose intact: pipes would split a cell.
+func mdEscape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ")
+}
+
+func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
+
+// JSON field names are stable: scripts and tickets depend on them.
+type jsonReport struct {
+	Version    int             `json:"version"`
+	Primary    *jsonFinding    `json:"primary"`
+	Findings   []jsonFinding   `json:"findings"`
+	Operations []jsonOperation `json:"operations"`
+}
+
+type jsonFinding struct {
+	Rule        string    `json:"rule"`
+	Verdict     string    `json:"verdict"`
+	Primary     bool      `json:"primary"`
+	Client      string    `json:"client,omitempty"`
+	Registry    string    `json:"registry,omitempty"`
+	Repo        string    `json:"repo,omitempty"`
+	Evidence    []flow.ID `json:"evidence"`
+	Why         string    `json:"why"`
+	Fix         string    `json:"fix"`
+	CannotProve string    `json:"cannotProve,omitempty"`
+}
+
+type jsonOperation struct {
+	Client   string    `json:"client"`
+	Registry string    `json:"registry"`
+	Repos    []string  `json:"repos"`
+	Flows    []flow.ID `json:"flows"`
+}
+
+// JSON writes the report as JSON with stable field names.
+func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
+	out := jsonReport{Version: 1, Findings: []jsonFinding{}, Operations: []jsonOperation{}}
+	for _, f := range rep.Findings {
+		jf := jsonFinding{
+			Rule: string(f.Rule), Verdict: string(f.Verdict), Primary: f.Primary,
+			Client: f.Client, Registry: f.Registry, Repo: f.Repo, Evidence: f.Evidence,
+			Why: scrub(f.Why, opts.NoRedact), Fix: scrub(f.Fix, opts.NoRedact), CannotProve: scrub(f.CannotProve, opts.NoRedact),
+		}
+		if jf.Evidence == nil {
+			jf.Evidence = []flow.ID{}
+		}
+		out.Findings = append(out.Findings, jf)
+		if f.Primary {
+			p := jf
+			out.Primary = &p
+		}
+	}
+	for _, op := range rep.Operations {
+		jo := jsonOperation{Client: op.Client.UserAgent, Registry: op.Registry, Repos: op.Repos, Flows: []flow.ID{}}
+		if jo.Repos == nil {
+			jo.Repos = []string{}
+		}
+		for _, x := range op.Exchanges {
+			jo.Flows = append(jo.Flows, x.Flow.ID)
+		}
+		out.Operations = append(out.Operations, jo)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
