@@ -19,6 +19,11 @@ deps:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
 	fi
+	@if [ ! -d .tools/node_modules/har-validator ]; then \
+		command -v npm >/dev/null 2>&1 || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm; }; \
+		echo "installing har-validator into .tools"; \
+		npm install --silent --no-audit --no-fund --prefix .tools har-validator@5.1.5; \
+	fi
 
 vet:
 	$(GO) vet ./...
