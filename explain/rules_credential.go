@@ -1,4 +1,977 @@
 package explain
 
-// credentialRules: see the catalog. (Filled in by its own change.)
-func credentialRules() []rule { return nil }
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/decode/flow"
+)
+
+// Credential and token-endpoint rules: catalog entries 10–18.
+const (
+	RuleBasicChallengeNoCredentials Rule = "basic-challenge-no-credentials"
+	RuleCredentialsNotSent          Rule = "credentials-not-sent"
+	RuleStaleCredentialsPublicPull  Rule = "stale-credentials-break-public-pull"
+	RuleCredentialsRejectedAtToken  Rule = "credentials-rejected-at-token-endpoint"
+	RuleLoginSucceededProvesLittle  Rule = "login-succeeded-proves-little"
+	RuleRealmUnreachable            Rule = "realm-unreachable-untrusted-or-rejected"
+	RuleOAuth2PostUnsupported       Rule = "oauth2-post-token-unsupported"
+	RuleTokenResponseUnusable       Rule = "token-response-unusable"
+	RuleRefreshTokenGrantRejected   Rule = "refresh-token-grant-rejected"
+)
+
+// credentialRules follow catalog §3: a realm that cannot be reached is a
+// transport failure (step 1); the token endpoint's answers come in step 4 in
+// the catalog's order 16, 17, 18, 12, 13, then whether Authorization was sent
+// at all (11, 10), then the login hint (14).
+//
+// 12 runs before 13 (group 43 vs 44), as §3 lists them: 12 only fires when
+// 13's conditions hold and the trace also shows the repository is public, so
+// it is the more specific answer and its fix (log out, or renew the secret —
+// the image itself needs none) is the one the user needs first.
+func credentialRules() []rule {
+	return []rule{
+		{id: RuleRealmUnreachable, group: 10, explains: true, op: credRealmUnreachable},
+		{id: RuleOAuth2PostUnsupported, group: 40, explains: true, op: credPostUnsupported},
+		{id: RuleTokenResponseUnusable, group: 41, explains: true, op: credTokenUnusable},
+		{id: RuleRefreshTokenGrantRejected, group: 42, explains: true, op: credRefreshRejected},
+		{id: RuleStaleCredentialsPublicPull, group: 43, explains: true, op: credStalePublic},
+		{id: RuleCredentialsRejectedAtToken, group: 44, explains: true, op: credRejectedAtToken},
+		{id: RuleCredentialsNotSent, group: 45, explains: true, op: credNotSent},
+		{id: RuleBasicChallengeNoCredentials, group: 46, explains: true, op: credBasicNoCredentials},
+		{id: RuleLoginSucceededProvesLittle, group: 47, explains: false, op: credLoginProvesLittle},
+	}
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+func credRef(x *decode.Exchange) string { return fmt.Sprintf("#%d", x.Flow.ID) }
+
+func credIsToken(x *decode.Exchange) bool {
+	return x.Kind == decode.KindTokenRequest && x.TokenRequest != nil
+}
+
+// credTokenOK: a token request that got a usable token.
+func credTokenOK(x *decode.Exchange) bool {
+	return credIsToken(x) && x.Flow.Err == nil && status(x) == http.StatusOK && x.TokenResponse != nil
+}
+
+// credLaterTokenOK: a token was obtained after position i, so an earlier
+// failure at the token endpoint was not the end of the story.
+func credLaterTokenOK(op *Operation, i int) bool {
+	for _, y := range op.Exchanges[i+1:] {
+		if credTokenOK(y) {
+			return true
+		}
+	}
+	return false
+}
+
+func credIsBasic(a decode.Credentials) bool { return strings.EqualFold(a.Scheme, "basic") }
+
+// credBasicSent: real Basic credentials (not Og==, which is "none").
+func credBasicSent(a decode.Credentials) bool {
+	return credIsBasic(a) && !a.Empty && (a.User != "" || a.Malformed || a.Redacted)
+}
+
+// credTokenCreds: the token request carried a user's credentials (Basic, or
+// an OAuth2 password grant). A refresh token is not counted here (entry 18).
+func credTokenCreds(tr *decode.TokenRequest) bool {
+	return credBasicSent(tr.Auth) || tr.HasPassword || strings.EqualFold(tr.GrantType, "password") && tr.Username != ""
+}
+
+func credRefresh(tr *decode.TokenRequest) bool {
+	return strings.EqualFold(tr.GrantType, "refresh_token") || tr.HasRefreshToken
+}
+
+// credAnonymous: the token request carried nothing that identifies anyone.
+func credAnonymous(tr *decode.TokenRequest) bool {
+	a := tr.Auth
+	return (a.Scheme == "" && a.TokenID == "" || credIsBasic(a) && a.Empty) &&
+		!tr.HasPassword && !tr.HasRefreshToken && tr.Username == ""
+}
+
+// credUser is the user name a request identified itself with (never the
+// secret).
+func credUser(tr *decode.TokenRequest) string {
+	switch {
+	case tr.Auth.User != "":
+		return tr.Auth.User
+	case tr.Username != "":
+		return tr.Username
+	}
+	return tr.Account
+}
+
+func credRealmKey(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimSuffix(u.Path, "/")
+}
+
+// credChallengeFor returns the last exchange before position i whose Bearer
+// challenge named the realm of token request x (or, failing that, the last
+// Bearer challenge before it).
+func credChallengeFor(op *Operation, i int, x *decode.Exchange) *decode.Exchange {
+	key := credRealmKey(x.Flow.Request.URL)
+	var any *decode.Exchange
+	for j := i - 1; j >= 0; j-- {
+		y := op.Exchanges[j]
+		c := bearerChallenge(y)
+		if c == nil {
+			continue
+		}
+		if ru, err := url.Parse(c.Realm()); err == nil && credRealmKey(ru) == key {
+			return y
+		}
+		if any == nil {
+			any = y
+		}
+	}
+	return any
+}
+
+// credServerSaid quotes what an error response said, briefly.
+func credServerSaid(x *decode.Exchange) string {
+	e := x.Errors
+	var s string
+	switch {
+	case len(e.Errors) > 0:
+		s = strings.TrimSpace(e.Errors[0].Code + ": " + e.Errors[0].Message)
+		s = strings.TrimPrefix(s, ": ")
+	case e.Text != "":
+		s = e.Text
+	}
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (the server said %q)", s)
+}
+
+// credBody is the captured response body.
+func credBody(x *decode.Exchange) []byte {
+	if x.Flow.Response == nil {
+		return nil
+	}
+	return x.Flow.Response.Body.Captured
+}
+
+// credInvalidGrant: an OAuth2 error body saying the grant or client was
+// refused (RFC 6749 §5.2), which is a credential rejection, not a missing
+// POST endpoint.
+func credInvalidGrant(x *decode.Exchange) bool {
+	b := bytes.ToLower(credBody(x))
+	return bytes.Contains(b, []byte("invalid_grant")) || bytes.Contains(b, []byte("invalid_client")) ||
+		bytes.Contains(b, []byte("unauthorized_client"))
+}
+
+// credRejection: the token endpoint refused the credentials x carried.
+func credRejection(x *decode.Exchange) bool {
+	if x.Flow.Err != nil {
+		return false
+	}
+	switch st := status(x); {
+	case st == http.StatusUnauthorized:
+		return true
+	case st == http.StatusForbidden:
+		// A 403 to a POST is as often "POST not implemented" (entry 16);
+		// a 403 to a request for repository scopes is as often "not
+		// allowed what was asked" (entry 19). Only a scope-less request
+		// (a login) refused with 403 is about the credentials alone.
+		return x.TokenRequest.Method != http.MethodPost && len(x.TokenRequest.Scopes) == 0
+	case st == http.StatusBadRequest:
+		return x.TokenRequest.Method == http.MethodPost && credInvalidGrant(x)
+	}
+	return false
+}
+
+// credGetFallback returns the position of the first GET to the same realm
+// after position i, or -1.
+func credGetFallback(op *Operation, i int) int {
+	key := credRealmKey(op.Exchanges[i].Flow.Request.URL)
+	for j := i + 1; j < len(op.Exchanges); j++ {
+		y := op.Exchanges[j]
+		if credIsToken(y) && y.TokenRequest.Method == http.MethodGet && credRealmKey(y.Flow.Request.URL) == key {
+			return j
+		}
+	}
+	return -1
+}
+
+func credHostname(hostport string) string {
+	if u, err := url.Parse("//" + hostport); err == nil && u.Hostname() != "" {
+		return strings.ToLower(u.Hostname())
+	}
+	return strings.ToLower(hostport)
+}
+
+// credSameClient: two exchanges come from the same program (its credential
+// store is the same), or carry the same User-Agent.
+func credSameClient(a, b decode.Client) bool {
+	if a.UserAgent != "" && a.UserAgent == b.UserAgent {
+		return true
+	}
+	return a.Program != "" && a.Program == b.Program && a.Family == b.Family
+}
+
+// credSentElsewhere returns an exchange in which the same client sent real
+// credentials to this registry, or to the same host under another name
+// (another port, another Docker Hub alias), anywhere in the trace.
+func credSentElsewhere(in *Input, op *Operation) *decode.Exchange {
+	want := credHostname(op.Registry)
+	for _, y := range in.Exchanges {
+		if !credSameClient(y.Client, op.Client) {
+			continue
+		}
+		sent := credBasicSent(y.Auth)
+		if credIsToken(y) {
+			sent = credTokenCreds(y.TokenRequest)
+		}
+		if !sent {
+			continue
+		}
+		if y.Registry == op.Registry || credHostname(y.Registry) == want || credHostname(y.Host) == want {
+			return y
+		}
+	}
+	return nil
+}
+
+// credMovedOn: after this operation's last exchange the same client went on
+// to another registry (a mirror, then the upstream; several endpoints): the
+// failure here was not where the client ended, so it is left to the
+// endpoint-fallback rule rather than explained as the failure.
+func credMovedOn(in *Input, op *Operation) bool {
+	if len(op.Exchanges) == 0 {
+		return false
+	}
+	end := op.Exchanges[len(op.Exchanges)-1].Flow.ID
+	for _, y := range in.Exchanges {
+		if y.Flow.ID > end && y.Client.UserAgent == op.Client.UserAgent && y.Registry != op.Registry &&
+			(y.Kind.IsRegistry() || y.Kind.IsV1()) {
+			return true
+		}
+	}
+	return false
+}
+
+func credPos(op *Operation, x *decode.Exchange) int {
+	return slices.Index(op.Exchanges, x)
+}
+
+func credRepo(op *Operation, x *decode.Exchange) string {
+	if x != nil && x.Repo != "" {
+		return decode.NormalizeRepo(op.Registry, x.Repo)
+	}
+	if x != nil && credIsToken(x) {
+		for _, s := range x.TokenRequest.Scopes {
+			if s.Type == "repository" {
+				return s.Name
+			}
+		}
+	}
+	if len(op.Repos) == 1 {
+		return op.Repos[0]
+	}
+	return ""
+}
+
+// ---- 15 realm-unreachable-untrusted-or-rejected ---------------------------
+
+func credTransportKind(k flow.ErrKind) bool {
+	switch k {
+	case flow.ErrDNS, flow.ErrRefused, flow.ErrTimeout, flow.ErrUnknownAuthority, flow.ErrCertificate, flow.ErrTLS:
+		return true
+	}
+	return false
+}
+
+// credRefusableRealm says why a client may refuse, or be unable, to use a
+// realm: a plain-http realm for an https registry, or a literal private or
+// loopback address on another host (go-containerregistry ≥ v0.21.4 and
+// oras refuse those).
+func credRefusableRealm(x *decode.Exchange, ru *url.URL) string {
+	reqURL := x.Flow.Request.URL
+	if strings.EqualFold(ru.Scheme, "http") && reqURL != nil && strings.EqualFold(reqURL.Scheme, "https") {
+		return "a plain http:// URL while the registry is served over https"
+	}
+	a, err := netip.ParseAddr(strings.Trim(ru.Hostname(), "[]"))
+	if err != nil {
+		return ""
+	}
+	if reqURL != nil && strings.EqualFold(ru.Hostname(), reqURL.Hostname()) {
+		return ""
+	}
+	switch {
+	case a.IsLoopback():
+		return "a loopback address (" + a.String() + ") on another host than the registry"
+	case a.IsPrivate():
+		return "a private address (" + a.String() + ") on another host than the registry"
+	case a.IsLinkLocalUnicast(), a.IsUnspecified():
+		return "a link-local or unspecified address (" + a.String() + ") on another host than the registry"
+	}
+	return ""
+}
+
+func credRealmUnreachable(in *Input, op *Operation) []Finding {
+	if credMovedOn(in, op) {
+		return nil
+	}
+	if !op.Failed() {
+		return nil
+	}
+	for i, x := range op.Exchanges {
+		if !credIsToken(x) || x.Flow.Err == nil || !credTransportKind(x.Flow.Err.Kind) || credLaterTokenOK(op, i) {
+			continue
+		}
+		ch := credChallengeFor(op, i, x)
+		realmHost := x.Host
+		why := fmt.Sprintf("The token request %s to the realm %s failed before any answer: %s (%s).", credRef(x), realmHost, x.Flow.Err.Kind, x.Flow.Err.Message)
+		if ch != nil {
+			why = fmt.Sprintf("%s named the token server (realm) %s; ", credRef(ch), realmHost) + why
+			if credHostname(ch.Host) != credHostname(realmHost) {
+				why += " The registry itself answered, so the failing host is the realm, not the registry."
+			}
+		}
+		why += " Without a token the client cannot authenticate, whatever its credentials."
+		fix := "Make the realm reachable and trusted from where the client runs: set the registry's auth.token.realm to a URL clients can reach (not an internal service address or localhost), " +
+			"add the realm host to HTTPS_PROXY/NO_PROXY and firewall allow-lists like the registry host"
+		switch x.Flow.Err.Kind {
+		case flow.ErrUnknownAuthority, flow.ErrCertificate, flow.ErrTLS:
+			fix += ", and trust the realm's CA too (certs.d or the CA bundle is often configured for the registry host only)"
+		case flow.ErrDNS:
+			fix += "; the realm's name does not resolve: check DNS for " + credHostname(realmHost)
+		}
+		fix += ". A proxy or mirror that relays another registry's realm must rewrite it."
+		cannot := "Whether the client itself, without regtrace in the path, reaches the realm: the failure was seen by the proxy on its way there."
+		if k := x.Flow.Err.Kind; k == flow.ErrUnknownAuthority || k == flow.ErrCertificate || k == flow.ErrTLS {
+			cannot = "The certificate check was regtrace's upstream check: whether the client trusts the realm's certificate is not shown (run with the realm's CA in regtrace's upstream trust to see what comes next)."
+		}
+		return []Finding{{
+			Verdict:     VerdictTransport,
+			Repo:        credRepo(op, x),
+			Evidence:    ids(ch, x),
+			Why:         why,
+			Fix:         fix,
+			CannotProve: cannot,
+		}}
+	}
+	// A realm the client will not even try: no request to it follows.
+	for i, x := range op.Exchanges {
+		c := bearerChallenge(x)
+		if c == nil || status(x) != http.StatusUnauthorized {
+			continue
+		}
+		ru, err := url.Parse(c.Realm())
+		if err != nil || ru.Host == "" {
+			continue
+		}
+		reason := credRefusableRealm(x, ru)
+		if reason == "" || credTokenAfter(in, op, i, x) {
+			continue
+		}
+		return []Finding{{
+			Verdict:  VerdictTransport,
+			Repo:     credRepo(op, x),
+			Evidence: ids(x),
+			Why: fmt.Sprintf("%s sent the client to the token server %s, which is %s, and no request to it followed: "+
+				"the client refused the realm or could not reach it (go-containerregistry ≥ v0.21.4 refuses a literal private or loopback realm on another host; oras blocks such prefixes).",
+				credRef(x), c.Realm(), reason),
+			Fix: "Set the registry's auth.token.realm to an https URL clients can reach by name (or use distribution's autoredirect), or have the reverse proxy rewrite the realm.",
+			CannotProve: "Whether the client refused the realm or sent the request around the proxy (HTTP_PROXY unset for http://, NO_PROXY covering the address): " +
+				"the client's own error message tells which.",
+		}}
+	}
+	return nil
+}
+
+// credTokenAfter: any token request, or any request to the challenge's
+// realm host, after position i (from any client).
+func credTokenAfter(in *Input, op *Operation, i int, ch *decode.Exchange) bool {
+	for _, y := range op.Exchanges[i+1:] {
+		if credIsToken(y) {
+			return true
+		}
+	}
+	c := bearerChallenge(ch)
+	ru, _ := url.Parse(c.Realm())
+	key := credRealmKey(ru)
+	seen := false
+	for _, y := range in.Exchanges {
+		if y == ch {
+			seen = true
+			continue
+		}
+		if seen && credRealmKey(y.Flow.Request.URL) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- 16 oauth2-post-token-unsupported -------------------------------------
+
+// credFallbackNote says which client families retry a refused POST with GET
+// (catalog §0.4).
+func credFallbackNote(c decode.Client, st int) string {
+	switch c.Family {
+	case "containerd":
+		if st == http.StatusForbidden || st >= 500 {
+			return "containerd-based clients fall back to GET only on 400, 401 and 404 (405 with a user name), so a " + fmt.Sprint(st) + " ends the pull."
+		}
+		return "containerd-based clients (docker with the containerd store, BuildKit, nerdctl, ctr, CRI) POST first whenever they have a secret and fall back to GET on 400/401/404 (405 only with a user name)."
+	case "docker":
+		return "docker (classic) POSTs only with a stored identity token and never falls back to GET."
+	case "go-containerregistry":
+		return "go-containerregistry POSTs only with an identity token and falls back to GET on 404 only."
+	case "containers-image":
+		return "containers/image POSTs only with an identity token; it does not fall back to GET."
+	}
+	return "Only containerd-based clients POST with a password; they fall back to GET on 400/401/404 (405 with a user name). docker classic never falls back."
+}
+
+func credPostUnsupported(in *Input, op *Operation) []Finding {
+	if credMovedOn(in, op) {
+		return nil
+	}
+	for i, x := range op.Exchanges {
+		if !credIsToken(x) || x.TokenRequest.Method != http.MethodPost || credRefresh(x.TokenRequest) || x.Flow.Err != nil {
+			continue
+		}
+		st := status(x)
+		fb := credGetFallback(op, i)
+		switch {
+		case fb >= 0 && credTokenOK(op.Exchanges[fb]) && slices.Contains([]int{400, 401, 404, 405}, st) && !credInvalidGrant(x):
+			y := op.Exchanges[fb]
+			return []Finding{{
+				Verdict:  VerdictOK,
+				Repo:     credRepo(op, x),
+				Evidence: ids(x, y),
+				Why: fmt.Sprintf("The token server answered the OAuth2 POST %s with %d: it does not implement POST. The client fell back to GET (%s) and got a token, so the %d is not what went wrong. %s",
+					credRef(x), st, credRef(y), st, credFallbackNote(op.Client, st)),
+				Fix:         "Nothing to fix for this client; registry operators can implement the OAuth2 POST (distribution oauth spec) or keep answering 404/405 so clients fall back.",
+				CannotProve: "Whether other clients, which do not fall back, fail against this realm.",
+			}}
+		case fb < 0 && slices.Contains([]int{400, 403, 404, 405, 500, 501}, st) && !credInvalidGrant(x) && !credLaterTokenOK(op, i) && op.Failed():
+			return []Finding{{
+				Verdict:  VerdictTokenProblem,
+				Repo:     credRepo(op, x),
+				Evidence: ids(credChallengeFor(op, i, x), x),
+				Why: fmt.Sprintf("The client asked the token server for a token with an OAuth2 POST (%s, grant_type=%s) and got %d%s, and no GET followed: the realm does not implement POST "+
+					"(GCR answers 404, Harbor 405 or 403, ACR 400, distribution's autoredirect 403). %s",
+					credRef(x), credOr(x.TokenRequest.GrantType, "?"), st, credServerSaid(x), credFallbackNote(op.Client, st)),
+				Fix: "Use a client that asks with GET (docker classic, skopeo/podman, crane, oras, regctl) or upgrade containerd; registry side: implement the OAuth2 POST token endpoint or answer 404/405 so containerd falls back to GET.",
+				CannotProve: "That the credentials are good: a GET with them was never tried. " +
+					"A 403 can also be a refusal of the credentials — retry with `crane auth token` or curl -u to the realm with GET to tell.",
+			}}
+		}
+	}
+	return nil
+}
+
+func credOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// ---- 17 token-response-unusable -------------------------------------------
+
+func credTokenUnusable(in *Input, op *Operation) []Finding {
+	if credMovedOn(in, op) {
+		return nil
+	}
+	if !op.Failed() {
+		return nil
+	}
+	for i, x := range op.Exchanges {
+		if !credIsToken(x) || x.Flow.Err != nil || status(x) != http.StatusOK || credLaterTokenOK(op, i) {
+			continue
+		}
+		var what string
+		resp := x.Flow.Response
+		ct := strings.ToLower(resp.Header.Get("Content-Type"))
+		body := bytes.TrimSpace(resp.Body.Captured)
+		switch {
+		case x.TokenResponse == nil && (strings.Contains(ct, "html") || bytes.HasPrefix(body, []byte("<"))):
+			eb := decode.ParseErrorBody("text/html", resp.Body.Captured, resp.Body.Truncated)
+			what = "an HTML page"
+			if eb.Text != "" {
+				what += fmt.Sprintf(" (%q)", eb.Text)
+			}
+			what += ", not a token: a login/SSO page or a proxy's splash page"
+		case x.TokenResponse == nil:
+			what = "no usable token"
+			for _, is := range x.Issues {
+				if is.Where == "token response" {
+					what += ": " + is.What
+					break
+				}
+			}
+		case x.TokenRequest.Method == http.MethodPost && x.TokenResponse.AccessToken == nil && x.TokenResponse.Token != nil && op.Client.Family == "containerd":
+			what = `only "token" in answer to an OAuth2 POST; containerd requires "access_token" there and reports no token`
+		default:
+			continue
+		}
+		return []Finding{{
+			Verdict:  VerdictTokenProblem,
+			Repo:     credRepo(op, x),
+			Evidence: ids(credChallengeFor(op, i, x), x),
+			Why:      fmt.Sprintf("The token server answered %s with 200 but sent %s, so the client had nothing to send to the registry.", credRef(x), what),
+			Fix: "Point the registry's realm at the token service itself (not an SSO or login page, not a proxy that intercepts it); " +
+				`return JSON with both "token" and "access_token", equal (containers/image reads "token", everyone else "access_token").`,
+			CannotProve: "Whether the same realm answers other clients (another User-Agent, or a GET instead of a POST) with a token.",
+		}}
+	}
+	return nil
+}
+
+// ---- 18 refresh-token-grant-rejected --------------------------------------
+
+func credRefreshRejected(in *Input, op *Operation) []Finding {
+	if credMovedOn(in, op) {
+		return nil
+	}
+	if !op.Failed() {
+		return nil
+	}
+	for i, x := range op.Exchanges {
+		if !credIsToken(x) || x.TokenRequest.Method != http.MethodPost || !credRefresh(x.TokenRequest) || x.Flow.Err != nil {
+			continue
+		}
+		st := status(x)
+		if st != http.StatusBadRequest && st != http.StatusUnauthorized || credLaterTokenOK(op, i) {
+			continue
+		}
+		svc := x.TokenRequest.Service
+		return []Finding{{
+			Verdict:  VerdictCredentialsRejected,
+			Repo:     credRepo(op, x),
+			Evidence: ids(credChallengeFor(op, i, x), x),
+			Why: fmt.Sprintf("The client exchanged a stored refresh (identity) token with grant_type=refresh_token (%s) and the token server answered %d%s: "+
+				"the stored identity token has expired, was revoked, or belongs to another tenant or account.", credRef(x), st, credServerSaid(x)),
+			Fix: "Log in again to get a fresh identity token (`az acr login -n <registry>` for ACR, which lasts about 3 hours; `docker login " + credOr(op.Registry, "<registry>") + "` otherwise), " +
+				"or use a credential helper that refreshes it; for automation use a service principal or a repository-scoped token instead of an interactive login." +
+				credIf(svc != "", " (service "+svc+")"),
+			CannotProve: "Which of expired, revoked or wrong tenant: the refresh token's value is not kept. Its expiry shows in the client's config (identitytoken is a JWT for ACR).",
+		}}
+	}
+	return nil
+}
+
+func credIf(c bool, s string) string {
+	if c {
+		return s
+	}
+	return ""
+}
+
+// ---- 13 credentials-rejected-at-token-endpoint, 12 stale creds ------------
+
+// credRejected returns the token requests of op whose credentials the token
+// server refused, when nothing after them obtained a token and the operation
+// failed. A POST followed by a GET to the same realm is left out: the GET is
+// what counts (and, if refused too, is itself in the list).
+func credRejected(op *Operation) []*decode.Exchange {
+	if !op.Failed() {
+		return nil
+	}
+	var out []*decode.Exchange
+	for i, x := range op.Exchanges {
+		if !credIsToken(x) || !credTokenCreds(x.TokenRequest) || credRefresh(x.TokenRequest) || !credRejection(x) {
+			continue
+		}
+		if credLaterTokenOK(op, i) {
+			return nil
+		}
+		if x.TokenRequest.Method == http.MethodPost && credGetFallback(op, i) >= 0 {
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// credUserHints reads what the user name alone says about a mangled login.
+func credUserHints(tr *decode.TokenRequest) string {
+	u := credUser(tr)
+	var hint string
+	switch {
+	case tr.Auth.Malformed:
+		hint = "the Basic credentials are not user:password or have no user name — a variable that was unset, or a secret that broke the command line"
+	case u == "robot" || u == "robot$":
+		hint = "the user name is just \"" + u + "\": a Harbor robot account robot$name whose $name the shell expanded to nothing"
+	case strings.Contains(u, "@"):
+		hint = "the user name is an e-mail address; Docker Hub and most registries want the user name"
+	default:
+		return ""
+	}
+	return " Note: " + hint + "."
+}
+
+func credRejectedFinding(op *Operation, xs []*decode.Exchange) Finding {
+	x := xs[len(xs)-1]
+	tr := x.TokenRequest
+	user := credUser(tr)
+	who := "an unreadable user name"
+	if user != "" {
+		who = fmt.Sprintf("user %q", user)
+	}
+	how := "Basic credentials"
+	if tr.Method == http.MethodPost {
+		how = "a password grant (grant_type=password)"
+	}
+	var refs []string
+	for _, y := range xs {
+		refs = append(refs, fmt.Sprintf("%s %d", credRef(y), status(y)))
+	}
+	ev := append([]*decode.Exchange{credChallengeFor(op, credPos(op, xs[0]), xs[0])}, xs...)
+	why := fmt.Sprintf("The token server %s refused the credentials: the token request(s) %s sent %s for %s%s. "+
+		"It authenticates before it authorizes, so no token was issued and the registry was never asked about the repository.",
+		x.Host, strings.Join(refs, ", "), how, who, credServerSaid(x))
+	why += credUserHints(tr)
+	if tr.Auth.Redacted {
+		why += " The secret was redacted in this trace."
+	}
+	return Finding{
+		Verdict:  VerdictCredentialsRejected,
+		Repo:     credRepo(op, x),
+		Evidence: ids(ev...),
+		Why:      why,
+		Fix: "Log in again with a valid secret, using --password-stdin: accounts with 2FA or SSO need a personal access token (Docker Hub PAT, GitLab token with read_registry, GitHub PAT with read:packages) instead of the password; " +
+			"quote Harbor robot names ('robot$name') so the shell does not expand $name; use the user name, not the e-mail address; " +
+			"for GAR _json_key pass the key file via --password-stdin. If the stored login is stale and not needed, `docker logout " + credOr(op.Registry, "<registry>") + "`.",
+		CannotProve: "Which part is wrong (user name, secret, expired PAT, missing scope of the PAT) or whether the account is locked: the password is never kept.",
+	}
+}
+
+func credRejectedAtToken(in *Input, op *Operation) []Finding {
+	if credMovedOn(in, op) {
+		return nil
+	}
+	xs := credRejected(op)
+	if len(xs) == 0 {
+		return nil
+	}
+	return []Finding{credRejectedFinding(op, xs)}
+}
+
+// credPullOnly returns the repositories the requests asked pull for, or nil
+// if any asked for more (a push with stale credentials is not a public pull).
+func credPullOnly(xs []*decode.Exchange) []string {
+	var repos []string
+	for _, x := range xs {
+		for _, s := range x.TokenRequest.Scopes {
+			if s.Type != "repository" {
+				return nil
+			}
+			for _, a := range s.Actions {
+				if a != "pull" {
+					return nil
+				}
+			}
+			if !slices.Contains(repos, s.Name) {
+				repos = append(repos, s.Name)
+			}
+		}
+	}
+	return repos
+}
+
+// credPublicEvidence: the trace shows repo can be pulled anonymously.
+func credPublicEvidence(in *Input, op *Operation, repo string) (*decode.Exchange, string) {
+	need := decode.Scope{Type: "repository", Name: repo, Actions: []string{"pull"}}
+	for _, y := range in.Exchanges {
+		if y.Registry != op.Registry {
+			continue
+		}
+		if credTokenOK(y) && credAnonymous(y.TokenRequest) {
+			for _, t := range []*decode.Token{y.TokenResponse.AccessToken, y.TokenResponse.Token} {
+				if t != nil && t.Claims != nil && t.Claims.HasAccess && len(decode.Missing(t.Claims.Access, need)) == 0 {
+					return y, fmt.Sprintf("the anonymous token request %s was granted pull on %s", credRef(y), repo)
+				}
+			}
+		}
+		if (y.Kind == decode.KindManifestGet || y.Kind == decode.KindManifestHead) && y.Auth.Scheme == "" && y.Flow.Err == nil &&
+			status(y) == http.StatusOK && decode.NormalizeRepo(y.Registry, y.Repo) == repo {
+			return y, fmt.Sprintf("%s fetched %s without any Authorization", credRef(y), repo)
+		}
+	}
+	if op.Registry == "docker.io" && strings.HasPrefix(repo, "library/") {
+		return nil, repo + " is a Docker Hub official image, which anyone may pull"
+	}
+	return nil, ""
+}
+
+func credStalePublic(in *Input, op *Operation) []Finding {
+	if credMovedOn(in, op) {
+		return nil
+	}
+	xs := credRejected(op)
+	if len(xs) == 0 {
+		return nil
+	}
+	for _, repo := range credPullOnly(xs) {
+		y, why := credPublicEvidence(in, op, repo)
+		if why == "" {
+			continue
+		}
+		x := xs[len(xs)-1]
+		user := credUser(x.TokenRequest)
+		return []Finding{{
+			Verdict:  VerdictCredentialsRejected,
+			Repo:     repo,
+			Evidence: ids(append(slices.Clone(xs), y)...),
+			Why: fmt.Sprintf("%s is public (%s), yet the pull failed: the client sent stored credentials for %q with %s and the token server refused them (%d). "+
+				"Token servers check credentials that are sent before anything else and do not fall back to anonymous access, so stale credentials break even public images.",
+				repo, why, user, credRef(x), status(x)),
+			Fix:         fmt.Sprintf("Remove or renew the stored login: `docker logout %s` (or `podman logout %s`), or log in again with a current password or access token.", op.Registry, op.Registry),
+			CannotProve: "Why the stored credentials are refused (changed password, revoked token, 2FA or SSO switched on): the secret is never kept.",
+		}}
+	}
+	return nil
+}
+
+// ---- 11 credentials-not-sent ----------------------------------------------
+
+// credNotSent fires only with positive evidence that credentials were
+// expected: the same client sent credentials to this registry (or to the
+// same host under another port or Docker Hub alias) somewhere in the trace,
+// yet the token request that decided the failure was anonymous. An
+// anonymous token with empty access for a private repository and no
+// credentials anywhere is the ambiguous-denied case (entry 2), not this one:
+// the trace cannot tell "not logged in" from "logged in under another key"
+// without such evidence. A Basic registry answered without Authorization is
+// entry 10. A sanitized HAR proves nothing about Authorization: no finding.
+func credNotSent(in *Input, op *Operation) []Finding {
+	if credMovedOn(in, op) {
+		return nil
+	}
+	if in.Sanitized || !op.Failed() {
+		return nil
+	}
+	t := -1
+	for i, x := range op.Exchanges {
+		if credIsToken(x) {
+			t = i
+		}
+	}
+	if t < 0 {
+		return nil
+	}
+	tx := op.Exchanges[t]
+	if !credAnonymous(tx.TokenRequest) || tx.Flow.Err != nil {
+		return nil
+	}
+	var last *decode.Exchange
+	switch st := status(tx); {
+	case st == http.StatusUnauthorized || st == http.StatusForbidden:
+		last = tx
+	case credTokenOK(tx):
+		l := op.Last()
+		if l == nil || credPos(op, l) < t || l.Kind == decode.KindPing || l.Flow.Err != nil ||
+			status(l) != http.StatusUnauthorized && status(l) != http.StatusForbidden {
+			return nil
+		}
+		// The anonymous token must not have granted what was needed
+		// (opaque tokens: unknown, the registry's refusal decides).
+		if credGrants(tx.TokenResponse, l.Need) {
+			return nil
+		}
+		last = l
+	default:
+		return nil
+	}
+	e := credSentElsewhere(in, op)
+	if e == nil {
+		return nil
+	}
+	user := ""
+	if credIsToken(e) {
+		user = credUser(e.TokenRequest)
+	} else {
+		user = e.Auth.User
+	}
+	where := e.Host
+	if credIsToken(e) && e.Registry != "" {
+		where = e.Registry
+	}
+	why := fmt.Sprintf("The token request %s carried no credentials (no Authorization, no account=), and the registry then refused the request (%s %d). "+
+		"Yet the same client sent credentials for %q to %s in %s: it has them, but did not find or use them for %s. "+
+		"Credential stores are keyed by exact host name: docker.io vs https://index.docker.io/v1/, host vs host:port, https://host vs host.",
+		credRef(tx), credRef(last), status(last), user, where, credRef(e), credOr(op.Registry, "this registry"))
+	if credHostname(where) == credHostname(op.Registry) && where != op.Registry {
+		why += fmt.Sprintf(" Here the names differ: %s vs %s.", where, op.Registry)
+	}
+	return []Finding{{
+		Verdict:  VerdictCredentialsNotSent,
+		Repo:     credRepo(op, last),
+		Evidence: ids(e, tx, last),
+		Why:      why,
+		Fix: fmt.Sprintf("Log in to the exact host the image reference names — `docker login %s` — as the user that runs the client (not under sudo); "+
+			"check credsStore/credHelpers in ~/.docker/config.json (is the helper on PATH?); podman/skopeo: REGISTRY_AUTH_FILE or `podman login`; Kubernetes: the pull secret's server must match the image host.",
+			op.Registry),
+		CannotProve: "Which key the client looked up and what its credential store holds for it: that is on the client, not on the wire.",
+	}}
+}
+
+// credGrants: a decoded token of the response grants every needed scope.
+func credGrants(tr *decode.TokenResponse, need []decode.Scope) bool {
+	if len(need) == 0 {
+		return false
+	}
+	for _, tok := range []*decode.Token{tr.AccessToken, tr.Token} {
+		if tok == nil || tok.Claims == nil || !tok.Claims.HasAccess {
+			continue
+		}
+		for _, n := range need {
+			if len(decode.Missing(tok.Claims.Access, n)) > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// ---- 10 basic-challenge-no-credentials ------------------------------------
+
+func credBasicOnly(x *decode.Exchange) *decode.Challenge {
+	var basic *decode.Challenge
+	for i := range x.Challenges {
+		switch {
+		case x.Challenges[i].IsBearer():
+			return nil
+		case x.Challenges[i].IsBasic() && basic == nil:
+			basic = &x.Challenges[i]
+		}
+	}
+	return basic
+}
+
+func credBasicNoCredentials(in *Input, op *Operation) []Finding {
+	if credMovedOn(in, op) {
+		return nil
+	}
+	if in.Sanitized || !op.Failed() {
+		return nil
+	}
+	b := -1
+	for i, x := range op.Exchanges {
+		if status(x) == http.StatusUnauthorized && credBasicOnly(x) != nil {
+			b = i
+			break
+		}
+	}
+	if b < 0 {
+		return nil
+	}
+	last := op.Last()
+	if last == nil || credPos(op, last) < b || status(last) != http.StatusUnauthorized || credBasicOnly(last) == nil {
+		return nil
+	}
+	var empty []*decode.Exchange
+	for _, x := range op.Exchanges[b:] {
+		if x.Auth.Scheme != "" && !x.Auth.Empty || credIsToken(x) {
+			return nil // something was sent: not this entry
+		}
+		if x.Auth.Empty {
+			empty = append(empty, x)
+		}
+	}
+	first := op.Exchanges[b]
+	c := credBasicOnly(first)
+	var why string
+	if len(empty) > 0 {
+		why = fmt.Sprintf("%s asked for Basic credentials (%s) and the client answered with `Authorization: Basic Og==` in %s — an empty user and password, which containers/image (skopeo, podman, buildah, CRI-O) sends when it has no credentials for the host — and got 401 again.",
+			credRef(first), c.String(), credRef(empty[0]))
+	} else {
+		why = fmt.Sprintf("%s asked for Basic credentials (%s) and the client never sent any: it has no credentials stored for %s (docker: \"no basic auth credentials\", containerd: \"authorization failed: no basic auth credentials\", oras: \"basic credential not found\").",
+			credRef(first), c.String(), credOr(op.Registry, "this host"))
+	}
+	if e := credSentElsewhere(in, op); e != nil && e.Registry != op.Registry {
+		why += fmt.Sprintf(" The same client did send credentials to %s in %s: the login is stored under another host name.", e.Host, credRef(e))
+	}
+	fix := fmt.Sprintf("Log in to the exact host and port the image reference names: `docker login %s` (or podman/skopeo/oras login); credentials stored for another host name or port are not used.", credOr(op.Registry, "<host[:port]>"))
+	realm, svc := strings.ToLower(c.Realm()), strings.ToLower(c.Service())
+	if strings.Contains(realm, ".ecr.") || strings.Contains(svc, "ecr.amazonaws.com") || strings.Contains(op.Registry, ".ecr.") {
+		fix += " ECR: `aws ecr get-login-password --region <region> | docker login -u AWS --password-stdin <account>.dkr.ecr.<region>.amazonaws.com` (the account and region must match the realm), or the ECR credential helper."
+	}
+	fix += " Nexus: enable the Docker Bearer Token Realm if anonymous pulls should work."
+	return []Finding{{
+		Verdict:     VerdictCredentialsNotSent,
+		Repo:        credRepo(op, last),
+		Evidence:    ids(append([]*decode.Exchange{first, last}, empty...)...),
+		Why:         why,
+		Fix:         fix,
+		CannotProve: "Whether credentials exist on the client under another key, or a credential helper failed before sending anything: only the client's configuration shows that.",
+	}}
+}
+
+// ---- 14 login-succeeded-proves-little -------------------------------------
+
+// credLoginExchange: a docker-login-like success for this registry — a
+// scope-less offline token obtained with credentials, or a ping answered 200
+// to Basic credentials.
+func credLoginExchange(in *Input, op *Operation, before flow.ID) *decode.Exchange {
+	for _, y := range in.Exchanges {
+		if y.Flow.ID >= before || y.Registry != op.Registry {
+			continue
+		}
+		if credTokenOK(y) && credTokenCreds(y.TokenRequest) && len(y.TokenRequest.Scopes) == 0 &&
+			(y.TokenRequest.OfflineToken || strings.EqualFold(y.TokenRequest.AccessType, "offline")) {
+			return y
+		}
+		if y.Kind == decode.KindPing && credBasicSent(y.Auth) && status(y) == http.StatusOK && y.Flow.Err == nil {
+			return y
+		}
+	}
+	return nil
+}
+
+func credLoginProvesLittle(in *Input, op *Operation) []Finding {
+	if credMovedOn(in, op) {
+		return nil
+	}
+	last := op.Last()
+	if last == nil || last.Kind == decode.KindPing || last.Repo == "" || last.Flow.Err != nil {
+		return nil
+	}
+	st := status(last)
+	if st != http.StatusUnauthorized && st != http.StatusForbidden {
+		return nil
+	}
+	lg := credLoginExchange(in, op, last.Flow.ID)
+	if lg == nil {
+		return nil
+	}
+	verdict := VerdictUnauthorized
+	if st == http.StatusForbidden || hasCode(last, "DENIED") {
+		verdict = VerdictDenied
+	} else if c := bearerChallenge(last); c != nil && c.ErrorCode() == "insufficient_scope" {
+		verdict = VerdictDenied
+	}
+	how := "a token without any repository scope"
+	if lg.Kind == decode.KindPing {
+		how = "GET /v2/ with Basic credentials"
+	}
+	return []Finding{{
+		Verdict:  verdict,
+		Repo:     credRepo(op, last),
+		Evidence: ids(lg, last),
+		Why: fmt.Sprintf("The login (%s: %s, answered 200) only proved the password: it asked for no repository. "+
+			"%s on %s was refused later (%d), so \"Login Succeeded\" says nothing about permission on that repository.",
+			credRef(lg), how, credRef(last), credRepo(op, last), st),
+		Fix: "Check the account's permission on the repository itself (organisation/team membership, project role, PAT scopes such as write:packages for a push), " +
+			"and verify with a real pull or push, not with docker login; log in to the exact host the image reference names.",
+		CannotProve: "Whether the account lacks permission or the repository does not exist: registries answer both the same way.",
+	}}
+}

@@ -1,4 +1,286 @@
 package explain
 
-// verdictRules: see the catalog. (Filled in by its own change.)
-func verdictRules() []rule { return nil }
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/regtrace/regtrace/decode"
+)
+
+// Verdict rules: catalog §3 step 7, what the registry finally said (groups
+// 70–79).
+const (
+	RuleDeniedAuthenticated Rule = "denied-authenticated-but-forbidden"
+	RuleNotFoundIsReal      Rule = "not-found-is-real"
+	RuleRateLimited         Rule = "rate-limited-toomanyrequests"
+)
+
+func verdictRules() []rule {
+	return []rule{
+		{id: RuleDeniedAuthenticated, group: 70, explains: true, op: verdictDenied},
+		{id: RuleNotFoundIsReal, group: 71, explains: true, op: verdictNotFound},
+		{id: RuleRateLimited, group: 72, explains: true, op: verdictRateLimited},
+	}
+}
+
+// verdictAuthenticated reports whether x was made as a known identity:
+// Basic credentials with a user, or a Bearer token that names a subject or
+// was obtained with credentials.
+func verdictAuthenticated(in *Input, op *Operation, x *decode.Exchange) (string, bool) {
+	switch {
+	case strings.EqualFold(x.Auth.Scheme, "basic") && x.Auth.User != "" && !x.Auth.Empty && !x.Auth.Malformed:
+		return fmt.Sprintf("Basic credentials of %q", x.Auth.User), true
+	case tokBearer(x):
+		tx := tokIssuer(in, op, x)
+		if c := tokClaims(x); c != nil && c.Subject != "" {
+			return fmt.Sprintf("%s for %q", tokIssuedBy(tx), c.Subject), true
+		}
+		if tokCredsSent(tx) {
+			if u := tokUser(tx); u != "" {
+				return fmt.Sprintf("%s for %q", tokIssuedBy(tx), u), true
+			}
+			return tokIssuedBy(tx) + ", obtained with credentials", true
+		}
+	}
+	return "", false
+}
+
+func verdictMessage(x *decode.Exchange) string {
+	for _, e := range x.Errors.Errors {
+		if e.Message != "" {
+			return e.Message
+		}
+	}
+	return x.Errors.Text
+}
+
+// verdictDenied: 403 after authenticated access.
+func verdictDenied(in *Input, op *Operation) []Finding {
+	var out []Finding
+	seen := map[string]bool{}
+	for _, x := range tokFailures(op) {
+		if status(x) != http.StatusForbidden || seen[x.Repo] {
+			continue
+		}
+		who, ok := verdictAuthenticated(in, op, x)
+		if !ok {
+			continue
+		}
+		seen[x.Repo] = true
+		why := fmt.Sprintf("%s (%s", x.Flow.ID, x.Kind)
+		if x.Repo != "" {
+			why += fmt.Sprintf(" of %q", x.Repo)
+		}
+		why += fmt.Sprintf(") was made with %s and the registry answered 403", who)
+		if hasCode(x, "DENIED") {
+			why += " DENIED"
+		}
+		if m := verdictMessage(x); m != "" {
+			why += fmt.Sprintf(": %q", m)
+		}
+		why += ". The registry knows who is asking and refuses this action to that identity."
+		out = append(out, tokWithRepo(Finding{
+			Verdict:  VerdictDenied,
+			Evidence: ids(tokIssuer(in, op, x), x),
+			Why:      why,
+			Fix: "Grant the permission the message names (e.g. read_package on GHCR, an IAM role on Artifact Registry or ECR), make the package public, " +
+				"or link the package to the repository or workflow that uses it.",
+			CannotProve: "Whether the repository exists: some registries (Artifact Registry's \"or it may not exist\") hide that behind the same 403.",
+		}, x))
+	}
+	return out
+}
+
+var verdictNotFoundCodes = []string{"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN"}
+
+// verdictNotFound: a 404 with a structured code to a request the registry
+// had authorised, or to a registry that asks for no auth at all. An
+// unauthorised answer never becomes not-found.
+func verdictNotFound(in *Input, op *Operation) []Finding {
+	var out []Finding
+	seen := map[string]bool{}
+	for _, x := range tokFailures(op) {
+		if status(x) != http.StatusNotFound {
+			continue
+		}
+		code := ""
+		for _, c := range verdictNotFoundCodes {
+			if hasCode(x, c) {
+				code = c
+				break
+			}
+		}
+		if code == "" || len(x.Challenges) > 0 || seen[x.Repo+"\x00"+x.Ref] {
+			continue
+		}
+		var how string
+		var ev []*decode.Exchange
+		cannot := "Nothing about authorisation: the registry authorised the request and then said the object is missing."
+		switch {
+		case tokBearer(x):
+			if len(x.Missing) > 0 {
+				continue
+			}
+			tx := tokIssuer(in, op, x)
+			ev = append(ev, tx)
+			if c := tokClaims(x); c != nil && c.HasAccess {
+				how = fmt.Sprintf("carried %s, whose access covers it", tokIssuedBy(tx))
+			} else {
+				how = fmt.Sprintf("carried %s, which the registry accepted", tokIssuedBy(tx))
+				cannot = "What the token grants (it is opaque): a registry that checks the token before the repository has accepted it, but one that answers 404 for anything unauthorised would look the same."
+			}
+		case x.Auth.Scheme == "":
+			ping := verdictOpenPing(op)
+			if ping == nil || verdictAnyChallenge(op) {
+				continue
+			}
+			ev = append(ev, ping)
+			how = fmt.Sprintf("needed no authentication (the ping %s answered 200 without a challenge, and nothing in the operation asked for credentials)", ping.Flow.ID)
+		case strings.EqualFold(x.Auth.Scheme, "basic") && x.Auth.User != "" && !x.Auth.Empty:
+			how = fmt.Sprintf("carried Basic credentials of %q, which the registry accepted", x.Auth.User)
+		default:
+			continue
+		}
+		seen[x.Repo+"\x00"+x.Ref] = true
+		what := "the manifest"
+		switch code {
+		case "NAME_UNKNOWN":
+			what = "the repository"
+		case "BLOB_UNKNOWN":
+			what = "the blob"
+		}
+		ref := ""
+		if x.Ref != "" {
+			ref = " " + x.Ref
+		}
+		ev = append(ev, x)
+		out = append(out, tokWithRepo(Finding{
+			Verdict:  VerdictNotFound,
+			Evidence: ids(ev...),
+			Why: fmt.Sprintf("%s (%s of %q%s) %s, and the registry answered 404 %s: %s really does not exist there.",
+				x.Flow.ID, x.Kind, x.Repo, ref, how, code, what),
+			Fix:         "Correct the tag, digest, platform or repository name; list what exists with `crane ls`, `skopeo list-tags` or `regctl tag ls`.",
+			CannotProve: cannot,
+		}, x))
+	}
+	return out
+}
+
+// verdictOpenPing returns a /v2/ ping of op answered 200 without a challenge.
+func verdictOpenPing(op *Operation) *decode.Exchange {
+	for _, x := range op.Exchanges {
+		if x.Kind == decode.KindPing && status(x) == http.StatusOK && len(x.Challenges) == 0 {
+			return x
+		}
+	}
+	return nil
+}
+
+func verdictAnyChallenge(op *Operation) bool {
+	for _, x := range op.Exchanges {
+		if len(x.Challenges) > 0 || status(x) == http.StatusUnauthorized {
+			return true
+		}
+	}
+	return false
+}
+
+// verdictRateLimited: 429 or TOOMANYREQUESTS.
+func verdictRateLimited(in *Input, op *Operation) []Finding {
+	if !op.Failed() {
+		return nil
+	}
+	for i := len(op.Exchanges) - 1; i >= 0; i-- {
+		x := op.Exchanges[i]
+		if x.Flow.Err != nil || x.Flow.Response == nil || x.Flow.Response.Synthetic {
+			continue
+		}
+		if status(x) != http.StatusTooManyRequests && !hasCode(x, "TOOMANYREQUESTS") {
+			continue
+		}
+		if tokSuperseded(op, i) {
+			continue
+		}
+		return []Finding{verdictRateFinding(in, op, x)}
+	}
+	return nil
+}
+
+func verdictRateFinding(in *Input, op *Operation, x *decode.Exchange) Finding {
+	why := fmt.Sprintf("%s (%s) was answered %d", x.Flow.ID, x.Kind, status(x))
+	if hasCode(x, "TOOMANYREQUESTS") {
+		why += " TOOMANYREQUESTS"
+	}
+	msg := verdictMessage(x)
+	if msg != "" {
+		why += fmt.Sprintf(": %q", msg)
+	}
+	why += "."
+	ev := []*decode.Exchange{x}
+	rl := x.RateLimit
+	if rl == nil || rl.LimitN < 0 && rl.RemainingN < 0 && rl.Source == "" {
+		// An earlier response may have said what the budget was.
+		for _, y := range op.Exchanges {
+			if y.Flow.ID >= x.Flow.ID {
+				break
+			}
+			if y.RateLimit != nil && (y.RateLimit.LimitN >= 0 || y.RateLimit.RemainingN >= 0) {
+				if rl != nil && rl.RetryAfter > 0 {
+					r := *y.RateLimit
+					r.RetryAfter = rl.RetryAfter
+					rl = &r
+				} else {
+					rl = y.RateLimit
+				}
+				ev = append(ev, y)
+			}
+		}
+	}
+	if rl != nil {
+		if rl.LimitN >= 0 {
+			why += fmt.Sprintf(" The limit is %d requests", rl.LimitN)
+			if rl.WindowSeconds > 0 {
+				why += " per " + (time.Duration(rl.WindowSeconds) * time.Second).String()
+			}
+			if rl.RemainingN >= 0 {
+				why += fmt.Sprintf(", %d remaining", rl.RemainingN)
+			}
+			why += "."
+		} else if rl.RemainingN >= 0 {
+			why += fmt.Sprintf(" %d requests remaining.", rl.RemainingN)
+		}
+		if rl.Source != "" {
+			why += fmt.Sprintf(" The budget is counted against %s (every client behind that address shares it).", rl.Source)
+		}
+		if rl.RetryAfter > 0 {
+			why += fmt.Sprintf(" The registry asks to retry after %s.", rl.RetryAfter)
+		}
+	}
+	anon := true
+	if _, ok := verdictAuthenticated(in, op, x); ok {
+		anon = false
+	}
+	if tx := tokIssuer(in, op, x); tx != nil {
+		ev = append(ev, tx)
+	}
+	if strings.Contains(strings.ToLower(msg), "unauthenticated") {
+		anon = true
+	}
+	if anon {
+		why += " The requests were anonymous: Docker Hub limits anonymous pulls per IP address, with a lower budget than for logged-in users."
+	}
+	fix := "Wait for the window to reset"
+	if rl != nil && rl.RetryAfter > 0 {
+		fix += fmt.Sprintf(" (Retry-After: %s)", rl.RetryAfter)
+	}
+	fix += "; authenticate (logged-in and paid accounts get larger limits); pull through a mirror or cache; use HEAD requests to check for updates (Hub does not count them)."
+	return tokWithRepo(Finding{
+		Verdict:     VerdictRateLimited,
+		Evidence:    ids(ev...),
+		Why:         why,
+		Fix:         fix,
+		CannotProve: "Who else spent the budget: other clients behind the same address count too. Limits change over time, so read the headers rather than assuming numbers.",
+	}, x)
+}

@@ -49,6 +49,7 @@ Quick start:
 			proxyCommand(),
 			caCommand(),
 			decodeCommand(),
+			explainCommand(),
 		},
 	}
 	app.Action = func(c *cli.Context) error {

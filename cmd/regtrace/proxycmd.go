@@ -19,6 +19,7 @@ import (
 
 	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/har"
 	"github.com/regtrace/regtrace/explain"
 	"github.com/regtrace/regtrace/explain/render"
 	"github.com/regtrace/regtrace/proxy"
@@ -54,6 +55,7 @@ registry a name only regtrace resolves:
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print headers too (secrets redacted)"},
 			&cli.BoolFlag{Name: "no-redact", Usage: "print secrets as they are (dangerous: never paste such output into a ticket)"},
 			&cli.BoolFlag{Name: "explain", Usage: "explain failures as they happen (after a second of quiet) and in a summary on exit"},
+			&cli.StringFlag{Name: "har", Usage: "also write every exchange to this HAR file (mode 0600, secrets redacted unless --no-redact; readable after a crash)"},
 		),
 		Action: runProxy,
 	}
@@ -173,9 +175,18 @@ func runProxy(c *cli.Context) error {
 	// Flows end in completion order, which is also causal order for what
 	// decoding links (a challenge before its token request, a token before
 	// its use, a redirect before its target).
+	var hw *har.Writer
+	if path := c.String("har"); path != "" {
+		hw, err = har.Create(path, har.Options{NoRedact: c.Bool("no-redact"), CreatorVersion: buildVersion()})
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--har: %w", err)
+		}
+	}
 	var mu sync.Mutex
 	sess := decode.NewSession()
 	live := newLiveExplainer(c, &mu)
+	var all explain.Input // for the HAR's findings annotation
 	opts.OnFlow = func(f *flow.Flow) {
 		nFlows.Add(1)
 		mu.Lock()
@@ -183,6 +194,12 @@ func runProxy(c *cli.Context) error {
 		x := sess.Decode(f)
 		con.Exchange(x)
 		live.add(x, nil)
+		if hw != nil {
+			all.Exchanges = append(all.Exchanges, x)
+			if err := hw.Add(f, har.Annotation{Kind: x.Kind.String()}); err != nil {
+				fmt.Fprintf(stderr, "regtrace: writing the HAR: %v\n", err)
+			}
+		}
 	}
 	opts.OnHandshakeFailure = func(h flow.HandshakeFailure) {
 		nHandshakes.Add(1)
@@ -190,6 +207,10 @@ func runProxy(c *cli.Context) error {
 		defer mu.Unlock()
 		con.HandshakeFailure(h)
 		live.add(nil, &h)
+		if hw != nil {
+			all.Handshakes = append(all.Handshakes, h)
+			hw.AddHandshakeFailure(h)
+		}
 	}
 	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	p, err := proxy.New(opts)
@@ -220,6 +241,20 @@ func runProxy(c *cli.Context) error {
 		return err
 	}
 	live.finish()
+	if hw != nil {
+		mu.Lock()
+		var notes []string
+		for _, f := range explain.Explain(all).Findings {
+			notes = append(notes, fmt.Sprintf("%s %s %v", f.Rule, f.Verdict, f.Evidence))
+		}
+		hw.SetFindings(notes)
+		mu.Unlock()
+		if err := hw.Close(); err != nil {
+			fmt.Fprintf(stderr, "regtrace: closing the HAR: %v\n", err)
+		} else {
+			fmt.Fprintf(stderr, "regtrace: wrote %s (regtrace explain %s)\n", c.String("har"), c.String("har"))
+		}
+	}
 	summary := fmt.Sprintf("regtrace: %d exchanges", nFlows.Load())
 	if n := nHandshakes.Load(); n > 0 {
 		summary += fmt.Sprintf(", %d failed client TLS handshakes (clients that do not trust the CA: regtrace ca trust)", n)

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/decode/har"
+	"github.com/regtrace/regtrace/explain"
+	"github.com/regtrace/regtrace/explain/render"
+)
+
+func explainCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "explain",
+		Usage:     "explain a recorded trace (a HAR file from regtrace, a browser or mitmproxy)",
+		ArgsUsage: "FILE.har",
+		Description: `Decodes every exchange and says why the operation failed, with the evidence, the fix and
+what the trace cannot prove — the same answer the live proxy gives.
+
+Examples:
+   regtrace explain trace.har
+   regtrace explain --format markdown trace.har > report.md     # for a support ticket
+   regtrace explain --flow 3 trace.har                          # one exchange in full, decoded`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, markdown or json"},
+			&cli.IntFlag{Name: "flow", Usage: "show one exchange (by flow number) in full, decoded"},
+			&cli.BoolFlag{Name: "no-color", EnvVars: []string{"REGTRACE_NO_COLOR"}, Usage: "no colors"},
+			&cli.BoolFlag{Name: "no-redact", Usage: "print secrets found in the file as they are"},
+		},
+		Action: runExplain,
+	}
+}
+
+func runExplain(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usagef("explain: want one HAR file")
+	}
+	format := c.String("format")
+	if format != "text" && format != "markdown" && format != "json" {
+		return usagef("--format %q: want text, markdown or json", format)
+	}
+	h, err := har.ReadFile(c.Args().First())
+	if err != nil {
+		return err
+	}
+	flows, handshakes, err := h.Flows()
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Args().First(), err)
+	}
+	sess := decode.NewSession()
+	in := explain.Input{Handshakes: handshakes, Sanitized: h.Sanitized()}
+	for _, f := range flows {
+		in.Exchanges = append(in.Exchanges, sess.Decode(f))
+	}
+	opts := render.ReportOptions{Color: format == "text" && !c.Bool("no-color") && colorWanted(c, c.App.Writer), NoRedact: c.Bool("no-redact")}
+	if n := c.Int("flow"); n > 0 {
+		for _, x := range in.Exchanges {
+			if int(x.Flow.ID) == n {
+				con := render.NewConsole(c.App.Writer, render.ConsoleOptions{Color: opts.Color, Verbose: true, NoRedact: opts.NoRedact})
+				con.Exchange(x)
+				return nil
+			}
+		}
+		return fmt.Errorf("no flow %s in %s", strconv.Itoa(n), c.Args().First())
+	}
+	rep := explain.Explain(in)
+	switch format {
+	case "markdown":
+		return render.Markdown(c.App.Writer, rep, opts)
+	case "json":
+		return render.JSON(c.App.Writer, rep, opts)
+	}
+	if in.Sanitized {
+		fmt.Fprintln(c.App.ErrWriter, "regtrace: note: this HAR was exported without credentials (a browser's sanitized export): whether credentials were sent cannot be proven from it")
+	}
+	return render.Text(c.App.Writer, rep, opts)
+}
