@@ -132,3 +132,25 @@ func TestProxyCommandShowsNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestExplainBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.har")
+	os.WriteFile(bad, []byte(`{"log":{"entries":[{"startedDateTime":"2026-01-01T00:00:00Z","request":{"method":"GET","url":"https://a/"},"response":{"status":"x"}}]}}`), 0o644)
+	code, _, errb := runCLI(t, "explain", bad)
+	if code != 1 || !strings.Contains(errb, "entry 0") || !strings.Contains(errb, "response.status") {
+		t.Errorf("malformed HAR: exit %d %q", code, errb)
+	}
+	if code, _, _ := runCLI(t, "explain", filepath.Join(dir, "missing.har")); code != 1 {
+		t.Errorf("missing file: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "explain", "--format", "yaml", bad); code != 2 {
+		t.Errorf("bad format: exit %d", code)
+	}
+	empty := filepath.Join(dir, "empty.har")
+	os.WriteFile(empty, []byte(`{"log":{"version":"1.2","creator":{"name":"x","version":"1"},"entries":[]}}`), 0o644)
+	code, out, _ := runCLI(t, "explain", "--format", "json", empty)
+	if code != 0 || !strings.Contains(out, `"rule": "no-registry-traffic"`) {
+		t.Errorf("empty HAR: %d %s", code, out)
+	}
+}

@@ -35,7 +35,10 @@ func TestSkopeoFailureBecomesAReport(t *testing.T) {
 	env := clientEnv(t, rp.URL, strings.TrimSpace(bundle.String()))
 	host := fmt.Sprintf("registry.test:%d", reg.Port)
 
-	// Seed the private image with the admin's password: it must not reach the HAR.
+	// Seed the private image through a separate recorder, so the traced
+	// session holds only the failing pull.
+	seedRec := startRecorder(t, pki, map[string]string{"registry.test": "127.0.0.1", "auth.test": "127.0.0.1"})
+	seedEnv := clientEnv(t, seedRec.URL, seedRec.Bundle)
 	layout := t.TempDir()
 	ociImage(t, layout, "1.0", "private\n")
 	policy := filepath.Join(dir, "policy.json")
@@ -43,7 +46,7 @@ func TestSkopeoFailureBecomesAReport(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cp := exec.CommandContext(ctx, skopeo, "--policy", policy, "copy", "--dest-creds", "admin:admin-PLANTED-pw", "oci:"+layout+":1.0", "docker://"+host+"/team/app:1.0")
-	cp.Env = env
+	cp.Env = seedEnv
 	if out, err := cp.CombinedOutput(); err != nil {
 		t.Fatalf("seeding: %v\n%s", err, out)
 	}
