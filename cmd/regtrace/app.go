@@ -50,6 +50,7 @@ Quick start:
 			caCommand(),
 			decodeCommand(),
 			explainCommand(),
+			redactCommand(),
 		},
 	}
 	app.Action = func(c *cli.Context) error {

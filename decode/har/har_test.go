@@ -246,3 +246,45 @@ func FuzzRead(f *testing.F) {
 		h.Sanitized()
 	})
 }
+
+// redactThirdParty sanitizes a HAR written with secrets (ours with
+// --no-redact, standing in for any tool's) plus browser-style cookie arrays
+// and extension fields.
+func redactThirdParty(t *testing.T) string {
+	t.Helper()
+	h, err := ReadFile(writeSample(t, Options{NoRedact: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Log.Creator = Creator{Name: "mitmproxy", Version: "12"}
+	h.Log.Entries[2].Request.Cookies = []Cookie{{Name: "session", Value: planted}}
+	h.Log.Entries[1].Request.PostData.Params = append(h.Log.Entries[1].Request.PostData.Params, NameValue{Name: "refresh_token", Value: planted})
+	out := filepath.Join(t.TempDir(), "redacted.har")
+	if err := WriteFile(out, Redact(h)); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRedactSanitizesAnyHAR(t *testing.T) {
+	path := redactThirdParty(t)
+	b, _ := os.ReadFile(path)
+	if i := bytes.Index(b, []byte(planted)); i >= 0 {
+		t.Fatalf("a planted secret survived redact: …%s…", b[max(0, i-80):min(len(b), i+40)])
+	}
+	for _, want := range []string{"user=alice", "eyJzdWIiOiJhbGljZSIsImFjY2VzcyI6W119", "repository:a:pull", "secrets redacted"} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("redact lost %q", want)
+		}
+	}
+	h, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs, _, err := h.Flows(); err != nil || len(fs) != len(sampleFlows()) {
+		t.Errorf("redacted HAR reads back as %d flows, %v", len(fs), err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+}

@@ -44,12 +44,18 @@ const maxHAR = 2 << 30
 
 // ReadFile reads a HAR file.
 func ReadFile(path string) (*File, error) {
-	f, err := os.Open(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	h, err := Read(f)
+	if fi.Size() > maxHAR {
+		return nil, fmt.Errorf("%s: %d bytes: larger than the %d a HAR of captured prefixes can reach", path, fi.Size(), int64(maxHAR))
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	h, err := parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -63,42 +69,152 @@ func Read(r io.Reader) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parse(data)
+}
+
+func parse(data []byte) (*File, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a BOM is allowed
-	var doc struct {
-		Log *struct {
-			Version  string            `json:"version"`
-			Creator  Creator           `json:"creator"`
-			Browser  *Creator          `json:"browser"`
-			Pages    []Page            `json:"pages"`
-			Entries  []json.RawMessage `json:"entries"`
-			Comment  string            `json:"comment"`
-			Regtrace *LogExt           `json:"_regtrace"`
-		} `json:"log"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		if rec, ok := recoverTruncated(data); ok {
-			return Read(bytes.NewReader(rec))
-		}
-		return nil, &FormatError{Entry: -1, Path: "(document)", Err: jsonErr(err)}
-	}
-	if doc.Log == nil || doc.Log.Entries == nil {
-		return nil, &FormatError{Entry: -1, Path: "log.entries", Err: ErrNotHAR}
-	}
-	h := &File{Log: Log{Version: doc.Log.Version, Creator: doc.Log.Creator, Browser: doc.Log.Browser,
-		Pages: doc.Log.Pages, Comment: doc.Log.Comment, Regtrace: doc.Log.Regtrace}}
-	for i, raw := range doc.Log.Entries {
-		var e Entry
-		if err := json.Unmarshal(raw, &e); err != nil {
-			path := "log.entries[" + fmt.Sprint(i) + "]"
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) && te.Field != "" {
-				path += "." + te.Field
+	h, err := decodeDoc(data)
+	if err != nil {
+		// A regtrace HAR cut mid-write ends early; anything else malformed
+		// is reported, never silently dropped.
+		if errors.Is(err, errUnexpectedEnd) {
+			if rec, ok := recoverTruncated(data); ok {
+				return decodeDoc(rec)
 			}
-			return nil, &FormatError{Entry: i, Path: path, Err: jsonErr(err)}
 		}
-		h.Log.Entries = append(h.Log.Entries, e)
+		return nil, err
 	}
 	return h, nil
+}
+
+// decodeDoc streams the document: each entry is decoded once, straight into
+// its struct, so a 100,000-entry file is scanned once and a bad entry is
+// reported with its index.
+func decodeDoc(data []byte) (*File, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	docErr := func(path string, err error) error {
+		return &FormatError{Entry: -1, Path: path, Err: jsonErrAt(err, dec.InputOffset())}
+	}
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, docErr("(document)", err)
+	}
+	var h *File
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, docErr("(document)", err)
+		}
+		if key != "log" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, docErr(fmt.Sprint(key), err)
+			}
+			continue
+		}
+		if h, err = decodeLog(dec); err != nil {
+			return nil, err
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, docErr("(document)", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, docErr("(document)", errors.New("data after the document"))
+	}
+	if h == nil || h.Log.Entries == nil {
+		return nil, &FormatError{Entry: -1, Path: "log.entries", Err: ErrNotHAR}
+	}
+	return h, nil
+}
+
+func decodeLog(dec *json.Decoder) (*File, error) {
+	logErr := func(path string, err error) error {
+		return &FormatError{Entry: -1, Path: path, Err: jsonErrAt(err, dec.InputOffset())}
+	}
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, logErr("log", err)
+	}
+	h := &File{}
+	l := &h.Log
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, logErr("log", err)
+		}
+		key, _ := tok.(string)
+		var dst any
+		switch key {
+		case "version":
+			dst = &l.Version
+		case "creator":
+			dst = &l.Creator
+		case "browser":
+			dst = &l.Browser
+		case "pages":
+			dst = &l.Pages
+		case "comment":
+			dst = &l.Comment
+		case "_regtrace":
+			dst = &l.Regtrace
+		case "entries":
+			if err := expectDelim(dec, '['); err != nil {
+				return nil, logErr("log.entries", err)
+			}
+			l.Entries = []Entry{}
+			for i := 0; dec.More(); i++ {
+				var e Entry
+				if err := dec.Decode(&e); err != nil {
+					path := fmt.Sprintf("log.entries[%d]", i)
+					var te *json.UnmarshalTypeError
+					if errors.As(err, &te) && te.Field != "" {
+						path += "." + te.Field
+						return nil, &FormatError{Entry: i, Path: path, Err: err}
+					}
+					return nil, &FormatError{Entry: i, Path: path, Err: jsonErrAt(err, dec.InputOffset())}
+				}
+				l.Entries = append(l.Entries, e)
+			}
+			if err := expectDelim(dec, ']'); err != nil {
+				return nil, logErr("log.entries", err)
+			}
+			continue
+		default:
+			var skip json.RawMessage
+			dst = &skip
+		}
+		if err := dec.Decode(dst); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return nil, &FormatError{Entry: -1, Path: "log." + key, Err: err}
+			}
+			return nil, logErr("log."+key, err)
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, logErr("log", err)
+	}
+	return h, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("want %q, found %v", want, tok)
+	}
+	return nil
+}
+
+var errUnexpectedEnd = errors.New("unexpected end of input")
+
+func jsonErrAt(err error, off int64) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("invalid JSON at byte %d: %w", off, errUnexpectedEnd)
+	}
+	return jsonErr(err)
 }
 
 func jsonErr(err error) error {

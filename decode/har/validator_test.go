@@ -28,7 +28,7 @@ func TestHARValidatorAcceptsOurFiles(t *testing.T) {
 		}
 		t.Skip("node or har-validator missing: run make test")
 	}
-	files := []string{writeSample(t, Options{}), writeSample(t, Options{NoRedact: true})}
+	files := []string{writeSample(t, Options{}), writeSample(t, Options{NoRedact: true}), redactThirdParty(t)}
 	// An empty capture is a valid HAR too.
 	empty := filepath.Join(t.TempDir(), "empty.har")
 	w, err := Create(empty, Options{})

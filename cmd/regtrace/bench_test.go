@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"testing"
+
+	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/flow/flowtest"
+	"github.com/regtrace/regtrace/decode/har"
+)
+
+// BenchmarkExplain100kHAR reads, decodes and explains a 100,000-entry HAR
+// (target: < 2 s per run on the 2-core machine, ARCHITECTURE.md).
+func BenchmarkExplain100kHAR(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "big.har")
+	w, err := har.Create(path, har.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 100_000
+	for i := 0; i < n; i += 4 {
+		repo := fmt.Sprintf("team/app%d", i%97)
+		for j, fb := range []*flowtest.Builder{
+			flowtest.Get("https://registry.test/v2/").UA("skopeo/1.9.3").Status(401).Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
+			flowtest.Get("https://auth.test/token?scope=repository:" + repo + ":pull&service=registry.test").UA("skopeo/1.9.3").Status(200).JSON(`{"token":"opaque-token"}`),
+			flowtest.Get("https://registry.test/v2/" + repo + "/manifests/1.0").UA("skopeo/1.9.3").Bearer("opaque-token").Status(200).JSON(`{"schemaVersion":2}`),
+			flowtest.Get("https://registry.test/v2/" + repo + "/blobs/sha256:aa").UA("skopeo/1.9.3").Bearer("opaque-token").Status(200).Blob(1 << 20),
+		} {
+			if err := w.Add(fb.Build(flowID(i+j), flowtest.Epoch), har.Annotation{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	w.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
+	b.ReportMetric(float64(n), "entries")
+}
+
+func flowID(i int) flow.ID { return flow.ID(i + 1) }
