@@ -221,6 +221,12 @@ func Group(xs []*decode.Exchange) []*Operation {
 		}
 		key := x.Client.UserAgent + "\x00" + reg
 		op := byKey[key]
+		// Every registry client starts a run with a /v2/ ping: a ping after
+		// repository requests begins another operation (two skopeo runs in
+		// one trace are two operations, not one).
+		if op != nil && x.Kind == decode.KindPing && hasRepoRequest(op) {
+			op = nil
+		}
 		if op == nil {
 			op = &Operation{Client: x.Client, Registry: reg}
 			byKey[key] = op
@@ -236,6 +242,15 @@ func Group(xs []*decode.Exchange) []*Operation {
 		}
 	}
 	return ops
+}
+
+func hasRepoRequest(op *Operation) bool {
+	for _, x := range op.Exchanges {
+		if x.Repo != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // ids collects flow IDs of exchanges.

@@ -224,9 +224,21 @@ func credSameClient(a, b decode.Client) bool {
 // credSentElsewhere returns an exchange in which the same client sent real
 // credentials to this registry, or to the same host under another name
 // (another port, another Docker Hub alias), anywhere in the trace.
+//
+// Credentials sent to this very registry in another operation (an earlier
+// run of the same program, e.g. a push with --creds before a --no-creds
+// pull) prove nothing about this run: only the same operation, or the same
+// host under another name, counts.
 func credSentElsewhere(in *Input, op *Operation) *decode.Exchange {
 	want := credHostname(op.Registry)
+	mine := map[*decode.Exchange]bool{}
+	for _, x := range op.Exchanges {
+		mine[x] = true
+	}
 	for _, y := range in.Exchanges {
+		if !mine[y] && y.Registry == op.Registry {
+			continue
+		}
 		if !credSameClient(y.Client, op.Client) {
 			continue
 		}

@@ -134,6 +134,24 @@ func globalTraces() []ruleTrace {
 			primary: RuleNoRegistryTraffic,
 		},
 		{
+			// Seen live: an authenticated push, then an anonymous pull by
+			// another run of the same program, read as one operation, gave
+			// credentials-not-sent.
+			name: "two runs of one client are two operations",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://registry.test/v2/").UA("skopeo/1.9.3").Status(401).Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
+				flowtest.Get("https://auth.test/token?account=admin&scope=repository:team/app:pull,push&service=registry.test").UA("skopeo/1.9.3").Basic("admin", "pw").Status(200).JSON(`{"token":"opaque-1"}`),
+				flowtest.Put("https://registry.test/v2/team/app/manifests/1.0").UA("skopeo/1.9.3").Bearer("opaque-1").Status(201),
+				flowtest.Get("https://registry.test/v2/").UA("skopeo/1.9.3").Status(401).Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
+				flowtest.Get("https://auth.test/token?scope=repository:team/app:pull&service=registry.test").UA("skopeo/1.9.3").Status(200).JSON(`{"token":"opaque-2"}`),
+				flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").UA("skopeo/1.9.3").Bearer("opaque-2").Status(401).
+					Challenge(`Bearer realm="https://auth.test/token",service="registry.test",scope="repository:team/app:pull",error="insufficient_scope"`).
+					JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`),
+			},
+			want:    []Rule{RuleInsufficientScope},
+			primary: RuleInsufficientScope,
+		},
+		{
 			name: "a good anonymous pull explains nothing",
 			flows: []*flowtest.Builder{
 				flowtest.Get("https://registry.test/v2/").Status(200),
