@@ -104,6 +104,47 @@ type Input struct {
 	// Authorization and cookies (Chrome's default): a missing Authorization
 	// then proves nothing.
 	Sanitized bool
+
+	idx *inputIndex // built on first use by rules that look across operations
+}
+
+// inputIndex answers cross-operation questions without a scan per
+// operation (a 100,000-entry trace has tens of thousands of operations).
+type inputIndex struct {
+	// lastRegistryFlow: User-Agent -> registry -> last registry (V2/V1)
+	// exchange's flow ID.
+	lastRegistryFlow map[string]map[string]flow.ID
+}
+
+func (in *Input) index() *inputIndex {
+	if in.idx != nil {
+		return in.idx
+	}
+	ix := &inputIndex{lastRegistryFlow: map[string]map[string]flow.ID{}}
+	for _, y := range in.Exchanges {
+		if !(y.Kind.IsRegistry() || y.Kind.IsV1()) {
+			continue
+		}
+		m := ix.lastRegistryFlow[y.Client.UserAgent]
+		if m == nil {
+			m = map[string]flow.ID{}
+			ix.lastRegistryFlow[y.Client.UserAgent] = m
+		}
+		m[y.Registry] = max(m[y.Registry], y.Flow.ID)
+	}
+	in.idx = ix
+	return ix
+}
+
+// wentElsewhereAfter reports whether the client with user agent ua sent a
+// registry request to a registry other than reg after flow end.
+func (in *Input) wentElsewhereAfter(ua, reg string, end flow.ID) bool {
+	for r, last := range in.index().lastRegistryFlow[ua] {
+		if r != reg && last > end {
+			return true
+		}
+	}
+	return false
 }
 
 // Report is the result of Explain.
@@ -212,6 +253,7 @@ func Group(xs []*decode.Exchange) []*Operation {
 	var ops []*Operation
 	byKey := map[string]*Operation{}
 	byFlow := map[flow.ID]*Operation{}
+	hasRepo := map[*Operation]bool{} // kept as we go: a scan per ping would be quadratic
 	for _, x := range xs {
 		reg := x.Registry
 		if x.Kind == decode.KindBlobRedirect && x.RedirectFrom != 0 {
@@ -224,7 +266,7 @@ func Group(xs []*decode.Exchange) []*Operation {
 		// Every registry client starts a run with a /v2/ ping: a ping after
 		// repository requests begins another operation (two skopeo runs in
 		// one trace are two operations, not one).
-		if op != nil && x.Kind == decode.KindPing && hasRepoRequest(op) {
+		if op != nil && x.Kind == decode.KindPing && hasRepo[op] {
 			op = nil
 		}
 		if op == nil {
@@ -235,6 +277,7 @@ func Group(xs []*decode.Exchange) []*Operation {
 		op.Exchanges = append(op.Exchanges, x)
 		byFlow[x.Flow.ID] = op
 		if x.Repo != "" {
+			hasRepo[op] = true
 			n := decode.NormalizeRepo(reg, x.Repo)
 			if !slices.Contains(op.Repos, n) {
 				op.Repos = append(op.Repos, n)
@@ -242,15 +285,6 @@ func Group(xs []*decode.Exchange) []*Operation {
 		}
 	}
 	return ops
-}
-
-func hasRepoRequest(op *Operation) bool {
-	for _, x := range op.Exchanges {
-		if x.Repo != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // ids collects flow IDs of exchanges.

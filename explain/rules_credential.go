@@ -264,14 +264,7 @@ func credMovedOn(in *Input, op *Operation) bool {
 	if len(op.Exchanges) == 0 {
 		return false
 	}
-	end := op.Exchanges[len(op.Exchanges)-1].Flow.ID
-	for _, y := range in.Exchanges {
-		if y.Flow.ID > end && y.Client.UserAgent == op.Client.UserAgent && y.Registry != op.Registry &&
-			(y.Kind.IsRegistry() || y.Kind.IsV1()) {
-			return true
-		}
-	}
-	return false
+	return in.wentElsewhereAfter(op.Client.UserAgent, op.Registry, op.Exchanges[len(op.Exchanges)-1].Flow.ID)
 }
 
 func credPos(op *Operation, x *decode.Exchange) int {
