@@ -14,7 +14,13 @@ import (
 
 // BenchmarkExplain100kHAR reads, decodes and explains a 100,000-entry HAR
 // (target: < 2 s per run on the 2-core machine, ARCHITECTURE.md).
-func BenchmarkExplain100kHAR(b *testing.B) {
+func BenchmarkExplain100kHAR(b *testing.B) { benchExplain(b, false) }
+
+// BenchmarkExplain100kFailingHAR: every run fails (anonymous token, empty
+// access, 401 insufficient_scope), so every rule's failure path runs.
+func BenchmarkExplain100kFailingHAR(b *testing.B) { benchExplain(b, true) }
+
+func benchExplain(b *testing.B, failing bool) {
 	path := filepath.Join(b.TempDir(), "big.har")
 	w, err := har.Create(path, har.Options{})
 	if err != nil {
@@ -26,7 +32,7 @@ func BenchmarkExplain100kHAR(b *testing.B) {
 		for j, fb := range []*flowtest.Builder{
 			flowtest.Get("https://registry.test/v2/").UA("skopeo/1.9.3").Status(401).Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
 			flowtest.Get("https://auth.test/token?scope=repository:" + repo + ":pull&service=registry.test").UA("skopeo/1.9.3").Status(200).JSON(`{"token":"opaque-token"}`),
-			flowtest.Get("https://registry.test/v2/" + repo + "/manifests/1.0").UA("skopeo/1.9.3").Bearer("opaque-token").Status(200).JSON(`{"schemaVersion":2}`),
+			manifest(repo, failing),
 			flowtest.Get("https://registry.test/v2/" + repo + "/blobs/sha256:aa").UA("skopeo/1.9.3").Bearer("opaque-token").Status(200).Blob(1 << 20),
 		} {
 			if err := w.Add(fb.Build(flowID(i+j), flowtest.Epoch), har.Annotation{}); err != nil {
@@ -45,3 +51,12 @@ func BenchmarkExplain100kHAR(b *testing.B) {
 }
 
 func flowID(i int) flow.ID { return flow.ID(i + 1) }
+
+func manifest(repo string, failing bool) *flowtest.Builder {
+	b := flowtest.Get("https://registry.test/v2/" + repo + "/manifests/1.0").UA("skopeo/1.9.3").Bearer("opaque-token")
+	if failing {
+		return b.Status(401).Challenge(`Bearer realm="https://auth.test/token",service="registry.test",scope="repository:` + repo + `:pull",error="insufficient_scope"`).
+			JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+	}
+	return b.Status(200).JSON(`{"schemaVersion":2}`)
+}
