@@ -41,6 +41,7 @@ func startTokenRegistry(t *testing.T) *tokenRegistry {
 		"public/app":      {"": {"pull"}, "admin": {"*"}},
 		"team/app":        {"alice": {"pull"}, "admin": {"*"}},
 		"library/busybox": {"": {"pull"}, "admin": {"*"}},
+		"team/copy":       {"admin": {"*"}},
 	}
 	authPort := startTLS(t, pki, tr.ts)
 	tr.reg = startRegistry(t, pki, tr.ts.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", authPort)))
@@ -272,5 +273,49 @@ func TestDecodeRealClientsUnderTokenAuth(t *testing.T) {
 		t.Errorf("OAuth2 POST decoded as:\n%s", summarize(tr.host, xs))
 	}
 
+	// Copying between repositories of one registry mounts the blobs
+	// (POST ?mount=&from=) instead of uploading them.
+	policy := filepath.Join(t.TempDir(), "policy.json")
+	os.WriteFile(policy, []byte(`{"default":[{"type":"insecureAcceptAnything"}]}`), 0o644)
+	// Not in the golden: upload IDs and the order of concurrent blob
+	// requests vary, and skopeo mounts from whichever repository its blob
+	// cache saw the layer in.
+	if out, err := tr.skopeoRun(t, "--policy", policy, "copy", "--src-creds", "admin:admin-pw", "--dest-creds", "admin:admin-pw",
+		ref("public/app:1.0"), ref("team/copy:1.0")); err != nil {
+		t.Fatalf("copy: %v\n%s", err, out)
+	}
+	xs = tr.rec.Take()
+	if m := find(xs, decode.KindBlobMount, "team/copy"); m == nil || m.From == "" || len(m.Need) != 2 || status(m) != 201 {
+		t.Errorf("mount decoded as:\n%s", summarize(tr.host, xs))
+	}
+
+	// The remaining endpoints, anonymously with curl: each answers with a
+	// challenge (or 404 for V1), and each is decoded for what it is.
+	xs = scenario("catalog, tags, referrers and V1 (curl)", true, func() (string, error) {
+		var outs []string
+		for _, p := range []string{"/v2/_catalog?n=10", "/v2/public/app/tags/list", "/v2/public/app/referrers/sha256:" + strings.Repeat("0", 64), "/v1/_ping", "/v1/repositories/public/app/images"} {
+			cmd := exec.Command(curl, "-sS", "--cacert", tr.rec.CACert, "-x", tr.rec.URL, "https://"+tr.host+p)
+			cmd.Env = tr.env
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				return string(out), err
+			}
+			outs = append(outs, string(out))
+		}
+		return strings.Join(outs, "\n"), nil
+	})
+	for _, k := range []decode.Kind{decode.KindCatalog, decode.KindTagsList, decode.KindReferrers, decode.KindV1Ping, decode.KindV1Images} {
+		if find(xs, k, "") == nil {
+			t.Errorf("no %s exchange in:\n%s", k, summarize(tr.host, xs))
+		}
+	}
+
 	goldenFile(t, "decode-token-auth.golden", all.String())
+}
+
+func status(x *decode.Exchange) int {
+	if x.Flow.Response == nil {
+		return 0
+	}
+	return x.Flow.Response.Status
 }
