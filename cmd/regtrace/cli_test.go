@@ -154,3 +154,23 @@ func TestExplainBadInput(t *testing.T) {
 		t.Errorf("empty HAR: %d %s", code, out)
 	}
 }
+
+func TestRedactCommand(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.har")
+	os.WriteFile(in, []byte(`{"log":{"version":"1.2","creator":{"name":"WebInspector","version":"1"},"entries":[{"startedDateTime":"2026-01-01T00:00:00Z","time":1,
+"request":{"method":"GET","url":"https://s3.test/b?X-Amz-Signature=PLANTED","httpVersion":"HTTP/1.1","cookies":[{"name":"s","value":"PLANTED"}],"headers":[{"name":"Authorization","value":"Basic YWxpY2U6UExBTlRFRA=="}],"queryString":[{"name":"X-Amz-Signature","value":"PLANTED"}],"headersSize":-1,"bodySize":0},
+"response":{"status":200,"statusText":"OK","httpVersion":"HTTP/1.1","cookies":[],"headers":[],"content":{"size":20,"mimeType":"application/json","text":"{\"token\":\"PLANTED\"}"},"redirectURL":"","headersSize":-1,"bodySize":20},"cache":{},"timings":{"send":0,"wait":1,"receive":0}}]}}`), 0o644)
+	out := filepath.Join(dir, "out.har")
+	code, _, errb := runCLI(t, "redact", in, out)
+	b, err := os.ReadFile(out)
+	if code != 0 || err != nil || strings.Contains(string(b), "PLANTED") || !strings.Contains(string(b), "user=alice") {
+		t.Errorf("redact: exit %d %q, output:\n%s", code, errb, b)
+	}
+	if code, _, _ := runCLI(t, "redact", in, in); code != 2 {
+		t.Errorf("redact onto itself: exit %d, want 2", code)
+	}
+	if code, _, _ := runCLI(t, "redact", filepath.Join(dir, "nope.har"), out); code != 1 {
+		t.Errorf("missing input: exit %d, want 1", code)
+	}
+}
