@@ -12,14 +12,12 @@ import (
 	"net/url"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
-	"github.com/regtrace/regtrace/decode/har"
 	"github.com/regtrace/regtrace/explain"
 	"github.com/regtrace/regtrace/explain/render"
 	"github.com/regtrace/regtrace/proxy"
@@ -165,53 +163,13 @@ func runProxy(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", listen, err)
 	}
-	con := render.NewConsole(c.App.Writer, render.ConsoleOptions{
-		Color:    colorWanted(c, c.App.Writer),
-		Verbose:  c.Bool("verbose"),
-		NoRedact: c.Bool("no-redact"),
-	})
-	var nFlows, nHandshakes atomic.Int64
+	ses, err := newSession(c, c.App.Writer, c.Bool("explain"), false)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	opts.GetCertificate = ca.GetCertificate
-	// Flows end in completion order, which is also causal order for what
-	// decoding links (a challenge before its token request, a token before
-	// its use, a redirect before its target).
-	var hw *har.Writer
-	if path := c.String("har"); path != "" {
-		hw, err = har.Create(path, har.Options{NoRedact: c.Bool("no-redact"), CreatorVersion: buildVersion()})
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("--har: %w", err)
-		}
-	}
-	var mu sync.Mutex
-	sess := decode.NewSession()
-	live := newLiveExplainer(c, &mu)
-	var all explain.Input // for the HAR's findings annotation
-	opts.OnFlow = func(f *flow.Flow) {
-		nFlows.Add(1)
-		mu.Lock()
-		defer mu.Unlock()
-		x := sess.Decode(f)
-		con.Exchange(x)
-		live.add(x, nil)
-		if hw != nil {
-			all.Exchanges = append(all.Exchanges, x)
-			if err := hw.Add(f, har.Annotation{Kind: x.Kind.String()}); err != nil {
-				fmt.Fprintf(stderr, "regtrace: writing the HAR: %v\n", err)
-			}
-		}
-	}
-	opts.OnHandshakeFailure = func(h flow.HandshakeFailure) {
-		nHandshakes.Add(1)
-		mu.Lock()
-		defer mu.Unlock()
-		con.HandshakeFailure(h)
-		live.add(nil, &h)
-		if hw != nil {
-			all.Handshakes = append(all.Handshakes, h)
-			hw.AddHandshakeFailure(h)
-		}
-	}
+	ses.hook(&opts)
 	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	p, err := proxy.New(opts)
 	if err != nil {
@@ -240,39 +198,18 @@ func runProxy(c *cli.Context) error {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	live.finish()
-	if hw != nil {
-		mu.Lock()
-		var notes []string
-		for _, f := range explain.Explain(all).Findings {
-			notes = append(notes, fmt.Sprintf("%s %s %v", f.Rule, f.Verdict, f.Evidence))
-		}
-		hw.SetFindings(notes)
-		mu.Unlock()
-		if err := hw.Close(); err != nil {
-			fmt.Fprintf(stderr, "regtrace: closing the HAR: %v\n", err)
-		} else {
-			fmt.Fprintf(stderr, "regtrace: wrote %s (regtrace explain %s)\n", c.String("har"), c.String("har"))
-		}
-	}
-	summary := fmt.Sprintf("regtrace: %d exchanges", nFlows.Load())
-	if n := nHandshakes.Load(); n > 0 {
-		summary += fmt.Sprintf(", %d failed client TLS handshakes (clients that do not trust the CA: regtrace ca trust)", n)
-	}
-	fmt.Fprintln(stderr, summary)
-	if nFlows.Load() == 0 && nHandshakes.Load() == 0 {
-		fmt.Fprintln(stderr, "regtrace: no request came through the proxy: clients skip proxies for localhost and loopback IPs and for NO_PROXY hosts; docker pulls are made by the daemon, which needs the proxy in its own environment")
-	}
+	ses.finish()
 	return nil
 }
 
 // liveExplainer runs explain over what the proxy has seen so far whenever
 // traffic pauses for a second (an operation has ended: clients retry within
 // milliseconds), prints findings not printed before, and the whole report on
-// exit. It shares the console's lock so lines never interleave.
+// exit. It shares the session's lock so lines never interleave.
 type liveExplainer struct {
 	on      bool
 	c       *cli.Context
+	w       io.Writer
 	mu      *sync.Mutex
 	in      explain.Input
 	printed map[string]bool
@@ -281,8 +218,8 @@ type liveExplainer struct {
 
 const quietBeforeExplain = time.Second
 
-func newLiveExplainer(c *cli.Context, mu *sync.Mutex) *liveExplainer {
-	l := &liveExplainer{on: c.Bool("explain"), c: c, mu: mu, printed: map[string]bool{}}
+func newLiveExplainer(c *cli.Context, w io.Writer, mu *sync.Mutex, on bool) *liveExplainer {
+	l := &liveExplainer{on: on, c: c, w: w, mu: mu, printed: map[string]bool{}}
 	if l.on {
 		l.timer = time.AfterFunc(time.Hour, l.quiet)
 		l.timer.Stop()
@@ -313,19 +250,18 @@ func (l *liveExplainer) quiet() {
 		key := fmt.Sprint(f.Rule, f.Registry, f.Repo, f.Evidence)
 		if !l.printed[key] {
 			l.printed[key] = true
-			f.Primary = false // "why it failed" is the exit summary's to say
+			f.Primary = false // "why it failed" is the summary's to say
 			fresh = append(fresh, f)
 		}
 	}
 	if len(fresh) == 0 {
 		return
 	}
-	w := l.c.App.Writer
-	fmt.Fprintln(w)
-	render.Text(w, &explain.Report{Operations: rep.Operations, Findings: fresh}, render.ReportOptions{
-		Color: colorWanted(l.c, w), NoRedact: l.c.Bool("no-redact"),
+	fmt.Fprintln(l.w)
+	render.Text(l.w, &explain.Report{Operations: rep.Operations, Findings: fresh}, render.ReportOptions{
+		Color: colorWanted(l.c, l.w), NoRedact: l.c.Bool("no-redact"),
 	})
-	fmt.Fprintln(w)
+	fmt.Fprintln(l.w)
 }
 
 // finish stops the timer and prints the whole report.
@@ -336,7 +272,6 @@ func (l *liveExplainer) finish() {
 	l.timer.Stop()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w := l.c.App.Writer
-	fmt.Fprintln(w, "\n== regtrace explain: summary ==")
-	render.Text(w, explain.Explain(l.in), render.ReportOptions{Color: colorWanted(l.c, w), NoRedact: l.c.Bool("no-redact")})
+	fmt.Fprintln(l.w, "\n== regtrace explain: summary ==")
+	render.Text(l.w, explain.Explain(l.in), render.ReportOptions{Color: colorWanted(l.c, l.w), NoRedact: l.c.Bool("no-redact")})
 }
