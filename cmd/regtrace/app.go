@@ -47,6 +47,7 @@ Quick start:
 		},
 		Commands: []*cli.Command{
 			proxyCommand(),
+			runCommand(),
 			caCommand(),
 			decodeCommand(),
 			explainCommand(),
