@@ -174,3 +174,13 @@ func TestRedactCommand(t *testing.T) {
 		t.Errorf("missing input: exit %d, want 1", code)
 	}
 }
+
+func TestRunWarnsAboutWeakenedDefaults(t *testing.T) {
+	code, _, errb := runCLI(t, "run", "--no-redact", "--insecure-upstream", "--", "true")
+	if code != 0 || !strings.Contains(errb, "warning: --no-redact") || !strings.Contains(errb, "warning: --insecure-upstream") {
+		t.Errorf("run --no-redact --insecure-upstream -- true: exit %d, stderr %q", code, errb)
+	}
+	if code, _, _ := runCLI(t, "run", "--", "false"); code != 1 {
+		t.Errorf("run -- false: exit %d, want the command's 1", code)
+	}
+}

@@ -35,21 +35,9 @@ func TestSkopeoFailureBecomesAReport(t *testing.T) {
 	env := clientEnv(t, rp.URL, strings.TrimSpace(bundle.String()))
 	host := fmt.Sprintf("registry.test:%d", reg.Port)
 
-	// Seed the private image through a separate recorder, so the traced
-	// session holds only the failing pull.
-	seedRec := startRecorder(t, pki, map[string]string{"registry.test": "127.0.0.1", "auth.test": "127.0.0.1"})
-	seedEnv := clientEnv(t, seedRec.URL, seedRec.Bundle)
-	layout := t.TempDir()
-	ociImage(t, layout, "1.0", "private\n")
-	policy := filepath.Join(dir, "policy.json")
-	os.WriteFile(policy, []byte(`{"default":[{"type":"insecureAcceptAnything"}]}`), 0o644)
+	seedImages(t, pki, host, "admin:admin-PLANTED-pw", "team/app")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cp := exec.CommandContext(ctx, skopeo, "--policy", policy, "copy", "--dest-creds", "admin:admin-PLANTED-pw", "oci:"+layout+":1.0", "docker://"+host+"/team/app:1.0")
-	cp.Env = seedEnv
-	if out, err := cp.CombinedOutput(); err != nil {
-		t.Fatalf("seeding: %v\n%s", err, out)
-	}
 	insp := exec.CommandContext(ctx, skopeo, "inspect", "--raw", "--no-creds", "docker://"+host+"/team/app:1.0")
 	insp.Env = env
 	out, err := insp.CombinedOutput()

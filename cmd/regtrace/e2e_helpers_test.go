@@ -421,3 +421,25 @@ http {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// seedImages pushes a one-layer image as repo:1.0 for each repo, with skopeo
+// through its own recorder so the test's traced session stays clean.
+func seedImages(t *testing.T, pki pemFiles, host, creds string, repos ...string) {
+	t.Helper()
+	skopeo := need(t, "skopeo")
+	rec := startRecorder(t, pki, map[string]string{"registry.test": "127.0.0.1", "auth.test": "127.0.0.1"})
+	layout := t.TempDir()
+	ociImage(t, layout, "1.0", "seeded\n")
+	policy := filepath.Join(t.TempDir(), "policy.json")
+	os.WriteFile(policy, []byte(`{"default":[{"type":"insecureAcceptAnything"}]}`), 0o644)
+	for _, repo := range repos {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cp := exec.CommandContext(ctx, skopeo, "--policy", policy, "copy", "--dest-creds", creds, "oci:"+layout+":1.0", "docker://"+host+"/"+repo+":1.0")
+		cp.Env = clientEnv(t, rec.URL, rec.Bundle)
+		out, err := cp.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("seeding %s: %v\n%s", repo, err, out)
+		}
+	}
+}

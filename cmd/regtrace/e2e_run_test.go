@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,19 +22,7 @@ func TestRunExplainsAndExitsWithTheCommandsStatus(t *testing.T) {
 	authPort := startTLS(t, pki, ts)
 	reg := startRegistry(t, pki, ts.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", authPort)))
 	host := fmt.Sprintf("registry.test:%d", reg.Port)
-	resolve := map[string]string{"registry.test": "127.0.0.1", "auth.test": "127.0.0.1"}
-	seed := startRecorder(t, pki, resolve)
-	layout := t.TempDir()
-	ociImage(t, layout, "1.0", "run\n")
-	policy := filepath.Join(t.TempDir(), "policy.json")
-	os.WriteFile(policy, []byte(`{"default":[{"type":"insecureAcceptAnything"}]}`), 0o644)
-	for _, repo := range []string{"team/app", "public/app"} {
-		cp := exec.Command(skopeo, "--policy", policy, "copy", "--dest-creds", "admin:admin-pw", "oci:"+layout+":1.0", "docker://"+host+"/"+repo+":1.0")
-		cp.Env = clientEnv(t, seed.URL, seed.Bundle)
-		if out, err := cp.CombinedOutput(); err != nil {
-			t.Fatalf("seeding: %v\n%s", err, out)
-		}
-	}
+	seedImages(t, pki, host, "admin:admin-pw", "team/app", "public/app")
 	t.Setenv("HOME", t.TempDir()) // no user credentials for the child
 	t.Setenv("NO_PROXY", "registry.test,auth.test")
 	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:1") // both must be overridden

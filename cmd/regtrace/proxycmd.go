@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,8 +15,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/regtrace/regtrace/decode"
-	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/explain"
 	"github.com/regtrace/regtrace/explain/render"
 	"github.com/regtrace/regtrace/proxy"
@@ -153,12 +150,6 @@ func runProxy(c *cli.Context) error {
 	if !isLoopback(listen) {
 		fmt.Fprintf(stderr, "regtrace: warning: listening on %s, not loopback: anyone who can reach it can use this MITM proxy and read what passes through it\n", listen)
 	}
-	if opts.InsecureUpstream {
-		fmt.Fprintln(stderr, "regtrace: warning: --insecure-upstream: upstream certificates are not verified; flows are marked insecure")
-	}
-	if c.Bool("no-redact") {
-		fmt.Fprintln(stderr, "regtrace: warning: --no-redact: passwords and tokens are printed as they are")
-	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", listen, err)
@@ -168,10 +159,7 @@ func runProxy(c *cli.Context) error {
 		ln.Close()
 		return err
 	}
-	opts.GetCertificate = ca.GetCertificate
-	ses.hook(&opts)
-	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := proxy.New(opts)
+	p, err := ses.newProxy(opts, ca.GetCertificate)
 	if err != nil {
 		ln.Close()
 		return err
@@ -211,15 +199,15 @@ type liveExplainer struct {
 	c       *cli.Context
 	w       io.Writer
 	mu      *sync.Mutex
-	in      explain.Input
+	in      *explain.Input // the session's, read under mu
 	printed map[string]bool
 	timer   *time.Timer
 }
 
 const quietBeforeExplain = time.Second
 
-func newLiveExplainer(c *cli.Context, w io.Writer, mu *sync.Mutex, on bool) *liveExplainer {
-	l := &liveExplainer{on: on, c: c, w: w, mu: mu, printed: map[string]bool{}}
+func newLiveExplainer(c *cli.Context, w io.Writer, mu *sync.Mutex, in *explain.Input, on bool) *liveExplainer {
+	l := &liveExplainer{on: on, c: c, w: w, mu: mu, in: in, printed: map[string]bool{}}
 	if l.on {
 		l.timer = time.AfterFunc(time.Hour, l.quiet)
 		l.timer.Stop()
@@ -227,24 +215,17 @@ func newLiveExplainer(c *cli.Context, w io.Writer, mu *sync.Mutex, on bool) *liv
 	return l
 }
 
-// add records one exchange or handshake failure; the caller holds mu.
-func (l *liveExplainer) add(x *decode.Exchange, h *flow.HandshakeFailure) {
-	if !l.on {
-		return
+// touch restarts the quiet timer after new traffic; the caller holds mu.
+func (l *liveExplainer) touch() {
+	if l.on {
+		l.timer.Reset(quietBeforeExplain)
 	}
-	if x != nil {
-		l.in.Exchanges = append(l.in.Exchanges, x)
-	}
-	if h != nil {
-		l.in.Handshakes = append(l.in.Handshakes, *h)
-	}
-	l.timer.Reset(quietBeforeExplain)
 }
 
 func (l *liveExplainer) quiet() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	rep := explain.Explain(l.in)
+	rep := explain.Explain(*l.in)
 	var fresh []explain.Finding
 	for _, f := range rep.Findings {
 		key := fmt.Sprint(f.Rule, f.Registry, f.Repo, f.Evidence)
@@ -273,5 +254,5 @@ func (l *liveExplainer) finish() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintln(l.w, "\n== regtrace explain: summary ==")
-	render.Text(l.w, explain.Explain(l.in), render.ReportOptions{Color: colorWanted(l.c, l.w), NoRedact: l.c.Bool("no-redact")})
+	render.Text(l.w, explain.Explain(*l.in), render.ReportOptions{Color: colorWanted(l.c, l.w), NoRedact: l.c.Bool("no-redact")})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -119,10 +118,7 @@ func runRun(c *cli.Context) error {
 		ln.Close()
 		return err
 	}
-	opts.GetCertificate = ca.GetCertificate
-	ses.hook(&opts)
-	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := proxy.New(opts)
+	p, err := ses.newProxy(opts, ca.GetCertificate)
 	if err != nil {
 		ln.Close()
 		return err

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/urfave/cli/v2"
@@ -40,7 +42,8 @@ func newSession(c *cli.Context, out io.Writer, liveExplain, keep bool) (*session
 	s.con = render.NewConsole(out, render.ConsoleOptions{
 		Color: colorWanted(c, out), Verbose: c.Bool("verbose"), NoRedact: c.Bool("no-redact"),
 	})
-	s.live = newLiveExplainer(c, out, &s.mu, liveExplain)
+	s.keep = s.keep || liveExplain
+	s.live = newLiveExplainer(c, out, &s.mu, &s.all, liveExplain)
 	if path := c.String("har"); path != "" {
 		hw, err := har.Create(path, har.Options{NoRedact: c.Bool("no-redact"), CreatorVersion: buildVersion()})
 		if err != nil {
@@ -61,10 +64,10 @@ func (s *session) hook(o *proxy.Options) {
 		s.nFlows++
 		x := s.dec.Decode(f)
 		s.con.Exchange(x)
-		s.live.add(x, nil)
 		if s.keep {
 			s.all.Exchanges = append(s.all.Exchanges, x)
 		}
+		s.live.touch()
 		if s.hw != nil {
 			if err := s.hw.Add(f, har.Annotation{Kind: x.Kind.String()}); err != nil {
 				fmt.Fprintf(s.stderr, "regtrace: writing the HAR: %v\n", err)
@@ -76,14 +79,29 @@ func (s *session) hook(o *proxy.Options) {
 		defer s.mu.Unlock()
 		s.nTLS++
 		s.con.HandshakeFailure(h)
-		s.live.add(nil, &h)
 		if s.keep {
 			s.all.Handshakes = append(s.all.Handshakes, h)
 		}
+		s.live.touch()
 		if s.hw != nil {
 			s.hw.AddHandshakeFailure(h)
 		}
 	}
+}
+
+// newProxy warns about the flags that weaken the defaults, and builds the
+// proxy with the session's callbacks and the given certificates.
+func (s *session) newProxy(opts proxy.Options, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)) (*proxy.Proxy, error) {
+	if opts.InsecureUpstream {
+		fmt.Fprintln(s.stderr, "regtrace: warning: --insecure-upstream: upstream certificates are not verified; flows are marked insecure")
+	}
+	if s.c.Bool("no-redact") {
+		fmt.Fprintln(s.stderr, "regtrace: warning: --no-redact: passwords and tokens are printed as they are")
+	}
+	opts.GetCertificate = getCert
+	s.hook(&opts)
+	opts.Logger = slog.New(slog.NewTextHandler(s.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return proxy.New(opts)
 }
 
 // report explains everything kept (nil when nothing was kept).
