@@ -2,28 +2,53 @@
 # everything (vet, gofmt, race-enabled tests, end-to-end with real clients).
 
 GO ?= go
-APT_PACKAGES := docker-registry skopeo nginx-light curl
-E2E_BINS := docker-registry skopeo nginx curl
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: test deps vet fmt-check unit build fuzz
+# Debian packages, and the program that shows each is installed (same order).
+APT_PACKAGES := docker-registry skopeo nginx-light curl podman docker.io uidmap mitmproxy chromium
+APT_BINS     := docker-registry skopeo nginx       curl podman dockerd   newuidmap mitmdump chromium
+# npm packages for the interop tests, installed into .tools/node_modules.
+NPM_PACKAGES := har-validator@5.1.5
+# Go clients, pinned, installed into .tools/bin.
+GO_TOOLS := oras.land/oras/cmd/oras@v1.3.6 \
+	github.com/google/go-containerregistry/cmd/crane@v0.22.1 \
+	github.com/regclient/regclient/cmd/regctl@v0.11.7
+
+.PHONY: test deps apt-deps npm-deps go-tools vet fmt-check unit build fuzz
 
 test: deps vet fmt-check
 	REGTRACE_E2E=1 $(GO) test -race -count=1 -timeout 14m ./...
 
-# deps installs the Debian packages the end-to-end tests run, when missing.
-deps:
-	@missing=""; for b in $(E2E_BINS); do command -v $$b >/dev/null 2>&1 || test -x /usr/sbin/$$b || missing=1; done; \
+deps: apt-deps npm-deps go-tools
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# apt-deps installs the Debian packages whose programs are missing.
+apt-deps:
+	@missing=""; set -- $(APT_BINS); for p in $(APT_PACKAGES); do \
+		b=$$1; shift; command -v $$b >/dev/null 2>&1 || test -x /usr/sbin/$$b || missing="$$missing $$p"; \
+	done; \
 	if [ -n "$$missing" ]; then \
-		echo "installing $(APT_PACKAGES)"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+		echo "installing$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@if [ ! -d .tools/node_modules/har-validator ]; then \
-		command -v npm >/dev/null 2>&1 || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm; }; \
-		echo "installing har-validator into .tools"; \
-		npm install --silent --no-audit --no-fund --prefix .tools har-validator@5.1.5; \
-	fi
+
+npm-deps:
+	@for p in $(NPM_PACKAGES); do \
+		n=$${p%@*}; [ -d .tools/node_modules/$$n ] && continue; \
+		command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }; \
+		echo "installing $$p into .tools"; \
+		npm install --silent --no-audit --no-fund --prefix .tools $$p || exit 1; \
+	done
+
+go-tools:
+	@for m in $(GO_TOOLS); do \
+		b=$${m%@*}; b=$${b##*/}; v=$${m##*@}; \
+		[ -x .tools/bin/$$b ] && [ "$$(cat .tools/bin/$$b.version 2>/dev/null)" = "$$v" ] && continue; \
+		echo "installing $$m into .tools/bin"; \
+		GOBIN=$(CURDIR)/.tools/bin $(GO) install $$m && echo $$v > .tools/bin/$$b.version || exit 1; \
+	done
 
 vet:
 	$(GO) vet ./...
