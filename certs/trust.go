@@ -20,27 +20,44 @@ const (
 	defaultProxy      = "http://127.0.0.1:8080"
 )
 
+// TrustParams fills in the instructions Trust prints. Empty fields become
+// placeholders.
+type TrustParams struct {
+	CACert   string // the CA certificate file
+	Bundle   string // the file written by WriteBundle
+	Proxy    string // the proxy URL, such as "http://127.0.0.1:8080"
+	Registry string // host[:port] as in image names, for REGISTRY=
+	Image    string // an image in it, for IMAGE=
+}
+
 // Trust returns shell commands, with comments, that make client trust the CA
-// in caCertPath and send its registry traffic through the proxy at proxyAddr
-// (such as "http://127.0.0.1:8080"); bundlePath is the file written by
-// WriteBundle. client "" gives the instructions for every client; an unknown
-// client is an error. Empty paths become placeholders.
-func Trust(client, caCertPath, bundlePath, proxyAddr string) (string, error) {
-	if caCertPath == "" {
-		caCertPath = placeholderCA
+// and send its registry traffic through the proxy. client "" gives the
+// instructions for every client; an unknown client is an error.
+func Trust(client string, p TrustParams) (string, error) {
+	if p.CACert == "" {
+		p.CACert = placeholderCA
 	}
-	if bundlePath == "" {
-		bundlePath = placeholderBundle
+	if p.Bundle == "" {
+		p.Bundle = placeholderBundle
 	}
-	if proxyAddr == "" {
-		proxyAddr = defaultProxy
+	if p.Proxy == "" {
+		p.Proxy = defaultProxy
+	}
+	registry, image := "registry.example.com", `"$REGISTRY/repo/name:tag"`
+	if p.Registry != "" {
+		registry = shellQuote(p.Registry)
+	}
+	if p.Image != "" {
+		image = shellQuote(p.Image)
 	}
 	r := strings.NewReplacer(
-		"{ca}", shellQuote(caCertPath),
-		"{bundle}", shellQuote(bundlePath),
-		"{proxy}", shellQuote(proxyAddr),
-		"{proxyRaw}", proxyAddr,
+		"{ca}", shellQuote(p.CACert),
+		"{bundle}", shellQuote(p.Bundle),
+		"{proxy}", shellQuote(p.Proxy),
+		"{proxyRaw}", p.Proxy,
 		"{goenv}", goEnvNote,
+		"{registry}", registry,
+		"{image}", image,
 	)
 	client = strings.ToLower(strings.TrimSpace(client))
 	if client == "" {
@@ -60,8 +77,8 @@ func Trust(client, caCertPath, bundlePath, proxyAddr string) (string, error) {
 }
 
 const header = `# Change these two lines to the registry's host[:port] (as in image names) and an image in it.
-REGISTRY=registry.example.com
-IMAGE="$REGISTRY/repo/name:tag"
+REGISTRY={registry}
+IMAGE={image}
 `
 
 // goEnvNote is said wherever SSL_CERT_FILE is used: it replaces, not

@@ -68,7 +68,7 @@ func TestTrust(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.client, func(t *testing.T) {
-			got, err := Trust(tt.client, testCA, testBundle, testProxy)
+			got, err := Trust(tt.client, TrustParams{CACert: testCA, Bundle: testBundle, Proxy: testProxy})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +87,7 @@ func TestTrust(t *testing.T) {
 }
 
 func TestTrustAll(t *testing.T) {
-	got, err := Trust("", testCA, testBundle, testProxy)
+	got, err := Trust("", TrustParams{CACert: testCA, Bundle: testBundle, Proxy: testProxy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestTrustAll(t *testing.T) {
 }
 
 func TestTrustUnknownClient(t *testing.T) {
-	_, err := Trust("kubectl", testCA, testBundle, testProxy)
+	_, err := Trust("kubectl", TrustParams{CACert: testCA, Bundle: testBundle, Proxy: testProxy})
 	if err == nil {
 		t.Fatal("Trust(kubectl) succeeded, want an error")
 	}
@@ -115,7 +115,7 @@ func TestTrustUnknownClient(t *testing.T) {
 
 func TestTrustQuotesPaths(t *testing.T) {
 	const ca = "/Users/u/Library/Application Support/regtrace/ca.crt"
-	got, err := Trust("oras", ca, "", "")
+	got, err := Trust("oras", TrustParams{CACert: ca, Bundle: "", Proxy: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestTrustIsValidShell(t *testing.T) {
 		t.Skip("no sh")
 	}
 	for _, c := range append(Clients(), "") {
-		got, err := Trust(c, "/it's/ca.crt", testBundle, testProxy)
+		got, err := Trust(c, TrustParams{CACert: "/it's/ca.crt", Bundle: testBundle, Proxy: testProxy})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,5 +167,20 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(tt.in); got != tt.want {
 			t.Errorf("shellQuote(%q) = %s, want %s", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestTrustFillsRegistryAndImage(t *testing.T) {
+	got, err := Trust("skopeo", TrustParams{CACert: testCA, Registry: "registry.test:5443", Image: "registry.test:5443/team/app:1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"REGISTRY=registry.test:5443\n", "IMAGE=registry.test:5443/team/app:1.0\n"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("Trust lacks %q:\n%s", w, got)
+		}
+	}
+	if got, _ := Trust("skopeo", TrustParams{}); !strings.Contains(got, "REGISTRY=registry.example.com\n") {
+		t.Errorf("no placeholder registry:\n%s", got)
 	}
 }

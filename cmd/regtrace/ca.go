@@ -152,6 +152,8 @@ Example:
 				Flags: append(caFlags(),
 					&cli.StringFlag{Name: "client", Usage: "one of: " + fmt.Sprint(certs.Clients())},
 					&cli.StringFlag{Name: "proxy", Value: "http://127.0.0.1:8080", Usage: "proxy URL to put in the instructions"},
+					&cli.StringFlag{Name: "registry", Usage: "the registry's host[:port] to put in the instructions"},
+					&cli.StringFlag{Name: "image", Usage: "an image to put in the instructions (default: a placeholder in --registry)"},
 				),
 				Action: func(c *cli.Context) error {
 					ca, dir, err := loadCA(c)
@@ -162,7 +164,10 @@ Example:
 					if err != nil {
 						return err
 					}
-					text, err := certs.Trust(c.String("client"), ca.CertFile(), bundle, c.String("proxy"))
+					text, err := certs.Trust(c.String("client"), certs.TrustParams{
+						CACert: ca.CertFile(), Bundle: bundle, Proxy: c.String("proxy"),
+						Registry: c.String("registry"), Image: c.String("image"),
+					})
 					if err != nil {
 						return usageError{err}
 					}
