@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -51,6 +52,8 @@ registry a name only regtrace resolves:
 			&cli.BoolFlag{Name: "no-redact", Usage: "print secrets as they are (dangerous: never paste such output into a ticket)"},
 			&cli.BoolFlag{Name: "explain", Usage: "explain failures as they happen (after a second of quiet) and in a summary on exit"},
 			&cli.StringFlag{Name: "har", Usage: "also write every exchange to this HAR file (mode 0600, secrets redacted unless --no-redact; readable after a crash)"},
+			// For cmd/regtrace-bench: profile the proxy as users run it.
+			&cli.StringFlag{Name: "cpuprofile", Hidden: true, Usage: "write a CPU profile to this file until the proxy stops"},
 		),
 		Action: runProxy,
 	}
@@ -158,6 +161,19 @@ func runProxy(c *cli.Context) error {
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if path := c.String("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			ln.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	p, err := ses.newProxy(opts, ca.GetCertificate)
 	if err != nil {
