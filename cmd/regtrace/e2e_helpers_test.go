@@ -122,7 +122,7 @@ type registry struct {
 
 // testNames are the names test servers answer to; only the proxy resolves
 // them (--resolve), as behind a real proxy.
-var testNames = []string{"registry.test", "auth.test", "cdn.test", "front.test", "127.0.0.1"}
+var testNames = []string{"registry.test", "auth.test", "cdn.test", "front.test", "registry-1.docker.io", "auth.docker.io", "127.0.0.1"}
 
 // testPKI is one throwaway CA and one server certificate for every test name.
 func testPKI(t *testing.T) pemFiles {

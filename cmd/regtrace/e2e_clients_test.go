@@ -1,0 +1,528 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/explain"
+)
+
+// clientWorld is what the client suite runs against, started once:
+//   - registry.test: distribution under token auth (auth.test, the project's
+//     token server), private team/app (alice may pull, admin anything);
+//   - front.test: nginx in front of it answering /v2/ with 200 itself, so
+//     only the repository challenges (the skopeo/dockerd bug);
+//   - registry-1.docker.io and auth.docker.io: a second distribution and
+//     token server standing in for Docker Hub (service registry.docker.io),
+//     holding library/nginx, anonymous pull;
+//
+// and one recording proxy that alone resolves those names.
+type clientWorld struct {
+	pki               pemFiles
+	sb                *sandbox
+	rec               *recorder
+	reg, front, hub   string // host[:port] as in image names
+	layout            string // an OCI layout with tag 1.0, to push
+	tokens, hubTokens *tokenServer
+}
+
+const (
+	alice      = "alice:alice-pw"
+	aliceWrong = "alice:not-the-password"
+)
+
+func startClientWorld(t *testing.T) *clientWorld {
+	t.Helper()
+	w := &clientWorld{pki: testPKI(t), sb: newSandbox(t)}
+
+	w.tokens = newTokenServer(t, t.TempDir())
+	w.tokens.Users = map[string]string{"admin": "admin-pw", "alice": "alice-pw"}
+	w.tokens.ACL = map[string]map[string][]string{"team/app": {"alice": {"pull"}, "admin": {"*"}}}
+	authPort := startTLS(t, w.pki, w.tokens)
+	reg := startRegistry(t, w.pki, w.tokens.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", authPort)))
+
+	// nginx answers the ping and passes everything else to distribution.
+	frontPort := freePort(t)
+	startNginx(t, fmt.Sprintf(`
+  server {
+    listen 127.0.0.1:%d ssl;
+    ssl_certificate %s;
+    ssl_certificate_key %s;
+    client_max_body_size 0;
+    location = /v2/ {
+      add_header Docker-Distribution-Api-Version registry/2.0 always;
+      default_type application/json;
+      return 200 '{}';
+    }
+    location / {
+      proxy_pass https://127.0.0.1:%d;
+      proxy_ssl_verify off;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-Proto https;
+      proxy_buffering off;
+      proxy_request_buffering off;
+    }
+  }`, frontPort, w.pki.Cert, w.pki.Key, reg.Port))
+
+	w.hubTokens = newTokenServer(t, t.TempDir())
+	w.hubTokens.Service = "registry.docker.io"
+	w.hubTokens.Users = map[string]string{"admin": "admin-pw"}
+	w.hubTokens.ACL = map[string]map[string][]string{"library/nginx": {"": {"pull"}, "admin": {"*"}}}
+	hubAuthPort := startTLS(t, w.pki, w.hubTokens)
+	hubReg := startRegistry(t, w.pki, w.hubTokens.RegistryConfig("https://auth.docker.io/token"))
+
+	w.rec = startRecorder(t, w.pki, map[string]string{
+		"registry.test": "127.0.0.1", "auth.test": "127.0.0.1", "front.test": "127.0.0.1",
+		"registry-1.docker.io:443": fmt.Sprintf("127.0.0.1:%d", hubReg.Port),
+		"auth.docker.io:443":       fmt.Sprintf("127.0.0.1:%d", hubAuthPort),
+	})
+	w.reg = fmt.Sprintf("registry.test:%d", reg.Port)
+	w.front = fmt.Sprintf("front.test:%d", frontPort)
+	w.hub = "registry-1.docker.io"
+
+	// podman names an image pulled from oci:PATH after PATH, which must be
+	// lower case; t.TempDir() holds the test's name.
+	layout, err := os.MkdirTemp("", "rtlayout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(layout) })
+	w.layout = layout
+	ociImage(t, w.layout, "1.0", "hello from the client suite\n")
+	skopeo := need(t, "skopeo")
+	for _, dst := range []string{w.reg + "/team/app:1.0", w.hub + "/library/nginx:1.0"} {
+		out, err := w.run(t, nil, skopeo, "copy", "--dest-creds", "admin:admin-pw", "oci:"+w.layout+":1.0", "docker://"+dst)
+		if err != nil {
+			t.Fatalf("seeding %s: %v\n%s", dst, err, out)
+		}
+	}
+	w.rec.Take()
+	return w
+}
+
+// env is a client's environment: the proxy, the trust bundle, a private
+// HOME, and a docker config (DOCKER_CONFIG) holding creds for host, if any.
+func (w *clientWorld) env(t *testing.T, host, creds string, extra ...string) []string {
+	env := clientEnv(t, w.rec.URL, w.rec.Bundle)
+	cfg := t.TempDir()
+	auths := map[string]any{}
+	if creds != "" {
+		auths[host] = map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(creds))}
+	}
+	b, _ := json.Marshal(map[string]any{"auths": auths})
+	os.WriteFile(filepath.Join(cfg, "config.json"), b, 0o600)
+	return append(append(env, "DOCKER_CONFIG="+cfg), extra...)
+}
+
+// run runs argv in the sandbox with env (the default client env when nil).
+func (w *clientWorld) run(t *testing.T, env []string, argv ...string) (string, error) {
+	t.Helper()
+	if env == nil {
+		env = w.env(t, "", "")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := w.sb.command(ctx, env, argv...).CombinedOutput()
+	return string(out), err
+}
+
+// client is how one client pulls and pushes. creds is "user:password" or
+// "" for anonymous; ref is host[:port]/repo:tag.
+type client struct {
+	name string
+	// prepare runs once before the scenarios (e.g. starting dockerd).
+	prepare func(t *testing.T, w *clientWorld)
+	pull    func(t *testing.T, w *clientWorld, ref, creds string) (string, error)
+	push    func(t *testing.T, w *clientWorld, ref, creds string) (string, error)
+}
+
+func splitCreds(creds string) (string, string) {
+	u, p, _ := strings.Cut(creds, ":")
+	return u, p
+}
+
+func refHost(ref string) string { h, _, _ := strings.Cut(ref, "/"); return h }
+
+func suiteClients() []*client {
+	skopeo := &client{name: "skopeo",
+		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			args := []string{need(t, "skopeo"), "copy"}
+			if creds != "" {
+				args = append(args, "--src-creds", creds)
+			}
+			return w.run(t, nil, append(args, "docker://"+ref, "oci:"+t.TempDir()+":x")...)
+		},
+		push: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			return w.run(t, nil, need(t, "skopeo"), "copy", "--dest-creds", creds, "oci:"+w.layout+":1.0", "docker://"+ref)
+		},
+	}
+	// podman keeps its store in the test's temp dir; runroot must stay
+	// under 50 characters (a socket path lives below it).
+	var podmanArgs []string
+	podman := &client{name: "podman",
+		prepare: func(t *testing.T, w *clientWorld) {
+			run, err := os.MkdirTemp("", "rtp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(run) })
+			podmanArgs = []string{need(t, "podman"), "--root", t.TempDir(), "--runroot", run,
+				"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"}
+		},
+		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			args := append(append([]string{}, podmanArgs...), "pull")
+			if creds != "" {
+				args = append(args, "--creds", creds)
+			}
+			return w.run(t, nil, append(args, ref)...)
+		},
+		push: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			local := "localhost/regtrace/pushme:1.0"
+			if out, err := w.run(t, nil, append(append([]string{}, podmanArgs...), "pull", "oci:"+w.layout+":1.0")...); err != nil {
+				t.Fatalf("podman pull oci: %v\n%s", err, out)
+			} else {
+				id := lastLine(out)
+				if out, err := w.run(t, nil, append(append([]string{}, podmanArgs...), "tag", id, local)...); err != nil {
+					t.Fatalf("podman tag: %v\n%s", err, out)
+				}
+			}
+			return w.run(t, nil, append(append([]string{}, podmanArgs...), "push", "--creds", creds, local, ref)...)
+		},
+	}
+	oras := &client{name: "oras",
+		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			args := []string{need(t, "oras"), "pull", "-o", t.TempDir()}
+			if creds != "" {
+				u, p := splitCreds(creds)
+				args = append(args, "-u", u, "-p", p)
+			}
+			return w.run(t, nil, append(args, ref)...)
+		},
+		push: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("pushed by oras\n"), 0o644)
+			u, p := splitCreds(creds)
+			cmd := fmt.Sprintf("cd %s && exec %s push -u %s -p %s %s notes.txt", dir, need(t, "oras"), u, p, ref)
+			return w.run(t, nil, "sh", "-c", cmd)
+		},
+	}
+	// crane and regctl take credentials from the docker config, as users
+	// give them (crane auth login / docker login write it).
+	crane := &client{name: "crane",
+		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			return w.run(t, w.env(t, refHost(ref), creds), need(t, "crane"), "pull", ref, filepath.Join(t.TempDir(), "image.tar"))
+		},
+		push: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			return w.run(t, w.env(t, refHost(ref), creds), need(t, "crane"), "push", w.layout, ref)
+		},
+	}
+	regctl := &client{name: "regctl",
+		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			return w.run(t, w.env(t, refHost(ref), creds), need(t, "regctl"), "image", "export", ref, filepath.Join(t.TempDir(), "image.tar"))
+		},
+		push: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			return w.run(t, w.env(t, refHost(ref), creds), need(t, "regctl"), "image", "copy", "ocidir://"+w.layout+":1.0", ref)
+		},
+	}
+	var dockerd *dockerDaemon
+	docker := &client{name: "docker",
+		prepare: func(t *testing.T, w *clientWorld) { dockerd = startDockerd(t, w) },
+		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			return dockerd.cli(t, w, refHost(ref), creds, "pull", ref)
+		},
+		push: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
+			src := w.reg + "/team/app:1.0"
+			if out, err := dockerd.cli(t, w, w.reg, alice, "pull", src); err != nil {
+				t.Fatalf("docker pull before push: %v\n%s", err, out)
+			}
+			if out, err := dockerd.cli(t, w, "", "", "tag", src, ref); err != nil {
+				t.Fatalf("docker tag: %v\n%s", err, out)
+			}
+			w.rec.Take() // only the push is the scenario
+			return dockerd.cli(t, w, refHost(ref), creds, "push", ref)
+		},
+	}
+	return []*client{skopeo, podman, oras, crane, regctl, docker}
+}
+
+func lastLine(s string) string {
+	ls := lines(strings.TrimSpace(s))
+	if len(ls) == 0 {
+		return ""
+	}
+	return strings.TrimSpace(ls[len(ls)-1])
+}
+
+// scenario is one thing a user does, and what must come of it.
+type scenario struct {
+	name string
+	do   func(t *testing.T, c *client, w *clientWorld) (string, error)
+	// ok is whether the client must succeed (per client where they differ).
+	ok func(client string) bool
+	// rule is the primary rule explain must name ("" when it must name none).
+	rule func(client string) explain.Rule
+	// errRE must match the client's output when it fails.
+	errRE *regexp.Regexp
+	// check looks at the decoded flows.
+	check func(t *testing.T, w *clientWorld, client string, xs []*decode.Exchange)
+}
+
+// recoversAfter200Ping are the clients measured to follow a repository's
+// Bearer challenge after an unchallenged /v2/ (oras and regctl do not ping
+// first at all). skopeo, podman and dockerd keep the ping's "no auth" and
+// never send the credentials; crane sends them as Basic to the registry and
+// gives up when it answers with a Bearer challenge.
+var recoversAfter200Ping = map[string]bool{"oras": true, "regctl": true}
+
+// normalisesHubHost are the clients measured to treat registry-1.docker.io
+// as Docker Hub and add library/ to a one-component name.
+var normalisesHubHost = map[string]bool{"regctl": true}
+
+func always(v bool) func(string) bool { return func(string) bool { return v } }
+func ruleIs(r explain.Rule) func(string) explain.Rule {
+	return func(string) explain.Rule { return r }
+}
+
+func clientScenarios() []scenario {
+	return []scenario{
+		{name: "good pull",
+			do:   func(t *testing.T, c *client, w *clientWorld) (string, error) { return c.pull(t, w, w.reg+"/team/app:1.0", alice) },
+			ok:   always(true), rule: ruleIs(""),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a manifest fetched with alice's token", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Repo == "team/app" && status(x) == 200 && x.Token != nil
+				})
+			},
+		},
+		{name: "anonymous pull of a missing repository",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.reg+"/team/nope:1.0", "")
+			},
+			ok: always(false), rule: ruleIs(explain.RuleInsufficientScope),
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a 401 insufficient_scope on team/nope", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Repo == "team/nope" && status(x) == 401 && len(x.Missing) > 0
+				})
+			},
+		},
+		{name: "missing tag with good credentials",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.reg+"/team/app:9.9", alice)
+			},
+			ok: always(false), rule: ruleIs(explain.RuleNotFoundIsReal),
+			errRE: regexp.MustCompile(`(?i)manifest unknown|not found|404`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a 404 for tag 9.9", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Ref == "9.9" && status(x) == 404
+				})
+			},
+		},
+		{name: "name without its library/ namespace",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.hub+"/nginx:1.0", "")
+			},
+			ok: func(c string) bool { return normalisesHubHost[c] },
+			rule: func(c string) explain.Rule {
+				if normalisesHubHost[c] {
+					return ""
+				}
+				return explain.RuleLibraryPrefixMissing
+			},
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401`),
+			check: func(t *testing.T, w *clientWorld, c string, xs []*decode.Exchange) {
+				want := "repository:nginx:pull"
+				if normalisesHubHost[c] {
+					want = "repository:library/nginx:pull"
+				}
+				wantExchange(t, xs, "a token asked for "+want, func(x *decode.Exchange) bool {
+					return x.Kind == decode.KindTokenRequest && x.TokenRequest != nil && slices.Contains(strings.Split(scopeStrings(x.TokenRequest.Scopes), " "), want)
+				})
+			},
+		},
+		{name: "wrong password",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.reg+"/team/app:1.0", aliceWrong)
+			},
+			ok: always(false), rule: ruleIs(explain.RuleCredentialsRejectedAtToken),
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|invalid username`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a token request with alice's Basic refused with 401", func(x *decode.Exchange) bool {
+					return x.Kind == decode.KindTokenRequest && x.TokenRequest != nil && x.TokenRequest.Auth.User == "alice" && status(x) == 401
+				})
+			},
+		},
+		{name: "private repository behind a 200 ping, credentials given",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.front+"/team/app:1.0", alice)
+			},
+			ok: func(c string) bool { return recoversAfter200Ping[c] },
+			rule: func(c string) explain.Rule {
+				if recoversAfter200Ping[c] {
+					return ""
+				}
+				return explain.RulePerRepoChallengeIgnored
+			},
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401`),
+			check: func(t *testing.T, w *clientWorld, c string, xs []*decode.Exchange) {
+				if !recoversAfter200Ping[c] {
+					wantExchange(t, xs, "an unchallenged 200 ping", func(x *decode.Exchange) bool {
+						return x.Kind == decode.KindPing && status(x) == 200 && len(x.Challenges) == 0
+					})
+				}
+				wantExchange(t, xs, "the repository's own Bearer challenge", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Repo == "team/app" && status(x) == 401 && !strings.EqualFold(x.Auth.Scheme, "Bearer") && bearerIn(x)
+				})
+				sent := false
+				for _, x := range xs {
+					sent = sent || (x.Kind == decode.KindTokenRequest && x.TokenRequest != nil && x.TokenRequest.Auth.User == "alice")
+				}
+				if sent != recoversAfter200Ping[c] {
+					t.Errorf("%s sent alice's credentials to the token server: %v, want %v", c, sent, recoversAfter200Ping[c])
+				}
+			},
+		},
+		{name: "push without push permission",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.push(t, w, w.reg+"/team/app:pushed", alice)
+			},
+			ok: always(false), rule: ruleIs(explain.RulePushScopeMissing),
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|403`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a token that lacks push on team/app", func(x *decode.Exchange) bool {
+					for _, s := range x.Missing {
+						if s.Name == "team/app" && strings.Contains(strings.Join(s.Actions, ","), "push") {
+							return true
+						}
+					}
+					return false
+				})
+			},
+		},
+	}
+}
+
+func bearerIn(x *decode.Exchange) bool {
+	for _, c := range x.Challenges {
+		if strings.EqualFold(c.Scheme, "Bearer") {
+			return true
+		}
+	}
+	return false
+}
+
+func isManifest(x *decode.Exchange) bool {
+	return x.Kind == decode.KindManifestGet || x.Kind == decode.KindManifestHead
+}
+
+func wantExchange(t *testing.T, xs []*decode.Exchange, what string, pred func(*decode.Exchange) bool) {
+	t.Helper()
+	for _, x := range xs {
+		if pred(x) {
+			return
+		}
+	}
+	t.Errorf("no exchange shows %s; the trace:\n%s", what, summarize("", xs))
+}
+
+// TestClients runs every client through the proxy in every scenario and
+// checks the client's own exit status and error, the flows recorded, and
+// the rule explain names. It logs the client × scenario × rule table.
+func TestClients(t *testing.T) {
+	if os.Getenv("REGTRACE_E2E") != "1" && testing.Short() {
+		t.Skip("end-to-end")
+	}
+	w := startClientWorld(t)
+	scenarios := clientScenarios()
+	table := map[string]map[string]string{}
+	for _, c := range suiteClients() {
+		table[c.name] = map[string]string{}
+		t.Run(c.name, func(t *testing.T) {
+			if c.prepare != nil {
+				c.prepare(t, w)
+			}
+			for _, sc := range scenarios {
+				t.Run(strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) {
+					w.rec.Take()
+					out, err := sc.do(t, c, w)
+					xs := w.rec.Take()
+					rep := explain.Explain(explain.Input{Exchanges: xs})
+					got := explain.Rule("")
+					if p := rep.Primary(); p != nil {
+						got = p.Rule
+					}
+					cell := "ok"
+					if err != nil {
+						cell = "fails"
+					}
+					if got != "" {
+						cell += ": " + string(got)
+					}
+					table[c.name][sc.name] = cell
+					if wantOK := sc.ok(c.name); (err == nil) != wantOK {
+						t.Errorf("%s: exit error %v, want success=%v\n%s", c.name, err, wantOK, out)
+					}
+					if err != nil && sc.errRE != nil && !sc.errRE.MatchString(out) {
+						t.Errorf("%s's error does not match %s:\n%s", c.name, sc.errRE, out)
+					}
+					if want := sc.rule(c.name); got != want {
+						t.Errorf("explain named %q, want %q; findings:\n%s\ntrace:\n%s", got, want, findingsText(rep), summarize("", xs))
+					}
+					sc.check(t, w, c.name, xs)
+					if err != nil {
+						t.Logf("%s said: %s", c.name, firstLines(out, 3))
+					}
+				})
+			}
+		})
+	}
+	var b strings.Builder
+	b.WriteString("| client |")
+	for _, sc := range scenarios {
+		b.WriteString(" " + sc.name + " |")
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(scenarios)) + "\n")
+	names := make([]string, 0, len(table))
+	for n := range table {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b.WriteString("| " + n + " |")
+		for _, sc := range scenarios {
+			b.WriteString(" " + table[n][sc.name] + " |")
+		}
+		b.WriteString("\n")
+	}
+	t.Logf("client × scenario × rule:\n%s", b.String())
+	if p := os.Getenv("REGTRACE_CLIENT_TABLE"); p != "" {
+		os.WriteFile(p, []byte(b.String()), 0o644)
+	}
+}
+
+func findingsText(rep *explain.Report) string {
+	var b strings.Builder
+	for _, f := range rep.Findings {
+		fmt.Fprintf(&b, "  %s (%s) primary=%v: %s\n", f.Rule, f.Verdict, f.Primary, f.Why)
+	}
+	return b.String()
+}
+
+func firstLines(s string, n int) string {
+	ls := lines(strings.TrimSpace(s))
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, " | ")
+}
