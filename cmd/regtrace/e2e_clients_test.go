@@ -297,8 +297,10 @@ func ruleIs(r explain.Rule) func(string) explain.Rule {
 func clientScenarios() []scenario {
 	return []scenario{
 		{name: "good pull",
-			do:   func(t *testing.T, c *client, w *clientWorld) (string, error) { return c.pull(t, w, w.reg+"/team/app:1.0", alice) },
-			ok:   always(true), rule: ruleIs(""),
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.reg+"/team/app:1.0", alice)
+			},
+			ok: always(true), rule: ruleIs(""),
 			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
 				wantExchange(t, xs, "a manifest fetched with alice's token", func(x *decode.Exchange) bool {
 					return isManifest(x) && x.Repo == "team/app" && status(x) == 200 && x.Token != nil
