@@ -237,6 +237,10 @@ func handshakeReason(err error) string {
 	case strings.Contains(msg, "unknown certificate authority"), strings.Contains(msg, "unknown ca"),
 		strings.Contains(msg, "bad certificate"), strings.Contains(msg, "certificate unknown"):
 		return "the client does not trust the regtrace CA"
+	case strings.Contains(msg, "bad record mac"):
+		// OpenSSL clients (curl) send their "unknown CA" alert unencrypted
+		// after ServerHello, which Go reads as a record that fails its MAC.
+		return "the client aborted the handshake: it most likely does not trust the regtrace CA"
 	case strings.Contains(msg, "eof"), strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"):
 		return "the client closed the connection during the handshake: it may not trust the regtrace CA"
 	case strings.Contains(msg, "timeout"), strings.Contains(msg, "deadline"):

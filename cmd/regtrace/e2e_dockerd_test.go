@@ -20,6 +20,13 @@ type dockerDaemon struct {
 
 func startDockerd(t *testing.T, w *clientWorld) *dockerDaemon {
 	t.Helper()
+	return startDockerdWithCerts(t, w, []string{w.reg, w.front, w.hub})
+}
+
+// startDockerdWithCerts starts dockerd trusting w.rec's CA for hosts (none:
+// trust is left to the test).
+func startDockerdWithCerts(t *testing.T, w *clientWorld, hosts []string) *dockerDaemon {
+	t.Helper()
 	bin := need(t, "dockerd")
 	need(t, "docker")
 	// Sockets live under exec-root: keep it short.
@@ -31,11 +38,11 @@ func startDockerd(t *testing.T, w *clientWorld) *dockerDaemon {
 	data := t.TempDir()
 	d := &dockerDaemon{sock: filepath.Join(execRoot, "docker.sock"), logs: &lockedBuffer{}}
 	// The trust dockerd reads on every pull: /etc/docker/certs.d/<host:port>/ca.crt.
-	ca, err := os.ReadFile(w.rec.CACert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range []string{w.reg, w.front, w.hub} {
+	for _, h := range hosts {
+		ca, err := os.ReadFile(w.rec.CACert)
+		if err != nil {
+			t.Fatal(err)
+		}
 		dir := filepath.Join(w.sb.etc("docker"), "certs.d", h)
 		os.MkdirAll(dir, 0o755)
 		if err := os.WriteFile(filepath.Join(dir, "ca.crt"), ca, 0o644); err != nil {
