@@ -35,6 +35,9 @@ type clientWorld struct {
 	reg, front, hub   string // host[:port] as in image names
 	layout            string // an OCI layout with tag 1.0, to push
 	tokens, hubTokens *tokenServer
+	// via, when set, wraps every client command (regtrace run … --); the
+	// client then gets no proxy settings from the test.
+	via []string
 }
 
 const (
@@ -130,6 +133,14 @@ func (w *clientWorld) run(t *testing.T, env []string, argv ...string) (string, e
 	t.Helper()
 	if env == nil {
 		env = w.env(t, "", "")
+	}
+	if w.via != nil {
+		argv = append(append([]string{}, w.via...), argv...)
+		env = slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+			k, _, _ := strings.Cut(kv, "=")
+			return strings.HasSuffix(strings.ToLower(k), "_proxy") || k == "SSL_CERT_FILE"
+		})
+		env = append(env, asMainEnv+"=1")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
