@@ -662,11 +662,65 @@ func credRejectedAtToken(in *Input, op *Operation) []Finding {
 	if credMovedOn(in, op) {
 		return nil
 	}
-	xs := credRejected(op)
-	if len(xs) == 0 {
+	if xs := credRejected(op); len(xs) > 0 {
+		return []Finding{credRejectedFinding(op, xs)}
+	}
+	if xs := credBasicRejected(op); len(xs) > 0 {
+		return []Finding{credBasicRejectedFinding(op, xs)}
+	}
+	return nil
+}
+
+// credBasicRejected: a registry that authenticates by itself with Basic
+// (htpasswd, Nexus, Artifactory, ECR) answered real Basic credentials with
+// 401 and a Basic challenge again, and nothing later succeeded with
+// credentials. Entry 13 at the registry instead of a token endpoint.
+func credBasicRejected(op *Operation) []*decode.Exchange {
+	if !op.Failed() {
 		return nil
 	}
-	return []Finding{credRejectedFinding(op, xs)}
+	var out []*decode.Exchange
+	for i, x := range op.Exchanges {
+		if credIsToken(x) || !credBasicSent(x.Auth) || status(x) != http.StatusUnauthorized || credBasicOnly(x) == nil {
+			continue
+		}
+		for _, y := range op.Exchanges[i+1:] {
+			if !credIsToken(y) && y.Auth.Scheme != "" && status(y) >= 200 && status(y) < 300 {
+				return nil
+			}
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func credBasicRejectedFinding(op *Operation, xs []*decode.Exchange) Finding {
+	x := xs[len(xs)-1]
+	who := "an unreadable user name"
+	if x.Auth.User != "" {
+		who = fmt.Sprintf("user %q", x.Auth.User)
+	}
+	var refs []string
+	for _, y := range xs {
+		refs = append(refs, credRef(y))
+	}
+	why := fmt.Sprintf("The registry %s authenticates with Basic itself (%s) and refused the credentials: %s sent Basic credentials for %s and got 401 with the Basic challenge again%s.",
+		x.Host, credBasicOnly(x).String(), strings.Join(refs, ", "), who, credServerSaid(x))
+	if x.Auth.Malformed {
+		why += " Note: the Basic credentials are not user:password or have no user name — a variable that was unset, or a secret that broke the command line."
+	}
+	if x.Auth.Redacted {
+		why += " The secret was redacted in this trace."
+	}
+	return Finding{
+		Verdict:  VerdictCredentialsRejected,
+		Repo:     credRepo(op, x),
+		Evidence: ids(xs...),
+		Why:      why,
+		Fix: "Log in again with the right user name and password (--password-stdin), or the token the registry expects as the password (ECR: aws ecr get-login-password; Artifactory and Nexus: an API key or identity token). " +
+			"If the stored login is stale, `docker logout " + credOr(op.Registry, "<registry>") + "` and log in again.",
+		CannotProve: "Whether the user name or the password is wrong, or whether the account is locked: the password is never kept.",
+	}
 }
 
 // credPullOnly returns the repositories the requests asked pull for, or nil

@@ -210,6 +210,26 @@ func credentialTraces() []ruleTrace {
 
 		// ---- 13 credentials-rejected-at-token-endpoint
 		{
+			name: "a registry with its own Basic auth (htpasswd) refuses a wrong password",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").UA(credCraneUA).Status(401).
+					Challenge(`Basic realm="regtrace-basic"`).JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`),
+				flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").UA(credCraneUA).Basic("alice", "wrong").Status(401).
+					Challenge(`Basic realm="regtrace-basic"`).JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`),
+			},
+			want:    []Rule{RuleCredentialsRejectedAtToken},
+			primary: RuleCredentialsRejectedAtToken,
+		},
+		{
+			name: "Basic credentials refused once, then accepted: not rejected",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").UA(credCraneUA).Basic("alice", "old").Status(401).
+					Challenge(`Basic realm="regtrace-basic"`),
+				flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").UA(credCraneUA).Basic("alice", "new").Status(200).JSON(`{}`),
+			},
+			want: nil,
+		},
+		{
 			name: "docker login with a wrong password is refused at the token endpoint",
 			flows: []*flowtest.Builder{
 				flowtest.Get("https://registry.test/v2/").UA(credDockerUA).Status(401).Challenge(credChallenge),
@@ -359,6 +379,9 @@ func credentialTraces() []ruleTrace {
 				flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").UA(credSkopeoUA).Basic("alice", "wrong").Status(401).
 					Challenge(`Basic realm="Registry Realm"`).JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`),
 			},
+			// Rejected credentials (entry 13 at the registry), not entry 10.
+			want:    []Rule{RuleCredentialsRejectedAtToken},
+			primary: RuleCredentialsRejectedAtToken,
 		},
 
 		// ---- 14 login-succeeded-proves-little

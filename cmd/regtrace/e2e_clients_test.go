@@ -16,6 +16,7 @@ import (
 
 	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/explain"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // clientWorld is what the client suite runs against, started once:
@@ -23,6 +24,8 @@ import (
 //     token server), private team/app (alice may pull, admin anything);
 //   - front.test: nginx in front of it answering /v2/ with 200 itself, so
 //     only the repository challenges (the skopeo/dockerd bug);
+//   - registry.test on a second port: distribution with htpasswd, alice
+//     may do anything;
 //   - registry-1.docker.io and auth.docker.io: a second distribution and
 //     token server standing in for Docker Hub (service registry.docker.io),
 //     holding library/nginx, anonymous pull;
@@ -33,6 +36,7 @@ type clientWorld struct {
 	sb                *sandbox
 	rec               *recorder
 	reg, front, hub   string // host[:port] as in image names
+	basic             string // distribution with htpasswd (Basic auth): alice
 	layout            string // an OCI layout with tag 1.0, to push
 	tokens, hubTokens *tokenServer
 	// via, when set, wraps every client command (regtrace run … --); the
@@ -85,6 +89,15 @@ func startClientWorld(t *testing.T) *clientWorld {
 	hubAuthPort := startTLS(t, w.pki, w.hubTokens)
 	hubReg := startRegistry(t, w.pki, w.hubTokens.RegistryConfig("https://auth.docker.io/token"))
 
+	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
+	hash, err := bcrypt.GenerateFromPassword([]byte("alice-pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(htpasswd, []byte("alice:"+string(hash)+"\n"), 0o644)
+	basicReg := startRegistry(t, w.pki, fmt.Sprintf("auth:\n  htpasswd:\n    realm: regtrace-basic\n    path: %s\n", htpasswd))
+	w.basic = fmt.Sprintf("registry.test:%d", basicReg.Port)
+
 	w.rec = startRecorder(t, w.pki, map[string]string{
 		"registry.test": "127.0.0.1", "auth.test": "127.0.0.1", "front.test": "127.0.0.1",
 		"registry-1.docker.io:443": fmt.Sprintf("127.0.0.1:%d", hubReg.Port),
@@ -104,8 +117,8 @@ func startClientWorld(t *testing.T) *clientWorld {
 	w.layout = layout
 	ociImage(t, w.layout, "1.0", "hello from the client suite\n")
 	skopeo := need(t, "skopeo")
-	for _, dst := range []string{w.reg + "/team/app:1.0", w.hub + "/library/nginx:1.0"} {
-		out, err := w.run(t, nil, skopeo, "copy", "--dest-creds", "admin:admin-pw", "oci:"+w.layout+":1.0", "docker://"+dst)
+	for dst, creds := range map[string]string{w.reg + "/team/app:1.0": "admin:admin-pw", w.hub + "/library/nginx:1.0": "admin:admin-pw", w.basic + "/team/app:1.0": alice} {
+		out, err := w.run(t, nil, skopeo, "copy", "--dest-creds", creds, "oci:"+w.layout+":1.0", "docker://"+dst)
 		if err != nil {
 			t.Fatalf("seeding %s: %v\n%s", dst, err, out)
 		}
@@ -373,6 +386,30 @@ func clientScenarios() []scenario {
 			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
 				wantExchange(t, xs, "a token request with alice's Basic refused with 401", func(x *decode.Exchange) bool {
 					return x.Kind == decode.KindTokenRequest && x.TokenRequest != nil && x.TokenRequest.Auth.User == "alice" && status(x) == 401
+				})
+			},
+		},
+		{name: "anonymous pull from a Basic-auth registry",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.basic+"/team/app:1.0", "")
+			},
+			ok: always(false), rule: ruleIs(explain.RuleBasicChallengeNoCredentials),
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|basic credential not found|no basic auth credentials`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a Basic challenge answered without credentials", func(x *decode.Exchange) bool {
+					return status(x) == 401 && x.Auth.Scheme == "" && len(x.Challenges) > 0 && x.Challenges[0].IsBasic()
+				})
+			},
+		},
+		{name: "wrong password on a Basic-auth registry",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.basic+"/team/app:1.0", aliceWrong)
+			},
+			ok: always(false), rule: ruleIs(explain.RuleCredentialsRejectedAtToken),
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|invalid username`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "alice's Basic credentials refused with 401", func(x *decode.Exchange) bool {
+					return status(x) == 401 && strings.EqualFold(x.Auth.Scheme, "basic") && x.Auth.User == "alice"
 				})
 			},
 		},
