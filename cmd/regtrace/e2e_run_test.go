@@ -35,9 +35,12 @@ func TestRunExplainsAndExitsWithTheCommandsStatus(t *testing.T) {
 		code := run(context.Background(), args, &out, &errb)
 		return code, out.String(), errb.String()
 	}
-	code, out, errb := regtraceRun("team/app", "--har", harPath)
+	code, out, errb := regtraceRun("team/app", "--har", harPath, "--explain")
 	if code != 1 || !strings.Contains(errb, "insufficient-scope-ambiguous-denied") || !strings.Contains(errb, "requested access to the resource is denied") {
 		t.Errorf("private pull: exit %d, stdout %q, stderr:\n%s", code, out, errb)
+	}
+	if n := strings.Count(errb, "== regtrace explain"); n != 1 {
+		t.Errorf("--explain: %d final reports, want 1:\n%s", n, errb)
 	}
 	if h, err := os.ReadFile(harPath); err != nil || !strings.Contains(string(h), "/v2/team/app/manifests/1.0") {
 		t.Errorf("--har: %v", err)

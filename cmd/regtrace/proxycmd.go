@@ -211,7 +211,10 @@ func runProxy(c *cli.Context) error {
 // milliseconds), prints findings not printed before, and the whole report on
 // exit. It shares the session's lock so lines never interleave.
 type liveExplainer struct {
-	on      bool
+	on bool
+	// summary: print the whole report at finish (regtrace run prints its
+	// own, in the format asked for).
+	summary bool
 	c       *cli.Context
 	w       io.Writer
 	mu      *sync.Mutex
@@ -223,7 +226,7 @@ type liveExplainer struct {
 const quietBeforeExplain = time.Second
 
 func newLiveExplainer(c *cli.Context, w io.Writer, mu *sync.Mutex, in *explain.Input, on bool) *liveExplainer {
-	l := &liveExplainer{on: on, c: c, w: w, mu: mu, in: in, printed: map[string]bool{}}
+	l := &liveExplainer{on: on, summary: true, c: c, w: w, mu: mu, in: in, printed: map[string]bool{}}
 	if l.on {
 		l.timer = time.AfterFunc(time.Hour, l.quiet)
 		l.timer.Stop()
@@ -267,6 +270,9 @@ func (l *liveExplainer) finish() {
 		return
 	}
 	l.timer.Stop()
+	if !l.summary {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintln(l.w, "\n== regtrace explain: summary ==")

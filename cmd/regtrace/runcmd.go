@@ -42,6 +42,7 @@ does, so 'regtrace run -- docker pull' sees nothing (regtrace says what to do in
 			&cli.StringSliceFlag{Name: "resolve", Usage: "host:port=addr for the proxy's own dials (repeatable)"},
 			&cli.IntFlag{Name: "capture-limit", Value: proxy.DefaultCaptureLimit, Usage: "bytes kept of each text/JSON body (0: none)"},
 			&cli.StringFlag{Name: "har", Usage: "write every exchange to this HAR file"},
+			&cli.BoolFlag{Name: "explain", Usage: "also explain failures while CMD runs (after a second of quiet), not only when it ends"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "the final explanation: text, markdown or json"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no line per exchange, only the explanation"},
 			&cli.BoolFlag{Name: "no-color", EnvVars: []string{"REGTRACE_NO_COLOR"}, Usage: "no colors"},
@@ -113,11 +114,12 @@ func runRun(c *cli.Context) error {
 	if c.Bool("quiet") {
 		trace = discard{}
 	}
-	ses, err := newSession(c, trace, false, true)
+	ses, err := newSession(c, trace, c.Bool("explain"), true)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	ses.live.summary = false // the report below is the summary
 	p, err := ses.newProxy(opts, ca.GetCertificate)
 	if err != nil {
 		ln.Close()
