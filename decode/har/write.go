@@ -44,9 +44,11 @@ type Writer struct {
 	f       *os.File
 	opts    Options
 	ext     LogExt
-	n       int   // entries written
-	trailer int64 // offset where the trailer starts
-	err     error // sticky write error
+	n       int    // entries written
+	trailer int64  // offset where the trailer starts
+	tail    []byte // the trailer as written, remade only when ext changes
+	size    int64  // file size
+	err     error  // sticky write error
 }
 
 // Create creates (or truncates) path with mode 0600 and writes an empty HAR.
@@ -72,6 +74,7 @@ func Create(path string, opts Options) (*Writer, error) {
 		return nil, err
 	}
 	w.trailer = int64(len(prefix))
+	w.size = w.trailer
 	if err := w.writeTrailer(); err != nil {
 		f.Close()
 		return nil, err
@@ -79,16 +82,32 @@ func Create(path string, opts Options) (*Writer, error) {
 	return w, nil
 }
 
+// writeTrailer remakes the trailer after a change to ext and writes it.
 func (w *Writer) writeTrailer() error {
 	ext, err := json.Marshal(w.ext)
 	if err != nil {
 		return err
 	}
-	t := "\n],\"_regtrace\":" + string(ext) + "}}\n"
-	if _, err := w.f.WriteAt([]byte(t), w.trailer); err != nil {
+	w.tail = append(append([]byte("\n],\"_regtrace\":"), ext...), "}}\n"...)
+	return w.writeAt(w.tail)
+}
+
+// writeAt writes b at the trailer's offset, and cuts the file after it
+// only if it ended further on: an entry and the trailer after it go out in
+// one write, so a live trace costs one syscall per exchange, and the file is
+// never without a trailer between two writes.
+func (w *Writer) writeAt(b []byte) error {
+	if _, err := w.f.WriteAt(b, w.trailer); err != nil {
 		return err
 	}
-	return w.f.Truncate(w.trailer + int64(len(t)))
+	end := w.trailer + int64(len(b))
+	if end < w.size {
+		if err := w.f.Truncate(end); err != nil {
+			return err
+		}
+	}
+	w.size = end
+	return nil
 }
 
 // Add appends one flow.
@@ -109,20 +128,19 @@ func (w *Writer) Add(f *flow.Flow, ann Annotation) error {
 	if w.err != nil {
 		return w.err
 	}
-	line := append([]byte("\n"), b...)
+	sep := "\n"
 	if w.n > 0 {
-		line = append([]byte("\n,"), b...)
+		sep = "\n,"
 	}
-	if _, err := w.f.WriteAt(line, w.trailer); err != nil {
+	buf := make([]byte, 0, len(sep)+len(b)+len(w.tail))
+	buf = append(append(append(buf, sep...), b...), w.tail...)
+	if err := w.writeAt(buf); err != nil {
 		w.err = err
 		return err
 	}
-	w.trailer += int64(len(line))
+	w.trailer += int64(len(sep) + len(b))
 	w.n++
-	if err := w.writeTrailer(); err != nil {
-		w.err = err
-	}
-	return w.err
+	return nil
 }
 
 // AddHandshakeFailure records a client that failed the TLS handshake.
