@@ -228,21 +228,52 @@ func TestReadsChromeStyleHAR(t *testing.T) {
 	}
 }
 
-// A 100 KiB-entry fuzz-ish property: garbage never panics the reader.
+// FuzzRead: garbage never panics the reader; every error is a
+// FormatError; what reads converts to one flow per entry or a FormatError.
+// Seeds: the foreign fixtures and a regtrace HAR, whole and cut.
 func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"log":{"entries":[]}}`))
 	f.Add([]byte(`{"log":{"version":"1.2","creator":{"name":"regtrace","version":"x"},"pages":[],"entries":[` + "\n" + `{"startedDateTime":"2026-01-01T00:00:00Z"`))
 	f.Add([]byte(`{"log":{"entries":[{"startedDateTime":"2026-01-01T00:00:00Z","request":{"method":"GET","url":"https://a/"},"response":{"status":200,"content":{"text":"!!","encoding":"base64"}}}]}}`))
+	paths, _ := filepath.Glob("testdata/*.har")
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	w, err := Create(filepath.Join(f.TempDir(), "seed.har"), Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, fl := range sampleFlows() {
+		w.Add(fl, Annotation{Kind: "k", Findings: []string{"r"}})
+	}
+	w.AddHandshakeFailure(flow.HandshakeFailure{Time: flowtest.Epoch, Target: "a:443", Message: "bad certificate"})
+	w.Close()
+	b, err := os.ReadFile(w.f.Name())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add(b[:len(b)*2/3])
 	f.Fuzz(func(t *testing.T, b []byte) {
+		var fe *FormatError
 		h, err := Read(bytes.NewReader(b))
 		if err != nil {
-			var fe *FormatError
 			if !errors.As(err, &fe) {
 				t.Fatalf("untyped error %T %v", err, err)
 			}
 			return
 		}
-		h.Flows()
+		fs, _, err := h.Flows()
+		if err != nil && !errors.As(err, &fe) {
+			t.Fatalf("untyped flows error %T %v", err, err)
+		}
+		if err == nil && len(fs) != len(h.Log.Entries) {
+			t.Fatalf("%d entries became %d flows", len(h.Log.Entries), len(fs))
+		}
 		h.Sanitized()
 	})
 }

@@ -1,8 +1,8 @@
 package har
 
 import (
-	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -11,8 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"sort"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/regtrace/regtrace/decode/flow"
@@ -88,39 +92,32 @@ func parse(data []byte) (*File, error) {
 	return h, nil
 }
 
-// decodeDoc streams the document: each entry is decoded once, straight into
-// its struct, so a 100,000-entry file is scanned once and a bad entry is
-// reported with its index.
+// decodeDoc walks the document's structure with a small scanner that only
+// finds where values start and end; each entry is then decoded by
+// encoding/json (which also validates it) on every core, in place in a
+// slice sized once. A 100,000-entry file is scanned once more than it is
+// decoded, never copied, and a bad entry is reported with its index.
 func decodeDoc(data []byte) (*File, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	docErr := func(path string, err error) error {
-		return &FormatError{Entry: -1, Path: path, Err: jsonErrAt(err, dec.InputOffset())}
-	}
-	if err := expectDelim(dec, '{'); err != nil {
-		return nil, docErr("(document)", err)
-	}
+	s := &scanner{data: data}
+	docErr := func(path string, err error) error { return &FormatError{Entry: -1, Path: path, Err: err} }
 	var h *File
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return nil, docErr("(document)", err)
-		}
+	err := s.object(func(key string) error {
 		if key != "log" {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return nil, docErr(fmt.Sprint(key), err)
-			}
-			continue
+			return s.skipValid(key)
 		}
-		if h, err = decodeLog(dec); err != nil {
+		var err error
+		h, err = decodeLog(s)
+		return err
+	})
+	if err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) {
 			return nil, err
 		}
-	}
-	if err := expectDelim(dec, '}'); err != nil {
 		return nil, docErr("(document)", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, docErr("(document)", errors.New("data after the document"))
+	if s.ws(); s.pos < len(data) {
+		return nil, docErr("(document)", s.errorf("data after the document"))
 	}
 	if h == nil || h.Log.Entries == nil {
 		return nil, &FormatError{Entry: -1, Path: "log.entries", Err: ErrNotHAR}
@@ -128,21 +125,10 @@ func decodeDoc(data []byte) (*File, error) {
 	return h, nil
 }
 
-func decodeLog(dec *json.Decoder) (*File, error) {
-	logErr := func(path string, err error) error {
-		return &FormatError{Entry: -1, Path: path, Err: jsonErrAt(err, dec.InputOffset())}
-	}
-	if err := expectDelim(dec, '{'); err != nil {
-		return nil, logErr("log", err)
-	}
+func decodeLog(s *scanner) (*File, error) {
 	h := &File{}
 	l := &h.Log
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, logErr("log", err)
-		}
-		key, _ := tok.(string)
+	err := s.object(func(key string) error {
 		var dst any
 		switch key {
 		case "version":
@@ -158,69 +144,346 @@ func decodeLog(dec *json.Decoder) (*File, error) {
 		case "_regtrace":
 			dst = &l.Regtrace
 		case "entries":
-			if err := expectDelim(dec, '['); err != nil {
-				return nil, logErr("log.entries", err)
+			es, err := decodeEntries(s)
+			if err != nil {
+				return err
 			}
-			l.Entries = []Entry{}
-			for i := 0; dec.More(); i++ {
-				var e Entry
-				if err := dec.Decode(&e); err != nil {
-					path := fmt.Sprintf("log.entries[%d]", i)
-					var te *json.UnmarshalTypeError
-					if errors.As(err, &te) && te.Field != "" {
-						path += "." + te.Field
-						return nil, &FormatError{Entry: i, Path: path, Err: err}
-					}
-					return nil, &FormatError{Entry: i, Path: path, Err: jsonErrAt(err, dec.InputOffset())}
-				}
-				l.Entries = append(l.Entries, e)
-			}
-			if err := expectDelim(dec, ']'); err != nil {
-				return nil, logErr("log.entries", err)
-			}
-			continue
+			l.Entries = es
+			return nil
 		default:
-			var skip json.RawMessage
-			dst = &skip
+			return s.skipValid("log." + key)
 		}
-		if err := dec.Decode(dst); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) {
-				return nil, &FormatError{Entry: -1, Path: "log." + key, Err: err}
-			}
-			return nil, logErr("log."+key, err)
+		start, end, err := s.value()
+		if err != nil {
+			return &FormatError{Entry: -1, Path: "log." + key, Err: err}
 		}
-	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return nil, logErr("log", err)
+		if err := json.Unmarshal(s.data[start:end], dst); err != nil {
+			return &FormatError{Entry: -1, Path: "log." + key, Err: jsonErr(err, start)}
+		}
+		return nil
+	})
+	if err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			return nil, err
+		}
+		return nil, &FormatError{Entry: -1, Path: "log", Err: err}
 	}
 	return h, nil
 }
 
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
+// decodeEntries finds every entry's bytes, then decodes them in parallel.
+// The error reported is the one of the lowest entry index, as a sequential
+// decoder would report it.
+func decodeEntries(s *scanner) ([]Entry, error) {
+	if err := s.expect('['); err != nil {
+		return nil, &FormatError{Entry: -1, Path: "log.entries", Err: err}
+	}
+	var spans [][2]int
+	var scanErr error
+	for first := true; ; first = false {
+		s.ws()
+		if first && s.pos < len(s.data) && s.data[s.pos] == ']' {
+			s.pos++
+			break
+		}
+		start, end, err := s.value()
+		if err != nil {
+			scanErr = err
+			break
+		}
+		spans = append(spans, [2]int{start, end})
+		if c, err := s.next(',', ']'); err != nil {
+			scanErr = err
+			break
+		} else if c == ']' {
+			break
+		}
+	}
+	entries := make([]Entry, len(spans))
+	err := parallel(len(spans), func(i int) error {
+		start, end := spans[i][0], spans[i][1]
+		entries[i] = newEntry()
+		if fastEntry(s.data[start:end], &entries[i]) {
+			return nil
+		}
+		entries[i] = newEntry()
+		if err := json.Unmarshal(s.data[start:end], &entries[i]); err != nil {
+			path := fmt.Sprintf("log.entries[%d]", i)
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && te.Field != "" {
+				path += "." + te.Field
+			}
+			return &FormatError{Entry: i, Path: path, Err: jsonErr(err, start)}
+		}
+		return nil
+	})
 	if err != nil {
+		return nil, err
+	}
+	if scanErr != nil {
+		i := len(spans)
+		return nil, &FormatError{Entry: i, Path: fmt.Sprintf("log.entries[%d]", i), Err: scanErr}
+	}
+	return entries, nil
+}
+
+// newEntry is an entry before decoding: HAR 1.2 makes blocked, dns,
+// connect and ssl optional with -1 for "does not apply" (mitmproxy leaves
+// some out), so absent is -1, not 0.
+func newEntry() Entry {
+	return Entry{Timings: Timings{Blocked: -1, DNS: -1, Connect: -1, SSL: -1}}
+}
+
+// parallel runs fn(0…n-1) on every core, in blocks claimed in index order,
+// and returns the error of the lowest index (blocks past a known failure
+// are skipped; every block before it still runs).
+func parallel(n int, fn func(i int) error) error {
+	const block = 64
+	workers := min(runtime.GOMAXPROCS(0), (n+block-1)/block)
+	if workers <= 1 {
+		for i := range n {
+			if err := fn(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		next     atomic.Int64
+		mu       sync.Mutex
+		firstErr error
+		errAt    = n
+		wg       sync.WaitGroup
+	)
+	failedBefore := func(i int) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return errAt < i
+	}
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(block)) - block
+				if lo >= n || failedBefore(lo) {
+					return
+				}
+				for i := lo; i < min(lo+block, n); i++ {
+					if err := fn(i); err != nil {
+						mu.Lock()
+						if i < errAt {
+							errAt, firstErr = i, err
+						}
+						mu.Unlock()
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// scanner walks JSON structure: objects, arrays, strings and the extent of
+// any value. It does not validate what it skips; whatever it hands on is
+// checked by encoding/json, so together they accept exactly valid JSON.
+type scanner struct {
+	data []byte
+	pos  int
+}
+
+func (s *scanner) errorf(format string, args ...any) error {
+	return fmt.Errorf("invalid JSON at byte %d: %s", s.pos, fmt.Sprintf(format, args...))
+}
+
+func (s *scanner) eof() error {
+	return fmt.Errorf("invalid JSON at byte %d: %w", len(s.data), errUnexpectedEnd)
+}
+
+func (s *scanner) ws() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// next consumes one of the wanted bytes after white space.
+func (s *scanner) next(want ...byte) (byte, error) {
+	s.ws()
+	if s.pos >= len(s.data) {
+		return 0, s.eof()
+	}
+	c := s.data[s.pos]
+	for _, w := range want {
+		if c == w {
+			s.pos++
+			return c, nil
+		}
+	}
+	return 0, s.errorf("want %s, found %q", quoteAll(want), c)
+}
+
+func quoteAll(bs []byte) string {
+	var q []string
+	for _, b := range bs {
+		q = append(q, strconv.QuoteRune(rune(b)))
+	}
+	return strings.Join(q, " or ")
+}
+
+func (s *scanner) expect(c byte) error {
+	_, err := s.next(c)
+	return err
+}
+
+// object calls member for each key of the object at s.pos; member must
+// consume the value.
+func (s *scanner) object(member func(key string) error) error {
+	if err := s.expect('{'); err != nil {
 		return err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("want %q, found %v", want, tok)
+	for first := true; ; first = false {
+		s.ws()
+		if first && s.pos < len(s.data) && s.data[s.pos] == '}' {
+			s.pos++
+			return nil
+		}
+		if s.pos < len(s.data) && s.data[s.pos] != '"' {
+			return s.errorf("want a member name, found %q", s.data[s.pos])
+		}
+		start, end, err := s.value()
+		if err != nil {
+			return err
+		}
+		var key string
+		if err := json.Unmarshal(s.data[start:end], &key); err != nil {
+			return jsonErr(err, start)
+		}
+		if err := s.expect(':'); err != nil {
+			return err
+		}
+		if err := member(key); err != nil {
+			return err
+		}
+		if c, err := s.next(',', '}'); err != nil {
+			return err
+		} else if c == '}' {
+			return nil
+		}
+	}
+}
+
+// skipValid skips a value nobody reads, checking it is valid JSON.
+func (s *scanner) skipValid(path string) error {
+	start, end, err := s.value()
+	if err == nil && !json.Valid(s.data[start:end]) {
+		var v any
+		err = jsonErr(json.Unmarshal(s.data[start:end], &v), start)
+	}
+	if err != nil {
+		return &FormatError{Entry: -1, Path: path, Err: err}
 	}
 	return nil
 }
 
-var errUnexpectedEnd = errors.New("unexpected end of input")
-
-func jsonErrAt(err error, off int64) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return fmt.Errorf("invalid JSON at byte %d: %w", off, errUnexpectedEnd)
+// value returns the extent of the value at s.pos (after white space) and
+// moves past it.
+func (s *scanner) value() (start, end int, err error) {
+	s.ws()
+	if s.pos >= len(s.data) {
+		return 0, 0, s.eof()
 	}
-	return jsonErr(err)
+	start = s.pos
+	d := s.data
+	switch d[start] {
+	case '"':
+		e, err := s.stringEnd(start)
+		if err != nil {
+			return 0, 0, err
+		}
+		s.pos = e
+		return start, e, nil
+	case '{', '[':
+		depth := 0
+		for i := start; i < len(d); i++ {
+			switch d[i] {
+			case '"':
+				e, err := s.stringEnd(i)
+				if err != nil {
+					return 0, 0, err
+				}
+				i = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					s.pos = i + 1
+					return start, i + 1, nil
+				}
+			}
+		}
+		return 0, 0, s.eof()
+	case '}', ']', ',', ':':
+		return 0, 0, s.errorf("want a value, found %q", d[start])
+	}
+	// A literal or number: up to the next delimiter.
+	i := start
+	for i < len(d) && !delimiter(d[i]) {
+		i++
+	}
+	if i == len(d) {
+		return 0, 0, s.eof()
+	}
+	s.pos = i
+	return start, i, nil
 }
 
-func jsonErr(err error) error {
+func delimiter(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', ':', '[', ']', '{', '}', '"':
+		return true
+	}
+	return false
+}
+
+// stringEnd returns the index after the closing quote of the string that
+// opens at i.
+func (s *scanner) stringEnd(i int) (int, error) {
+	d := s.data
+	j := i + 1
+	for {
+		k := bytes.IndexByte(d[j:], '"')
+		if k < 0 {
+			return 0, s.eof()
+		}
+		j += k
+		// Escaped when preceded by an odd number of backslashes.
+		n := 0
+		for b := j - 1; b > i && d[b] == '\\'; b-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j + 1, nil
+		}
+		j++
+	}
+}
+
+var errUnexpectedEnd = errors.New("unexpected end of input")
+
+// jsonErr places an encoding/json error of the value that starts at base in
+// the document.
+func jsonErr(err error, base int) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Errorf("invalid JSON at byte %d: %v", se.Offset, err)
+		return fmt.Errorf("invalid JSON at byte %d: %v", int64(base)+se.Offset, err)
 	}
 	return err
 }
@@ -228,18 +491,19 @@ func jsonErr(err error) error {
 // recoverTruncated rebuilds a regtrace HAR whose writer died mid-entry:
 // the prefix line, every whole entry line, and the closing brackets.
 func recoverTruncated(data []byte) ([]byte, bool) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 1<<20), maxHAR)
-	if !sc.Scan() || !bytes.HasPrefix(sc.Bytes(), []byte(`{"log":{"version":"1.2","creator":{"name":"regtrace"`)) ||
-		!bytes.HasSuffix(sc.Bytes(), []byte(`"entries":[`)) {
+	first, rest, _ := bytes.Cut(data, []byte("\n"))
+	if !bytes.HasPrefix(first, []byte(`{"log":{"version":"1.2","creator":{"name":"regtrace"`)) ||
+		!bytes.HasSuffix(first, []byte(`"entries":[`)) {
 		return nil, false
 	}
-	var out bytes.Buffer
-	out.Write(sc.Bytes())
+	out := bytes.NewBuffer(make([]byte, 0, len(data)+8))
+	out.Write(first)
 	n := 0
-	for sc.Scan() {
-		line := bytes.TrimPrefix(sc.Bytes(), []byte(","))
-		if !json.Valid(line) || len(line) == 0 || line[0] != '{' {
+	for len(rest) > 0 {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		line = bytes.TrimPrefix(line, []byte(","))
+		if len(line) == 0 || line[0] != '{' || !json.Valid(line) {
 			break
 		}
 		if n > 0 {
@@ -280,20 +544,26 @@ func (h *File) Sanitized() bool {
 // Flows converts the entries to flows, sorted by start time then ID, and
 // returns the handshake failures regtrace recorded.
 func (h *File) Flows() ([]*flow.Flow, []flow.HandshakeFailure, error) {
-	var out []*flow.Flow
-	for i, e := range h.Log.Entries {
-		f, err := toFlow(i, e)
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, f)
-	}
-	sort.SliceStable(out, func(a, b int) bool {
-		if !out[a].Start.Equal(out[b].Start) {
-			return out[a].Start.Before(out[b].Start)
-		}
-		return out[a].ID < out[b].ID
+	out := make([]*flow.Flow, len(h.Log.Entries))
+	err := parallel(len(out), func(i int) error {
+		f, err := toFlow(i, &h.Log.Entries[i])
+		out[i] = f
+		return err
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	byStart := func(a, b *flow.Flow) int {
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	}
+	// Usually in order already (regtrace writes at completion, close to
+	// start order); checking is cheaper than sorting.
+	if !slices.IsSortedFunc(out, byStart) {
+		slices.SortStableFunc(out, byStart)
+	}
 	var hs []flow.HandshakeFailure
 	if ext := h.Log.Regtrace; ext != nil {
 		for _, t := range ext.TLSErrors {
@@ -322,17 +592,47 @@ func dur(ms float64) time.Duration {
 }
 
 func toHeader(nvs []NameValue) http.Header {
-	h := http.Header{}
-	for _, nv := range nvs {
+	h := make(http.Header, len(nvs))
+	// One backing array for the usual one value per name; capped slices so
+	// a repeated name appends into its own copy.
+	vals := make([]string, len(nvs))
+	for i, nv := range nvs {
 		if strings.HasPrefix(nv.Name, ":") { // HTTP/2 pseudo-headers
 			continue
 		}
-		h.Add(nv.Name, nv.Value)
+		k := http.CanonicalHeaderKey(nv.Name)
+		if old, ok := h[k]; ok {
+			h[k] = append(old, nv.Value)
+			continue
+		}
+		vals[i] = nv.Value
+		h[k] = vals[i : i+1 : i+1]
 	}
 	return h
 }
 
-func toFlow(i int, e Entry) (*flow.Flow, error) {
+// errKind classifies a foreign tool's error text: Chrome's net::ERR_ codes
+// and the messages of mitmproxy (Python's ssl and socket errors).
+func errKind(msg string) flow.ErrKind {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "err_cert_authority_invalid") || strings.Contains(m, "unable to get local issuer") || strings.Contains(m, "self-signed certificate") || strings.Contains(m, "self signed certificate"):
+		return flow.ErrUnknownAuthority
+	case strings.Contains(m, "err_cert_") || strings.Contains(m, "certificate verify failed"):
+		return flow.ErrCertificate
+	case strings.Contains(m, "err_ssl_") || strings.Contains(m, "tls"):
+		return flow.ErrTLS
+	case strings.Contains(m, "err_connection_refused") || strings.Contains(m, "connection refused"):
+		return flow.ErrRefused
+	case strings.Contains(m, "err_name_not_resolved") || strings.Contains(m, "name or service not known") || strings.Contains(m, "nodename nor servname"):
+		return flow.ErrDNS
+	case strings.Contains(m, "timed_out") || strings.Contains(m, "timed out") || strings.Contains(m, "timeout"):
+		return flow.ErrTimeout
+	}
+	return flow.ErrOther
+}
+
+func toFlow(i int, e *Entry) (*flow.Flow, error) {
 	fail := func(path string, err error) (*flow.Flow, error) {
 		return nil, &FormatError{Entry: i, Path: fmt.Sprintf("log.entries[%d].%s", i, path), Err: err}
 	}
@@ -430,16 +730,17 @@ func toFlow(i int, e Entry) (*flow.Flow, error) {
 		}
 		f.Response = resp
 	}
-	if e.Error != "" || (x != nil && x.ErrorKind != "") {
-		kind := flow.ErrOther
+	if msg := cmp.Or(e.Error, r.Error); msg != "" || (x != nil && x.ErrorKind != "") {
+		kind := errKind(msg)
 		if x != nil && x.ErrorKind != "" {
 			kind = flow.ErrKind(x.ErrorKind)
 		}
-		f.Err = &flow.Error{Kind: kind, Message: e.Error}
+		f.Err = &flow.Error{Kind: kind, Message: msg}
 	}
 	t := e.Timings
 	f.Timings = flow.Timings{Blocked: dur(t.Blocked), DNS: dur(t.DNS), TLS: dur(t.SSL), Send: dur(t.Send), Wait: dur(t.Wait), Receive: dur(t.Receive), Connect: dur(t.Connect)}
-	if t.Connect >= 0 && t.SSL > 0 {
+	// HAR counts ssl inside connect; mitmproxy does not (connect < ssl).
+	if t.Connect >= 0 && t.SSL > 0 && t.Connect >= t.SSL {
 		f.Timings.Connect = dur(t.Connect - t.SSL)
 	}
 	if ip := strings.Trim(e.ServerIPAddress, "[]"); ip != "" || (x != nil && x.Upstream != nil) {

@@ -110,7 +110,7 @@ func redactEntry(e Entry) Entry {
 	s.Headers = redactNV(s.Headers, true)
 	s.Cookies = redactCookies(s.Cookies)
 	s.RedirectURL = redact.URLString(s.RedirectURL)
-	s.Comment = redact.Text(s.Comment)
+	s.Comment, s.Error = redact.Text(s.Comment), redact.Text(s.Error)
 	c := &s.Content
 	c.Comment = redact.Text(c.Comment)
 	if c.Text != "" {

@@ -85,6 +85,9 @@ type Response struct {
 	HeadersSize int64       `json:"headersSize"`
 	BodySize    int64       `json:"bodySize"`
 	Comment     string      `json:"comment,omitempty"`
+	// Error is Chrome's (and mitmproxy savehar's) transport failure, e.g.
+	// "net::ERR_CERT_AUTHORITY_INVALID", beside status 0.
+	Error string `json:"_error,omitempty"`
 }
 
 type NameValue struct {

@@ -1,0 +1,113 @@
+package har
+
+import (
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regtrace/regtrace/decode/flow"
+)
+
+func readFixture(t *testing.T, name string) (*File, []*flow.Flow) {
+	t.Helper()
+	h, err := ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _, err := h.Flows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, fs
+}
+
+func TestReadsChrome131SanitizedExport(t *testing.T) {
+	h, fs := readFixture(t, "chrome-131-sanitized.har")
+	if len(fs) != 4 || !h.Sanitized() {
+		t.Fatalf("%d flows, sanitized %v", len(fs), h.Sanitized())
+	}
+	// Sorted by start: the cached script came first.
+	if fs[0].Request.URL.Path != "/ui/app.js" || fs[1].Request.URL.Path != "/v2/" {
+		t.Errorf("order: %s, %s", fs[0].Request.URL, fs[1].Request.URL)
+	}
+	ping := fs[1]
+	if ping.Request.Header.Get(":authority") != "" || len(ping.Request.Header) != 5 || ping.Request.Header.Get("User-Agent") == "" ||
+		ping.Response.Header.Get("Www-Authenticate") == "" || ping.Upstream == nil || ping.Upstream.ServerIP != "::1" ||
+		ping.Request.Proto != "http/2.0" || ping.Timings.DNS != -1 || ping.Timings.Wait != 1902*time.Microsecond {
+		t.Errorf("ping: %+v %+v %+v", ping.Request, ping.Response, ping.Timings)
+	}
+	tok := fs[2]
+	if string(tok.Response.Body.Captured[:10]) != `{"token":"` || tok.Response.Body.Size != 594 || tok.Request.URL.Query().Get("scope") != "repository:team/app:pull" {
+		t.Errorf("token response %q size %d", tok.Response.Body.Captured, tok.Response.Body.Size)
+	}
+	// The body Chrome left out (a disk-cache hit) is not there, and says so.
+	if js := fs[0]; len(js.Response.Body.Captured) != 0 || js.Response.Body.Size != 1840 || !js.Response.Body.Truncated || js.Upstream != nil {
+		t.Errorf("cached script body %+v upstream %+v", js.Response.Body, js.Upstream)
+	}
+}
+
+func TestReadsFirefox128(t *testing.T) {
+	h, fs := readFixture(t, "firefox-128.har")
+	if len(fs) != 2 || h.Sanitized() || h.Log.Browser == nil || h.Log.Browser.Name != "Firefox" {
+		t.Fatalf("%d flows, sanitized %v, browser %+v", len(fs), h.Sanitized(), h.Log.Browser)
+	}
+	want := time.Date(2026, 3, 1, 10, 45, 10, 10e6, time.UTC)
+	if !fs[0].Start.Equal(want) || fs[0].Request.Header.Get("Authorization") != "Basic YWxpY2U6YWxpY2UtcHc=" {
+		t.Errorf("start %v (want %v), auth %q", fs[0].Start, want, fs[0].Request.Header.Get("Authorization"))
+	}
+	// content.size 0 beside a text: the text is the body.
+	if b := fs[0].Response.Body; b.Size != 404 || b.Truncated {
+		t.Errorf("token body %+v", b)
+	}
+	if fs[1].Response.Status != 404 || fs[1].Response.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Errorf("manifest %+v", fs[1].Response)
+	}
+}
+
+func TestReadsMitmproxy10Savehar(t *testing.T) {
+	h, fs := readFixture(t, "mitmproxy-10-savehar.har")
+	if len(fs) != 2 || h.Sanitized() {
+		t.Fatalf("%d flows, sanitized %v", len(fs), h.Sanitized())
+	}
+	f := fs[1]
+	if string(f.Response.Body.Captured) != "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"invalid username or password\"}]}\n" ||
+		f.Upstream.ServerIP != "::1" || f.Timings.DNS != -1 || f.Timings.Blocked != -1 || f.Timings.TLS != 4900*time.Microsecond ||
+		f.Timings.Connect != 1800*time.Microsecond { // mitmproxy's connect leaves ssl out
+		t.Errorf("token flow %+v %+v %+v", f.Response, f.Upstream, f.Timings)
+	}
+	if fs[0].Start.Nanosecond() != 1853000 {
+		t.Errorf("microseconds lost: %v", fs[0].Start)
+	}
+}
+
+func TestReadsHTTPToolkit119(t *testing.T) {
+	h, fs := readFixture(t, "httptoolkit-1.19.har")
+	if len(fs) != 3 || h.Sanitized() {
+		t.Fatalf("%d flows, sanitized %v", len(fs), h.Sanitized())
+	}
+	head := fs[2]
+	if head.Request.Method != http.MethodHead || head.Request.Header.Get(":method") != "" || head.Request.Header.Get("Authorization") != "Bearer dckr-opaque-anonymous" ||
+		head.Response.Status != 429 || head.Response.Header.Get("Ratelimit-Remaining") != "0;w=21600" || head.Response.Body.Size != 0 || head.Upstream != nil {
+		t.Errorf("HEAD 429 %+v %+v", head.Request, head.Response)
+	}
+}
+
+// Chrome records a request that never got an answer with status 0 and
+// response._error; it is a failed exchange, not a response.
+func TestReadsChromeFailedRequest(t *testing.T) {
+	h, err := Read(strings.NewReader(entries(`{"startedDateTime":"2026-03-01T10:45:10.003Z","request":{"method":"GET","url":"https://registry.test/v2/","httpVersion":"","headers":[],"queryString":[],"cookies":[],"headersSize":-1,"bodySize":0},
+"response":{"status":0,"statusText":"","httpVersion":"","headers":[],"cookies":[],"content":{"size":0,"mimeType":"x-unknown"},"redirectURL":"","headersSize":-1,"bodySize":-1,"_transferSize":0,"_error":"net::ERR_CERT_AUTHORITY_INVALID"},
+"cache":{},"timings":{"blocked":-1,"dns":-1,"ssl":-1,"connect":-1,"send":0,"wait":0,"receive":0},"time":0}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _, err := h.Flows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := fs[0]; f.Response != nil || f.Err == nil || f.Err.Kind != flow.ErrUnknownAuthority || f.Err.Message != "net::ERR_CERT_AUTHORITY_INVALID" {
+		t.Errorf("flow %+v err %+v", f.Response, f.Err)
+	}
+}
