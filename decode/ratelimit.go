@@ -16,6 +16,11 @@ import (
 // case-insensitively, also in a header map that was not canonicalised.
 // It returns nil when none of these headers is present.
 func ParseRateLimit(h http.Header, now time.Time) *RateLimit {
+	// Most responses carry none of these: one pass over the names says so
+	// (firstHeader scans the map once per name it does not find).
+	if !hasAnyHeader(h, rateLimitHeaders[:]) {
+		return nil
+	}
 	limit, okL := firstHeader(h, "RateLimit-Limit", "X-RateLimit-Limit")
 	remaining, okR := firstHeader(h, "RateLimit-Remaining", "X-RateLimit-Remaining")
 	source, okS := firstHeader(h, "Docker-RateLimit-Source")
@@ -48,6 +53,20 @@ func ParseRateLimit(h http.Header, now time.Time) *RateLimit {
 		}
 	}
 	return rl
+}
+
+var rateLimitHeaders = [...]string{"RateLimit-Limit", "X-RateLimit-Limit", "RateLimit-Remaining", "X-RateLimit-Remaining", "Docker-RateLimit-Source", "Retry-After"}
+
+// hasAnyHeader reports whether h has one of names, case-insensitively.
+func hasAnyHeader(h http.Header, names []string) bool {
+	for k := range h {
+		for _, n := range names {
+			if strings.EqualFold(k, n) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // firstHeader returns the first value of the first of names present in h,

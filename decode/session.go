@@ -61,6 +61,24 @@ type Session struct {
 	realms    map[string]realm    // realm URL without query -> who challenged
 	tokens    map[string]issued   // TokenID -> where it came from
 	redirects map[string]redirect // absolute Location -> blob flow
+	// clients caches ParseUserAgent: a trace has a handful of User-Agents
+	// and 100,000 requests.
+	clients map[string]Client
+}
+
+// maxClients bounds the User-Agent cache of a long live session.
+const maxClients = 256
+
+func (s *Session) client(ua string) Client {
+	if c, ok := s.clients[ua]; ok {
+		return c
+	}
+	c := ParseUserAgent(ua)
+	if s.clients == nil || len(s.clients) >= maxClients {
+		s.clients = map[string]Client{}
+	}
+	s.clients[ua] = c
+	return c
 }
 
 type realm struct {
@@ -113,7 +131,7 @@ func (s *Session) Decode(f *flow.Flow) *Exchange {
 	}
 	x.Host = strings.ToLower(u.Host)
 	x.Registry = NormalizeRegistry(x.Host)
-	x.Client = ParseUserAgent(req.Header.Get("User-Agent"))
+	x.Client = s.client(req.Header.Get("User-Agent"))
 	if a := req.Header.Get("Authorization"); a != "" {
 		x.Auth = ParseAuthorization(a)
 	}
@@ -157,6 +175,9 @@ func (s *Session) Decode(f *flow.Flow) *Exchange {
 }
 
 func (s *Session) isRedirectTarget(u *url.URL) bool {
+	if len(s.redirects) == 0 {
+		return false
+	}
 	_, ok := s.redirects[u.String()]
 	return ok
 }
