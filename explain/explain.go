@@ -147,6 +147,9 @@ func (in *Input) wentElsewhereAfter(ua, reg string, end flow.ID) bool {
 	return false
 }
 
+// sanitizedNote says why a sanitized HAR shows no Authorization.
+const sanitizedNote = "the HAR's exporter removed Authorization headers"
+
 // Report is the result of Explain.
 type Report struct {
 	Operations []*Operation
@@ -253,7 +256,7 @@ func Group(xs []*decode.Exchange) []*Operation {
 	var ops []*Operation
 	byKey := map[string]*Operation{}
 	byFlow := map[flow.ID]*Operation{}
-	hasRepo := map[*Operation]bool{} // kept as we go: a scan per ping would be quadratic
+	started := map[*Operation]bool{} // kept as we go: a scan per ping would be quadratic
 	for _, x := range xs {
 		reg := x.Registry
 		if x.Kind == decode.KindBlobRedirect && x.RedirectFrom != 0 {
@@ -264,9 +267,9 @@ func Group(xs []*decode.Exchange) []*Operation {
 		key := x.Client.UserAgent + "\x00" + reg
 		op := byKey[key]
 		// Every registry client starts a run with a /v2/ ping: a ping after
-		// repository requests begins another operation (two skopeo runs in
-		// one trace are two operations, not one).
-		if op != nil && x.Kind == decode.KindPing && hasRepo[op] {
+		// repository or token requests begins another operation (two skopeo
+		// runs in one trace are two operations, not one).
+		if op != nil && x.Kind == decode.KindPing && started[op] {
 			op = nil
 		}
 		if op == nil {
@@ -276,8 +279,11 @@ func Group(xs []*decode.Exchange) []*Operation {
 		}
 		op.Exchanges = append(op.Exchanges, x)
 		byFlow[x.Flow.ID] = op
+		// A run that failed at the token server pings again next time.
+		if x.Repo != "" || x.Kind == decode.KindTokenRequest {
+			started[op] = true
+		}
 		if x.Repo != "" {
-			hasRepo[op] = true
 			n := decode.NormalizeRepo(reg, x.Repo)
 			if !slices.Contains(op.Repos, n) {
 				op.Repos = append(op.Repos, n)

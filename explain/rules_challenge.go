@@ -234,6 +234,9 @@ func challengeNotChallenged(in *Input, op *Operation) []Finding {
 		switch {
 		case st == 401 && retry == nil:
 			what := "no credentials were sent"
+			if in.Sanitized {
+				what = "whether credentials were sent cannot be seen: " + sanitizedNote
+			}
 			if x.Auth.Scheme != "" {
 				what = x.Auth.Scheme + " credentials were sent"
 			}

@@ -187,6 +187,9 @@ func maskingHeadWithoutBody(in *Input, op *Operation) []Finding {
 	case st == 401 && len(x.Challenges) > 0 && x.Auth.Scheme == "":
 		verdict = VerdictUnauthorized
 		tells = "the request carried no credentials and the registry asks for them (" + x.Challenges[0].Scheme + " challenge)"
+		if in.Sanitized {
+			tells = "the registry asks for credentials (" + x.Challenges[0].Scheme + " challenge); whether the request carried any cannot be seen: " + sanitizedNote
+		}
 	case st == 401:
 		verdict = VerdictUnauthorized
 		tells = "the registry did not accept the request's credentials; the challenge carries no error= to say why"
@@ -286,6 +289,9 @@ func maskingEndpointFallback(in *Input, ops []*Operation) []Finding {
 			verdict = VerdictDenied
 		}
 		credNote := "it carried no credentials"
+		if in.Sanitized {
+			credNote = "whether it carried credentials cannot be seen: " + sanitizedNote
+		}
 		if h.Auth.Scheme != "" {
 			credNote = "it carried " + h.Auth.Scheme + " credentials"
 			if h.Auth.User != "" {

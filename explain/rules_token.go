@@ -647,7 +647,10 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 	var out []Finding
 	seen := map[string]bool{}
 	for _, x := range tokFailures(op) {
-		if !tokDenied(x) || !tokBearer(x) || x.Repo == "" {
+		// A sanitized HAR (Chrome's default export) drops Authorization:
+		// a request without one may have carried the token.
+		hidden := in.Sanitized && x.Auth.Scheme == ""
+		if !tokDenied(x) || !tokBearer(x) && !hidden || x.Repo == "" {
 			continue
 		}
 		ec := tokChallengeError(x)
@@ -664,6 +667,10 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 			continue
 		}
 		seen[x.Repo] = true
+		if hidden {
+			out = append(out, tokWithRepo(tokHiddenInsufficient(op, x, ec), x))
+			continue
+		}
 		tx := tokIssuer(in, op, x)
 		who := "anonymously"
 		if tokCredsSent(tx) {
@@ -694,6 +701,65 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 		}, x))
 	}
 	return out
+}
+
+// tokHiddenInsufficient is insufficient-scope for a request whose
+// Authorization the HAR's exporter removed: the registry's answer is there,
+// what the client sent is not.
+func tokHiddenInsufficient(op *Operation, x *decode.Exchange, ec string) Finding {
+	var tx *decode.Exchange // the last token issued before x
+	for _, y := range op.Exchanges {
+		if y.Flow.ID == x.Flow.ID {
+			break
+		}
+		if y.Kind == decode.KindTokenRequest && y.TokenResponse != nil {
+			tx = y
+		}
+	}
+	why := fmt.Sprintf("%s (%s of %q) was refused with %d", x.Flow.ID, x.Kind, x.Repo, status(x))
+	if ec != "" {
+		why += fmt.Sprintf(" and error=%q", ec)
+	}
+	why += ". This HAR was exported without Authorization headers, so whether that request carried a token cannot be seen."
+	if tx != nil {
+		why += fmt.Sprintf(" The last token issued before it, by %s, was requested with %s", tx.Flow.ID, tokSentHidden(tx))
+		for _, t := range []*decode.Token{tx.TokenResponse.AccessToken, tx.TokenResponse.Token} {
+			if t == nil || t.Claims == nil || !t.Claims.HasAccess {
+				continue
+			}
+			var missing []decode.Scope
+			for _, n := range x.Need {
+				if m := decode.Missing(t.Claims.Access, n); len(m) > 0 {
+					missing = append(missing, decode.Scope{Type: n.Type, Class: n.Class, Name: n.Name, Actions: m})
+				}
+			}
+			if len(missing) > 0 {
+				why += " and its access claim lacks " + tokScopes(missing)
+			}
+			break
+		}
+		why += "."
+	}
+	return Finding{
+		Verdict:  VerdictUnauthorizedAmbiguous,
+		Evidence: ids(tx, x),
+		Why:      why,
+		Fix: "Check the repository name and that the account may read it; log in with an account that can. " +
+			"To see what was sent, export the HAR with sensitive data (Chrome: \"Export HAR (with sensitive data)\") or record with `regtrace proxy --har`.",
+		CannotProve: "Whether credentials or a token were sent at all: the exporter removed Authorization headers. " +
+			"And whether the repository is missing or private: a registry that prevents information leaks answers the same for both.",
+	}
+}
+
+// tokSentHidden says what a token request visibly carried in a sanitized HAR.
+func tokSentHidden(tx *decode.Exchange) string {
+	if u := tokUser(tx); u != "" {
+		return fmt.Sprintf("the account %q named", u)
+	}
+	if tokCredsSent(tx) {
+		return "credentials"
+	}
+	return "no credentials visible in this HAR (the exporter removes Authorization)"
 }
 
 // ---- step 6: token validity ----

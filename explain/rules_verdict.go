@@ -258,7 +258,7 @@ func verdictRateFinding(in *Input, op *Operation, x *decode.Exchange) Finding {
 			why += fmt.Sprintf(" The registry asks to retry after %s.", rl.RetryAfter)
 		}
 	}
-	anon := true
+	anon := !in.Sanitized // a sanitized HAR hides whether they were
 	if _, ok := verdictAuthenticated(in, op, x); ok {
 		anon = false
 	}

@@ -243,7 +243,8 @@ func FuzzRead(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	w, err := Create(filepath.Join(f.TempDir(), "seed.har"), Options{})
+	seed := filepath.Join(f.TempDir(), "seed.har")
+	w, err := Create(seed, Options{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func FuzzRead(f *testing.F) {
 	}
 	w.AddHandshakeFailure(flow.HandshakeFailure{Time: flowtest.Epoch, Target: "a:443", Message: "bad certificate"})
 	w.Close()
-	b, err := os.ReadFile(w.f.Name())
+	b, err := os.ReadFile(seed)
 	if err != nil {
 		f.Fatal(err)
 	}
