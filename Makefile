@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 APT_PACKAGES := docker-registry skopeo nginx-light curl podman docker.io uidmap mitmproxy chromium
 APT_BINS     := docker-registry skopeo nginx       curl podman dockerd   newuidmap mitmdump chromium
 # npm packages for the interop tests, installed into .tools/node_modules.
-NPM_PACKAGES := har-validator@5.1.5
+NPM_PACKAGES := har-validator@5.1.5 chrome-har@1.3.1
 # Go clients, pinned, installed into .tools/bin.
 GO_TOOLS := oras.land/oras/cmd/oras@v1.3.6 \
 	github.com/google/go-containerregistry/cmd/crane@v0.22.1 \

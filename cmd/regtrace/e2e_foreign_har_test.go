@@ -251,3 +251,103 @@ func TestMitmproxyHARExplained(t *testing.T) {
 	}
 	t.Logf("mitmproxy HAR findings:\n%s", rep)
 }
+
+// nodeModules returns <repo>/.tools/node_modules holding every package
+// named; under REGTRACE_E2E=1 a missing one fails the test (make test
+// installs them).
+func nodeModules(t *testing.T, pkgs ...string) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", "..", ".tools", "node_modules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pkgs {
+		if _, err := os.Stat(filepath.Join(dir, p, "package.json")); err != nil {
+			if os.Getenv("REGTRACE_E2E") == "1" {
+				t.Fatalf("npm package %s is not in %s (make test installs it)", p, dir)
+			}
+			t.Skipf("npm package %s is not in %s; run make test", p, dir)
+		}
+	}
+	return dir
+}
+
+// TestChromiumHARExplained drives headless Chromium through the DevTools
+// protocol against distribution under token auth — the /v2/ ping, a token
+// with Basic credentials, then a fetch() of a missing tag with the token —
+// converts the Network events to a HAR with chrome-har, and checks what
+// the reader and explain make of a real browser HAR: HTTP/2 with
+// pseudo-headers, -1 sizes and timings, _initiator/_priority/_resourceType
+// extensions, and the rule for a tag that really is not there.
+func TestChromiumHARExplained(t *testing.T) {
+	chromium := need(t, "chromium")
+	node := need(t, "node")
+	modules := nodeModules(t, "chrome-har")
+	pki := testPKI(t)
+	ts := newTokenServer(t, t.TempDir())
+	ts.Users = map[string]string{"admin": "admin-pw", "alice": "alice-pw"}
+	ts.ACL = map[string]map[string][]string{"team/app": {"alice": {"pull"}, "admin": {"*"}}}
+	authPort := startTLS(t, pki, ts)
+	reg := startRegistry(t, pki, ts.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", authPort)))
+	host := fmt.Sprintf("registry.test:%d", reg.Port)
+	seedImages(t, pki, host, "admin:admin-pw", "team/app")
+
+	dir := t.TempDir()
+	harPath := filepath.Join(dir, "chromium.har")
+	plan, _ := json.Marshal(map[string]string{
+		"chromium": chromium, "modules": modules, "out": harPath,
+		"hostRules": "MAP registry.test 127.0.0.1, MAP auth.test 127.0.0.1",
+		"registry":  "https://" + host,
+		"tokenURL":  fmt.Sprintf("https://auth.test:%d/token?account=alice&scope=repository:team/app:pull&service=registry.test", authPort),
+		"basic":     "YWxpY2U6YWxpY2UtcHc=", // alice:alice-pw
+		"manifest":  "/v2/team/app/manifests/nope",
+	})
+	planPath := filepath.Join(dir, "plan.json")
+	os.WriteFile(planPath, plan, 0o600)
+	script, _ := filepath.Abs(filepath.Join("testdata", "chromium", "capture_har.mjs"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, planPath)
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("capture: %v\n%s", err, out)
+	}
+	t.Logf("capture: %s", bytes.TrimSpace(out))
+
+	h, err := har.ReadFile(harPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Log.Creator.Name != "chrome-har" || h.Sanitized() {
+		t.Errorf("creator %+v, sanitized %v (Authorization is in this HAR)", h.Log.Creator, h.Sanitized())
+	}
+	flows, _, err := h.Flows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := decode.NewSession()
+	var xs []*decode.Exchange
+	for _, f := range flows {
+		xs = append(xs, sess.Decode(f))
+	}
+	ping, tok, man := find(xs, decode.KindPing, ""), find(xs, decode.KindTokenRequest, ""), find(xs, decode.KindManifestGet, "team/app")
+	if ping == nil || tok == nil || man == nil {
+		t.Fatalf("decoded as:\n%s", summarize(host, xs))
+	}
+	if len(ping.Challenges) != 1 || tok.TokenRequest.Auth.User != "alice" || tok.TokenResponse == nil ||
+		man.TokenFrom != tok.Flow.ID || status(man) != 404 || man.Errors.Errors[0].Code != "MANIFEST_UNKNOWN" {
+		t.Errorf("decoded as:\n%s", summarize(host, xs))
+	}
+	for _, f := range flows {
+		for k := range f.Request.Header {
+			if strings.HasPrefix(k, ":") {
+				t.Errorf("flow %d keeps pseudo-header %s", f.ID, k)
+			}
+		}
+	}
+	rep, _ := explainHAR(t, harPath)
+	if f := rep.finding("not-found-is-real", "team/app"); f == nil || rep.Primary == nil || rep.Primary.Rule != "not-found-is-real" {
+		t.Errorf("want not-found-is-real as the answer; findings:\n%s", rep)
+	}
+}

@@ -111,3 +111,22 @@ func TestReadsChromeFailedRequest(t *testing.T) {
 		t.Errorf("flow %+v err %+v", f.Response, f.Err)
 	}
 }
+
+// chrome-har 1.3 merges the headers the page asked for with those Chrome
+// sent: the same header twice, in two cases, beside pseudo-headers.
+func TestChromeHarDuplicateHeadersCountOnce(t *testing.T) {
+	h, err := Read(strings.NewReader(entries(`{"startedDateTime":"2026-03-01T10:45:10.003Z","request":{"method":"GET","url":"https://registry.test/v2/a/manifests/1","httpVersion":"h2",
+"headers":[{"name":"Authorization","value":"Bearer t"},{"name":"User-Agent","value":"HeadlessChrome"},{"name":":authority","value":"registry.test"},{"name":"accept","value":"a"},{"name":"authorization","value":"Bearer t"},{"name":"user-agent","value":"HeadlessChrome"},{"name":"Accept","value":"b"}]},
+"response":{"status":404,"httpVersion":"h2","headers":[]}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _, err := h.Flows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hd := fs[0].Request.Header
+	if len(hd["Authorization"]) != 1 || len(hd["User-Agent"]) != 1 || len(hd["Accept"]) != 2 || len(hd) != 3 {
+		t.Errorf("headers %v", hd)
+	}
+}

@@ -602,7 +602,11 @@ func toHeader(nvs []NameValue) http.Header {
 		}
 		k := http.CanonicalHeaderKey(nv.Name)
 		if old, ok := h[k]; ok {
-			h[k] = append(old, nv.Value)
+			// chrome-har lists a header twice, as the page asked for it
+			// and as sent: the same value again is not a second header.
+			if !slices.Contains(old, nv.Value) {
+				h[k] = append(old, nv.Value)
+			}
 			continue
 		}
 		vals[i] = nv.Value
