@@ -28,9 +28,10 @@ type Options struct {
 	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 
 	// OnFlow is called once per exchange when it ends (body fully relayed,
-	// failed, or abandoned by the client). It is called from the goroutine
-	// serving that exchange, so concurrently; the Flow is not touched by the
-	// proxy afterwards. Nil: flows are dropped.
+	// failed, or abandoned by the client); in a CONNECT tunnel, after the
+	// response has been written to the client. It is called from the
+	// goroutine serving that connection, so concurrently; the Flow is not
+	// touched by the proxy afterwards. Nil: flows are dropped.
 	OnFlow func(*flow.Flow)
 
 	// OnHandshakeFailure is called when a client fails the TLS handshake with

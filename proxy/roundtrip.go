@@ -165,7 +165,9 @@ func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (resp *http.Re
 			Method: req.Method,
 			URL:    cloneURL(req.URL),
 			Proto:  req.Proto,
-			Header: req.Header.Clone(),
+			// Not cloned: once goproxy has removed the proxy headers,
+			// nothing changes the map (the transport only reads it).
+			Header: req.Header,
 		},
 	}
 	if req.Host != "" && req.Host != req.URL.Host {
@@ -181,7 +183,8 @@ func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (resp *http.Re
 		reqCap.end(true, nil)
 	}
 	var finished sync.Once
-	finish := func(err *flow.Error) { finished.Do(func() { p.finishFlow(f, reqCap, tm, err) }) }
+	tc, _ := req.Context().Value(ctxKey{}).(*tunnelConn)
+	finish := func(err *flow.Error) { finished.Do(func() { p.finishFlow(f, reqCap, tm, err, tc) }) }
 	defer func() {
 		if v := recover(); v != nil {
 			p.log.Error("panic while proxying", "flow", f.ID, "panic", v)
@@ -205,11 +208,11 @@ func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (resp *http.Re
 	f.Response = &flow.Response{
 		Status:  up.StatusCode,
 		Proto:   up.Proto,
-		Header:  up.Header.Clone(),
+		Header:  up.Header, // goproxy only reads it; see the chunked case below
 		Trailer: nil,
 	}
 	if up.TLS != nil {
-		f.Upstream = tlsInfo(up.TLS, p.opts.InsecureUpstream)
+		f.Upstream = p.upstreamTLS(up.TLS)
 	}
 	if bodyless(req.Method, up.StatusCode) || up.Body == nil || up.Body == http.NoBody {
 		if up.Body != nil {
@@ -223,11 +226,12 @@ func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (resp *http.Re
 	if up.ContentLength < 0 && len(up.TransferEncoding) > 0 {
 		// Keep chunked framing towards the client: without this net/http
 		// would buffer a short body and give it a Content-Length.
+		up.Header = up.Header.Clone()
 		up.Header.Set("Transfer-Encoding", "chunked")
 	}
 	rc := newCapture(up.Header.Get("Content-Type"), p.opts.CaptureLimit)
 	want := up.ContentLength
-	up.Body = &respBody{rc: up.Body, c: rc, finish: func(rerr error, complete bool) {
+	rb := &respBody{rc: up.Body, c: rc, finish: func(rerr error, complete bool) {
 		f.Response.Body = rc.body()
 		f.Response.Trailer = up.Trailer.Clone()
 		var e *flow.Error
@@ -247,12 +251,16 @@ func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (resp *http.Re
 		}
 		finish(e)
 	}}
+	up.Body = rb
+	if tc != nil && (want < 0 || want >= streamMin) {
+		up.Body = &streamBody{respBody: rb, out: tc.out}
+	}
 	return up, nil
 }
 
-// finishFlow completes f and hands it to OnFlow, whose panics must not take
-// the proxy down: they are logged.
-func (p *Proxy) finishFlow(f *flow.Flow, reqCap *capture, tm *timing, err *flow.Error) {
+// finishFlow completes f and hands it to OnFlow, at once or, for an
+// exchange in a tunnel, once the client has the whole response.
+func (p *Proxy) finishFlow(f *flow.Flow, reqCap *capture, tm *timing, err *flow.Error, tc *tunnelConn) {
 	f.Request.Body = reqCap.body()
 	f.Err = err
 	var remote string
@@ -262,6 +270,15 @@ func (p *Proxy) finishFlow(f *flow.Flow, reqCap *capture, tm *timing, err *flow.
 			f.Upstream.ServerIP = h
 		}
 	}
+	if tc != nil && tc.later(f) {
+		return
+	}
+	p.deliver(f)
+}
+
+// deliver calls OnFlow, whose panics must not take the proxy down: they
+// are logged.
+func (p *Proxy) deliver(f *flow.Flow) {
 	if p.opts.OnFlow == nil {
 		return
 	}
@@ -392,6 +409,31 @@ func hostPort(u *url.URL) string {
 	}
 	return net.JoinHostPort(u.Hostname(), port)
 }
+
+// upstreamTLS describes an upstream connection for a flow. The transport
+// gives every response on one connection the same *tls.ConnectionState, so
+// the description (certificate names as strings: 3% of the proxy's CPU
+// under small requests, and tls.CipherSuiteName allocates its whole table)
+// is made once per connection; flows of one connection share the Chain
+// slice, which nobody writes.
+func (p *Proxy) upstreamTLS(cs *tls.ConnectionState) *flow.TLSInfo {
+	p.tlsMu.Lock()
+	t, ok := p.tlsInfos[cs]
+	if !ok {
+		t = tlsInfo(cs, p.opts.InsecureUpstream)
+		if len(p.tlsInfos) >= tlsInfoCache {
+			clear(p.tlsInfos) // closed connections' states go with it
+		}
+		p.tlsInfos[cs] = t
+	}
+	p.tlsMu.Unlock()
+	c := *t
+	return &c
+}
+
+// tlsInfoCache bounds the connections whose description is kept: more
+// than MaxIdleConns (256), so a steady set of upstreams is never evicted.
+const tlsInfoCache = 512
 
 func tlsInfo(cs *tls.ConnectionState, insecure bool) *flow.TLSInfo {
 	t := &flow.TLSInfo{

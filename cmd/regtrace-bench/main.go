@@ -101,15 +101,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // result is one mode's measurement in one run.
 type result struct {
-	Mode      string        `json:"mode"`
-	Addressed string        `json:"addressed"`
-	BlobBps   float64       `json:"blob_bytes_per_s"`
-	ReqPerSec float64       `json:"requests_per_s"`
-	P50       time.Duration `json:"p50_ns"`
-	P99       time.Duration `json:"p99_ns"`
-	RSSBlob   int64         `json:"peak_rss_blob_bytes"` // VmHWM after the blob
-	RSSEnd    int64         `json:"peak_rss_bytes"`      // VmHWM at the end
-	CPUBlob   time.Duration `json:"proxy_cpu_blob_ns"`   // proxy CPU time for the blob
+	Mode       string        `json:"mode"`
+	Addressed  string        `json:"addressed"`
+	BlobBps    float64       `json:"blob_bytes_per_s"`
+	ReqPerSec  float64       `json:"requests_per_s"`
+	P50        time.Duration `json:"p50_ns"`
+	P99        time.Duration `json:"p99_ns"`
+	RSSBlob    int64         `json:"peak_rss_blob_bytes"`       // VmHWM after the blob
+	RSSEnd     int64         `json:"peak_rss_bytes"`            // VmHWM at the end
+	CPUBlob    time.Duration `json:"proxy_cpu_blob_ns"`         // proxy CPU time for the blob
+	ReadsBlob  int64         `json:"proxy_read_syscalls_blob"`  // proxy read syscalls for the blob
+	WritesBlob int64         `json:"proxy_write_syscalls_blob"` // proxy write syscalls for the blob
+	CPUSmall   time.Duration `json:"proxy_cpu_small_ns"`        // proxy CPU time for the small requests
 }
 
 type report struct {
@@ -195,7 +198,7 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 // measure runs one mode: a warm-up (connections, leaf certificates), the
 // blob, then the small requests.
 func measure(ctx context.Context, cfg config, o *origin, mode, dir string, run int) (result, error) {
-	res := result{Mode: mode, RSSBlob: -1, RSSEnd: -1, CPUBlob: -1}
+	res := result{Mode: mode, RSSBlob: -1, RSSEnd: -1, CPUBlob: -1, CPUSmall: -1, ReadsBlob: -1, WritesBlob: -1}
 	var (
 		c *client
 		p *proxyProc
@@ -237,9 +240,13 @@ func measure(ctx context.Context, cfg config, o *origin, mode, dir string, run i
 	if _, _, err := c.small(ctx, min(200, cfg.requests), cfg.workers); err != nil {
 		return res, fmt.Errorf("warm-up: %w", err)
 	}
-	var cpu0 time.Duration
+	var (
+		cpu0     time.Duration
+		rd0, wr0 int64
+	)
 	if p != nil {
 		cpu0 = p.cpu()
+		rd0, wr0 = p.ioCounts()
 	}
 	bps, err := c.blob(ctx, o.blobPath, o.size)
 	if err != nil {
@@ -249,6 +256,9 @@ func measure(ctx context.Context, cfg config, o *origin, mode, dir string, run i
 	if p != nil {
 		res.CPUBlob = p.cpu() - cpu0
 		res.RSSBlob = p.peakRSS()
+		rd, wr := p.ioCounts()
+		res.ReadsBlob, res.WritesBlob = rd-rd0, wr-wr0
+		cpu0 = p.cpu()
 	}
 	rps, lat, err := c.small(ctx, cfg.requests, cfg.workers)
 	if err != nil {
@@ -258,6 +268,7 @@ func measure(ctx context.Context, cfg config, o *origin, mode, dir string, run i
 	res.P50, res.P99 = latencies(lat)
 	if p != nil {
 		res.RSSEnd = p.peakRSS()
+		res.CPUSmall = p.cpu() - cpu0
 	}
 	return res, nil
 }
@@ -274,13 +285,16 @@ func medians(runs [][]result) []result {
 		}
 		out[i] = result{
 			Mode: col[0].Mode, Addressed: col[0].Addressed,
-			BlobBps:   median(col, func(x result) float64 { return x.BlobBps }),
-			ReqPerSec: median(col, func(x result) float64 { return x.ReqPerSec }),
-			P50:       time.Duration(median(col, func(x result) float64 { return float64(x.P50) })),
-			P99:       time.Duration(median(col, func(x result) float64 { return float64(x.P99) })),
-			RSSBlob:   int64(median(col, func(x result) float64 { return float64(x.RSSBlob) })),
-			RSSEnd:    int64(median(col, func(x result) float64 { return float64(x.RSSEnd) })),
-			CPUBlob:   time.Duration(median(col, func(x result) float64 { return float64(x.CPUBlob) })),
+			BlobBps:    median(col, func(x result) float64 { return x.BlobBps }),
+			ReqPerSec:  median(col, func(x result) float64 { return x.ReqPerSec }),
+			P50:        time.Duration(median(col, func(x result) float64 { return float64(x.P50) })),
+			P99:        time.Duration(median(col, func(x result) float64 { return float64(x.P99) })),
+			RSSBlob:    int64(median(col, func(x result) float64 { return float64(x.RSSBlob) })),
+			RSSEnd:     int64(median(col, func(x result) float64 { return float64(x.RSSEnd) })),
+			CPUBlob:    time.Duration(median(col, func(x result) float64 { return float64(x.CPUBlob) })),
+			CPUSmall:   time.Duration(median(col, func(x result) float64 { return float64(x.CPUSmall) })),
+			ReadsBlob:  int64(median(col, func(x result) float64 { return float64(x.ReadsBlob) })),
+			WritesBlob: int64(median(col, func(x result) float64 { return float64(x.WritesBlob) })),
 		}
 	}
 	return out

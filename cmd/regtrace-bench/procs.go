@@ -226,3 +226,23 @@ func (p *proxyProc) stop() {
 }
 
 func numCPU() int { return runtime.NumCPU() }
+
+// ioCounts is the process's read and write syscalls so far (/proc/PID/io),
+// which says how many records the proxy gathers per syscall.
+func (p *proxyProc) ioCounts() (reads, writes int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", p.cmd.Process.Pid))
+	if err != nil {
+		return -1, -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
+}

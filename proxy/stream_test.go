@@ -1,0 +1,133 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/regtrace/regtrace/decode/flow"
+)
+
+// TestOnFlowRunsAfterTheClientHasTheResponse: a slow OnFlow (decoding,
+// printing, writing the HAR) must not delay the response it records.
+func TestOnFlowRunsAfterTheClientHasTheResponse(t *testing.T) {
+	release := make(chan struct{})
+	e := newEnv(t, http.HandlerFunc(echoHandler), func(o *Options, _ *httptest.Server) {
+		next := o.OnFlow
+		o.OnFlow = func(f *flow.Flow) {
+			<-release
+			next(f)
+		}
+	})
+	req, _ := http.NewRequest("GET", e.base+"/v2/", nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := e.client.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the client got no response while OnFlow was busy")
+	}
+	close(release)
+	if f := e.flow(); f.Response == nil || f.Response.Status != 200 {
+		t.Fatalf("flow = %+v", f)
+	}
+}
+
+// TestGatheredBytesAreNotHeldWhileUpstreamIsSilent: the proxy gathers
+// TLS records of a large body into fewer writes (up to 64 KiB), but what it
+// has must reach the client while the upstream pauses mid-body. (net/http's
+// response buffers may keep a few KiB, as they always did: the upstream's
+// first records are small, and goproxy does not flush a body of known
+// length.)
+func TestGatheredBytesAreNotHeldWhileUpstreamIsSilent(t *testing.T) {
+	const first, total, slack = 200 << 10, 400 << 10, 8 << 10
+	part := bytes.Repeat([]byte{0xAB}, first)
+	resume := make(chan struct{})
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(total))
+		w.Write(part)
+		w.(http.Flusher).Flush()
+		select {
+		case <-resume:
+		case <-r.Context().Done():
+			return
+		}
+		w.Write(part)
+	}), nil)
+	resp, err := e.client.Get(e.base + "/v2/team/app/blobs/sha256:aa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make([]byte, first-slack)
+	read := make(chan error, 1)
+	go func() { _, err := io.ReadFull(resp.Body, got); read <- err }()
+	select {
+	case err := <-read:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		close(resume)
+		t.Fatal("the first part never reached the client: the proxy held it while the upstream was silent")
+	}
+	close(resume)
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || len(got)+len(rest) != total || !bytes.Equal(got, part[:len(got)]) {
+		t.Fatalf("got %d+%d bytes, %v; want %d", len(got), len(rest), err, total)
+	}
+	if f := e.flow(); f.Response.Body.Size != total || !f.Response.Body.Complete || f.Err != nil {
+		t.Fatalf("flow body = %+v, err %v", f.Response.Body, f.Err)
+	}
+}
+
+// TestLargeChunkedBodyArrivesWhole: an unknown-length blob takes the
+// gathering path too, and stays chunked.
+func TestLargeChunkedBodyArrivesWhole(t *testing.T) {
+	payload := make([]byte, 3<<20+12345)
+	for i := range payload {
+		payload[i] = byte(i * 31 >> 3)
+	}
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		for p := payload; len(p) > 0; {
+			n := min(len(p), 100_000)
+			w.Write(p[:n])
+			w.(http.Flusher).Flush()
+			p = p[n:]
+		}
+	}), nil)
+	resp, got := e.do(mustRequest(t, "GET", e.base+"/v2/team/app/blobs/sha256:bb"))
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("client got %d bytes, want %d identical", len(got), len(payload))
+	}
+	if resp.ContentLength != -1 || len(resp.TransferEncoding) == 0 {
+		t.Errorf("response framing: Content-Length %d, Transfer-Encoding %v; want chunked", resp.ContentLength, resp.TransferEncoding)
+	}
+	if f := e.flow(); f.Response.Body.Size != int64(len(payload)) || !f.Response.Body.Complete {
+		t.Fatalf("flow body = %+v", f.Response.Body)
+	}
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
