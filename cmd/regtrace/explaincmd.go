@@ -50,12 +50,14 @@ func runExplain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	sanitized := h.Sanitized()
+	// h is not used past here: its entries can go while flows are decoded.
 	flows, handshakes, err := h.Flows()
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Args().First(), err)
 	}
 	sess := decode.NewSession()
-	in := explain.Input{Handshakes: handshakes, Sanitized: h.Sanitized()}
+	in := explain.Input{Handshakes: handshakes, Sanitized: sanitized, Exchanges: make([]*decode.Exchange, 0, len(flows))}
 	for _, f := range flows {
 		in.Exchanges = append(in.Exchanges, sess.Decode(f))
 	}

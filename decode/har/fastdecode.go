@@ -1,16 +1,17 @@
 package har
 
 import (
-	"encoding/json"
 	"strconv"
+	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
 // fastEntry decodes one entry (RFC 8259 JSON) without reflection: encoding/
 // json spends most of a 100,000-entry explain in reflection and validation.
 // It takes only the plain shapes HAR writers produce: every value of the
-// expected type or null, exact member names, no duplicates, no \u escapes or
-// invalid UTF-8 in strings. Anything else — including any error — reports
+// expected type or null, exact member names without escapes, no
+// duplicates. Anything else — including any error — reports
 // false, and the caller decodes the entry with encoding/json, which stays
 // the reference for results and error messages. FuzzFastEntry checks that
 // both agree whenever fastEntry accepts.
@@ -162,9 +163,8 @@ func foldsToAny(key []byte, names []string) bool {
 	return false
 }
 
-// str decodes a string (null leaves dst). Escapes other than \u are undone
-// here; \u escapes and non-ASCII text go to encoding/json's unquoting, so
-// replacement of invalid UTF-8 and surrogates is exactly its own.
+// str decodes a string (null leaves dst), unquoting as encoding/json does:
+// invalid UTF-8 bytes and unpaired surrogates become U+FFFD.
 func (p *fdec) str(dst *string) bool {
 	c := p.peek()
 	if c == 'n' {
@@ -189,84 +189,113 @@ func (p *fdec) str(dst *string) bool {
 }
 
 func (p *fdec) slowStr(dst *string, start int) bool {
-	end, plain, ok := p.stringEnd(start)
+	end, ok := p.stringEnd(start)
 	if !ok {
 		return false
 	}
 	raw := p.d[start:end]
 	p.i = end + 1
-	if plain {
-		var b []byte
-		for k := 0; k < len(raw); k++ {
-			c := raw[k]
-			if c != '\\' {
-				b = append(b, c)
-				continue
+	var b strings.Builder
+	b.Grow(len(raw))
+	for k := 0; k < len(raw); {
+		c := raw[k]
+		switch {
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(raw[k:])
+			if r == utf8.RuneError && n == 1 {
+				b.WriteRune(utf8.RuneError)
+			} else {
+				b.Write(raw[k : k+n])
 			}
+			k += n
+			continue
+		case c != '\\':
+			b.WriteByte(c)
 			k++
-			switch raw[k] {
-			case '"', '\\', '/':
-				b = append(b, raw[k])
-			case 'b':
-				b = append(b, '\b')
-			case 'f':
-				b = append(b, '\f')
-			case 'n':
-				b = append(b, '\n')
-			case 'r':
-				b = append(b, '\r')
-			case 't':
-				b = append(b, '\t')
-			}
+			continue
 		}
-		*dst = string(b)
-		return true
+		// stringEnd checked every escape.
+		e := raw[k+1]
+		k += 2
+		switch e {
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			r := hex4(raw[k:])
+			k += 4
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if k+6 <= len(raw) && raw[k] == '\\' && raw[k+1] == 'u' {
+					r2 = hex4(raw[k+2:])
+				}
+				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+					b.WriteRune(d)
+					k += 6
+					continue
+				}
+				r = utf8.RuneError
+			}
+			b.WriteRune(r)
+		default: // '"', '\\', '/'
+			b.WriteByte(e)
+		}
 	}
-	var u string // not dst: it would escape every caller's struct to the heap
-	if json.Unmarshal(p.d[start-1:end+1], &u) != nil {
-		return false
-	}
-	*dst = u
+	*dst = b.String()
 	return true
 }
 
 // stringEnd finds the closing quote of a string whose text starts at
-// start, checking escapes and control bytes. plain is false when the text
-// has a \u escape or bytes that are not valid UTF-8 (encoding/json then
-// replaces some of them).
-func (p *fdec) stringEnd(start int) (end int, plain, ok bool) {
-	plain, ascii := true, true
+// start, checking its escapes and that it has no control bytes.
+func (p *fdec) stringEnd(start int) (end int, ok bool) {
 	for j := start; j < len(p.d); j++ {
-		c := p.d[j]
-		switch {
+		switch c := p.d[j]; {
 		case c == '"':
-			if !ascii && plain && !utf8.Valid(p.d[start:j]) {
-				plain = false
-			}
-			return j, plain, true
+			return j, true
 		case c < 0x20:
-			return 0, false, false
-		case c >= 0x80:
-			ascii = false
+			return 0, false
 		case c == '\\':
 			j++
 			if j >= len(p.d) {
-				return 0, false, false
+				return 0, false
 			}
 			switch p.d[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if j+4 >= len(p.d) || !isHex(p.d[j+1]) || !isHex(p.d[j+2]) || !isHex(p.d[j+3]) || !isHex(p.d[j+4]) {
-					return 0, false, false
+					return 0, false
 				}
-				plain = false
 				j += 4
 			default:
-				return 0, false, false
+				return 0, false
 			}
 		}
 	}
-	return 0, false, false
+	return 0, false
+}
+
+// hex4 reads the four hex digits stringEnd checked.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c <= 'F':
+			c -= 'A' - 10
+		default:
+			c -= 'a' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 func isHex(c byte) bool {
@@ -480,7 +509,7 @@ func (p *fdec) skip(depth int) bool {
 			if p.peek() != '"' {
 				return false
 			}
-			end, _, ok := p.stringEnd(p.i + 1)
+			end, ok := p.stringEnd(p.i + 1)
 			if !ok {
 				return false
 			}
@@ -515,7 +544,7 @@ func (p *fdec) skip(depth int) bool {
 			}
 		}
 	case '"':
-		end, _, ok := p.stringEnd(p.i + 1)
+		end, ok := p.stringEnd(p.i + 1)
 		p.i = end + 1
 		return ok
 	case 't':

@@ -55,11 +55,12 @@ func ReadFile(path string) (*File, error) {
 	if fi.Size() > maxHAR {
 		return nil, fmt.Errorf("%s: %d bytes: larger than the %d a HAR of captured prefixes can reach", path, fi.Size(), int64(maxHAR))
 	}
-	data, err := os.ReadFile(path)
+	data, release, err := readData(path, fi.Size())
 	if err != nil {
 		return nil, err
 	}
 	h, err := parse(data)
+	release()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -137,9 +137,12 @@ func TestFastEntryAgreesWithEncodingJSON(t *testing.T) {
 		{`{"request":{"headers":[{"name":"a","value":"b\"c\\d\/e\n\t\r\b\f"}]}}`, true},
 		{`{"request":{"headers":[],"cookies":[],"queryString":null}}`, true},
 		{`{"request":{"headers":[null,{"name":"x"}]}}`, true},
-		{`{"response":{"content":{"text":"h\u00e9","size":-1}}}`, true}, // \u: unquoted by encoding/json
+		{`{"response":{"content":{"text":"h\u00e9","size":-1}}}`, true},
 		{"{\"response\":{\"content\":{\"text\":\"bad \xff utf8\"}}}", true},
 		{"{\"response\":{\"content\":{\"text\":\"caf\xc3\xa9 \\\"x\\\"\"}}}", true},
+		{`{"request":{"url":"https://a/t?scope=x\u0026service=y"}}`, true},
+		{`{"comment":"\ud83d\ude00 \uD800 \udc00x \ud800\u0041 \u00e9\u20AC"}`, true},
+		{"{\"comment\":\"\\u0041\xff\xc3\xa9\\n\xe2\x82\"}", true},
 		{`{"_regtrace":{"id":3,"findings":["a",null],"requestBody":null,"upstreamTLS":{"insecure":true}}}`, true},
 		{`{"cache":{"beforeRequest":{"x":[1,{"y":null}]}}}`, true},
 		{`{"cache":null,"pageref":null}`, true},
@@ -218,4 +221,36 @@ func ExampleFormatError() {
 	_, err := Read(strings.NewReader(entries(okEntry, `{"response":{"status":"200"}}`)))
 	fmt.Println(err)
 	// Output: entry 1: log.entries[1].response.status: json: cannot unmarshal string into Go struct field Response.response.status of type int
+}
+
+// A file large enough for the huge-page buffer reads as the same entries
+// as through Read, and nothing decoded points into the released buffer.
+func TestReadFileLargeMatchesRead(t *testing.T) {
+	pad := strings.Repeat("x", 4096)
+	es := make([]string, 2500) // ~10 MiB
+	for i := range es {
+		es[i] = fmt.Sprintf(`{"startedDateTime":"2026-01-01T00:00:00Z","comment":"%d %s","request":{"method":"GET","url":"https://a/v2/r%d/manifests/1","headers":[{"name":"User-Agent","value":"u\u0026%d"}]},"response":{"status":200,"content":{"size":1,"text":"%s"}}}`, i, pad, i, i, pad)
+	}
+	doc := entries(es...)
+	path := filepath.Join(t.TempDir(), "big.har")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Read(strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reuse the address space the buffer had: a string left pointing
+	// into it would now read garbage or fault.
+	junk := make([][]byte, 64)
+	for i := range junk {
+		junk[i] = bytes.Repeat([]byte{0xAA}, 256<<10)
+	}
+	if !reflect.DeepEqual(got, want) || got.Log.Entries[2499].Request.Headers[0].Value != "u&2499" {
+		t.Errorf("ReadFile and Read differ")
+	}
 }
