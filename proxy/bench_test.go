@@ -219,3 +219,25 @@ func BenchmarkMITMSmallRequests(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCapture is the per-read recording cost: a blob (sized only) and
+// a manifest (kept, hashed) in 16 KiB reads, as TLS delivers them.
+func BenchmarkCapture(b *testing.B) {
+	chunk := make([]byte, 16<<10)
+	for _, c := range []struct{ name, contentType string }{
+		{"blob", "application/octet-stream"},
+		{"json", "application/vnd.oci.image.manifest.v1+json"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(chunk)) * 4)
+			for b.Loop() {
+				cp := newCapture(c.contentType, DefaultCaptureLimit)
+				for range 4 {
+					cp.write(chunk)
+				}
+				cp.end(true, nil)
+				cp.body()
+			}
+		})
+	}
+}

@@ -246,3 +246,12 @@ func (p *proxyProc) ioCounts() (reads, writes int64) {
 	}
 	return reads, writes
 }
+
+// selfCPU is this process's CPU time: the client and the origin.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
