@@ -130,3 +130,17 @@ func TestChromeHarDuplicateHeadersCountOnce(t *testing.T) {
 		t.Errorf("headers %v", hd)
 	}
 }
+
+// Sanitized: an exporter's own redaction proves nothing about what was
+// sent; regtrace's redaction keeps the scheme, so presence still counts.
+func TestSanitizedTellsExportersFromRegtraceRedact(t *testing.T) {
+	h, _ := readFixture(t, "mitmproxy-10-savehar.har")
+	if r := Redact(h); r.Sanitized() || !strings.Contains(r.Log.Entries[1].Request.Headers[2].Value, "REDACTED(user=alice)") {
+		t.Errorf("regtrace redact of a mitmproxy HAR counts as sanitized: %+v", r.Log.Entries[1].Request.Headers)
+	}
+	// Google's HAR sanitizer style: the value replaced by a marker.
+	h.Log.Entries[1].Request.Headers[2].Value = "[authorization redacted]"
+	if !h.Sanitized() {
+		t.Error("a sanitizer's marker does not count as sanitized")
+	}
+}
