@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 
 	"github.com/regtrace/regtrace/decode/flow"
@@ -20,14 +21,45 @@ func BenchmarkExplain100kHAR(b *testing.B) { benchExplain(b, false) }
 // access, 401 insufficient_scope), so every rule's failure path runs.
 func BenchmarkExplain100kFailingHAR(b *testing.B) { benchExplain(b, true) }
 
+// BenchmarkRead100kHAR is the reading part alone: har.ReadFile and Flows,
+// with the collector set as regtrace explain sets it.
+func BenchmarkRead100kHAR(b *testing.B) {
+	path := writeBigHAR(b, false)
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	b.ResetTimer()
+	for b.Loop() {
+		h, err := har.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := h.Flows(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func benchExplain(b *testing.B, failing bool) {
+	path := writeBigHAR(b, failing)
+	b.ResetTimer()
+	for b.Loop() {
+		if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
+	b.ReportMetric(float64(n100k), "entries")
+}
+
+const n100k = 100_000
+
+// writeBigHAR writes 100,000 entries: runs of ping, token, manifest, blob
+// over 97 repositories.
+func writeBigHAR(b *testing.B, failing bool) string {
 	path := filepath.Join(b.TempDir(), "big.har")
 	w, err := har.Create(path, har.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	const n = 100_000
-	for i := 0; i < n; i += 4 {
+	for i := 0; i < n100k; i += 4 {
 		repo := fmt.Sprintf("team/app%d", i%97)
 		for j, fb := range []*flowtest.Builder{
 			flowtest.Get("https://registry.test/v2/").UA("skopeo/1.9.3").Status(401).Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
@@ -40,14 +72,10 @@ func benchExplain(b *testing.B, failing bool) {
 			}
 		}
 	}
-	w.Close()
-	b.ResetTimer()
-	for b.Loop() {
-		if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != 0 {
-			b.Fatalf("exit %d", code)
-		}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
 	}
-	b.ReportMetric(float64(n), "entries")
+	return path
 }
 
 func flowID(i int) flow.ID { return flow.ID(i + 1) }
