@@ -68,6 +68,8 @@ type Operation struct {
 	// first-seen order.
 	Repos     []string
 	Exchanges []*decode.Exchange
+
+	failed int8 // Failed, once known: 1 no, 2 yes (every rule asks)
 }
 
 // Last returns the last registry (V2, V1) exchange, or nil.
@@ -83,11 +85,17 @@ func (op *Operation) Last() *decode.Exchange {
 // Failed reports whether the operation ended badly: its last registry
 // exchange failed, or it has no registry exchange and its last one failed.
 func (op *Operation) Failed() bool {
-	x := op.Last()
-	if x == nil && len(op.Exchanges) > 0 {
-		x = op.Exchanges[len(op.Exchanges)-1]
+	if op.failed == 0 {
+		x := op.Last()
+		if x == nil && len(op.Exchanges) > 0 {
+			x = op.Exchanges[len(op.Exchanges)-1]
+		}
+		op.failed = 1
+		if x != nil && failed(x) {
+			op.failed = 2
+		}
 	}
-	return x != nil && failed(x)
+	return op.failed == 2
 }
 
 func failed(x *decode.Exchange) bool {
