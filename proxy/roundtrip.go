@@ -52,7 +52,11 @@ func (p *Proxy) newTransport() *http.Transport {
 // dial applies Resolve, then dials.
 func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := net.Dialer{Timeout: p.opts.DialTimeout, KeepAlive: 30 * time.Second}
-	return d.DialContext(ctx, network, p.resolve(addr))
+	c, err := d.DialContext(ctx, network, p.resolve(addr))
+	if err != nil {
+		return nil, err
+	}
+	return &upstreamConn{Conn: c}, nil
 }
 
 func (p *Proxy) resolve(addr string) string {

@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -130,4 +132,69 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// scriptConn returns its reads as scripted, whatever the caller asks for
+// up to that size, then err.
+type scriptConn struct {
+	net.Conn
+	data []byte
+	max  int // bytes per read at most
+	err  error
+}
+
+func (c *scriptConn) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, c.err
+	}
+	n := copy(p, c.data[:min(len(c.data), c.max)])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// TestUpstreamConnGulps: reads through the gulp buffer give the stream
+// unchanged whatever the callers' sizes, the error after the data, and
+// hold no buffer once drained.
+func TestUpstreamConnGulps(t *testing.T) {
+	src := make([]byte, 1<<20+777)
+	for i := range src {
+		src[i] = byte(i*131 + i>>9)
+	}
+	sentinel := errors.New("upstream closed")
+	for _, c := range []struct {
+		name      string
+		perRead   int // what the socket has per read
+		askFor    []int
+		wantGulps bool
+	}{
+		{"streaming, TLS-sized asks", 1 << 30, []int{5, 16384 + 17, 40000, 512}, true},
+		{"trickle", 3000, []int{5, 16384 + 17, 40000}, false},
+		{"large asks", 1 << 30, []int{readGulp, readGulp * 2}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			uc := &upstreamConn{Conn: &scriptConn{data: src, max: c.perRead, err: sentinel}}
+			var got []byte
+			gulped := false
+			var err error
+			for i := 0; err == nil; i++ {
+				p := make([]byte, c.askFor[i%len(c.askFor)])
+				var n int
+				n, err = uc.Read(p)
+				got = append(got, p[:n]...)
+				gulped = gulped || uc.buf != nil
+				if uc.r == uc.w && uc.buf != nil {
+					t.Fatal("a drained gulp buffer is still held")
+				}
+			}
+			if err != sentinel || !bytes.Equal(got, src) {
+				t.Fatalf("read %d bytes (identical: %v), then %v; want %d bytes, then %v", len(got), bytes.Equal(got, src), err, len(src), sentinel)
+			}
+			if gulped != c.wantGulps {
+				t.Errorf("used the gulp buffer: %v, want %v", gulped, c.wantGulps)
+			}
+			if uc.buf != nil {
+				t.Error("buffer held after the end")
+			}
+		})
+	}
 }
