@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -110,7 +112,14 @@ func runRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	trace := c.App.ErrWriter
+	// The trace and CMD's standard error share one writer: serialise them
+	// unless it is a file, which CMD gets as its own descriptor.
+	errw := &lockedWriter{w: c.App.ErrWriter}
+	var childErr io.Writer = errw
+	if f, ok := c.App.ErrWriter.(*os.File); ok {
+		childErr = f
+	}
+	var trace io.Writer = errw
 	if c.Bool("quiet") {
 		trace = discard{}
 	}
@@ -130,7 +139,7 @@ func runRun(c *cli.Context) error {
 
 	cmd := exec.CommandContext(c.Context, args[0], args[1:]...)
 	cmd.Env = childEnv(os.Environ(), proxyURL, bundle)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.App.Reader, c.App.Writer, c.App.ErrWriter
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.App.Reader, c.App.Writer, childErr
 	cmd.WaitDelay = 5 * time.Second
 	runErr := cmd.Run()
 
@@ -141,7 +150,7 @@ func runRun(c *cli.Context) error {
 	ses.finish()
 
 	rep := ses.report()
-	w := c.App.ErrWriter
+	w := errw
 	fmt.Fprintln(w, "\n== regtrace explain ==")
 	ropts := render.ReportOptions{Color: format == "text" && colorWanted(c, w), NoRedact: c.Bool("no-redact")}
 	switch format {
@@ -165,6 +174,19 @@ func runRun(c *cli.Context) error {
 		return cli.Exit("", code)
 	}
 	return fmt.Errorf("running %s: %w", args[0], runErr)
+}
+
+// lockedWriter makes one writer safe for the proxy's trace and a child's
+// output copied by os/exec.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 type discard struct{}
