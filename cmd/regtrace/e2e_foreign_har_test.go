@@ -194,6 +194,15 @@ func TestMitmproxyHARExplained(t *testing.T) {
 	inspect("--creds", "alice:wrong", "docker://"+host+"/team/app:1.0")
 	inspect("--creds", "alice:alice-pw", "docker://"+host+"/team/app:nope")
 	inspect("--no-creds", "docker://"+host+"/team/app:1.0")
+	// A registry that is down: mitmproxy (connecting upstream when the
+	// client sends CONNECT) answers the CONNECT with its own 502, and that
+	// is the entry in its HAR.
+	down := fmt.Sprintf("registry.test:%d", freePort(t))
+	curl := exec.Command(need(t, "curl"), "-sS", "-o", "/dev/null", "--cacert", m.CACert, "-x", m.URL, "https://"+down+"/v2/")
+	curl.Env = env
+	if out, err := curl.CombinedOutput(); err == nil || !strings.Contains(string(out), "502") {
+		t.Errorf("curl to a closed port: %v %s", err, out)
+	}
 
 	// The addon rewrites the file after each exchange; the last one is in
 	// when the client has exited, but give mitmdump a moment to write it.
@@ -202,7 +211,7 @@ func TestMitmproxyHARExplained(t *testing.T) {
 	for {
 		var err error
 		h, err = har.ReadFile(m.HAR)
-		if err == nil && len(h.Log.Entries) >= 9 {
+		if err == nil && len(h.Log.Entries) >= 10 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -225,6 +234,12 @@ func TestMitmproxyHARExplained(t *testing.T) {
 	kinds := map[decode.Kind]int{}
 	for _, x := range xs {
 		kinds[x.Kind]++
+		if x.Host == down {
+			if r := x.Flow.Response; x.Flow.Request.Method != "CONNECT" || r == nil || r.Status != 502 || !strings.Contains(string(r.Body.Captured), "Cannot connect") {
+				t.Errorf("the CONNECT to the down registry: %+v", x.Flow)
+			}
+			continue
+		}
 		if x.Flow.Upstream == nil || x.Flow.Upstream.ServerIP != "127.0.0.1" || x.Client.Program != "skopeo" {
 			t.Errorf("flow %d: upstream %+v, client %+v", x.Flow.ID, x.Flow.Upstream, x.Client)
 		}

@@ -144,3 +144,20 @@ func TestSanitizedTellsExportersFromRegtraceRedact(t *testing.T) {
 		t.Error("a sanitizer's marker does not count as sanitized")
 	}
 }
+
+// mitmproxy 8 records a tunnel it could not open as the CONNECT itself,
+// its URL in authority form, answered by its own 502.
+func TestReadsMitmproxyFailedConnect(t *testing.T) {
+	h, err := Read(strings.NewReader(entries(`{"startedDateTime":"2026-03-01T10:45:10.5+00:00","request":{"method":"CONNECT","url":"registry.test:41597","httpVersion":"HTTP/1.1","headers":[{"name":"Host","value":"registry.test:41597"}]},
+"response":{"status":502,"statusText":"Bad Gateway","httpVersion":"HTTP/1.1","headers":[{"name":"content-length","value":"87"}],"content":{"size":87,"mimeType":"","text":"Cannot connect to 127.0.0.1:41597: [Errno 111] Connect call failed ('127.0.0.1', 41597)"}},"timings":{"send":-1,"wait":-1,"receive":2.787}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _, err := h.Flows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := fs[0].Request.URL; u.Host != "registry.test:41597" || u.Scheme != "https" || fs[0].Response.Status != 502 {
+		t.Errorf("CONNECT read as %v %+v", u, fs[0].Response)
+	}
+}

@@ -649,7 +649,13 @@ func toFlow(i int, e *Entry) (*flow.Flow, error) {
 	if err != nil {
 		return fail("startedDateTime", err)
 	}
-	u, err := url.Parse(e.Request.URL)
+	raw := e.Request.URL
+	if strings.EqualFold(e.Request.Method, http.MethodConnect) && !strings.Contains(raw, "//") {
+		// mitmproxy records a tunnel it could not open as the CONNECT,
+		// with the authority-form target as its URL.
+		raw = "https://" + raw
+	}
+	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {
 		if err == nil {
 			err = errors.New("not an absolute URL")
