@@ -45,6 +45,7 @@ type Proxy struct {
 	inner  *http.Server // serves decrypted tunnels
 	tunnel *connQueue
 	nextID atomic.Uint64
+	held   heldFlows // flows waiting in tunnels for their response to be written
 
 	tlsMu    sync.Mutex
 	tlsInfos map[*tls.ConnectionState]*flow.TLSInfo // by upstream connection
@@ -73,6 +74,7 @@ type tunnelConn struct {
 	mu      sync.Mutex
 	serving bool
 	pending []*flow.Flow
+	held    *heldFlows // the proxy's count of pending flows
 }
 
 // begin marks the start of a request on the connection.
@@ -90,6 +92,7 @@ func (t *tunnelConn) later(f *flow.Flow) bool {
 		return false
 	}
 	t.pending = append(t.pending, f)
+	t.held.add(1)
 	return true
 }
 
@@ -163,9 +166,11 @@ func New(opts Options) (*Proxy, error) {
 		// Idle: the response has been written and flushed.
 		ConnState: func(c net.Conn, s http.ConnState) {
 			if tc, ok := c.(*tunnelConn); ok && s != http.StateNew && s != http.StateActive {
-				for _, f := range tc.end() {
+				fs := tc.end()
+				for _, f := range fs {
 					p.deliver(f)
 				}
+				p.held.add(-len(fs))
 			}
 		},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
@@ -194,6 +199,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 	p.tunnel.Close()
 	p.tr.CloseIdleConnections()
+	p.held.wait(ctx)
 	return err
 }
 
@@ -208,7 +214,51 @@ func (p *Proxy) Close() error {
 	}
 	p.tunnel.Close()
 	p.tr.CloseIdleConnections()
+	// The closed connections' goroutines deliver what they held.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	p.held.wait(ctx)
 	return err
+}
+
+// heldFlows counts flows kept for delivery once their response is written,
+// so that Shutdown and Close return only after OnFlow has had them (net/http
+// lets a server shut down before its ConnState hooks have run).
+type heldFlows struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n is zero; nil means never waited on
+}
+
+func (h *heldFlows) add(d int) {
+	if d == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n += d
+	if h.n == 0 && h.zero != nil {
+		close(h.zero)
+		h.zero = nil
+	}
+}
+
+// wait returns when no flow is held, or when ctx is done.
+func (h *heldFlows) wait(ctx context.Context) {
+	h.mu.Lock()
+	if h.n == 0 {
+		h.mu.Unlock()
+		return
+	}
+	if h.zero == nil {
+		h.zero = make(chan struct{})
+	}
+	zero := h.zero
+	h.mu.Unlock()
+	select {
+	case <-zero:
+	case <-ctx.Done():
+	}
 }
 
 func (p *Proxy) serveNonProxy(w http.ResponseWriter, r *http.Request) {
@@ -260,7 +310,7 @@ func (p *Proxy) hijack(req *http.Request, client net.Conn, _ *goproxy.ProxyCtx) 
 		client.Close()
 		return
 	}
-	if !p.tunnel.Push(&tunnelConn{Conn: tc, target: target, out: out}) {
+	if !p.tunnel.Push(&tunnelConn{Conn: tc, target: target, out: out, held: &p.held}) {
 		tc.Close()
 	}
 }

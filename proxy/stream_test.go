@@ -1,13 +1,19 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -196,5 +202,66 @@ func TestUpstreamConnGulps(t *testing.T) {
 				t.Error("buffer held after the end")
 			}
 		})
+	}
+}
+
+// TestShutdownWaitsForHeldFlows: flows wait for their response to be
+// written before OnFlow; Shutdown must not return before OnFlow has had
+// them (the HAR is closed right after it). OnFlow is released only once
+// Shutdown has closed the client's idle connection, which is when, without
+// the wait, Shutdown returns.
+func TestShutdownWaitsForHeldFlows(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var running atomic.Bool
+	e := newEnv(t, http.HandlerFunc(echoHandler), func(o *Options, _ *httptest.Server) {
+		next := o.OnFlow
+		o.OnFlow = func(f *flow.Flow) {
+			running.Store(true)
+			close(entered)
+			<-release
+			next(f)
+			running.Store(false)
+		}
+	})
+	raw, err := net.Dial("tcp", e.proxyURL.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	target := strings.TrimPrefix(e.base, "https://")
+	fmt.Fprintf(raw, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+	br := bufio.NewReader(raw)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	tc := tls.Client(raw, &tls.Config{RootCAs: e.mitmCA.pool, ServerName: "registry.test"})
+	fmt.Fprintf(tc, "GET /v2/ HTTP/1.1\r\nHost: %s\r\n\r\n", target)
+	tbr := bufio.NewReader(tc)
+	resp, err := http.ReadResponse(tbr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		e.proxy.Shutdown(ctx)
+		close(done)
+	}()
+	tbr.ReadByte() // EOF: Shutdown has closed the idle connection
+	select {
+	case <-done:
+		t.Fatal("Shutdown returned while OnFlow was still running")
+	default:
+	}
+	close(release)
+	<-done
+	if running.Load() {
+		t.Fatal("Shutdown returned while OnFlow was still running")
+	}
+	if f := e.flow(); f.Response == nil {
+		t.Fatalf("flow = %+v", f)
 	}
 }
