@@ -46,19 +46,13 @@ func runExplain(c *cli.Context) error {
 	// Reading a large HAR is allocation-bound; a trace is read once and
 	// dropped, so fewer collections trade a little peak memory for speed.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	h, err := har.ReadFile(c.Args().First())
+	tr, err := har.ReadTrace(c.Args().First())
 	if err != nil {
 		return err
 	}
-	sanitized := h.Sanitized()
-	// h is not used past here: its entries can go while flows are decoded.
-	flows, handshakes, err := h.Flows()
-	if err != nil {
-		return fmt.Errorf("%s: %w", c.Args().First(), err)
-	}
 	sess := decode.NewSession()
-	in := explain.Input{Handshakes: handshakes, Sanitized: sanitized, Exchanges: make([]*decode.Exchange, 0, len(flows))}
-	for _, f := range flows {
+	in := explain.Input{Handshakes: tr.Handshakes, Sanitized: tr.Sanitized, Exchanges: make([]*decode.Exchange, 0, len(tr.Flows))}
+	for _, f := range tr.Flows {
 		in.Exchanges = append(in.Exchanges, sess.Decode(f))
 	}
 	opts := render.ReportOptions{Color: format == "text" && !c.Bool("no-color") && colorWanted(c, c.App.Writer), NoRedact: c.Bool("no-redact")}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -260,23 +261,69 @@ func FuzzRead(f *testing.F) {
 	f.Add(b)
 	f.Add(b[:len(b)*2/3])
 	f.Fuzz(func(t *testing.T, b []byte) {
+		tr, trErr := parseTrace(b)
 		var fe *FormatError
 		h, err := Read(bytes.NewReader(b))
 		if err != nil {
 			if !errors.As(err, &fe) {
 				t.Fatalf("untyped error %T %v", err, err)
 			}
+			if trErr == nil || trErr.Error() != err.Error() {
+				t.Fatalf("ReadTrace says %v where Read says %v", trErr, err)
+			}
 			return
 		}
-		fs, _, err := h.Flows()
+		fs, hs, err := h.Flows()
 		if err != nil && !errors.As(err, &fe) {
 			t.Fatalf("untyped flows error %T %v", err, err)
 		}
 		if err == nil && len(fs) != len(h.Log.Entries) {
 			t.Fatalf("%d entries became %d flows", len(h.Log.Entries), len(fs))
 		}
-		h.Sanitized()
+		checkTrace(t, tr, trErr, fs, hs, err, h)
 	})
+}
+
+// checkTrace: ReadTrace's one pass gives what Read, Flows and Sanitized
+// give.
+func checkTrace(t *testing.T, tr *Trace, trErr error, fs []*flow.Flow, hs []flow.HandshakeFailure, err error, h *File) {
+	t.Helper()
+	if err != nil {
+		if trErr == nil || trErr.Error() != err.Error() {
+			t.Fatalf("ReadTrace says %v where Flows says %v", trErr, err)
+		}
+		return
+	}
+	if trErr != nil {
+		t.Fatalf("ReadTrace: %v", trErr)
+	}
+	if !reflect.DeepEqual(tr.Flows, fs) || !reflect.DeepEqual(tr.Handshakes, hs) || tr.Sanitized != h.Sanitized() || tr.Creator != h.Log.Creator {
+		t.Fatalf("ReadTrace differs from Read+Flows: %d/%d flows, sanitized %v/%v", len(tr.Flows), len(fs), tr.Sanitized, h.Sanitized())
+	}
+}
+
+func TestReadTraceIsReadFileFlowsSanitized(t *testing.T) {
+	paths, _ := filepath.Glob("testdata/*.har")
+	paths = append(paths, writeSample(t, Options{}), writeSample(t, Options{NoRedact: true}), redactThirdParty(t))
+	for _, p := range paths {
+		tr, trErr := ReadTrace(p)
+		h, err := ReadFile(p)
+		if err != nil || trErr != nil {
+			t.Fatalf("%s: %v, %v", p, err, trErr)
+		}
+		fs, hs, err := h.Flows()
+		checkTrace(t, tr, trErr, fs, hs, err, h)
+	}
+	// Errors: a decoding error comes before an earlier entry's bad URL, as
+	// ReadFile's comes before Flows'.
+	doc := entries(strings.Replace(okEntry, "https://a/v2/", "/x", 1), okEntry, `{"time":"x"}`)
+	if _, err := parseTrace([]byte(doc)); err == nil || !strings.Contains(err.Error(), "entry 2: log.entries[2].time") {
+		t.Errorf("err %v", err)
+	}
+	doc = entries(okEntry, strings.Replace(okEntry, "https://a/v2/", "/x", 1), strings.Replace(okEntry, "https://a/v2/", "/y", 1))
+	if _, err := parseTrace([]byte(doc)); err == nil || !strings.Contains(err.Error(), "entry 1: log.entries[1].request.url") {
+		t.Errorf("err %v", err)
+	}
 }
 
 // redactThirdParty sanitizes a HAR written with secrets (ours with

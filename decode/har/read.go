@@ -49,23 +49,27 @@ const maxHAR = 2 << 30
 
 // ReadFile reads a HAR file.
 func ReadFile(path string) (*File, error) {
-	fi, err := os.Stat(path)
+	data, release, err := openHAR(path)
 	if err != nil {
 		return nil, err
 	}
-	if fi.Size() > maxHAR {
-		return nil, fmt.Errorf("%s: %d bytes: larger than the %d a HAR of captured prefixes can reach", path, fi.Size(), int64(maxHAR))
-	}
-	data, release, err := readData(path, fi.Size())
-	if err != nil {
-		return nil, err
-	}
-	h, err := parse(data)
+	h, err := parse(data, nil)
 	release()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return h, nil
+}
+
+func openHAR(path string) ([]byte, func(), error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if fi.Size() > maxHAR {
+		return nil, nil, fmt.Errorf("%s: %d bytes: larger than the %d a HAR of captured prefixes can reach", path, fi.Size(), int64(maxHAR))
+	}
+	return readData(path, fi.Size())
 }
 
 // Read parses a HAR document. A regtrace HAR cut short mid-write (kill -9)
@@ -75,18 +79,20 @@ func Read(r io.Reader) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parse(data)
+	return parse(data, nil)
 }
 
-func parse(data []byte) (*File, error) {
+// parse decodes a document; with a sink, entries go to it instead of the
+// File.
+func parse(data []byte, sink *flowSink) (*File, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a BOM is allowed
-	h, err := decodeDoc(data)
+	h, err := decodeDoc(data, sink)
 	if err != nil {
 		// A regtrace HAR cut mid-write ends early; anything else malformed
 		// is reported, never silently dropped.
 		if errors.Is(err, errUnexpectedEnd) {
 			if rec, ok := recoverTruncated(data); ok {
-				return decodeDoc(rec)
+				return decodeDoc(rec, sink)
 			}
 		}
 		return nil, err
@@ -99,7 +105,7 @@ func parse(data []byte) (*File, error) {
 // validated) on every core, in place in a slice sized once, by fastEntry
 // or, for what it declines, encoding/json. A 100,000-entry file is never
 // copied, and a bad entry is reported with its index.
-func decodeDoc(data []byte) (*File, error) {
+func decodeDoc(data []byte, sink *flowSink) (*File, error) {
 	s := &scanner{data: data}
 	docErr := func(path string, err error) error { return &FormatError{Entry: -1, Path: path, Err: err} }
 	var h *File
@@ -108,7 +114,7 @@ func decodeDoc(data []byte) (*File, error) {
 			return s.skipValid(key)
 		}
 		var err error
-		h, err = decodeLog(s)
+		h, err = decodeLog(s, sink)
 		return err
 	})
 	if err != nil {
@@ -127,7 +133,7 @@ func decodeDoc(data []byte) (*File, error) {
 	return h, nil
 }
 
-func decodeLog(s *scanner) (*File, error) {
+func decodeLog(s *scanner, sink *flowSink) (*File, error) {
 	h := &File{}
 	l := &h.Log
 	err := s.object(func(key string) error {
@@ -146,7 +152,7 @@ func decodeLog(s *scanner) (*File, error) {
 		case "_regtrace":
 			dst = &l.Regtrace
 		case "entries":
-			es, err := decodeEntries(s)
+			es, err := decodeEntries(s, sink)
 			if err != nil {
 				return err
 			}
@@ -177,7 +183,7 @@ func decodeLog(s *scanner) (*File, error) {
 // decodeEntries finds every entry's bytes, then decodes them in parallel.
 // The error reported is the one of the lowest entry index, as a sequential
 // decoder would report it.
-func decodeEntries(s *scanner) ([]Entry, error) {
+func decodeEntries(s *scanner, sink *flowSink) ([]Entry, error) {
 	if err := s.expect('['); err != nil {
 		return nil, &FormatError{Entry: -1, Path: "log.entries", Err: err}
 	}
@@ -202,21 +208,24 @@ func decodeEntries(s *scanner) ([]Entry, error) {
 			break
 		}
 	}
-	entries := make([]Entry, len(spans))
+	var entries []Entry
+	if sink != nil {
+		entries = []Entry{}
+		sink.reset(len(spans))
+	} else {
+		entries = make([]Entry, len(spans))
+	}
 	err := parallel(len(spans), func(i int) error {
-		start, end := spans[i][0], spans[i][1]
-		entries[i] = newEntry()
-		if fastEntry(s.data[start:end], &entries[i]) {
-			return nil
+		var scratch Entry
+		e := &scratch
+		if sink == nil {
+			e = &entries[i]
 		}
-		entries[i] = newEntry()
-		if err := json.Unmarshal(s.data[start:end], &entries[i]); err != nil {
-			path := fmt.Sprintf("log.entries[%d]", i)
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) && te.Field != "" {
-				path += "." + te.Field
-			}
-			return &FormatError{Entry: i, Path: path, Err: jsonErr(err, start)}
+		if err := decodeEntry(s.data, spans[i], i, e); err != nil {
+			return err
+		}
+		if sink != nil {
+			sink.take(i, e)
 		}
 		return nil
 	})
@@ -228,6 +237,33 @@ func decodeEntries(s *scanner) ([]Entry, error) {
 		return nil, &FormatError{Entry: i, Path: fmt.Sprintf("log.entries[%d]", i), Err: scanErr}
 	}
 	return entries, nil
+}
+
+// decodeEntry decodes entry i, data[span[0]:span[1]], into e.
+func decodeEntry(data []byte, span [2]int, i int, e *Entry) error {
+	start, end := span[0], span[1]
+	*e = newEntry()
+	if fastEntry(data[start:end], e) {
+		return nil
+	}
+	if err := unmarshalEntry(data[start:end], e); err != nil {
+		path := fmt.Sprintf("log.entries[%d]", i)
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			path += "." + te.Field
+		}
+		return &FormatError{Entry: i, Path: path, Err: jsonErr(err, start)}
+	}
+	return nil
+}
+
+// unmarshalEntry decodes with encoding/json into a copy: handing e itself
+// to it would put every caller's scratch entry on the heap.
+func unmarshalEntry(b []byte, e *Entry) error {
+	ref := newEntry()
+	err := json.Unmarshal(b, &ref)
+	*e = ref
+	return err
 }
 
 // newEntry is an entry before decoding: HAR 1.2 makes blocked, dns,
@@ -523,26 +559,59 @@ func recoverTruncated(data []byte) ([]byte, bool) {
 // credentials (Chrome's default "sanitized" export, har-sanitizer tools):
 // then a missing Authorization header proves nothing.
 func (h *File) Sanitized() bool {
-	if h.Log.Creator.Name == "regtrace" {
+	first := authNone
+	for i := range h.Log.Entries {
+		if first = authOf(&h.Log.Entries[i]); first != authNone {
+			break
+		}
+	}
+	return sanitized(&h.Log, first)
+}
+
+// authSeen is what an entry's Authorization header says about sanitizing.
+type authSeen uint8
+
+const (
+	authNone     authSeen = iota
+	authPlain             // a value, not a marker
+	authOurMark           // regtrace's REDACTED marker
+	authRedacted          // another tool's "redacted"
+)
+
+func authOf(e *Entry) authSeen {
+	for _, hd := range e.Request.Headers {
+		if strings.ToLower(hd.Name) != "authorization" {
+			continue
+		}
+		switch {
+		case strings.Contains(hd.Value, redact.Mark):
+			return authOurMark
+		case strings.Contains(strings.ToLower(hd.Value), "redacted"):
+			return authRedacted
+		}
+		return authPlain
+	}
+	return authNone
+}
+
+// sanitized decides from the log and the first entry with Authorization.
+func sanitized(l *Log, first authSeen) bool {
+	if l.Creator.Name == "regtrace" {
 		return false
 	}
-	ours := h.Log.Regtrace != nil && h.Log.Regtrace.Redacted
-	for _, e := range h.Log.Entries {
-		for _, hd := range e.Request.Headers {
-			n := strings.ToLower(hd.Name)
-			if n == "authorization" {
-				// `regtrace redact` keeps the scheme beside its own
-				// REDACTED marker: presence still proves something.
-				if ours && strings.Contains(hd.Value, redact.Mark) {
-					return false
-				}
-				return strings.Contains(strings.ToLower(hd.Value), "redacted")
-			}
-		}
+	switch first {
+	case authOurMark:
+		// `regtrace redact` keeps the scheme beside its own REDACTED
+		// marker: presence still proves something.
+		return l.Regtrace == nil || !l.Regtrace.Redacted
+	case authRedacted:
+		return true
+	case authPlain:
+		return false
 	}
 	// A browser HAR without any Authorization header: Chrome strips them by
 	// default since 2024.
-	name := strings.ToLower(h.Log.Creator.Name)
+	name := strings.ToLower(l.Creator.Name)
 	return strings.Contains(name, "webinspector") || strings.Contains(name, "chrome") || strings.Contains(name, "firefox")
 }
 
@@ -558,6 +627,11 @@ func (h *File) Flows() ([]*flow.Flow, []flow.HandshakeFailure, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	sortFlows(out)
+	return out, handshakes(&h.Log), nil
+}
+
+func sortFlows(fs []*flow.Flow) {
 	byStart := func(a, b *flow.Flow) int {
 		if c := a.Start.Compare(b.Start); c != 0 {
 			return c
@@ -566,18 +640,97 @@ func (h *File) Flows() ([]*flow.Flow, []flow.HandshakeFailure, error) {
 	}
 	// Usually in order already (regtrace writes at completion, close to
 	// start order); checking is cheaper than sorting.
-	if !slices.IsSortedFunc(out, byStart) {
-		slices.SortStableFunc(out, byStart)
+	if !slices.IsSortedFunc(fs, byStart) {
+		slices.SortStableFunc(fs, byStart)
 	}
+}
+
+func handshakes(l *Log) []flow.HandshakeFailure {
 	var hs []flow.HandshakeFailure
-	if ext := h.Log.Regtrace; ext != nil {
+	if ext := l.Regtrace; ext != nil {
 		for _, t := range ext.TLSErrors {
 			ts, _ := parseTime(t.Time)
 			hs = append(hs, flow.HandshakeFailure{Time: ts, ClientAddr: t.ClientAddr, Target: t.Target,
 				ServerName: t.ServerName, Message: t.Message, Reason: t.Reason})
 		}
 	}
-	return out, hs, nil
+	return hs
+}
+
+// Trace is what explaining a HAR file takes from it.
+type Trace struct {
+	Creator Creator
+	// Flows are sorted by start time, then ID.
+	Flows      []*flow.Flow
+	Handshakes []flow.HandshakeFailure
+	// Sanitized is File.Sanitized.
+	Sanitized bool
+}
+
+// ReadTrace is ReadFile, Flows and Sanitized in one pass: each entry
+// becomes a flow as soon as it is decoded, and the entries are never kept
+// (a 100,000-entry file holds ~100 MB of them). Errors are those ReadFile
+// or else Flows would report.
+func ReadTrace(path string) (*Trace, error) {
+	data, release, err := openHAR(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := parseTrace(data)
+	release()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+func parseTrace(data []byte) (*Trace, error) {
+	sink := &flowSink{}
+	h, err := parse(data, sink)
+	if err != nil {
+		return nil, err
+	}
+	if sink.err != nil {
+		return nil, sink.err
+	}
+	first := authNone
+	for _, a := range sink.auth {
+		if first = a; first != authNone {
+			break
+		}
+	}
+	sortFlows(sink.flows)
+	return &Trace{Creator: h.Log.Creator, Flows: sink.flows, Handshakes: handshakes(&h.Log), Sanitized: sanitized(&h.Log, first)}, nil
+}
+
+// flowSink takes entries as they are decoded and keeps their flows (and
+// what their Authorization says) instead. err is the conversion error of
+// the lowest entry index; a decoding error anywhere comes first, as
+// ReadFile's would before Flows'.
+type flowSink struct {
+	flows []*flow.Flow
+	auth  []authSeen
+	mu    sync.Mutex
+	err   error
+	errAt int
+}
+
+func (k *flowSink) reset(n int) {
+	k.flows, k.auth, k.err, k.errAt = make([]*flow.Flow, n), make([]authSeen, n), nil, n
+}
+
+func (k *flowSink) take(i int, e *Entry) {
+	k.auth[i] = authOf(e)
+	f, err := toFlow(i, e)
+	if err == nil {
+		k.flows[i] = f
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if i < k.errAt {
+		k.errAt, k.err = i, err
+	}
 }
 
 func parseTime(s string) (time.Time, error) {
