@@ -101,12 +101,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // result is one mode's measurement in one run.
 type result struct {
-	Mode       string        `json:"mode"`
-	Addressed  string        `json:"addressed"`
-	BlobBps    float64       `json:"blob_bytes_per_s"`
-	ReqPerSec  float64       `json:"requests_per_s"`
-	P50        time.Duration `json:"p50_ns"`
-	P99        time.Duration `json:"p99_ns"`
+	Mode      string        `json:"mode"`
+	Addressed string        `json:"addressed"`
+	BlobBps   float64       `json:"blob_bytes_per_s"`
+	ReqPerSec float64       `json:"requests_per_s"`
+	P50       time.Duration `json:"p50_ns"`
+	P99       time.Duration `json:"p99_ns"`
+	// Ratios to direct in the same run (in medians: the median of those).
+	BlobRatio  float64       `json:"blob_ratio"`
+	ReqRatio   float64       `json:"requests_ratio"`
 	RSSBlob    int64         `json:"peak_rss_blob_bytes"`       // VmHWM after the blob
 	RSSEnd     int64         `json:"peak_rss_bytes"`            // VmHWM at the end
 	CPUBlob    time.Duration `json:"proxy_cpu_blob_ns"`         // proxy CPU time for the blob
@@ -187,6 +190,9 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		rep.Runs = append(rep.Runs, rs)
 	}
 	rep.LoadAfter = loadavg()
+	for _, rs := range rep.Runs {
+		setRatios(rs)
+	}
 	rep.Median = medians(rep.Runs)
 	if cfg.json {
 		enc := json.NewEncoder(stdout)
@@ -279,6 +285,20 @@ func measure(ctx context.Context, cfg config, o *origin, mode, dir string, run i
 	return res, nil
 }
 
+// setRatios compares each mode with direct in the same run: measurements
+// close in time share the machine's load.
+func setRatios(rs []result) {
+	for _, d := range rs {
+		if d.Mode != "direct" {
+			continue
+		}
+		for i := range rs {
+			rs[i].BlobRatio = rs[i].BlobBps / d.BlobBps
+			rs[i].ReqRatio = rs[i].ReqPerSec / d.ReqPerSec
+		}
+	}
+}
+
 func medians(runs [][]result) []result {
 	if len(runs) == 0 {
 		return nil
@@ -293,6 +313,8 @@ func medians(runs [][]result) []result {
 			Mode: col[0].Mode, Addressed: col[0].Addressed,
 			BlobBps:    median(col, func(x result) float64 { return x.BlobBps }),
 			ReqPerSec:  median(col, func(x result) float64 { return x.ReqPerSec }),
+			BlobRatio:  median(col, func(x result) float64 { return x.BlobRatio }),
+			ReqRatio:   median(col, func(x result) float64 { return x.ReqRatio }),
 			P50:        time.Duration(median(col, func(x result) float64 { return float64(x.P50) })),
 			P99:        time.Duration(median(col, func(x result) float64 { return float64(x.P99) })),
 			RSSBlob:    int64(median(col, func(x result) float64 { return float64(x.RSSBlob) })),
@@ -321,7 +343,7 @@ func median(rs []result, f func(result) float64) float64 {
 }
 
 func printTable(w io.Writer, rep *report) {
-	fmt.Fprintf(w, "regtrace-bench: %s blob, %d manifest requests (HEAD/GET) over %d keep-alive connections, %d run(s), median\n",
+	fmt.Fprintf(w, "regtrace-bench: %s blob, %d manifest requests (HEAD/GET) over %d keep-alive connections, %d run(s), median (ratios: median of each run's ratio to direct)\n",
 		formatSize(rep.Size), rep.Requests, rep.Workers, len(rep.Runs))
 	fmt.Fprintf(w, "load average before: %s  after: %s  (%d CPUs)\n\n", rep.LoadBefore, rep.LoadAfter, numCPU())
 	var direct *result
@@ -335,8 +357,8 @@ func printTable(w io.Writer, rep *report) {
 	for _, r := range rep.Median {
 		ratioB, ratioR, addP50, addP99 := "-", "-", "-", "-"
 		if direct != nil && r.Mode != "direct" {
-			ratioB = fmt.Sprintf("%.2fx", r.BlobBps/direct.BlobBps)
-			ratioR = fmt.Sprintf("%.2fx", r.ReqPerSec/direct.ReqPerSec)
+			ratioB = fmt.Sprintf("%.2fx", r.BlobRatio)
+			ratioR = fmt.Sprintf("%.2fx", r.ReqRatio)
 			addP50 = fmt.Sprintf("%+.3f", ms(r.P50-direct.P50))
 			addP99 = fmt.Sprintf("%+.3f", ms(r.P99-direct.P99))
 		}

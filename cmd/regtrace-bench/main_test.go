@@ -31,6 +31,21 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+func TestRatiosAreWithinARun(t *testing.T) {
+	runs := [][]result{
+		{{Mode: "direct", BlobBps: 100, ReqPerSec: 10}, {Mode: "regtrace", BlobBps: 50, ReqPerSec: 4}},
+		{{Mode: "direct", BlobBps: 300, ReqPerSec: 30}, {Mode: "regtrace", BlobBps: 120, ReqPerSec: 9}},
+		{{Mode: "direct", BlobBps: 200, ReqPerSec: 20}, {Mode: "regtrace", BlobBps: 90, ReqPerSec: 6}},
+	}
+	for _, rs := range runs {
+		setRatios(rs)
+	}
+	m := medians(runs)
+	if m[1].BlobRatio != 0.45 || m[1].ReqRatio != 0.3 || m[0].BlobRatio != 1 {
+		t.Errorf("median ratios = %v, %v (direct %v); want 0.45, 0.3 (1)", m[1].BlobRatio, m[1].ReqRatio, m[0].BlobRatio)
+	}
+}
+
 func TestMedianAndPercentile(t *testing.T) {
 	runs := [][]result{
 		{{Mode: "direct", BlobBps: 3, P50: 30}},
