@@ -34,13 +34,15 @@ apt-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# npm-deps installs every package in one call when any is missing: npm
+# --prefix without a package.json drops packages a separate call installed.
 npm-deps:
-	@for p in $(NPM_PACKAGES); do \
-		n=$${p%@*}; [ -d .tools/node_modules/$$n ] && continue; \
+	@missing=""; for p in $(NPM_PACKAGES); do [ -d .tools/node_modules/$${p%@*} ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
 		command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }; \
-		echo "installing $$p into .tools"; \
-		npm install --silent --no-audit --no-fund --prefix .tools $$p || exit 1; \
-	done
+		echo "installing $(NPM_PACKAGES) into .tools"; \
+		npm install --silent --no-audit --no-fund --prefix .tools $(NPM_PACKAGES) || exit 1; \
+	fi
 
 go-tools:
 	@for m in $(GO_TOOLS); do \
