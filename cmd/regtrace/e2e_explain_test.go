@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -69,4 +70,45 @@ func TestSkopeoFailureBecomesAReport(t *testing.T) {
 		}
 	}
 	t.Logf("report:\n%s", report)
+}
+
+// TestProxyHARFindingsWithoutExplain: without --explain nothing is kept in
+// memory, and the findings the HAR carries come from explaining the file.
+func TestProxyHARFindingsWithoutExplain(t *testing.T) {
+	tr := startTokenRegistry(t)
+	dir := t.TempDir()
+	harPath := filepath.Join(dir, "trace.har")
+	rp := startProxy(t, "--ca-dir", filepath.Join(dir, "ca"), "--no-color", "--har", harPath,
+		"--resolve", "registry.test=127.0.0.1", "--resolve", "auth.test=127.0.0.1", "--upstream-ca", tr.reg.Certs.CA)
+	var bundle strings.Builder
+	if code := run(context.Background(), []string{"regtrace", "ca", "bundle", "--ca-dir", filepath.Join(dir, "ca")}, &bundle, os.Stderr); code != 0 {
+		t.Fatal("ca bundle failed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	insp := exec.CommandContext(ctx, tr.skopeo, "inspect", "--raw", "--no-creds", "docker://"+tr.host+"/team/app:1.0")
+	insp.Env = clientEnv(t, rp.URL, strings.TrimSpace(bundle.String()))
+	if out, err := insp.CombinedOutput(); err == nil {
+		t.Fatalf("anonymous inspect of a private image succeeded: %s", out)
+	}
+	if code := rp.Stop(t); code != 0 {
+		t.Fatalf("proxy exit %d: %s", code, rp.Stderr)
+	}
+	var doc struct {
+		Log struct {
+			Ext struct {
+				Findings []string `json:"findings"`
+			} `json:"_regtrace"`
+		} `json:"log"`
+	}
+	b, err := os.ReadFile(harPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(doc.Log.Ext.Findings, "\n"); !strings.Contains(got, "insufficient-scope-ambiguous-denied") {
+		t.Errorf("HAR findings %q lack the rule", got)
+	}
 }

@@ -46,14 +46,9 @@ func runExplain(c *cli.Context) error {
 	// Reading a large HAR is allocation-bound; a trace is read once and
 	// dropped, so fewer collections trade a little peak memory for speed.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	tr, err := har.ReadTrace(c.Args().First())
+	in, err := readHARInput(c.Args().First())
 	if err != nil {
 		return err
-	}
-	sess := decode.NewSession()
-	in := explain.Input{Handshakes: tr.Handshakes, Sanitized: tr.Sanitized, Exchanges: make([]*decode.Exchange, 0, len(tr.Flows))}
-	for _, f := range tr.Flows {
-		in.Exchanges = append(in.Exchanges, sess.Decode(f))
 	}
 	opts := render.ReportOptions{Color: format == "text" && !c.Bool("no-color") && colorWanted(c, c.App.Writer), NoRedact: c.Bool("no-redact")}
 	if n := c.Int("flow"); n > 0 {
@@ -77,4 +72,18 @@ func runExplain(c *cli.Context) error {
 		fmt.Fprintln(c.App.ErrWriter, "regtrace: note: this HAR was exported without credentials (a browser's sanitized export): whether credentials were sent cannot be proven from it")
 	}
 	return render.Text(c.App.Writer, rep, opts)
+}
+
+// readHARInput reads a HAR file and decodes its flows in order, as live.
+func readHARInput(path string) (explain.Input, error) {
+	tr, err := har.ReadTrace(path)
+	if err != nil {
+		return explain.Input{}, err
+	}
+	sess := decode.NewSession()
+	in := explain.Input{Handshakes: tr.Handshakes, Sanitized: tr.Sanitized, Exchanges: make([]*decode.Exchange, 0, len(tr.Flows))}
+	for _, f := range tr.Flows {
+		in.Exchanges = append(in.Exchanges, sess.Decode(f))
+	}
+	return in, nil
 }

@@ -28,7 +28,7 @@ type session struct {
 
 	mu     sync.Mutex // one flow at a time: decoding is sequential, lines must not interleave
 	dec    *decode.Session
-	keep   bool          // keep exchanges for a final explain or the HAR's findings
+	keep   bool          // keep exchanges for a final explain
 	all    explain.Input // kept exchanges
 	hw     *har.Writer
 	nFlows int
@@ -49,7 +49,9 @@ func newSession(c *cli.Context, out io.Writer, liveExplain, keep bool) (*session
 		if err != nil {
 			return nil, fmt.Errorf("--har: %w", err)
 		}
-		s.hw, s.keep = hw, true
+		// The findings written into the HAR at the end are worked out from
+		// the file itself: nothing is kept in memory for them.
+		s.hw = hw
 	}
 	return s, nil
 }
@@ -119,9 +121,20 @@ func (s *session) report() *explain.Report {
 func (s *session) finish() {
 	s.live.finish()
 	if s.hw != nil {
+		rep := s.report()
+		if rep == nil {
+			// The file is valid after every entry: explain it as it is.
+			if in, err := readHARInput(s.c.String("har")); err != nil {
+				fmt.Fprintf(s.stderr, "regtrace: explaining the HAR for its findings: %v\n", err)
+			} else {
+				rep = explain.Explain(in)
+			}
+		}
 		var notes []string
-		for _, f := range s.report().Findings {
-			notes = append(notes, fmt.Sprintf("%s %s %v", f.Rule, f.Verdict, f.Evidence))
+		if rep != nil {
+			for _, f := range rep.Findings {
+				notes = append(notes, fmt.Sprintf("%s %s %v", f.Rule, f.Verdict, f.Evidence))
+			}
 		}
 		s.hw.SetFindings(notes)
 		if err := s.hw.Close(); err != nil {
