@@ -64,6 +64,30 @@ type Session struct {
 	// clients caches ParseUserAgent: a trace has a handful of User-Agents
 	// and 100,000 requests.
 	clients map[string]Client
+	// parsed caches ParseToken per raw bearer token: a client sends one
+	// token with every request of an operation. The *Token is shared by
+	// those exchanges and read-only.
+	parsed map[string]parsedToken
+}
+
+type parsedToken struct {
+	t   *Token
+	err error
+}
+
+// maxParsed bounds the token cache of a long live session.
+const maxParsed = 256
+
+func (s *Session) parseToken(raw string) (*Token, error) {
+	if p, ok := s.parsed[raw]; ok {
+		return p.t, p.err
+	}
+	t, err := ParseToken(raw)
+	if s.parsed == nil || len(s.parsed) >= maxParsed {
+		s.parsed = map[string]parsedToken{}
+	}
+	s.parsed[raw] = parsedToken{t, err}
+	return t, err
 }
 
 // maxClients bounds the User-Agent cache of a long live session.
@@ -264,7 +288,7 @@ func (s *Session) decodeBearer(x *Exchange) {
 	}
 	raw := x.Flow.Request.Header.Get("Authorization")
 	_, tok, _ := strings.Cut(strings.TrimSpace(raw), " ")
-	t, err := ParseToken(strings.TrimSpace(tok))
+	t, err := s.parseToken(strings.TrimSpace(tok))
 	if err != nil {
 		x.Issues = append(x.Issues, Issue{Where: "Authorization", What: errText(err)})
 	}
