@@ -605,12 +605,12 @@ func credRejected(op *Operation) []*decode.Exchange {
 	return out
 }
 
-// credUserHints reads what the user name alone says about a mangled login.
-func credUserHints(tr *decode.TokenRequest) string {
-	u := credUser(tr)
+// credUserHints reads what the user name alone says about a mangled login;
+// malformed is Credentials.Malformed of the Basic credentials sent.
+func credUserHints(u string, malformed bool) string {
 	var hint string
 	switch {
-	case tr.Auth.Malformed:
+	case malformed:
 		hint = "the Basic credentials are not user:password or have no user name — a variable that was unset, or a secret that broke the command line"
 	case u == "robot" || u == "robot$":
 		hint = "the user name is just \"" + u + "\": a Harbor robot account robot$name whose $name the shell expanded to nothing"
@@ -642,7 +642,7 @@ func credRejectedFinding(op *Operation, xs []*decode.Exchange) Finding {
 	why := fmt.Sprintf("The token server %s refused the credentials: the token request(s) %s sent %s for %s%s. "+
 		"It authenticates before it authorizes, so no token was issued and the registry was never asked about the repository.",
 		x.Host, strings.Join(refs, ", "), how, who, credServerSaid(x))
-	why += credUserHints(tr)
+	why += credUserHints(credUser(tr), tr.Auth.Malformed)
 	if tr.Auth.Redacted {
 		why += " The secret was redacted in this trace."
 	}
@@ -706,9 +706,7 @@ func credBasicRejectedFinding(op *Operation, xs []*decode.Exchange) Finding {
 	}
 	why := fmt.Sprintf("The registry %s authenticates with Basic itself (%s) and refused the credentials: %s sent Basic credentials for %s and got 401 with the Basic challenge again%s.",
 		x.Host, credBasicOnly(x).String(), strings.Join(refs, ", "), who, credServerSaid(x))
-	if x.Auth.Malformed {
-		why += " Note: the Basic credentials are not user:password or have no user name — a variable that was unset, or a secret that broke the command line."
-	}
+	why += credUserHints(x.Auth.User, x.Auth.Malformed)
 	if x.Auth.Redacted {
 		why += " The secret was redacted in this trace."
 	}
