@@ -222,15 +222,11 @@ func TestMitmproxyHARExplained(t *testing.T) {
 	if h.Log.Creator.Name != "mitmproxy" || h.Sanitized() {
 		t.Errorf("creator %+v, sanitized %v", h.Log.Creator, h.Sanitized())
 	}
-	flows, _, err := h.Flows()
+	in, err := readHARInput(m.HAR)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess := decode.NewSession()
-	var xs []*decode.Exchange
-	for _, f := range flows {
-		xs = append(xs, sess.Decode(f))
-	}
+	xs := in.Exchanges
 	kinds := map[decode.Kind]int{}
 	for _, x := range xs {
 		kinds[x.Kind]++
@@ -337,15 +333,11 @@ func TestChromiumHARExplained(t *testing.T) {
 	if h.Log.Creator.Name != "chrome-har" || h.Sanitized() {
 		t.Errorf("creator %+v, sanitized %v (Authorization is in this HAR)", h.Log.Creator, h.Sanitized())
 	}
-	flows, _, err := h.Flows()
+	in, err := readHARInput(harPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess := decode.NewSession()
-	var xs []*decode.Exchange
-	for _, f := range flows {
-		xs = append(xs, sess.Decode(f))
-	}
+	xs := in.Exchanges
 	ping, tok, man := find(xs, decode.KindPing, ""), find(xs, decode.KindTokenRequest, ""), find(xs, decode.KindManifestGet, "team/app")
 	if ping == nil || tok == nil || man == nil {
 		t.Fatalf("decoded as:\n%s", summarize(host, xs))
@@ -354,10 +346,10 @@ func TestChromiumHARExplained(t *testing.T) {
 		man.TokenFrom != tok.Flow.ID || status(man) != 404 || man.Errors.Errors[0].Code != "MANIFEST_UNKNOWN" {
 		t.Errorf("decoded as:\n%s", summarize(host, xs))
 	}
-	for _, f := range flows {
-		for k := range f.Request.Header {
+	for _, x := range xs {
+		for k := range x.Flow.Request.Header {
 			if strings.HasPrefix(k, ":") {
-				t.Errorf("flow %d keeps pseudo-header %s", f.ID, k)
+				t.Errorf("flow %d keeps pseudo-header %s", x.Flow.ID, k)
 			}
 		}
 	}
