@@ -36,6 +36,9 @@ const (
 	KindV1Search
 	KindV1Users
 	KindV1Other
+	// KindTunnel is a CONNECT: a proxy's record of a tunnel it tried to
+	// open (regtrace and mitmproxy record one that failed).
+	KindTunnel
 )
 
 // kindNames are stable: they appear in HAR files, reports and tickets.
@@ -66,6 +69,7 @@ var kindNames = [...]string{
 	KindV1Search:       "v1-search",
 	KindV1Users:        "v1-users",
 	KindV1Other:        "v1-other",
+	KindTunnel:         "tunnel",
 }
 
 func (k Kind) String() string {

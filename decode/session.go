@@ -2,6 +2,7 @@ package decode
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -46,6 +47,9 @@ type Exchange struct {
 	// Errors is what a non-2xx response body said.
 	Errors    ErrorBody
 	RateLimit *RateLimit
+	// ToRealm is true for a tunnel (KindTunnel) to a host that an earlier
+	// challenge named as its token realm; Registry is then that registry.
+	ToRealm bool
 	// RedirectFrom is, for a blob redirect target, the flow that answered
 	// with the redirect.
 	RedirectFrom flow.ID
@@ -58,9 +62,12 @@ type Exchange struct {
 // response explains a later request's Bearer token, a redirect makes a later
 // request a blob fetch. A Session is not safe for concurrent use.
 type Session struct {
-	realms    map[string]realm    // realm URL without query -> who challenged
-	tokens    map[string]issued   // TokenID -> where it came from
-	redirects map[string]redirect // absolute Location -> blob flow
+	realms map[string]realm // realm URL without query -> who challenged
+	// realmHosts: realm host:port -> the registry whose challenge named it,
+	// so a tunnel to the realm that could not be opened joins that registry.
+	realmHosts map[string]string
+	tokens     map[string]issued   // TokenID -> where it came from
+	redirects  map[string]redirect // absolute Location -> blob flow
 	// clients caches ParseUserAgent: a trace has a handful of User-Agents
 	// and 100,000 requests.
 	clients map[string]Client
@@ -124,9 +131,10 @@ type redirect struct {
 // NewSession returns an empty Session.
 func NewSession() *Session {
 	return &Session{
-		realms:    map[string]realm{},
-		tokens:    map[string]issued{},
-		redirects: map[string]redirect{},
+		realms:     map[string]realm{},
+		realmHosts: map[string]string{},
+		tokens:     map[string]issued{},
+		redirects:  map[string]redirect{},
 	}
 }
 
@@ -137,6 +145,20 @@ func realmKey(u *url.URL) string {
 		return ""
 	}
 	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimSuffix(u.Path, "/")
+}
+
+// hostPort lower-cases host and adds the scheme's default port when it has
+// none: a CONNECT names "auth.example:443", a realm "https://auth.example".
+func hostPort(host, scheme string) string {
+	host = strings.ToLower(host)
+	if _, port, err := net.SplitHostPort(host); err == nil && port != "" {
+		return host
+	}
+	port := "443"
+	if strings.EqualFold(scheme, "http") {
+		port = "80"
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), port)
 }
 
 // commonTokenPaths are token endpoints of well-known registries, used when
@@ -168,6 +190,11 @@ func (s *Session) Decode(f *flow.Flow) *Exchange {
 
 	r := classifyPath(req.Method, u)
 	switch {
+	case req.Method == http.MethodConnect:
+		x.Kind = KindTunnel
+		if reg, ok := s.realmHosts[hostPort(x.Host, "https")]; ok {
+			x.Registry, x.ToRealm = reg, true
+		}
 	case s.isRedirectTarget(u):
 		rd := s.redirects[u.String()]
 		x.Kind, x.RedirectFrom, x.Repo, x.Ref, x.Registry = KindBlobRedirect, rd.flow, rd.repo, rd.ref, rd.registry
@@ -246,6 +273,7 @@ func (s *Session) learnChallenges(x *Exchange) {
 			continue
 		}
 		s.realms[realmKey(ru)] = realm{registry: x.Registry, service: c.Service()}
+		s.realmHosts[hostPort(ru.Host, ru.Scheme)] = x.Registry
 	}
 }
 

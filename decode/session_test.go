@@ -210,3 +210,33 @@ func TestSessionTransportFailureAndHEAD(t *testing.T) {
 		t.Errorf("rate limit = %+v", rl)
 	}
 }
+
+// A tunnel the proxy could not open is attributed to the registry whose
+// challenge named its host as the realm, whatever port form either uses.
+func TestSessionTunnelToRealm(t *testing.T) {
+	xs := decodeAll(flowtest.Seq(
+		flowtest.Get("https://registry.test/v2/").Status(401).Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
+		flowtest.New("CONNECT", "https://auth.test:443").Status(502).Body("text/plain", ""),
+		flowtest.New("CONNECT", "https://other.test:443").Status(502),
+		flowtest.Get("http://plain.test:5000/v2/").Status(401).Challenge(`Bearer realm="http://auth.plain.test/token"`),
+		flowtest.New("CONNECT", "https://AUTH.PLAIN.TEST:80").Status(502),
+		flowtest.New("CONNECT", "https://auth.test:8443").Status(502),
+	))
+	for i, c := range []struct {
+		kind    Kind
+		reg     string
+		toRealm bool
+	}{
+		1: {KindTunnel, "registry.test", true},
+		2: {KindTunnel, "other.test:443", false},
+		4: {KindTunnel, "plain.test:5000", true},
+		5: {KindTunnel, "auth.test:8443", false},
+	} {
+		if c.kind == KindOther {
+			continue
+		}
+		if x := xs[i]; x.Kind != c.kind || x.Registry != c.reg || x.ToRealm != c.toRealm {
+			t.Errorf("flow %d = %v %q toRealm=%v, want %v %q %v", i+1, x.Kind, x.Registry, x.ToRealm, c.kind, c.reg, c.toRealm)
+		}
+	}
+}
