@@ -69,7 +69,8 @@ type Operation struct {
 	Repos     []string
 	Exchanges []*decode.Exchange
 
-	failed int8 // Failed, once known: 1 no, 2 yes (every rule asks)
+	outcome *Outcome
+	roles   []Role // per exchange, set with outcome
 }
 
 // Last returns the last registry (V2, V1) exchange, or nil.
@@ -80,27 +81,6 @@ func (op *Operation) Last() *decode.Exchange {
 		}
 	}
 	return nil
-}
-
-// Failed reports whether the operation ended badly: its last registry
-// exchange failed, or it has no registry exchange and its last one failed.
-func (op *Operation) Failed() bool {
-	if op.failed == 0 {
-		x := op.Last()
-		if x == nil && len(op.Exchanges) > 0 {
-			x = op.Exchanges[len(op.Exchanges)-1]
-		}
-		op.failed = 1
-		if x != nil && failed(x) {
-			op.failed = 2
-		}
-	}
-	return op.failed == 2
-}
-
-func failed(x *decode.Exchange) bool {
-	r := x.Flow.Response
-	return x.Flow.Err != nil || r == nil || r.Status >= 400
 }
 
 // Input is what explain reads.
@@ -114,6 +94,9 @@ type Input struct {
 	Sanitized bool
 
 	idx *inputIndex // built on first use by rules that look across operations
+	// covered holds the operations a failure-explaining finding is about,
+	// so far: the unexplained-failure rule runs last and reads it.
+	covered map[*Operation]bool
 }
 
 // inputIndex answers cross-operation questions without a scan per
@@ -197,18 +180,49 @@ func allRules() []rule {
 	rs = append(rs, credentialRules()...)
 	rs = append(rs, tokenRules()...)
 	rs = append(rs, verdictRules()...)
+	rs = append(rs, outcomeRules()...)
 	slices.SortStableFunc(rs, func(a, b rule) int { return a.group - b.group })
 	return rs
 }
 
-// Explain groups the exchanges into operations and runs every rule.
+// Explain groups the exchanges into operations, decides each one's outcome
+// and runs every rule.
 func Explain(in Input) *Report {
 	rep := &Report{Operations: Group(in.Exchanges)}
-	primaryTaken := false
+	for _, op := range rep.Operations {
+		op.Outcome()
+	}
+	recoverOutcomes(rep.Operations)
+	in.covered = map[*Operation]bool{}
+	byFlow := map[flow.ID]*Operation{}
+	for _, op := range rep.Operations {
+		for _, x := range op.Exchanges {
+			byFlow[x.Flow.ID] = op
+		}
+	}
+	// The primary finding answers why the trace ends badly: a failure of an
+	// operation a later run recovered is reported, never primary, while an
+	// unrecovered one exists.
+	recovered := func(op *Operation) bool { return op != nil && op.Outcome().RecoveredBy != nil }
+	primary := -1
+	var primaryOp *Operation
 	for _, r := range allRules() {
-		var fs []Finding
+		type found struct {
+			f  Finding
+			op *Operation
+		}
+		var fs []found
 		if r.global != nil {
-			fs = r.global(&in, rep.Operations)
+			for _, f := range r.global(&in, rep.Operations) {
+				var op *Operation
+				for _, id := range f.Evidence {
+					if o := byFlow[id]; o != nil && o.Failed() {
+						op = o
+						break
+					}
+				}
+				fs = append(fs, found{f, op})
+			}
 		}
 		if r.op != nil {
 			for _, op := range rep.Operations {
@@ -219,29 +233,68 @@ func Explain(in Input) *Report {
 					if f.Registry == "" {
 						f.Registry = op.Registry
 					}
-					fs = append(fs, f)
+					fs = append(fs, found{f, op})
 				}
 			}
 		}
-		for _, f := range fs {
+		for _, fo := range fs {
+			f := fo.f
 			f.Rule = r.id
-			if r.explains && !primaryTaken && f.Verdict != VerdictOK {
-				f.Primary, primaryTaken = true, true
+			if r.explains && f.Verdict != VerdictOK {
+				if fo.op != nil {
+					in.covered[fo.op] = true
+				}
+				for _, id := range f.Evidence {
+					if o := byFlow[id]; o != nil && o.Failed() {
+						in.covered[o] = true
+					}
+				}
+			}
+			if r.explains && f.Verdict != VerdictOK && (primary < 0 || recovered(primaryOp) && !recovered(fo.op)) {
+				primary, primaryOp = len(rep.Findings), fo.op
 			}
 			rep.Findings = append(rep.Findings, f)
 		}
 	}
-	// The primary finding leads.
-	slices.SortStableFunc(rep.Findings, func(a, b Finding) int {
-		switch {
-		case a.Primary == b.Primary:
-			return 0
-		case a.Primary:
-			return -1
-		}
-		return 1
-	})
+	if !rep.Failed() {
+		// The trace ends well: that a later run recovered leads.
+		slices.SortStableFunc(rep.Findings, func(a, b Finding) int {
+			return boolRank(b.Rule == RuleLaterRunSucceeded) - boolRank(a.Rule == RuleLaterRunSucceeded)
+		})
+		return rep
+	}
+	if primary >= 0 {
+		rep.Findings[primary].Primary = true
+		// The primary finding leads.
+		p := rep.Findings[primary]
+		copy(rep.Findings[1:primary+1], rep.Findings[:primary])
+		rep.Findings[0] = p
+	}
 	return rep
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Failed reports whether the trace ends badly: an operation did not reach
+// its goal and no later run of the same client did, or a client never got
+// past the proxy's TLS.
+func (r *Report) Failed() bool {
+	for _, op := range r.Operations {
+		if o := op.Outcome(); !o.Reached && o.RecoveredBy == nil {
+			return true
+		}
+	}
+	for _, f := range r.Findings {
+		if f.Rule == RuleClientDistrustsCA || f.Rule == RuleNoRegistryTraffic {
+			return true
+		}
+	}
+	return false
 }
 
 func clientName(c decode.Client) string {
@@ -265,6 +318,7 @@ func Group(xs []*decode.Exchange) []*Operation {
 	byKey := map[string]*Operation{}
 	byFlow := map[flow.ID]*Operation{}
 	started := map[*Operation]bool{} // kept as we go: a scan per ping would be quadratic
+	lastByReg := map[string]*Operation{}
 	for _, x := range xs {
 		reg := x.Registry
 		if x.Kind == decode.KindBlobRedirect && x.RedirectFrom != 0 {
@@ -274,6 +328,12 @@ func Group(xs []*decode.Exchange) []*Operation {
 		}
 		key := x.Client.UserAgent + "\x00" + reg
 		op := byKey[key]
+		// A CONNECT carries no User-Agent (Go sends none): a tunnel that
+		// could not be opened belongs to the last operation on its
+		// registry, or to the realm's registry (decode attributes it).
+		if x.Kind == decode.KindTunnel && x.Client.UserAgent == "" && lastByReg[reg] != nil {
+			op = lastByReg[reg]
+		}
 		// Every registry client starts a run with a /v2/ ping: a ping after
 		// repository or token requests begins another operation (two skopeo
 		// runs in one trace are two operations, not one).
@@ -287,6 +347,7 @@ func Group(xs []*decode.Exchange) []*Operation {
 		}
 		op.Exchanges = append(op.Exchanges, x)
 		byFlow[x.Flow.ID] = op
+		lastByReg[reg] = op
 		// A run that failed at the token server pings again next time.
 		if x.Repo != "" || x.Kind == decode.KindTokenRequest {
 			started[op] = true

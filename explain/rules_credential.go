@@ -333,14 +333,26 @@ func credRealmUnreachable(in *Input, op *Operation) []Finding {
 		return nil
 	}
 	for i, x := range op.Exchanges {
-		if !credIsToken(x) || x.Flow.Err == nil || !credTransportKind(x.Flow.Err.Kind) || credLaterTokenOK(op, i) {
+		// A proxy that dials before it answers CONNECT records the realm it
+		// could not reach as a failed tunnel, not as a token request.
+		tunnel := x.Kind == decode.KindTunnel && x.ToRealm
+		if !(credIsToken(x) && x.Flow.Err != nil && credTransportKind(x.Flow.Err.Kind) || tunnel && bad(x)) || credLaterTokenOK(op, i) {
 			continue
 		}
-		ch := credChallengeFor(op, i, x)
+		errKind, errMsg := tunnelErr(x)
+		var ch *decode.Exchange
+		if tunnel {
+			ch = challengeNaming(op, x)
+		} else {
+			ch = credChallengeFor(op, i, x)
+		}
 		realmHost := x.Host
-		why := fmt.Sprintf("The token request %s to the realm %s failed before any answer: %s (%s).", credRef(x), realmHost, x.Flow.Err.Kind, x.Flow.Err.Message)
+		why := fmt.Sprintf("The token request %s to the realm %s failed before any answer: %s (%s).", credRef(x), realmHost, errKind, errMsg)
+		if tunnel {
+			why = fmt.Sprintf("The proxy could not open a connection to the realm %s (%s): %s (%s).", realmHost, credRef(x), errKind, errMsg)
+		}
 		if ch != nil {
-			why = fmt.Sprintf("%s named the token server (realm) %s; ", credRef(ch), realmHost) + why
+			why = fmt.Sprintf("%s named the token server (realm) %s. ", credRef(ch), realmHost) + why
 			if credHostname(ch.Host) != credHostname(realmHost) {
 				why += " The registry itself answered, so the failing host is the realm, not the registry."
 			}
@@ -348,7 +360,7 @@ func credRealmUnreachable(in *Input, op *Operation) []Finding {
 		why += " Without a token the client cannot authenticate, whatever its credentials."
 		fix := "Make the realm reachable and trusted from where the client runs: set the registry's auth.token.realm to a URL clients can reach (not an internal service address or localhost), " +
 			"add the realm host to HTTPS_PROXY/NO_PROXY and firewall allow-lists like the registry host"
-		switch x.Flow.Err.Kind {
+		switch errKind {
 		case flow.ErrUnknownAuthority, flow.ErrCertificate, flow.ErrTLS:
 			fix += ", and trust the realm's CA too (certs.d or the CA bundle is often configured for the registry host only)"
 		case flow.ErrDNS:
@@ -356,7 +368,7 @@ func credRealmUnreachable(in *Input, op *Operation) []Finding {
 		}
 		fix += ". A proxy or mirror that relays another registry's realm must rewrite it."
 		cannot := "Whether the client itself, without regtrace in the path, reaches the realm: the failure was seen by the proxy on its way there."
-		if k := x.Flow.Err.Kind; k == flow.ErrUnknownAuthority || k == flow.ErrCertificate || k == flow.ErrTLS {
+		if k := errKind; k == flow.ErrUnknownAuthority || k == flow.ErrCertificate || k == flow.ErrTLS {
 			cannot = "The certificate check was regtrace's upstream check: whether the client trusts the realm's certificate is not shown (run with the realm's CA in regtrace's upstream trust to see what comes next)."
 		}
 		return []Finding{{
@@ -395,6 +407,20 @@ func credRealmUnreachable(in *Input, op *Operation) []Finding {
 		}}
 	}
 	return nil
+}
+
+// tunnelErr is what a failed exchange says about its failure: the
+// transport error, or for a tunnel the proxy answered (mitmproxy's 502)
+// without one, its status and body.
+func tunnelErr(x *decode.Exchange) (flow.ErrKind, string) {
+	if e := x.Flow.Err; e != nil {
+		return e.Kind, e.Message
+	}
+	msg := fmt.Sprintf("the proxy answered the CONNECT %d", status(x))
+	if t := x.Errors.Text; t != "" {
+		msg += ": " + t
+	}
+	return "connect-failed", msg
 }
 
 // credTokenAfter: any token request, or any request to the challenge's

@@ -327,6 +327,8 @@ func credentialTraces() []ruleTrace {
 				flowtest.Get("https://auth.test/token?scope=repository:team/app:pull&service=registry.test").UA(credDockerUA).
 					Status(403).JSON(`{"details":"access denied"}`),
 			},
+			want:    []Rule{RuleUnexplainedFailure},
+			primary: RuleUnexplainedFailure,
 		},
 
 		{

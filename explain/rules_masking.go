@@ -102,7 +102,7 @@ func maskingRepoRequest(x *decode.Exchange) bool {
 // not-found and is left to not-found-is-real.
 func maskingV1Fallback(in *Input, op *Operation) []Finding {
 	last := op.Last()
-	if last == nil || !last.Kind.IsV1() || !failed(last) {
+	if last == nil || !last.Kind.IsV1() || !bad(last) {
 		return nil
 	}
 	first := -1
@@ -152,7 +152,7 @@ func maskingV1Fallback(in *Input, op *Operation) []Finding {
 // on to another registry (the client did not report this answer; see
 // endpoint-fallback-masks-real-error).
 func maskingHeadWithoutBody(in *Input, op *Operation) []Finding {
-	x := op.Last()
+	x := op.Outcome().Stop // nil when the operation reached its goal
 	if x == nil || (x.Kind != decode.KindManifestHead && x.Kind != decode.KindBlobHead) {
 		return nil
 	}
@@ -204,7 +204,7 @@ func maskingHeadWithoutBody(in *Input, op *Operation) []Finding {
 		Verdict:  verdict,
 		Repo:     decode.NormalizeRepo(x.Host, x.Repo),
 		Evidence: ids(x),
-		Why: fmt.Sprintf("The last registry answer, %s, is to a HEAD request, which has no body: the registry's error code and message never reached the client, "+
+		Why: fmt.Sprintf("The answer where the operation stopped, %s, is to a HEAD request, which has no body: the registry's error code and message never reached the client, "+
 			"so it could only print a generic %q. From the wire: %s.", maskingDescribe(x), strings.ToLower(http.StatusText(st)), tells),
 		Fix: "Ask the same question with GET to see the registry's own error: `crane manifest <ref>`, `skopeo inspect --raw docker://<ref>` " +
 			"or `regctl manifest get <ref>` (through regtrace), then act on the error code it shows.",
@@ -260,7 +260,7 @@ func maskingEndpointFallback(in *Input, ops []*Operation) []Finding {
 	var out []Finding
 	for _, k := range order {
 		f := final[k]
-		if !failed(f) || maskingAuthFailure(f) {
+		if !bad(f) || maskingAuthFailure(f) {
 			continue
 		}
 		var hidden []*decode.Exchange
@@ -344,7 +344,7 @@ func maskingLocalOnly(in *Input, op *Operation) []Finding {
 		return nil
 	}
 	x := op.Last()
-	if x == nil || (x.Kind != decode.KindManifestGet && x.Kind != decode.KindManifestHead) || !failed(x) || x.Flow.Err != nil {
+	if x == nil || (x.Kind != decode.KindManifestGet && x.Kind != decode.KindManifestHead) || !bad(x) || x.Flow.Err != nil {
 		return nil
 	}
 	repo := decode.NormalizeRepo(x.Host, x.Repo)
@@ -475,6 +475,17 @@ func maskingBlobRedirect(in *Input, op *Operation) []Finding {
 // and the registry: an upstream TLS failure on the registry host, an HTML
 // error page on a registry endpoint, or a 407. No later registry success
 // in the operation.
+// maskingUsableChallenge: a challenge a client can answer (Basic, or Bearer
+// with a realm).
+func maskingUsableChallenge(x *decode.Exchange) bool {
+	for _, c := range x.Challenges {
+		if strings.EqualFold(c.Scheme, "basic") || c.IsBearer() && c.Realm() != "" {
+			return true
+		}
+	}
+	return false
+}
+
 func maskingProxyOrMITM(in *Input, op *Operation) []Finding {
 	for i, x := range op.Exchanges {
 		reg := x.Kind.IsRegistry() || x.Kind.IsV1()
@@ -489,7 +500,10 @@ func maskingProxyOrMITM(in *Input, op *Operation) []Finding {
 			what += ": a TLS-inspecting proxy on the way, or a certificate that is wrong for this host"
 		case x.Flow.Err == nil && r != nil && !r.Synthetic && r.Status == http.StatusProxyAuthRequired:
 			what = "a 407 Proxy Authentication Required can only come from a proxy, never from a registry"
-		case reg && x.Flow.Err == nil && r != nil && !r.Synthetic && r.Status >= 400 && x.Errors.Format == "html":
+		// An HTML page with a usable challenge came from the auth layer
+		// (nginx auth_basic in front of distribution, a deployment its docs
+		// describe): the credential rules read it.
+		case reg && x.Flow.Err == nil && r != nil && !r.Synthetic && r.Status >= 400 && x.Errors.Format == "html" && !maskingUsableChallenge(x):
 			what = "the answer is an HTML page where a registry answers JSON ({\"errors\":[…]}): a proxy, WAF, load balancer or login gateway answered instead of the registry"
 			if x.Errors.Text != "" {
 				what += fmt.Sprintf(" (page title %q)", maskingClip(x.Errors.Text, 80))

@@ -73,6 +73,8 @@ func maskingTraces() []ruleTrace {
 				flowtest.Get("https://legacy.registry.test/v1/repositories/team/app/images").UA(maskingDocker17).
 					Header("X-Docker-Token", "true").Status(404).RespBody("text/plain", "Resource not found"),
 			},
+			want:    []Rule{RuleUnexplainedFailure},
+			primary: RuleUnexplainedFailure,
 		},
 		{
 			name: "a genuine V2 manifest unknown before the V1 fallback is not masked",
@@ -121,6 +123,8 @@ func maskingTraces() []ruleTrace {
 					Status(200).JSON(maskingHubTokenBody(myappTok)),
 				flowtest.Head("https://registry-1.docker.io/v2/library/myapp/manifests/nosuchtag").UA(maskingContainer).Bearer(myappTok).Status(404),
 			},
+			want:    []Rule{RuleNotFoundIsReal},
+			primary: RuleNotFoundIsReal,
 		},
 
 		// 4. endpoint-fallback-masks-real-error
@@ -135,7 +139,7 @@ func maskingTraces() []ruleTrace {
 					Status(200).JSON(maskingHubTokenBody(pgTok)),
 				flowtest.Head("https://registry-1.docker.io/v2/library/postgres/manifests/14.2-corp").UA(maskingContainer).Bearer(pgTok).Status(404),
 			},
-			want:    []Rule{RuleEndpointFallbackMasks},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
 			primary: RuleEndpointFallbackMasks,
 		},
 		{
@@ -150,6 +154,7 @@ func maskingTraces() []ruleTrace {
 				flowtest.Head("https://registry-1.docker.io/v2/library/postgres/manifests/14.2").UA(maskingContainer).Bearer(pgTok).Status(200).
 					RespHeader("Docker-Content-Digest", "sha256:1111111111111111111111111111111111111111111111111111111111111111"),
 			},
+			want: []Rule{RuleLaterRunSucceeded},
 		},
 
 		// 6. local-only-image-resolved-remotely
@@ -263,6 +268,8 @@ func maskingTraces() []ruleTrace {
 			flows: []*flowtest.Builder{
 				flowtest.Get("https://registry.test/v2/").UA(maskingContainer).Err(flow.ErrRefused, "dial tcp 10.0.0.5:443: connect: connection refused"),
 			},
+			want:    []Rule{RuleRegistryUnreachable},
+			primary: RuleRegistryUnreachable,
 		},
 	}
 }

@@ -49,9 +49,8 @@ func tokenRules() []rule {
 // ---- shared helpers (also used by rules_verdict.go) ----
 
 // tokFailures returns the registry exchanges of a failed operation that
-// failed with a real response and were not later retried successfully (a
-// 401 answered by a token exchange and a successful retry is the normal
-// handshake, not a failure).
+// failed for good with a real response (the outcome model's RoleFailed: not
+// retried successfully, not an optional probe).
 func tokFailures(op *Operation) []*decode.Exchange {
 	if !op.Failed() {
 		return nil
@@ -61,10 +60,9 @@ func tokFailures(op *Operation) []*decode.Exchange {
 		if !x.Kind.IsRegistry() || x.Flow.Err != nil || x.Flow.Response == nil || x.Flow.Response.Synthetic {
 			continue
 		}
-		if status(x) < 400 || tokSuperseded(op, i) {
-			continue
+		if op.Role(i) == RoleFailed {
+			out = append(out, x)
 		}
-		out = append(out, x)
 	}
 	return out
 }

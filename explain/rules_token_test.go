@@ -198,6 +198,7 @@ func tokenTraces() []ruleTrace {
 				flowtest.Post(upload).UA(tokUA).Bearer(mountTok).Status(202).Location("/v2/team/app/blobs/uploads/u1"),
 				flowtest.Put(reg + "/v2/team/app/blobs/uploads/u1?digest=sha256:aa").UA(tokUA).Bearer(mountTok).Status(201),
 			},
+			want: []Rule{RuleMountRefused},
 		},
 		{
 			name: "the client asks for one scope although the mount challenge names two",

@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,7 +102,8 @@ var verdictNotFoundCodes = []string{"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UN
 func verdictNotFound(in *Input, op *Operation) []Finding {
 	var out []Finding
 	seen := map[string]bool{}
-	for _, x := range tokFailures(op) {
+	fails := tokFailures(op)
+	for _, x := range fails {
 		if status(x) != http.StatusNotFound {
 			continue
 		}
@@ -112,7 +114,15 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 				break
 			}
 		}
-		if code == "" || len(x.Challenges) > 0 || seen[x.Repo+"\x00"+x.Ref] {
+		// A HEAD has no body, so no code: its 404 counts when the request
+		// was authorised beyond doubt (below, and never an opaque token).
+		head := code == "" && (x.Kind == decode.KindManifestHead || x.Kind == decode.KindBlobHead) && x.Errors.Format == "empty"
+		if head && slices.ContainsFunc(fails, func(y *decode.Exchange) bool {
+			return y.Repo == x.Repo && y.Ref == x.Ref && len(y.Errors.Errors) > 0
+		}) {
+			continue // a GET of the same reference says more
+		}
+		if code == "" && !head || len(x.Challenges) > 0 || seen[x.Repo+"\x00"+x.Ref] {
 			continue
 		}
 		var how string
@@ -127,6 +137,8 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 			ev = append(ev, tx)
 			if c := tokClaims(x); c != nil && c.HasAccess {
 				how = fmt.Sprintf("carried %s, whose access covers it", tokIssuedBy(tx))
+			} else if head {
+				continue
 			} else {
 				how = fmt.Sprintf("carried %s, which the registry accepted", tokIssuedBy(tx))
 				cannot = "What the token grants (it is opaque): a registry that checks the token before the repository has accepted it, but one that answers 404 for anything unauthorised would look the same."
@@ -145,6 +157,14 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 		}
 		seen[x.Repo+"\x00"+x.Ref] = true
 		what := "the manifest"
+		if head {
+			code = "(a HEAD answer has no body, so no error code)"
+			what = "the manifest or the repository"
+			if x.Kind == decode.KindBlobHead {
+				what = "the blob"
+			}
+			cannot += " Which of the two is missing: a GET of the same reference returns the error code (MANIFEST_UNKNOWN or NAME_UNKNOWN)."
+		}
 		switch code {
 		case "NAME_UNKNOWN":
 			what = "the repository"

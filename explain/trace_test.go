@@ -35,6 +35,7 @@ func allTraces() []ruleTrace {
 	ts = append(ts, credentialTraces()...)
 	ts = append(ts, tokenTraces()...)
 	ts = append(ts, verdictTraces()...)
+	ts = append(ts, outcomeTraces()...)
 	return ts
 }
 

@@ -36,9 +36,13 @@ func BenchmarkRead100kHAR(b *testing.B) {
 
 func benchExplain(b *testing.B, failing bool) {
 	path := writeBigHAR(b, failing)
+	want := 0
+	if failing {
+		want = exitFound
+	}
 	b.ResetTimer()
 	for b.Loop() {
-		if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != 0 {
+		if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != want {
 			b.Fatalf("exit %d", code)
 		}
 	}

@@ -150,7 +150,8 @@ func TestExplainBadInput(t *testing.T) {
 	empty := filepath.Join(dir, "empty.har")
 	os.WriteFile(empty, []byte(`{"log":{"version":"1.2","creator":{"name":"x","version":"1"},"entries":[]}}`), 0o644)
 	code, out, _ := runCLI(t, "explain", "--format", "json", empty)
-	if code != 0 || !strings.Contains(out, `"rule": "no-registry-traffic"`) {
+	// No registry traffic is a failure to capture what was meant: exit 3.
+	if code != 3 || !strings.Contains(out, `"rule": "no-registry-traffic"`) {
 		t.Errorf("empty HAR: %d %s", code, out)
 	}
 }

@@ -57,7 +57,7 @@ func TestSkopeoFailureBecomesAReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var md, errb strings.Builder
-	if code := run(context.Background(), []string{"regtrace", "explain", "--format", "markdown", harPath}, &md, &errb); code != 0 {
+	if code := run(context.Background(), []string{"regtrace", "explain", "--format", "markdown", harPath}, &md, &errb); code != exitFound {
 		t.Fatalf("explain exit %d: %s", code, errb.String())
 	}
 	report := md.String()

@@ -23,6 +23,7 @@ import (
 type explainReport struct {
 	Primary  *explainFinding  `json:"primary"`
 	Findings []explainFinding `json:"findings"`
+	Failed   bool             `json:"failed"`
 }
 
 type explainFinding struct {
@@ -36,12 +37,16 @@ type explainFinding struct {
 func explainHAR(t *testing.T, path string) (explainReport, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, &out, &errb); code != 0 {
+	code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, &out, &errb)
+	if code != exitOK && code != exitFound {
 		t.Fatalf("explain %s: exit %d: %s", path, code, errb.String())
 	}
 	var rep explainReport
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("explain %s: %v\n%s", path, err, out.String())
+	}
+	if rep.Failed != (code == exitFound) || rep.Failed != (rep.Primary != nil) {
+		t.Errorf("explain %s: exit %d, failed %v, primary %v: they must agree", path, code, rep.Failed, rep.Primary)
 	}
 	return rep, errb.String()
 }
@@ -82,7 +87,7 @@ func TestExplainForeignFixtures(t *testing.T) {
 				t.Errorf("primary %+v, want %s/%s on %s; findings:\n%s", p, c.rule, c.verdict, c.repo, rep)
 			}
 			var text, stderr bytes.Buffer
-			if code := run(context.Background(), []string{"regtrace", "explain", "--no-color", path}, &text, &stderr); code != 0 {
+			if code := run(context.Background(), []string{"regtrace", "explain", "--no-color", path}, &text, &stderr); code != exitFound {
 				t.Fatalf("explain: exit %d: %s", code, stderr.String())
 			}
 			sanitized := strings.Contains(stderr.String(), "exported without credentials")
@@ -259,6 +264,10 @@ func TestMitmproxyHARExplained(t *testing.T) {
 	}
 	if rep.finding("credentials-not-sent", "") != nil {
 		t.Errorf("credentials-not-sent from a HAR that shows every Authorization:\n%s", rep)
+	}
+	// mitmproxy's own 502 to the CONNECT is where curl's run stopped.
+	if f := rep.finding("registry-unreachable", ""); f == nil || f.Verdict != "transport-failure" {
+		t.Errorf("no registry-unreachable finding for the down registry; findings:\n%s", rep)
 	}
 	t.Logf("mitmproxy HAR findings:\n%s", rep)
 }

@@ -24,7 +24,10 @@ what the trace cannot prove — the same answer the live proxy gives.
 Examples:
    regtrace explain trace.har
    regtrace explain --format markdown trace.har > report.md     # for a support ticket
-   regtrace explain --flow 3 trace.har                          # one exchange in full, decoded`,
+   regtrace explain --flow 3 trace.har                          # one exchange in full, decoded
+
+Exit status: 0 when every operation reached its goal (or a later run of the same client did),
+3 when one did not (explained or not), 1 when the file cannot be read, 2 for a usage mistake.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, markdown or json"},
 			&cli.IntFlag{Name: "flow", Usage: "show one exchange (by flow number) in full, decoded"},
@@ -64,14 +67,19 @@ func runExplain(c *cli.Context) error {
 	rep := explain.Explain(in)
 	switch format {
 	case "markdown":
-		return render.Markdown(c.App.Writer, rep, opts)
+		err = render.Markdown(c.App.Writer, rep, opts)
 	case "json":
-		return render.JSON(c.App.Writer, rep, opts)
+		err = render.JSON(c.App.Writer, rep, opts)
+	default:
+		if in.Sanitized {
+			fmt.Fprintln(c.App.ErrWriter, "regtrace: note: this HAR was exported without credentials (a browser's sanitized export): whether credentials were sent cannot be proven from it")
+		}
+		err = render.Text(c.App.Writer, rep, opts)
 	}
-	if in.Sanitized {
-		fmt.Fprintln(c.App.ErrWriter, "regtrace: note: this HAR was exported without credentials (a browser's sanitized export): whether credentials were sent cannot be proven from it")
+	if err == nil && rep.Failed() {
+		return cli.Exit("", exitFound)
 	}
-	return render.Text(c.App.Writer, rep, opts)
+	return err
 }
 
 // readHARInput reads a HAR file and decodes its flows in order, as live.

@@ -23,6 +23,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	// exitFound: regtrace explain found an operation that did not reach
+	// its goal (explained or not), so a script or CI job can act on it.
+	exitFound = 3
 )
 
 func main() {

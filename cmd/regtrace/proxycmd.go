@@ -250,6 +250,11 @@ func (l *liveExplainer) quiet() {
 	rep := explain.Explain(*l.in)
 	var fresh []explain.Finding
 	for _, f := range rep.Findings {
+		// An operation still under way looks stopped during a pause: where
+		// it stopped is the summary's to say.
+		if f.Rule == explain.RuleUnexplainedFailure {
+			continue
+		}
 		key := fmt.Sprint(f.Rule, f.Registry, f.Repo, f.Evidence)
 		if !l.printed[key] {
 			l.printed[key] = true

@@ -53,17 +53,21 @@ func Text(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	}
 	xs := exchanges(rep)
 	var b strings.Builder
-	if len(rep.Findings) == 0 {
-		b.WriteString("regtrace: nothing to explain: every operation succeeded.\n")
+	failed := rep.Failed()
+	if !failed {
+		b.WriteString(bold.Sprint("regtrace: "+endedWell(rep)) + "\n")
 	}
 	for i, f := range rep.Findings {
-		if i > 0 {
+		if i > 0 || !failed {
 			b.WriteByte('\n')
 		}
 		head := fmt.Sprintf("%s  [%s]", f.Verdict, f.Rule)
-		if f.Primary {
+		switch {
+		case f.Primary:
 			fmt.Fprintf(&b, "%s %s\n", red.Sprint("WHY IT FAILED:"), red.Sprint(head))
-		} else {
+		case !failed:
+			fmt.Fprintf(&b, "%s %s\n", yellow.Sprint("note:"), bold.Sprint(head))
+		default:
 			fmt.Fprintf(&b, "%s %s\n", yellow.Sprint("also:"), bold.Sprint(head))
 		}
 		if scope := operationLabel(f); scope != "" {
@@ -143,14 +147,18 @@ func Markdown(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	xs := exchanges(rep)
 	var b strings.Builder
 	b.WriteString("# regtrace report\n\n")
-	if len(rep.Findings) == 0 {
-		b.WriteString("Nothing to explain: every operation in the trace succeeded.\n")
+	failed := rep.Failed()
+	if !failed {
+		b.WriteString("## Verdict: ok\n\n")
+		b.WriteString(strings.ToUpper(endedWell(rep)[:1]) + endedWell(rep)[1:] + "\n\n")
 	}
 	for i, f := range rep.Findings {
 		if i == 0 && f.Primary {
 			fmt.Fprintf(&b, "## Verdict: %s\n\n", f.Verdict)
 		} else {
-			if i == 0 || rep.Findings[i-1].Primary {
+			if i == 0 && !failed {
+				b.WriteString("## Notes\n\n")
+			} else if i == 0 || rep.Findings[i-1].Primary {
 				b.WriteString("## Other findings\n\n")
 			}
 			fmt.Fprintf(&b, "### %s\n\n", f.Verdict)
@@ -200,6 +208,19 @@ func Markdown(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	return err
 }
 
+// endedWell says how a trace that did not fail ended.
+func endedWell(rep *explain.Report) string {
+	for _, op := range rep.Operations {
+		if op.Outcome().RecoveredBy != nil {
+			return "the trace ends well: an earlier run failed, and a later run of the same client reached its goal."
+		}
+	}
+	if len(rep.Findings) == 0 {
+		return "nothing to explain: every operation reached its goal."
+	}
+	return "every operation reached its goal."
+}
+
 // mdEscape keeps table cells and prose intact: pipes would split a cell.
 func mdEscape(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ")
@@ -209,7 +230,10 @@ func mdCode(s string) string { return strings.ReplaceAll(s, "`", "'") }
 
 // JSON field names are stable: scripts and tickets depend on them.
 type jsonReport struct {
-	Version    int             `json:"version"`
+	Version int `json:"version"`
+	// Failed: an operation did not reach its goal and no later run did
+	// (regtrace explain exits 3).
+	Failed     bool            `json:"failed"`
 	Primary    *jsonFinding    `json:"primary"`
 	Findings   []jsonFinding   `json:"findings"`
 	Operations []jsonOperation `json:"operations"`
@@ -233,11 +257,21 @@ type jsonOperation struct {
 	Registry string    `json:"registry"`
 	Repos    []string  `json:"repos"`
 	Flows    []flow.ID `json:"flows"`
+	// The outcome model (explain.Outcome).
+	Goal    string `json:"goal"`
+	Reached bool   `json:"reached"`
+	// StoppedAt is the flow where a failed operation stopped, Stage where
+	// that is in the chain; RecoveredBy the first flow of a later run that
+	// reached the goal.
+	StoppedAt   flow.ID   `json:"stoppedAt,omitempty"`
+	Stage       string    `json:"stage,omitempty"`
+	RecoveredBy flow.ID   `json:"recoveredBy,omitempty"`
+	Probes      []flow.ID `json:"probes,omitempty"`
 }
 
 // JSON writes the report as JSON with stable field names.
 func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
-	out := jsonReport{Version: 1, Findings: []jsonFinding{}, Operations: []jsonOperation{}}
+	out := jsonReport{Version: 1, Failed: rep.Failed(), Findings: []jsonFinding{}, Operations: []jsonOperation{}}
 	for _, f := range rep.Findings {
 		jf := jsonFinding{
 			Rule: string(f.Rule), Verdict: string(f.Verdict), Primary: f.Primary,
@@ -260,6 +294,17 @@ func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 		}
 		for _, x := range op.Exchanges {
 			jo.Flows = append(jo.Flows, x.Flow.ID)
+		}
+		o := op.Outcome()
+		jo.Goal, jo.Reached, jo.Stage = string(o.Goal), o.Reached, string(o.Stage)
+		if o.Stop != nil {
+			jo.StoppedAt = o.Stop.Flow.ID
+		}
+		if o.RecoveredBy != nil {
+			jo.RecoveredBy = o.RecoveredBy.Exchanges[0].Flow.ID
+		}
+		for _, p := range o.Probes {
+			jo.Probes = append(jo.Probes, p.X.Flow.ID)
 		}
 		out.Operations = append(out.Operations, jo)
 	}

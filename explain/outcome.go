@@ -1,0 +1,417 @@
+package explain
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode"
+)
+
+// The outcome model: whether an operation reached its goal, and where it
+// stopped, is decided here once per operation, before any rule runs. Rules
+// read it (Operation.Failed, Operation.Outcome, Operation.Role) instead of
+// deciding it again.
+
+// Goal is what an operation set out to do, read from the requests it made.
+type Goal string
+
+const (
+	GoalPush      Goal = "push"
+	GoalDelete    Goal = "delete"
+	GoalPull      Goal = "pull"
+	GoalTags      Goal = "tag-list"
+	GoalCatalog   Goal = "catalog"
+	GoalReferrers Goal = "referrers"
+	GoalV1        Goal = "v1"
+	// GoalLogin: pings and token requests only — docker login, or a run
+	// that stopped before its first repository request.
+	GoalLogin   Goal = "login"
+	GoalUnknown Goal = "unknown"
+)
+
+// Stage is where in the chain an exchange sits.
+type Stage string
+
+const (
+	StagePing     Stage = "ping"
+	StageRealm    Stage = "realm"  // the tunnel to the token server could not be opened
+	StageTunnel   Stage = "tunnel" // the tunnel to the registry could not be opened
+	StageToken    Stage = "token"
+	StageRegistry Stage = "registry"
+	StageRedirect Stage = "redirect"
+	StageOther    Stage = "other"
+)
+
+// Role is what one exchange was to its operation.
+type Role uint8
+
+const (
+	// RoleOK: it succeeded, or it is the normal 401 of a ping.
+	RoleOK Role = iota
+	// RoleRetried: it failed and a later exchange did the same thing
+	// successfully (the 401 that starts the token handshake, a refused
+	// POST token request retried with GET).
+	RoleRetried
+	// RoleProbe: an optional request whose failure is a normal answer
+	// (referrers API 404, a cosign .sig tag 404, a blob HEAD before upload).
+	RoleProbe
+	// RoleFailed: the operation needed it and it failed for good.
+	RoleFailed
+)
+
+// Probe is an optional request that failed the normal way.
+type Probe struct {
+	X   *decode.Exchange
+	Why string
+}
+
+// Outcome is what an operation achieved.
+type Outcome struct {
+	Goal    Goal
+	Reached bool
+	// Stop is, for an operation that did not reach its goal, the exchange
+	// where it stopped (its last failure for good); Stage says where that
+	// is in the chain.
+	Stop  *decode.Exchange
+	Stage Stage
+	// Probes are the optional requests that failed the normal way.
+	Probes []Probe
+	// RecoveredBy is a later operation of the same client that reached the
+	// goal this one missed: a second run after a login, a fallback from a
+	// mirror to the upstream.
+	RecoveredBy *Operation
+}
+
+// Outcome returns the operation's outcome (computed by Explain, or on
+// first use for an operation made by Group alone).
+func (op *Operation) Outcome() *Outcome {
+	if op.outcome == nil {
+		op.outcome = decideOutcome(op)
+	}
+	return op.outcome
+}
+
+// Role returns what op.Exchanges[i] was to the operation.
+func (op *Operation) Role(i int) Role {
+	op.Outcome()
+	return op.roles[i]
+}
+
+// Failed reports whether the operation did not reach its goal (even when a
+// later run did: see Outcome.RecoveredBy).
+func (op *Operation) Failed() bool { return !op.Outcome().Reached }
+
+// bad reports whether x failed: a transport error, no response, an error
+// status, or a token server's 200 without a token in it (an SSO page).
+func bad(x *decode.Exchange) bool {
+	r := x.Flow.Response
+	if x.Flow.Err != nil || r == nil || r.Status >= 400 {
+		return true
+	}
+	if x.Kind == decode.KindTokenRequest && r.Status == http.StatusOK {
+		tr := x.TokenResponse
+		return tr == nil || tr.Token == nil && tr.AccessToken == nil
+	}
+	return false
+}
+
+// StageOf says where x sits in the chain.
+func StageOf(x *decode.Exchange) Stage {
+	switch {
+	case x.Kind == decode.KindPing:
+		return StagePing
+	case x.Kind == decode.KindTokenRequest:
+		return StageToken
+	case x.Kind == decode.KindTunnel && x.ToRealm:
+		return StageRealm
+	case x.Kind == decode.KindTunnel:
+		return StageTunnel
+	case x.Kind == decode.KindBlobRedirect:
+		return StageRedirect
+	case x.Kind.IsRegistry() || x.Kind.IsV1():
+		return StageRegistry
+	}
+	return StageOther
+}
+
+// tagSchema matches the OCI 1.1 referrers tag schema (sha256-<hex>) and the
+// tags cosign and its kin derive from it (.sig, .att, .sbom): clients probe
+// them and a 404 only means "none".
+var tagSchema = regexp.MustCompile(`^(sha256|sha512)-[0-9a-f]{32,128}(\.[a-z]+)?$`)
+
+// probeWhy says why a failed x is an optional probe of op, or "".
+func probeWhy(op *Operation, i int, x *decode.Exchange) string {
+	st := status(x)
+	if x.Flow.Err != nil {
+		return ""
+	}
+	switch {
+	case x.Kind == decode.KindReferrers && (st == http.StatusNotFound || st == http.StatusMethodNotAllowed || st == http.StatusNotImplemented):
+		return "the OCI 1.1 referrers API is optional: a registry without it answers 404, and clients fall back to the sha256-<digest> tag schema"
+	case (x.Kind == decode.KindManifestGet || x.Kind == decode.KindManifestHead) && st == http.StatusNotFound && tagSchema.MatchString(x.Ref):
+		return "a probe for signatures, attestations or referrers under the tag schema (" + x.Ref + "): 404 means there are none"
+	case x.Kind == decode.KindBlobHead && st == http.StatusNotFound:
+		return "a check whether the blob is already there before uploading it: 404 is the normal answer"
+	case x.Kind == decode.KindManifestHead && st == http.StatusNotFound && opLater(op, i, func(y *decode.Exchange) bool { return y.Kind == decode.KindManifestPut }):
+		return "a check whether the manifest is already there before pushing it: 404 is the normal answer"
+	case x.Kind == decode.KindBlobMount && st >= 400 && opLater(op, i, func(y *decode.Exchange) bool {
+		return (y.Kind == decode.KindUploadStart || y.Kind == decode.KindUploadFinish) && y.Repo == x.Repo
+	}):
+		return "a cross-repository mount the registry refused; the client uploaded the blob instead"
+	}
+	return ""
+}
+
+func opLater(op *Operation, i int, pred func(*decode.Exchange) bool) bool {
+	for _, y := range op.Exchanges[i+1:] {
+		if pred(y) {
+			return true
+		}
+	}
+	return false
+}
+
+// retried reports whether a later exchange of op did what x failed to do:
+// the same host and path succeeded (any method: a HEAD refused 401 is often
+// retried as a GET), or, for a token request or a tunnel, a later one to
+// the same place succeeded.
+func retried(op *Operation, i int, x *decode.Exchange) bool {
+	p := tokPath(x)
+	for _, y := range op.Exchanges[i+1:] {
+		if bad(y) {
+			continue
+		}
+		switch {
+		case tokPath(y) == p:
+			return true
+		case x.Kind == decode.KindTunnel && strings.EqualFold(y.Host, x.Host):
+			return true
+		case x.Kind == decode.KindTunnel && x.ToRealm && y.Kind == decode.KindTokenRequest:
+			return true
+		case x.Kind == decode.KindPing && (y.Kind.IsRegistry() || y.Kind == decode.KindTokenRequest):
+			// The registry answered later requests: the failed ping did not
+			// stop the operation.
+			return true
+		}
+	}
+	return false
+}
+
+// decideOutcome classifies each exchange of op and decides the outcome.
+// RecoveredBy needs the other operations: Explain sets it.
+func decideOutcome(op *Operation) *Outcome {
+	o := &Outcome{}
+	op.roles = make([]Role, len(op.Exchanges))
+	var probes []int
+	for i, x := range op.Exchanges {
+		switch {
+		case !bad(x):
+			op.roles[i] = RoleOK
+		case x.Kind == decode.KindPing && status(x) == http.StatusUnauthorized && x.Flow.Err == nil:
+			// The normal first step of every authenticated registry; the
+			// operation stopping right after is judged below.
+			op.roles[i] = RoleOK
+		case probeWhy(op, i, x) != "":
+			op.roles[i] = RoleProbe
+			probes = append(probes, i)
+			o.Probes = append(o.Probes, Probe{X: x, Why: probeWhy(op, i, x)})
+		case retried(op, i, x):
+			op.roles[i] = RoleRetried
+		default:
+			op.roles[i] = RoleFailed
+		}
+	}
+	o.Goal = goalOf(op)
+	// An operation made of probes only was there for them: `oras discover`
+	// on a registry without referrers still asked a question, and a blob
+	// HEAD alone is `crane blob head`.
+	if o.Goal == GoalLogin || o.Goal == GoalUnknown {
+		if len(probes) > 0 && !hasRequired(op) {
+			for _, i := range probes {
+				op.roles[i] = RoleFailed
+			}
+			o.Probes = nil
+			o.Goal = goalOfKinds(op, true)
+		}
+	}
+	for i := len(op.Exchanges) - 1; i >= 0; i-- {
+		if op.roles[i] == RoleFailed {
+			o.Stop = op.Exchanges[i]
+			break
+		}
+	}
+	// A run that ends on the registry's 401 to its ping, with nothing after
+	// it, stopped there: the client never asked for a token or credentials.
+	if o.Stop == nil && len(op.Exchanges) > 0 {
+		last := op.Exchanges[len(op.Exchanges)-1]
+		if last.Kind == decode.KindPing && status(last) == http.StatusUnauthorized {
+			o.Stop = last
+		}
+	}
+	o.Reached = o.Stop == nil
+	if o.Stop != nil {
+		o.Stage = StageOf(o.Stop)
+	}
+	return o
+}
+
+func hasRequired(op *Operation) bool {
+	for i, x := range op.Exchanges {
+		if op.roles[i] != RoleProbe && x.Kind != decode.KindPing && x.Kind != decode.KindTokenRequest && x.Kind != decode.KindTunnel {
+			return true
+		}
+	}
+	return false
+}
+
+func goalOf(op *Operation) Goal { return goalOfKinds(op, false) }
+
+// goalOfKinds reads the goal from the requests that are not probes (or from
+// all of them, withProbes): the strongest wins, a push reads blobs and
+// manifests too.
+func goalOfKinds(op *Operation, withProbes bool) Goal {
+	var push, del, pull, tags, catalog, refs, v1, other bool
+	for i, x := range op.Exchanges {
+		if op.roles[i] == RoleProbe && !withProbes {
+			continue
+		}
+		switch k := x.Kind; {
+		case k == decode.KindManifestPut || k >= decode.KindUploadStart && k <= decode.KindBlobMount:
+			push = true
+		case k == decode.KindManifestDelete || k == decode.KindBlobDelete:
+			del = true
+		case k.IsManifest() || k == decode.KindBlobGet || k == decode.KindBlobHead || k == decode.KindBlobRedirect:
+			pull = true
+		case k == decode.KindTagsList:
+			tags = true
+		case k == decode.KindCatalog:
+			catalog = true
+		case k == decode.KindReferrers:
+			refs = true
+		case k.IsV1():
+			v1 = true
+		case k == decode.KindOther:
+			other = true
+		}
+	}
+	switch {
+	case push:
+		return GoalPush
+	case del:
+		return GoalDelete
+	case pull:
+		return GoalPull
+	case tags:
+		return GoalTags
+	case catalog:
+		return GoalCatalog
+	case refs:
+		return GoalReferrers
+	case v1:
+		return GoalV1
+	case other:
+		return GoalUnknown
+	}
+	return GoalLogin
+}
+
+// recover links each failed operation to a later operation of the same
+// client that reached the goal it missed: on the same registry (a second
+// run, after a login or a fix), or on another registry for the same
+// repositories (a mirror's fallback to the upstream).
+func recoverOutcomes(ops []*Operation) {
+	for i, a := range ops {
+		oa := a.Outcome()
+		if oa.Reached {
+			continue
+		}
+		for _, b := range ops[i+1:] {
+			ob := b.Outcome()
+			if !ob.Reached || b.Client.UserAgent != a.Client.UserAgent || !sameGoal(oa.Goal, ob.Goal) {
+				continue
+			}
+			if b.Registry == a.Registry && (len(a.Repos) == 0 || sharesRepo(a, b)) || b.Registry != a.Registry && sharesRepo(a, b) {
+				oa.RecoveredBy = b
+				break
+			}
+		}
+	}
+}
+
+// sameGoal: b reached what a wanted. A run that stopped before any
+// repository request (login) is recovered by any later success.
+func sameGoal(a, b Goal) bool {
+	return a == b || a == GoalLogin || a == GoalPull && b == GoalPush
+}
+
+func sharesRepo(a, b *Operation) bool {
+	for _, r := range a.Repos {
+		for _, s := range b.Repos {
+			if r == s || repoTail(r) == repoTail(s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// repoTail drops a mirror's host prefix and Docker Hub's library/.
+func repoTail(r string) string {
+	if i := strings.Index(r, "/"); i > 0 && strings.ContainsAny(r[:i], ".:") {
+		r = r[i+1:]
+	}
+	return strings.TrimPrefix(r, "library/")
+}
+
+// describeStop says in words where x stopped an operation.
+func describeStop(x *decode.Exchange) string {
+	f := x.Flow
+	target := x.Host
+	if f.Request.URL != nil && x.Kind != decode.KindTunnel {
+		target = clipText(x.Host+f.Request.URL.Path, 160)
+	}
+	s := fmt.Sprintf("%s (%s %s %s)", f.ID, x.Kind, f.Request.Method, target)
+	switch {
+	case x.Kind == decode.KindTunnel:
+		s += " could not be opened"
+		if f.Response != nil && f.Response.Status > 0 {
+			s += fmt.Sprintf(": the proxy answered the CONNECT %d", f.Response.Status)
+		}
+		if f.Err != nil {
+			s += fmt.Sprintf(" (%s: %s)", f.Err.Kind, f.Err.Message)
+		} else if t := x.Errors.Text; t != "" {
+			s += fmt.Sprintf(" (%q)", t)
+		}
+	case f.Err != nil:
+		s += fmt.Sprintf(" failed before any answer: %s (%s)", f.Err.Kind, f.Err.Message)
+	case f.Response == nil:
+		s += " got no response"
+	default:
+		s += fmt.Sprintf(" was answered %d", f.Response.Status)
+		if len(x.Errors.Errors) > 0 {
+			e := x.Errors.Errors[0]
+			s += " " + e.Code
+			if e.Message != "" {
+				s += fmt.Sprintf(" %q", clipText(e.Message, 200))
+			}
+		} else if x.Errors.Text != "" {
+			s += fmt.Sprintf(" (%s body: %q)", x.Errors.Format, clipText(x.Errors.Text, 200))
+		}
+		if c := x.Challenges; len(c) > 0 {
+			s += fmt.Sprintf(" with a %s challenge", c[0].Scheme)
+			if e := c[0].ErrorCode(); e != "" {
+				s += " (error=" + e + ")"
+			}
+		}
+	}
+	return s
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,267 @@
+package explain
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/decode/flow"
+)
+
+// Outcome rules read the outcome model alone: a failure no other rule
+// explains, a failed run that a later run recovered, and a refused mount
+// that cost a full upload.
+const (
+	RuleUnexplainedFailure  Rule = "unexplained-failure"
+	RuleLaterRunSucceeded   Rule = "later-run-succeeded"
+	RuleMountRefused        Rule = "cross-repo-mount-refused-then-uploaded"
+	RuleRegistryUnreachable Rule = "registry-unreachable"
+)
+
+// VerdictUnexplained: the operation failed and no rule says why.
+const VerdictUnexplained Verdict = "unexplained-failure"
+
+func outcomeRules() []rule {
+	return []rule{
+		// Catalog §3 step 1: a transport failure makes every later
+		// inference moot.
+		{id: RuleRegistryUnreachable, group: 13, explains: true, op: outcomeRegistryUnreachable},
+		{id: RuleLaterRunSucceeded, group: 80, explains: false, op: outcomeRecovered},
+		{id: RuleMountRefused, group: 81, explains: false, op: outcomeMountRefused},
+		// Last of all: it reads which operations the others explained.
+		{id: RuleUnexplainedFailure, group: 99, explains: true, global: outcomeUnexplained},
+	}
+}
+
+// outcomeRegistryUnreachable: the operation stopped because the registry
+// host could not be reached at all (name, port, route), not because of
+// anything it answered.
+func outcomeRegistryUnreachable(in *Input, op *Operation) []Finding {
+	o := op.Outcome()
+	if o.Reached || o.RecoveredBy != nil || credMovedOn(in, op) {
+		return nil
+	}
+	x := o.Stop
+	if o.Stage != StageTunnel && !(x.Flow.Err != nil && (o.Stage == StagePing || o.Stage == StageRegistry)) {
+		return nil
+	}
+	kind, msg := tunnelErr(x)
+	switch kind {
+	case flow.ErrUnknownAuthority, flow.ErrCertificate, flow.ErrTLS, flow.ErrClientClosed, flow.ErrProxy:
+		return nil // a TLS problem (proxy-or-mitm-interference), the client's own hang-up, or regtrace's fault
+	}
+	why := fmt.Sprintf("%s could not reach the registry %s: %s (%s). Nothing the registry would have said about authentication or the image was ever seen.",
+		x.Flow.ID, x.Host, kind, msg)
+	fix := "Check the registry's name, port and scheme in the image reference; from the same machine, `curl -v https://" + x.Host + "/v2/` shows whether it answers"
+	switch kind {
+	case flow.ErrDNS:
+		fix += "; the name does not resolve: check DNS, /etc/hosts, or a typo in the registry host"
+	case flow.ErrRefused:
+		fix += "; nothing listens on that port: the registry is down, or on another port (5000 for a plain distribution)"
+	case flow.ErrTimeout:
+		fix += "; packets go unanswered: a firewall, a missing route, or a corporate proxy the client needs (HTTPS_PROXY)"
+	}
+	return []Finding{tokWithRepo(Finding{
+		Verdict:     VerdictTransport,
+		Evidence:    ids(x),
+		Why:         why,
+		Fix:         fix + ".",
+		CannotProve: "Whether the client reaches the registry without regtrace in the path: the failure was seen by the proxy on its way there (regtrace proxy --resolve maps a test name).",
+	}, x)}
+}
+
+// outcomeUnexplained: a verdict is never silence. Every operation that did
+// not reach its goal, and that no rule explained, gets a finding naming
+// where it stopped and what to capture next.
+func outcomeUnexplained(in *Input, ops []*Operation) []Finding {
+	var out []Finding
+	for _, op := range ops {
+		o := op.Outcome()
+		if o.Reached || o.RecoveredBy != nil || in.covered[op] {
+			continue
+		}
+		x := o.Stop
+		verdict := VerdictUnexplained
+		if x.Flow.Err != nil || x.Kind == decode.KindTunnel {
+			verdict = VerdictTransport
+		}
+		why := fmt.Sprintf("The %s did not reach its goal: %s.", goalWords(o.Goal), describeStop(x))
+		ev := []*decode.Exchange{x}
+		switch o.Stage {
+		case StageRealm:
+			why += " That host is the token server (realm) the registry named, so the client could not get a token."
+			if ch := challengeNaming(op, x); ch != nil {
+				ev = append(ev, ch)
+			}
+		case StageTunnel:
+			why += " The registry host itself could not be reached through the proxy."
+		case StagePing:
+			why += " The registry asked for authentication and the client sent nothing more: it had no credentials for this registry, would not use the challenge, or was stopped."
+		case StageToken:
+			why += " The client could not get a token."
+			if tr := x.TokenRequest; tr != nil && !tokCredsSent(x) && !in.Sanitized {
+				why += " The request carried no credentials (anonymous)."
+			}
+		}
+		repo := ""
+		if len(op.Repos) == 1 {
+			repo = op.Repos[0]
+		}
+		out = append(out, Finding{
+			Verdict:  verdict,
+			Client:   clientName(op.Client),
+			Registry: op.Registry,
+			Repo:     repo,
+			Evidence: ids(ev...),
+			Why:      why + " No rule in regtrace's catalog matches what happened before it.",
+			Fix: fmt.Sprintf("Look at %s in full (`regtrace explain --flow %d FILE`); capture the client's own error and debug log "+
+				"(skopeo/podman --debug, crane -v, oras --debug, regctl -v trace, dockerd or containerd in debug mode) and the registry's log at that time.",
+				x.Flow.ID, x.Flow.ID),
+			CannotProve: "Why it failed: the trace shows where the operation stopped, not the reason. A redacted trace of it would help regtrace learn a rule.",
+		})
+	}
+	return out
+}
+
+func goalWords(g Goal) string {
+	switch g {
+	case GoalLogin:
+		return "run (it stopped before any repository request)"
+	case GoalUnknown:
+		return "operation"
+	case GoalV1:
+		return "V1 operation"
+	}
+	return string(g)
+}
+
+// challengeNaming returns the last exchange before x whose challenge named
+// a realm on x's host.
+func challengeNaming(op *Operation, x *decode.Exchange) *decode.Exchange {
+	var out *decode.Exchange
+	for _, y := range op.Exchanges {
+		if y == x {
+			break
+		}
+		if c := bearerChallenge(y); c != nil && credHostname(tokRealmHost(c.Realm())) == credHostname(x.Host) {
+			out = y
+		}
+	}
+	return out
+}
+
+// outcomeRecovered: a failed run followed by a run that worked. Say so, and
+// what changed between them, once per recovering run.
+func outcomeRecovered(in *Input, op *Operation) []Finding {
+	if op.Outcome().Reached {
+		return nil
+	}
+	b := op.Outcome().RecoveredBy
+	if b == nil {
+		return nil
+	}
+	// The first failed run a later one recovered speaks for the others.
+	x := op.Outcome().Stop
+	first, last := b.Exchanges[0], b.Exchanges[len(b.Exchanges)-1]
+	why := fmt.Sprintf("The %s failed: %s. A later run of the same client, %s–%s, reached its goal",
+		goalWords(op.Outcome().Goal), describeStop(x), first.Flow.ID, last.Flow.ID)
+	if b.Registry != op.Registry {
+		why += " on " + b.Registry
+	}
+	why += ". What changed between them: " + runChanges(in, op, b) + "."
+	return []Finding{{
+		Verdict:  VerdictOK,
+		Evidence: ids(x, first, last),
+		Why:      why,
+		Fix: "Nothing for the latest run. Where the failing run came from (a CI job, a node's pull secret, another machine), " +
+			"make the same change: it is what the failing run lacked.",
+		CannotProve: "That the later run would work from where the failing one ran: only this trace's two runs are compared.",
+	}}
+}
+
+// runChanges says what differs between a failed run a and a later good run
+// b: credentials, repository names, registry.
+func runChanges(in *Input, a, b *Operation) string {
+	var out []string
+	ca, cb := runCredentials(in, a), runCredentials(in, b)
+	if ca != cb {
+		out = append(out, fmt.Sprintf("the first run authenticated %s, the later one %s", ca, cb))
+	}
+	if !slices.Equal(a.Repos, b.Repos) && len(a.Repos) > 0 && len(b.Repos) > 0 {
+		out = append(out, fmt.Sprintf("the repository was %s, then %s", strings.Join(a.Repos, ", "), strings.Join(b.Repos, ", ")))
+	}
+	if a.Registry != b.Registry {
+		out = append(out, fmt.Sprintf("the registry was %s, then %s (a fallback to another host)", a.Registry, b.Registry))
+	}
+	if len(out) == 0 {
+		return "nothing visible in the requests, so the registry's answer changed (a permission granted, an image pushed, a limit reset, a token server fixed)"
+	}
+	return strings.Join(out, "; ")
+}
+
+// runCredentials names how a run authenticated, in words.
+func runCredentials(in *Input, op *Operation) string {
+	if in.Sanitized {
+		return "in a way this sanitized HAR does not show"
+	}
+	for _, x := range op.Exchanges {
+		if tokCredsSent(x) {
+			if u := tokUser(x); u != "" {
+				return fmt.Sprintf("as %q", u)
+			}
+			return "with credentials"
+		}
+		if credBasicSent(x.Auth) {
+			return fmt.Sprintf("as %q", x.Auth.User)
+		}
+	}
+	return "anonymously"
+}
+
+// outcomeMountRefused: docker and others try a cross-repository mount
+// first and upload silently when it is refused. The push worked, but the
+// blob's bytes went up again.
+func outcomeMountRefused(in *Input, op *Operation) []Finding {
+	var out []Finding
+	for _, p := range op.Outcome().Probes {
+		x := p.X
+		if x.Kind != decode.KindBlobMount {
+			continue
+		}
+		var up *decode.Exchange
+		for _, y := range op.Exchanges {
+			if y.Flow.ID > x.Flow.ID && y.Repo == x.Repo && (y.Kind == decode.KindUploadFinish || y.Kind == decode.KindUploadStart) && !bad(y) {
+				up = y
+				if y.Kind == decode.KindUploadFinish {
+					break
+				}
+			}
+		}
+		if up == nil {
+			continue
+		}
+		from := ""
+		if x.From != "" {
+			from = fmt.Sprintf(" from %q", x.From)
+		}
+		why := fmt.Sprintf("%s tried to mount blob %s into %q%s and the registry refused it (%d", x.Flow.ID, x.Ref, x.Repo, from, status(x))
+		if c := bearerChallenge(x); c != nil && c.ErrorCode() != "" {
+			why += " " + c.ErrorCode()
+		}
+		why += fmt.Sprintf("); the client then uploaded the blob itself (%s). The push worked, at the cost of sending the blob's bytes again", up.Flow.ID)
+		if status(x) == http.StatusUnauthorized || status(x) == http.StatusForbidden {
+			why += ": the token did not cover pulling the source repository"
+		}
+		out = append(out, tokWithRepo(Finding{
+			Verdict:  VerdictOK,
+			Evidence: ids(x, up),
+			Why:      why + ".",
+			Fix: "Nothing is broken. To save the upload, let the pushing account pull the source repository (a mount needs pull on the source " +
+				"and push on the target), or push from the repository the layers already live in.",
+			CannotProve: "Whether the source repository exists or is only hidden from this account.",
+		}, x))
+	}
+	return out
+}
