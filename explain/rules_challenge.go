@@ -269,6 +269,22 @@ func challengeNotChallenged(in *Input, op *Operation) []Finding {
 					"(log in and use a client that pings /v2/ first, or configure the credentials/token for this host explicitly).",
 				CannotProve: "Whether the registry hides the repository on purpose (some answer 404 to anonymous requests by design) or is misconfigured; its documentation would say.",
 			}}
+		case st == 403 && retry == nil && x.Kind != decode.KindPing && x.Auth.Scheme == "" && !in.Sanitized &&
+			op.Outcome().Stop == x && !verdictAnyChallenge(op) && x.Errors.Format != "html":
+			// Artifactory and some fronts answer an anonymous request 403
+			// with no challenge: nothing told the client to authenticate.
+			return []Finding{{
+				Verdict:  VerdictUnauthorized,
+				Repo:     decode.NormalizeRepo(x.Host, x.Repo),
+				Evidence: ids(x),
+				Why: fmt.Sprintf("%s was anonymous and the registry answered 403 without any WWW-Authenticate challenge, and nothing in the operation asked for credentials. "+
+					"A registry that wants authentication answers 401 with a challenge; this one refused instead, so clients that authenticate only when challenged "+
+					"(containerd, oras, skopeo with stored credentials) never sent theirs and report \"forbidden\" or \"denied\".",
+					maskingDescribe(x)),
+				Fix: "Registry side: answer requests that need auth with 401 and a challenge (Artifactory: allow anonymous access to be challenged, or fix the reverse proxy). " +
+					"Client side: log in to the registry first and use a client that sends credentials proactively, or configure the credentials for this host explicitly.",
+				CannotProve: "Whether the repository would be allowed to the client's account: only a request with credentials would show (a 403 with credentials is a real denial).",
+			}}
 		}
 	}
 	return nil

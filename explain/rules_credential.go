@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -24,6 +25,7 @@ const (
 	RuleOAuth2PostUnsupported       Rule = "oauth2-post-token-unsupported"
 	RuleTokenResponseUnusable       Rule = "token-response-unusable"
 	RuleRefreshTokenGrantRejected   Rule = "refresh-token-grant-rejected"
+	RuleExpiredPasswordToken        Rule = "ecr-basic-token-expired-or-wrong-account"
 )
 
 // credentialRules follow catalog §3: a realm that cannot be reached is a
@@ -42,6 +44,7 @@ func credentialRules() []rule {
 		{id: RuleTokenResponseUnusable, group: 41, explains: true, op: credTokenUnusable},
 		{id: RuleRefreshTokenGrantRejected, group: 42, explains: true, op: credRefreshRejected},
 		{id: RuleStaleCredentialsPublicPull, group: 43, explains: true, op: credStalePublic},
+		{id: RuleExpiredPasswordToken, group: 44, explains: true, op: credExpiredPasswordToken},
 		{id: RuleCredentialsRejectedAtToken, group: 44, explains: true, op: credRejectedAtToken},
 		{id: RuleCredentialsNotSent, group: 45, explains: true, op: credNotSent},
 		{id: RuleBasicChallengeNoCredentials, group: 46, explains: true, op: credBasicNoCredentials},
@@ -50,6 +53,19 @@ func credentialRules() []rule {
 }
 
 // ---- helpers ---------------------------------------------------------------
+
+// credExpiredText matches a registry's words for credentials that are
+// themselves short-lived tokens and have expired: ECR's "Your authorization
+// token has expired. Reauthenticate and try again." and its kin.
+var credExpiredText = regexp.MustCompile(`(?i)(authori[sz]ation token|token|credentials?|password|login)[^.]{0,40}\b(has |have |is |are )?expired`)
+
+// credSaysExpired reports whether x's answer says the credentials expired.
+func credSaysExpired(x *decode.Exchange) bool {
+	if credExpiredText.MatchString(verdictMessage(x)) {
+		return true
+	}
+	return credExpiredText.MatchString(string(credBody(x)))
+}
 
 func credRef(x *decode.Exchange) string { return fmt.Sprintf("#%d", x.Flow.ID) }
 
@@ -563,6 +579,45 @@ func credTokenUnusable(in *Input, op *Operation) []Finding {
 		}}
 	}
 	return nil
+}
+
+// ---- 32 ecr-basic-token-expired-or-wrong-account ---------------------------
+
+// credExpiredPasswordToken: the registry refused Basic credentials whose
+// password is a short-lived token (ECR's 12-hour GetAuthorizationToken,
+// GAR's oauth2accesstoken, ACR's refresh-token exchange) and said it
+// expired. The fix is a new login, not a permission.
+func credExpiredPasswordToken(in *Input, op *Operation) []Finding {
+	x := op.Outcome().Stop
+	if x == nil || x.Flow.Err != nil || !credSaysExpired(x) || (status(x) != http.StatusForbidden && status(x) != http.StatusUnauthorized) {
+		return nil
+	}
+	who := "the credentials the client sent"
+	if credBasicSent(x.Auth) {
+		who = fmt.Sprintf("the Basic credentials of %q", x.Auth.User)
+	} else if x.Auth.Scheme == "" && !in.Sanitized {
+		who = "a request without credentials"
+	}
+	msg := verdictMessage(x)
+	if msg == "" {
+		msg = strings.TrimSpace(string(credBody(x)))
+	}
+	why := fmt.Sprintf("%s carried %s and the registry answered %d: %q. The password is itself a short-lived token and it has expired", credRef(x), who, status(x), clipText(msg, 200))
+	fix := "Log in again to get a fresh token"
+	if strings.Contains(x.Host, ".ecr.") || strings.EqualFold(x.Auth.User, "AWS") {
+		why += " (Amazon ECR: the password from `aws ecr get-login-password` lasts 12 hours)"
+		fix = "Log in again: `aws ecr get-login-password --region <region> | docker login --username AWS --password-stdin " + x.Host + "`; " +
+			"for machines and CI use amazon-ecr-credential-helper so every pull gets a fresh token; check that the account and region in the host match the keys"
+	}
+	why += ". This is not a missing permission: the same account works once it logs in again."
+	return []Finding{{
+		Verdict:     VerdictCredentialsRejected,
+		Repo:        credRepo(op, x),
+		Evidence:    ids(x),
+		Why:         why,
+		Fix:         fix + ".",
+		CannotProve: "Whether the account may read the repository once it logs in again: a denial after a fresh login is a real permission problem.",
+	}}
 }
 
 // ---- 18 refresh-token-grant-rejected --------------------------------------

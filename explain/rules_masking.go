@@ -193,6 +193,9 @@ func maskingHeadWithoutBody(in *Input, op *Operation) []Finding {
 	case st == 401:
 		verdict = VerdictUnauthorized
 		tells = "the registry did not accept the request's credentials; the challenge carries no error= to say why"
+	case st == 403 && x.Auth.Scheme == "" && !in.Sanitized:
+		verdict = VerdictUnauthorized
+		tells = "the request was anonymous, so the 403 denies an identity the registry never asked for (a GET would carry its message)"
 	case st == 403:
 		verdict = VerdictDenied
 		tells = "403 means the identity is known but denied (a GET would carry the DENIED message)"

@@ -279,3 +279,132 @@ func TestEveryFailedTraceGetsAFailureFinding(t *testing.T) {
 		}
 	}
 }
+
+// vendorTraces are registries' documented answers that earlier rules read
+// wrongly: an auth layer's HTML page, opaque tokens, expired password
+// tokens, limits outside Docker Hub, a 403 that never asked for auth.
+func vendorTraces() []ruleTrace {
+	html401 := func(b *flowtest.Builder) *flowtest.Builder {
+		return b.Status(401).Challenge(`Basic realm="Registry realm"`).
+			RespBody("text/html", "<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n")
+	}
+	const ghcrOpaque = "djE6YWNtZS9wcml2YXRlOjE3MzMzMTIwMDA6c2lnbmF0dXJl"
+	opaqueBody := `{"token":"` + ghcrOpaque + `"}`
+	const ecrHost = "https://123456789012.dkr.ecr.eu-north-1.amazonaws.com"
+	return []ruleTrace{
+		// Class 3: an HTML 401 with a usable challenge is the auth layer.
+		{
+			name: "nginx auth_basic answers a wrong password with its HTML 401 page and a Basic challenge",
+			flows: []*flowtest.Builder{
+				html401(flowtest.Get("https://registry.test/v2/").UA(credSkopeoUA)),
+				html401(flowtest.Get("https://registry.test/v2/").UA(credSkopeoUA).Basic("alice", "wrong")),
+			},
+			want:    []Rule{RuleCredentialsRejectedAtToken},
+			primary: RuleCredentialsRejectedAtToken,
+		},
+		{
+			name: "nginx auth_basic answers an anonymous manifest request with its HTML 401 page",
+			flows: []*flowtest.Builder{
+				html401(flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").UA(credCraneUA)),
+			},
+			want:    []Rule{RuleBasicChallengeNoCredentials},
+			primary: RuleBasicChallengeNoCredentials,
+		},
+
+		// Class 4: opaque tokens show neither grants nor expiry.
+		{
+			name: "an anonymous opaque GHCR token refused with 401 and no error is a private or missing package",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://ghcr.test/v2/").UA(credCraneUA).Status(401).Challenge(outGhcr),
+				outAnonToken("https://ghcr.test/token", "ghcr.test", "repository:acme/private:pull", credCraneUA).Status(200).JSON(opaqueBody),
+				flowtest.Get("https://ghcr.test/v2/acme/private/manifests/latest").UA(credCraneUA).Bearer(ghcrOpaque).Status(401).
+					Challenge(`Bearer realm="https://ghcr.test/token",service="ghcr.test",scope="repository:acme/private:pull"`).
+					JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`),
+			},
+			want:    []Rule{RuleInsufficientScope},
+			primary: RuleInsufficientScope,
+		},
+		{
+			name: "an anonymous opaque Artifact Registry token refused with 403 or it may not exist",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://europe-docker.pkg.test/v2/").UA(credSkopeoUA).Status(401).
+					Challenge(`Bearer realm="https://europe-docker.pkg.test/v2/token",service="europe-docker.pkg.test"`),
+				outAnonToken("https://europe-docker.pkg.test/v2/token", "europe-docker.pkg.test", "repository:proj/repo/img:pull", credSkopeoUA).Status(200).JSON(`{"token":"ya29.opaque-anonymous"}`),
+				flowtest.Get("https://europe-docker.pkg.test/v2/proj/repo/img/manifests/1").UA(credSkopeoUA).Bearer("ya29.opaque-anonymous").Status(403).
+					JSON(`{"errors":[{"code":"DENIED","message":"Permission \"artifactregistry.repositories.downloadArtifacts\" denied on resource \"projects/proj/locations/europe/repositories/repo\" (or it may not exist)"}]}`),
+			},
+			want:    []Rule{RuleInsufficientScope},
+			primary: RuleInsufficientScope,
+		},
+		{
+			name: "an opaque token obtained with credentials and refused without error is not called a key problem",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://ghcr.test/v2/").UA(credCraneUA).Status(401).Challenge(outGhcr),
+				outAnonToken("https://ghcr.test/token", "ghcr.test", "repository:acme/app:pull", credCraneUA).Basic("alice", "ghp_x").Status(200).JSON(opaqueBody),
+				flowtest.Get("https://ghcr.test/v2/acme/app/manifests/latest").UA(credCraneUA).Bearer(ghcrOpaque).Status(401).
+					Challenge(`Bearer realm="https://ghcr.test/token",service="ghcr.test",scope="repository:acme/app:pull"`),
+			},
+			want:    []Rule{RuleUnexplainedFailure},
+			primary: RuleUnexplainedFailure,
+		},
+
+		// Class 5: vendor texts that need their own fix.
+		{
+			name: "ECR answers an expired 12-hour password with 403 and the fix is a new login, not a permission",
+			flows: []*flowtest.Builder{
+				flowtest.Get(ecrHost+"/v2/helpers/manifests/latest").UA(tokUA).Basic("AWS", "eyJwYXlsb2FkIjoiZXhwaXJlZCJ9").Status(403).
+					RespBody("text/plain; charset=utf-8", "Your authorization token has expired. Reauthenticate and try again."),
+			},
+			want:    []Rule{RuleExpiredPasswordToken},
+			primary: RuleExpiredPasswordToken,
+		},
+		{
+			name: "a registry's JSON 403 that says the login token expired is not a denial",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://registry.test/v2/").UA(credSkopeoUA).Basic("oauth2accesstoken", "ya29.old").Status(200),
+				flowtest.Get(base()+"/manifests/1.0").UA(credSkopeoUA).Basic("oauth2accesstoken", "ya29.old").Status(403).
+					JSON(`{"errors":[{"code":"DENIED","message":"Your credentials have expired, log in again"}]}`),
+			},
+			want:    []Rule{RuleExpiredPasswordToken, RuleLoginSucceededProvesLittle},
+			primary: RuleExpiredPasswordToken,
+		},
+		{
+			name: "Quay's anonymous 429 is a rate limit that is not Docker Hub's",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://quay.test/v2/org/app/manifests/1").UA(credSkopeoUA).Status(429).
+					JSON(`{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}`),
+			},
+			want:    []Rule{RuleRateLimited},
+			primary: RuleRateLimited,
+		},
+		{
+			name: "Artifactory answers an anonymous HEAD 403 with no challenge at all",
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://artifactory.test/v2/docker-local/app/manifests/1").UA(outCtrdUA).Status(403),
+			},
+			want:    []Rule{RuleAuthRequiredNotChallenge, RuleHeadErrorWithoutBody},
+			primary: RuleAuthRequiredNotChallenge,
+		},
+	}
+}
+
+func base() string { return "https://registry.test/v2/team/app" }
+
+// The rate-limit text names Docker Hub only for Docker Hub.
+func TestRateLimitTextNamesTheRegistry(t *testing.T) {
+	for _, c := range []struct {
+		host string
+		hub  bool
+	}{{"https://quay.test", false}, {"https://registry-1.docker.io", true}, {"https://ghcr.io", false}} {
+		rep := Explain(ruleTrace{flows: []*flowtest.Builder{
+			flowtest.Get(c.host + "/v2/org/app/manifests/1").UA(credSkopeoUA).Status(429),
+		}}.input())
+		p := rep.Primary()
+		if p == nil || p.Rule != RuleRateLimited {
+			t.Fatalf("%s: primary %v", c.host, p)
+		}
+		if got := strings.Contains(p.Why+p.Fix, "Docker Hub") || strings.Contains(p.Fix, "Hub does not count"); got != c.hub {
+			t.Errorf("%s: mentions Docker Hub = %v, want %v:\n%s\n%s", c.host, got, c.hub, p.Why, p.Fix)
+		}
+	}
+}

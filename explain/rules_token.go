@@ -648,16 +648,26 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 		// A sanitized HAR (Chrome's default export) drops Authorization:
 		// a request without one may have carried the token.
 		hidden := in.Sanitized && x.Auth.Scheme == ""
-		if !tokDenied(x) || !tokBearer(x) && !hidden || x.Repo == "" {
+		// GHCR and others answer 404 to a token that does not grant the
+		// repository, to hide whether it exists.
+		hiding := status(x) == http.StatusNotFound && len(x.Missing) > 0 && tokBearer(x)
+		if !tokDenied(x) && !hiding || !tokBearer(x) && !hidden || x.Repo == "" {
 			continue
 		}
 		ec := tokChallengeError(x)
 		if ec == "invalid_token" {
 			continue
 		}
+		tx := tokIssuer(in, op, x)
+		// An opaque token (GHCR, GAR, ECR Public, Harbor) shows no grants:
+		// obtained anonymously and refused without error=, it is most
+		// likely a private or missing repository and no login.
+		opaqueAnon := tokClaims(x) == nil && x.Token != nil && tx != nil && !tokCredsSent(tx) && !in.Sanitized && ec == ""
 		switch {
+		case hiding:
 		case status(x) == http.StatusUnauthorized && (ec == "insufficient_scope" || len(x.Missing) > 0 && (hasCode(x, "UNAUTHORIZED") || hasCode(x, "DENIED"))):
 		case status(x) == http.StatusForbidden && len(x.Missing) > 0:
+		case opaqueAnon:
 		default:
 			continue
 		}
@@ -669,7 +679,6 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 			out = append(out, tokWithRepo(tokHiddenInsufficient(op, x, ec), x))
 			continue
 		}
-		tx := tokIssuer(in, op, x)
 		who := "anonymously"
 		if tokCredsSent(tx) {
 			who = "with credentials"
@@ -678,14 +687,20 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 			}
 		}
 		lacks := "does not cover it"
-		if len(x.Missing) > 0 {
+		switch {
+		case opaqueAnon:
+			lacks = "is opaque (not a JWT), so what it grants cannot be read here; an anonymous token for a private or missing repository grants nothing"
+		case len(x.Missing) > 0:
 			lacks = "lacks " + tokScopes(x.Missing)
-		} else if ec == "insufficient_scope" {
+		case ec == "insufficient_scope":
 			lacks = "lacks what it needs (the registry said error=\"insufficient_scope\")"
 		}
 		why := fmt.Sprintf("%s (%s of %q) carried %s, obtained %s, which %s; the registry answered %d", x.Flow.ID, x.Kind, x.Repo, tokIssuedBy(tx), who, lacks, status(x))
 		if ec != "" {
 			why += fmt.Sprintf(" with error=%q", ec)
+		}
+		if hiding {
+			why += fmt.Sprintf(" %s: a registry that hides what a token may not see answers 404 for it, so this is not proof the repository is missing", verdictMessageOr(x, "not found"))
 		}
 		why += ". Clients report this as \"pull access denied … repository does not exist or may require 'docker login'\" or \"requested access to the resource is denied\"."
 		out = append(out, tokWithRepo(Finding{
@@ -897,8 +912,10 @@ func tokRejectedRule(in *Input, op *Operation) []Finding {
 		ec := tokChallengeError(x)
 		switch {
 		case ec == "invalid_token":
-		case ch != nil && ec == "" && len(x.Missing) == 0:
+		case ch != nil && ec == "" && len(x.Missing) == 0 && tokClaims(x) != nil:
 			// A signature failure with a trusted key: 401 without error=.
+			// An opaque token shows neither its expiry nor its issuer, so
+			// nothing says it is a key problem.
 		default:
 			continue
 		}

@@ -57,6 +57,14 @@ func verdictMessage(x *decode.Exchange) string {
 	return x.Errors.Text
 }
 
+// verdictMessageOr quotes the registry's message, or def.
+func verdictMessageOr(x *decode.Exchange, def string) string {
+	if m := verdictMessage(x); m != "" {
+		return fmt.Sprintf("The registry said %q", m)
+	}
+	return "The registry said " + def
+}
+
 // verdictDenied: 403 after authenticated access.
 func verdictDenied(in *Input, op *Operation) []Finding {
 	var out []Finding
@@ -66,8 +74,8 @@ func verdictDenied(in *Input, op *Operation) []Finding {
 			continue
 		}
 		who, ok := verdictAuthenticated(in, op, x)
-		if !ok {
-			continue
+		if !ok || credSaysExpired(x) {
+			continue // expired credentials are not a permission problem
 		}
 		seen[x.Repo] = true
 		why := fmt.Sprintf("%s (%s", x.Flow.ID, x.Kind)
@@ -288,14 +296,21 @@ func verdictRateFinding(in *Input, op *Operation, x *decode.Exchange) Finding {
 	if strings.Contains(strings.ToLower(msg), "unauthenticated") {
 		anon = true
 	}
-	if anon {
+	switch {
+	case anon && op.Registry == "docker.io":
 		why += " The requests were anonymous: Docker Hub limits anonymous pulls per IP address, with a lower budget than for logged-in users."
+	case anon:
+		why += fmt.Sprintf(" The requests were anonymous: registries (%s among them, it seems) give anonymous clients the smallest budget, usually counted per IP address.", op.Registry)
 	}
 	fix := "Wait for the window to reset"
 	if rl != nil && rl.RetryAfter > 0 {
 		fix += fmt.Sprintf(" (Retry-After: %s)", rl.RetryAfter)
 	}
-	fix += "; authenticate (logged-in and paid accounts get larger limits); pull through a mirror or cache; use HEAD requests to check for updates (Hub does not count them)."
+	fix += "; authenticate (logged-in and paid accounts get larger limits); pull through a mirror or cache"
+	if op.Registry == "docker.io" {
+		fix += "; use HEAD requests to check for updates (Hub does not count them)"
+	}
+	fix += "."
 	return tokWithRepo(Finding{
 		Verdict:     VerdictRateLimited,
 		Evidence:    ids(ev...),

@@ -67,8 +67,8 @@ func verdictTraces() []ruleTrace {
 				flowtest.Get("https://ghcr.test/v2/kedacore/op/manifests/0.1").UA(tokUA).Bearer(emptyTok).Status(404).
 					JSON(`{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`),
 			},
-			want:    []Rule{RuleUnexplainedFailure},
-			primary: RuleUnexplainedFailure,
+			want:    []Rule{RuleInsufficientScope},
+			primary: RuleInsufficientScope,
 		},
 		{
 			name: "an insufficient-scope answer that also says manifest unknown is never called not found",

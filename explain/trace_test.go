@@ -36,6 +36,7 @@ func allTraces() []ruleTrace {
 	ts = append(ts, tokenTraces()...)
 	ts = append(ts, verdictTraces()...)
 	ts = append(ts, outcomeTraces()...)
+	ts = append(ts, vendorTraces()...)
 	return ts
 }
 
