@@ -222,14 +222,14 @@ type liveExplainer struct {
 	w       io.Writer
 	mu      *sync.Mutex
 	in      *explain.Input // the session's, read under mu
-	printed map[string]bool
+	live    explain.Live
 	timer   *time.Timer
 }
 
 const quietBeforeExplain = time.Second
 
 func newLiveExplainer(c *cli.Context, w io.Writer, mu *sync.Mutex, in *explain.Input, on bool) *liveExplainer {
-	l := &liveExplainer{on: on, summary: true, c: c, w: w, mu: mu, in: in, printed: map[string]bool{}}
+	l := &liveExplainer{on: on, summary: true, c: c, w: w, mu: mu, in: in}
 	if l.on {
 		l.timer = time.AfterFunc(time.Hour, l.quiet)
 		l.timer.Stop()
@@ -247,28 +247,12 @@ func (l *liveExplainer) touch() {
 func (l *liveExplainer) quiet() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	rep := explain.Explain(*l.in)
-	var fresh []explain.Finding
-	for _, f := range rep.Findings {
-		// An operation still under way looks stopped during a pause: where
-		// it stopped is the summary's to say.
-		if f.Rule == explain.RuleUnexplainedFailure {
-			continue
-		}
-		key := fmt.Sprint(f.Rule, f.Registry, f.Repo, f.Evidence)
-		if !l.printed[key] {
-			l.printed[key] = true
-			f.Primary = false // "why it failed" is the summary's to say
-			fresh = append(fresh, f)
-		}
-	}
-	if len(fresh) == 0 {
+	rep := l.live.Update(*l.in)
+	if len(rep.Findings) == 0 {
 		return
 	}
 	fmt.Fprintln(l.w)
-	render.Text(l.w, &explain.Report{Operations: rep.Operations, Findings: fresh}, render.ReportOptions{
-		Color: colorWanted(l.c, l.w), NoRedact: l.c.Bool("no-redact"),
-	})
+	render.Text(l.w, rep, render.ReportOptions{Color: colorWanted(l.c, l.w), NoRedact: l.c.Bool("no-redact"), Live: true})
 	fmt.Fprintln(l.w)
 }
 

@@ -20,6 +20,9 @@ type ReportOptions struct {
 	// NoRedact prints text as it is (Why/Fix never hold secrets by design,
 	// but registry messages and URLs are scrubbed unless this is set).
 	NoRedact bool
+	// Live prints findings as they come (explain.Live): no verdict line,
+	// none of them is the answer yet.
+	Live bool
 }
 
 func scrub(s string, off bool) string {
