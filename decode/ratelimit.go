@@ -15,6 +15,11 @@ import (
 // response's Date header (or to now when it has none). Header names match
 // case-insensitively, also in a header map that was not canonicalised.
 // It returns nil when none of these headers is present.
+//
+// WindowSeconds is the window of the limit: RateLimit-Limit's w=, or, when
+// the limit carries none, RateLimit-Remaining's (both describe the one
+// policy; Docker Hub sends the same w on each). A different w= on
+// Remaining never replaces the limit's.
 func ParseRateLimit(h http.Header, now time.Time) *RateLimit {
 	// Most responses carry none of these: one pass over the names says so
 	// (firstHeader scans the map once per name it does not find).
@@ -33,7 +38,7 @@ func ParseRateLimit(h http.Header, now time.Time) *RateLimit {
 	var w int
 	rl.RemainingN, w = rateLimitValue(remaining)
 	if rl.WindowSeconds == 0 {
-		rl.WindowSeconds = w
+		rl.WindowSeconds = w // the limit said nothing of its window
 	}
 	if retry != "" {
 		if n, err := strconv.ParseInt(retry, 10, 64); err == nil {

@@ -27,6 +27,38 @@ func TestParseRateLimit(t *testing.T) {
 			&RateLimit{Limit: "100;w=21600", Remaining: "0;w=21600", LimitN: 100, RemainingN: 0, WindowSeconds: 21600, Source: "2001:db8::/64"},
 		},
 		{
+			// The window reported is the limit's; 76 is what is left of
+			// some budget, not a limit per hour.
+			"windows differ: the limit's is reported",
+			http.Header{"Ratelimit-Limit": {"100;w=21600"}, "Ratelimit-Remaining": {"76;w=3600"}},
+			&RateLimit{Limit: "100;w=21600", Remaining: "76;w=3600", LimitN: 100, RemainingN: 76, WindowSeconds: 21600},
+		},
+		{
+			"only the limit has a window",
+			http.Header{"Ratelimit-Limit": {"100;w=21600"}, "Ratelimit-Remaining": {"76"}},
+			&RateLimit{Limit: "100;w=21600", Remaining: "76", LimitN: 100, RemainingN: 76, WindowSeconds: 21600},
+		},
+		{
+			"only the remaining count has a window",
+			http.Header{"Ratelimit-Limit": {"100"}, "Ratelimit-Remaining": {"76;w=3600"}},
+			&RateLimit{Limit: "100", Remaining: "76;w=3600", LimitN: 100, RemainingN: 76, WindowSeconds: 3600},
+		},
+		{
+			"a limit with a window and no remaining count",
+			http.Header{"Ratelimit-Limit": {"100;w=21600"}},
+			&RateLimit{Limit: "100;w=21600", LimitN: 100, RemainingN: -1, WindowSeconds: 21600},
+		},
+		{
+			"a remaining count with a window and no limit",
+			http.Header{"Ratelimit-Remaining": {"76;w=3600"}},
+			&RateLimit{Remaining: "76;w=3600", LimitN: -1, RemainingN: 76, WindowSeconds: 3600},
+		},
+		{
+			"X-RateLimit windows differ",
+			http.Header{"X-Ratelimit-Limit": {"60;w=60"}, "X-Ratelimit-Remaining": {"59;w=1"}},
+			&RateLimit{Limit: "60;w=60", Remaining: "59;w=1", LimitN: 60, RemainingN: 59, WindowSeconds: 60},
+		},
+		{
 			"X-RateLimit variants",
 			http.Header{"X-Ratelimit-Limit": {"5000"}, "X-Ratelimit-Remaining": {"4999"}},
 			&RateLimit{Limit: "5000", Remaining: "4999", LimitN: 5000, RemainingN: 4999},
@@ -80,7 +112,7 @@ func TestParseRateLimit(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			got := ParseRateLimit(c.header, now)
 			if !reflect.DeepEqual(got, c.want) {
-				t.Errorf("got  %+v\nwant %+v", got, c.want)
+				t.Errorf("ParseRateLimit(%v) =\n got %+v\nwant %+v", c.header, got, c.want)
 			}
 		})
 	}

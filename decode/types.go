@@ -192,7 +192,7 @@ type RateLimit struct {
 	// Limit and Remaining as sent ("100;w=21600"), with the numbers parsed.
 	Limit, Remaining   string
 	LimitN, RemainingN int // -1 when absent or unparsable
-	WindowSeconds      int // from ";w=", 0 when absent
+	WindowSeconds      int // Limit's ";w=", else Remaining's; 0 when neither has one
 	Source             string
 	RetryAfter         time.Duration // 0 when absent
 	RetryAfterRaw      string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -36,8 +37,23 @@ func TestImportTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imports := map[string]map[string]bool{} // package dir -> imports
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	imports, err := packageImports(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imports) < 5 {
+		t.Fatalf("found only %d packages under %s: the walk is broken", len(imports), root)
+	}
+	for _, v := range importViolations(imports) {
+		t.Error(v)
+	}
+}
+
+// packageImports returns, for each package directory under root (slash
+// separated, relative to root), the imports of its non-test files.
+func packageImports(root string) (map[string]map[string]bool, error) {
+	imports := map[string]map[string]bool{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -64,16 +80,17 @@ func TestImportTable(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(imports) < 5 {
-		t.Fatalf("found only %d packages under %s: the walk is broken", len(imports), root)
-	}
+	return imports, err
+}
+
+// importViolations checks imports (as packageImports returns them) against
+// the allowed table and returns one message per violation, sorted.
+func importViolations(imports map[string]map[string]bool) []string {
+	var out []string
 	for pkg, imps := range imports {
 		rule, ok := allowed[pkg]
 		if !ok {
-			t.Errorf("package %s is not in ARCHITECTURE.md's import table (add it there and here)", pkg)
+			out = append(out, fmt.Sprintf("package %s is not in ARCHITECTURE.md's import table (add it there and here)", pkg))
 			continue
 		}
 		for imp := range imps {
@@ -81,16 +98,18 @@ func TestImportTable(t *testing.T) {
 			case strings.HasPrefix(imp, module+"/"):
 				ours := strings.TrimPrefix(imp, module+"/")
 				if !slices.Contains(rule.ours, "*") && !slices.Contains(rule.ours, ours) {
-					t.Errorf("%s imports %s, which the import table forbids", pkg, ours)
+					out = append(out, fmt.Sprintf("%s imports %s, which the import table forbids", pkg, ours))
 				}
 			case isStdlib(imp):
 			default:
 				if !slices.ContainsFunc(rule.third, func(m string) bool { return imp == m || strings.HasPrefix(imp, m+"/") }) {
-					t.Errorf("%s imports third-party %s, which the import table forbids", pkg, imp)
+					out = append(out, fmt.Sprintf("%s imports third-party %s, which the import table forbids", pkg, imp))
 				}
 			}
 		}
 	}
+	slices.Sort(out)
+	return out
 }
 
 // isStdlib: standard library paths have no dot in their first element.
@@ -99,13 +118,40 @@ func isStdlib(path string) bool {
 	return !strings.Contains(first, ".")
 }
 
+// TestImportTableCatchesAViolation runs the checker TestImportTable uses on
+// a made-up tree whose packages import what the table forbids, so a checker
+// that stopped reporting would fail here rather than pass silently.
 func TestImportTableCatchesAViolation(t *testing.T) {
-	// The checker itself must be able to fail: proxy may not import certs.
-	rule := allowed["proxy"]
-	if slices.Contains(rule.ours, "certs") {
-		t.Fatal("proxy is allowed to import certs")
+	root := t.TempDir()
+	files := map[string]string{
+		// proxy may not import certs (it takes GetCertificate instead).
+		"proxy/proxy.go": "package proxy\n\nimport (\n\t\"net/http\"\n\n\t\"" + module + "/certs\"\n\t\"" + module + "/decode/flow\"\n)\n",
+		// decode may import jwt but not color; a test file may import anything.
+		"decode/decode.go":      "package decode\n\nimport (\n\t\"github.com/fatih/color\"\n\t\"github.com/golang-jwt/jwt/v5\"\n)\n",
+		"decode/decode_test.go": "package decode\n\nimport \"" + module + "/proxy\"\n",
+		// A package the table does not know.
+		"util/util.go": "package util\n",
 	}
-	if _, err := os.Stat("../../proxy"); err != nil {
-		t.Fatalf("proxy package not found from %s: %v", ".", err)
+	for name, src := range files {
+		path := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	imports, err := packageImports(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := importViolations(imports)
+	want := []string{
+		"decode imports third-party github.com/fatih/color, which the import table forbids",
+		"package util is not in ARCHITECTURE.md's import table (add it there and here)",
+		"proxy imports certs, which the import table forbids",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("importViolations(packageImports(%s)) =\n\t%s\nwant\n\t%s", root, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 	}
 }

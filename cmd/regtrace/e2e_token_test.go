@@ -29,7 +29,10 @@ type tokenRegistry struct {
 	env     []string
 	skopeo  string
 	authDir string
+	pki     pemFiles
 }
+
+var tokenResolve = map[string]string{"registry.test": "127.0.0.1", "auth.test": "127.0.0.1"}
 
 func startTokenRegistry(t *testing.T) *tokenRegistry {
 	t.Helper()
@@ -45,7 +48,8 @@ func startTokenRegistry(t *testing.T) *tokenRegistry {
 	}
 	authPort := startTLS(t, pki, tr.ts)
 	tr.reg = startRegistry(t, pki, tr.ts.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", authPort)))
-	tr.rec = startRecorder(t, pki, map[string]string{"registry.test": "127.0.0.1", "auth.test": "127.0.0.1"})
+	tr.pki = pki
+	tr.rec = startRecorder(t, pki, tokenResolve)
 	tr.host = fmt.Sprintf("registry.test:%d", tr.reg.Port)
 	tr.env = clientEnv(t, tr.rec.URL, tr.rec.Bundle)
 	tr.authDir = t.TempDir()
@@ -60,8 +64,20 @@ func startTokenRegistry(t *testing.T) *tokenRegistry {
 			t.Fatalf("seeding %s: %v\n%s", repo, err, out)
 		}
 	}
-	tr.rec.Take()
+	tr.next(t)
 	return tr
+}
+
+// next returns every flow the proxy recorded and puts a fresh proxy (and
+// client environment) in its place, so that what one client did cannot
+// reach the next one's flows: not a flow delivered late, not a kept-alive
+// connection.
+func (tr *tokenRegistry) next(t *testing.T) []*decode.Exchange {
+	t.Helper()
+	xs := tr.rec.Stop(t)
+	tr.rec = startRecorder(t, tr.pki, tokenResolve)
+	tr.env = clientEnv(t, tr.rec.URL, tr.rec.Bundle)
+	return xs
 }
 
 func (tr *tokenRegistry) skopeoRun(t *testing.T, args ...string) (string, error) {
@@ -193,7 +209,7 @@ func TestDecodeRealClientsUnderTokenAuth(t *testing.T) {
 		if (err == nil) != wantOK {
 			t.Errorf("%s: client exit error %v, want ok=%v\n%s", name, err, wantOK, out)
 		}
-		xs := tr.rec.Take()
+		xs := tr.next(t)
 		fmt.Fprintf(&all, "## %s\n%s\n", name, summarize(tr.host, xs))
 		return xs
 	}
@@ -284,7 +300,7 @@ func TestDecodeRealClientsUnderTokenAuth(t *testing.T) {
 		ref("public/app:1.0"), ref("team/copy:1.0")); err != nil {
 		t.Fatalf("copy: %v\n%s", err, out)
 	}
-	xs = tr.rec.Take()
+	xs = tr.next(t)
 	if m := find(xs, decode.KindBlobMount, "team/copy"); m == nil || m.From == "" || len(m.Need) != 2 || status(m) != 201 {
 		t.Errorf("mount decoded as:\n%s", summarize(tr.host, xs))
 	}

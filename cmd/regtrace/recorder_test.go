@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"net"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/regtrace/regtrace/certs"
 	"github.com/regtrace/regtrace/decode"
@@ -21,6 +23,7 @@ type recorder struct {
 	URL    string
 	Bundle string // SSL_CERT_FILE for clients
 	CACert string // the bare CA, for --cert-dir style trust
+	p      *proxy.Proxy
 	mu     sync.Mutex
 	flows  []*flow.Flow
 }
@@ -62,6 +65,7 @@ func startRecorder(t *testing.T, upstream pemFiles, resolve map[string]string) *
 	}
 	go p.Serve(ln)
 	t.Cleanup(func() { p.Close() })
+	rec.p = p
 	rec.URL = "http://" + ln.Addr().String()
 	return rec
 }
@@ -80,4 +84,21 @@ func (r *recorder) Take() []*decode.Exchange {
 		out[i] = s.Decode(f)
 	}
 	return out
+}
+
+// Stop shuts the proxy down and returns what it recorded since the last
+// Take, every flow included. Take alone, once a client has exited, can miss
+// its last flows: a tunnel's flow reaches OnFlow when the connection goes
+// idle or closes, which is after the client already has the response.
+// Shutdown waits for those deliveries.
+func (r *recorder) Stop(t *testing.T) []*decode.Exchange {
+	t.Helper()
+	// A bound on a wait for the proxy, not a delay: Shutdown returns as
+	// soon as the last flow is delivered.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.p.Shutdown(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("proxy shutdown: %v (context: %v): flows may be missing", err, ctx.Err())
+	}
+	return r.Take()
 }

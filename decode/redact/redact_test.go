@@ -413,6 +413,7 @@ func TestText(t *testing.T) {
 		{"prose after Bearer is kept", "the registry wants a Bearer token.", "the registry wants a Bearer token."},
 		{"Bearer token in a log", "sending Bearer " + ghcrToken + " to ghcr.io", "sending Bearer " + opaqueOf(ghcrToken) + " to ghcr.io"},
 		{"Basic credentials in a log", "sending " + basic("alice", "pw12") + ".", "sending Basic REDACTED(user=alice)."},
+		{"Basic credentials with a user name that is not text", "sending Basic " + base64.StdEncoding.EncodeToString([]byte("\xf4:pw12")) + ".", "sending Basic REDACTED."},
 		{"curl -v header line", "> Authorization: token " + ghcrToken + "\r\n> Accept: */*", "> Authorization: token REDACTED\r\n> Accept: */*"},
 		{"curl -v cookies", "> Cookie: sid=c00kie; theme=dark\r\n< Set-Cookie: sid=n3w; Path=/; HttpOnly\r\n", "> Cookie: sid=REDACTED; theme=REDACTED\r\n< Set-Cookie: sid=REDACTED; Path=/; HttpOnly\r\n"},
 		{"authorization as a query parameter", "GET https://h/x?authorization=abc123 HTTP/1.1 200", "GET https://h/x?authorization=REDACTED HTTP/1.1 200"},

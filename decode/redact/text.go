@@ -567,11 +567,17 @@ func scrubSchemeCredentials(s string) string {
 				e++
 			}
 			user, ok := decodeBasic(s[p:e])
-			if !ok || !isPrintable(user) {
+			if !ok {
 				continue
 			}
 			b.WriteString(s[last:p])
-			b.WriteString(basicMark(user))
+			if isPrintable(user) {
+				b.WriteString(basicMark(user))
+			} else {
+				// Not a name worth showing, but the password after it
+				// is still one.
+				b.WriteString(Mark)
+			}
 			last, pos = e, e
 			continue
 		}
