@@ -192,6 +192,29 @@ func TestSessionNeedsAndIssues(t *testing.T) {
 	}
 }
 
+// A challenge broken after its realm still names the realm: the token
+// request that follows is recognised, and the Exchange says what broke where.
+func TestSessionBrokenChallengeKeepsTheRealm(t *testing.T) {
+	for _, h := range []string{
+		`Bearer realm="https://sso.corp.test/issue",service="reg`,
+		`Bearer realm="https://sso.corp.test/issue",service=`,
+	} {
+		xs := decodeAll(flowtest.Seq(
+			flowtest.Get("https://registry.test/v2/").Status(401).Challenge(h),
+			flowtest.Get("https://sso.corp.test/issue?service=reg").Status(200).JSON(`{"token":"opaque-1"}`),
+		))
+		if got := xs[0].Challenges; len(got) != 1 || got[0].Realm() != "https://sso.corp.test/issue" {
+			t.Errorf("challenge %q: Challenges = %s, want Bearer with its realm", h, showChallenges(got))
+		}
+		if is := xs[0].Issues; len(is) != 1 || is[0].Where != "WWW-Authenticate" || !strings.Contains(is[0].What, `auth-param "service"`) || !strings.HasPrefix(is[0].What, "at byte 51: ") {
+			t.Errorf("challenge %q: Issues = %+v, want one at byte 51 naming service", h, is)
+		}
+		if xs[1].Kind != KindTokenRequest {
+			t.Errorf("challenge %q: the request to its realm is %v, want a token request", h, xs[1].Kind)
+		}
+	}
+}
+
 func TestSessionTransportFailureAndHEAD(t *testing.T) {
 	xs := decodeAll(flowtest.Seq(
 		flowtest.Get("https://registry.test/v2/").Err(flow.ErrUnknownAuthority, "unknown authority"),

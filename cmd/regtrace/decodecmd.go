@@ -87,9 +87,14 @@ func decodeChallenge(c *cli.Context) error {
 		return err
 	}
 	arg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(arg), "WWW-Authenticate:"))
-	chs, err := decode.ParseChallenge(arg)
-	if err != nil {
-		return err
+	// A malformed header still shows what could be read (clients keep the
+	// scheme and the parameters before the break): the challenges and every
+	// problem go to standard output, and the first problem is the error
+	// (exit 1).
+	chs, perr := decode.ParseChallenge(arg)
+	_, problems := decode.ParseChallenges(arg)
+	if perr != nil && len(problems) > 1 {
+		perr = fmt.Errorf("%w (and %d more problems)", perr, len(problems)-1)
 	}
 	type chJSON struct {
 		Scheme  string            `json:"scheme"`
@@ -108,9 +113,15 @@ func decodeChallenge(c *cli.Context) error {
 		out = append(out, j)
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, out)
+		if err := printJSON(c.App.Writer, out); err != nil {
+			return err
+		}
+		return perr
 	}
 	w := c.App.Writer
+	if len(chs) == 0 && perr != nil {
+		fmt.Fprintln(w, "no challenge could be read")
+	}
 	for i, ch := range chs {
 		fmt.Fprintf(w, "challenge %d: %s\n", i+1, ch.Scheme)
 		if ch.Token68 != "" {
@@ -150,7 +161,12 @@ func decodeChallenge(c *cli.Context) error {
 			fmt.Fprintln(w)
 		}
 	}
-	return nil
+	if len(problems) > 0 {
+		for _, is := range problems {
+			fmt.Fprintf(w, "problem: %s\n", is.What)
+		}
+	}
+	return perr
 }
 
 func decodeScope(c *cli.Context) error {

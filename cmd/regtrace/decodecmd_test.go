@@ -45,6 +45,61 @@ func TestDecodeChallenge(t *testing.T) {
 	}
 }
 
+// A broken header still shows what could be read, with every problem, and
+// exits 1 with the first problem.
+func TestDecodeChallengeShowsWhatParsedBeforeTheBreak(t *testing.T) {
+	for _, c := range []struct {
+		name, in string
+		out      []string
+		errb     string
+	}{
+		{
+			name: "unterminated service",
+			in:   `Bearer realm="https://a/token",service="reg`,
+			out:  []string{"challenge 1: Bearer", "realm:             https://a/token", `problem: at byte 39: quoted-string not terminated: the value of auth-param "service"`},
+			errb: "at byte 39: quoted-string not terminated",
+		},
+		{
+			name: "empty service, then a second challenge",
+			in:   `Bearer realm="https://auth.example/token",service=, Basic realm="r"`,
+			out:  []string{"challenge 1: Bearer", "https://auth.example/token", "challenge 2: Basic", `problem: at byte 50: auth-param "service" has no value`},
+			errb: `at byte 50: auth-param "service" has no value`,
+		},
+		{
+			name: "two problems",
+			in:   `Bearer realm="r",service=,scope="x`,
+			out:  []string{"challenge 1: Bearer", `problem: at byte 25: auth-param "service"`, `problem: at byte 32: quoted-string not terminated`},
+			errb: "(and 1 more problems)",
+		},
+		{
+			name: "nothing readable",
+			in:   `"""`,
+			out:  []string{"no challenge could be read", `problem: at byte 0:`},
+			errb: "at byte 0",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errb := runCLI(t, "decode", "challenge", c.in)
+			for _, want := range c.out {
+				if !strings.Contains(out, want) {
+					t.Errorf("decode challenge %q: output lacks %q:\n%s", c.in, want, out)
+				}
+			}
+			if code != 1 || !strings.Contains(errb, c.errb) {
+				t.Errorf("decode challenge %q: exit %d, stderr %q; want 1 and %q", c.in, code, errb, c.errb)
+			}
+		})
+	}
+	code, out, _ := runCLI(t, "decode", "challenge", "--json", `Bearer realm="https://a/token",service="reg`)
+	var got []struct {
+		Scheme string
+		Params map[string]string
+	}
+	if err := json.Unmarshal([]byte(out), &got); code != 1 || err != nil || len(got) != 1 || got[0].Params["realm"] != "https://a/token" {
+		t.Errorf("decode challenge --json of a broken header: exit %d, err %v, output %s; want exit 1 and the realm", code, err, out)
+	}
+}
+
 func TestDecodeScope(t *testing.T) {
 	code, out, _ := runCLI(t, "decode", "scope", "repository:registry.test:5000/team/app:pull,push")
 	if code != 0 || !strings.Contains(out, "name:    registry.test:5000/team/app") || !strings.Contains(out, "actions: pull, push") {
