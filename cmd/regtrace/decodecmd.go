@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,10 +31,15 @@ func decodeCommand() *cli.Command {
 			},
 			{
 				Name:      "scope",
-				Usage:     "parse a token scope (type:name:actions)",
-				ArgsUsage: "'SCOPE'",
-				Description: `Example:
-   regtrace decode scope 'repository:registry.test:5000/team/app:pull,push'`,
+				Usage:     "parse a token scope (type:name:actions), or a space-separated list of them",
+				ArgsUsage: "'SCOPE [SCOPE…]'",
+				Description: `A list is split at white space, as a challenge's scope parameter and the OAuth2
+form's scope field are; a leading "scope=" and %-escapes (a pasted form body) are
+undone. --json prints an object for one scope, an array for several.
+
+Examples:
+   regtrace decode scope 'repository:registry.test:5000/team/app:pull,push'
+   regtrace decode scope 'scope=repository:a:pull repository:[::1]:5000/b:pull,push'`,
 				Flags:  []cli.Flag{jsonFlag},
 				Action: decodeScope,
 			},
@@ -174,21 +180,65 @@ func decodeScope(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := decode.ParseScope(strings.TrimSpace(arg))
-	if err != nil {
-		return err
+	arg = strings.TrimSpace(arg)
+	if v, ok := strings.CutPrefix(arg, "scope="); ok {
+		arg = v
+		if u, err := url.QueryUnescape(v); err == nil {
+			arg = u // a form body: "+" is a space, %3A a colon
+		}
+	}
+	fields := strings.Fields(arg)
+	if len(fields) == 0 {
+		return usagef("%s: the scope is empty", c.Command.FullName())
+	}
+	// One scope keeps the strict parser's error (with its byte offset);
+	// a list reads every scope it can and lists the ones it cannot.
+	var scopes []decode.Scope
+	var problems []string
+	var perr error
+	for _, f := range fields {
+		s, err := decode.ParseScope(f)
+		if err != nil {
+			problems = append(problems, err.Error())
+			perr = cmp.Or(perr, err)
+			continue
+		}
+		scopes = append(scopes, s)
+	}
+	if perr != nil && len(problems) > 1 {
+		perr = fmt.Errorf("%w (and %d more scopes that do not parse)", perr, len(problems)-1)
+	}
+	if len(fields) == 1 && perr != nil {
+		return perr
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, scopesJSON([]decode.Scope{s})[0])
+		var err error
+		if len(fields) == 1 {
+			err = printJSON(c.App.Writer, scopesJSON(scopes)[0])
+		} else {
+			err = printJSON(c.App.Writer, scopesJSON(scopes))
+		}
+		return cmp.Or(err, perr)
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "type:    %s\n", s.Type)
-	if s.Class != "" {
-		fmt.Fprintf(w, "class:   %s\n", s.Class)
+	for i, s := range scopes {
+		if len(fields) > 1 {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "scope %d: %s\n", i+1, s)
+		}
+		fmt.Fprintf(w, "type:    %s\n", s.Type)
+		if s.Class != "" {
+			fmt.Fprintf(w, "class:   %s\n", s.Class)
+		}
+		fmt.Fprintf(w, "name:    %s\n", s.Name)
+		fmt.Fprintf(w, "actions: %s\n", strings.Join(s.Actions, ", "))
 	}
-	fmt.Fprintf(w, "name:    %s\n", s.Name)
-	fmt.Fprintf(w, "actions: %s\n", strings.Join(s.Actions, ", "))
-	return nil
+	for _, p := range problems {
+		fmt.Fprintf(w, "problem: %s\n", p)
+	}
+	return perr
 }
 
 func decodeJWT(c *cli.Context) error {

@@ -115,6 +115,56 @@ func TestDecodeScope(t *testing.T) {
 	}
 }
 
+func TestDecodeScopeList(t *testing.T) {
+	for _, c := range []struct {
+		name, in string
+		code     int
+		out      []string
+	}{
+		{
+			name: "OAuth2 form field",
+			in:   "scope=repository:a:pull repository:b:pull,push",
+			out:  []string{"scope 1: repository:a:pull", "name:    a", "scope 2: repository:b:pull,push", "actions: pull, push"},
+		},
+		{
+			name: "form-encoded body",
+			in:   "scope=repository%3Aa%3Apull+repository%3A%5B%3A%3A1%5D%3A5000%2Fb%3Apush",
+			out:  []string{"scope 1: repository:a:pull", "scope 2: repository:[::1]:5000/b:push", "name:    [::1]:5000/b"},
+		},
+		{
+			name: "IPv6 host",
+			in:   "repository:[::1]:5000/foo:pull",
+			out:  []string{"name:    [::1]:5000/foo", "actions: pull"},
+		},
+		{
+			name: "a bad scope in a list",
+			in:   "repository:a:pull bogus repository:b:push",
+			code: 1,
+			out:  []string{"scope 1: repository:a:pull", "scope 2: repository:b:push", `problem: scope "bogus": want type:name:actions`},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, _ := runCLI(t, "decode", "scope", c.in)
+			if code != c.code {
+				t.Errorf("decode scope %q: exit %d, want %d", c.in, code, c.code)
+			}
+			for _, want := range c.out {
+				if !strings.Contains(out, want) {
+					t.Errorf("decode scope %q: output lacks %q:\n%s", c.in, want, out)
+				}
+			}
+		})
+	}
+	code, out, _ := runCLI(t, "decode", "scope", "--json", "repository:a:pull repository:[::1]:5000/b:push")
+	var got []struct{ Name string }
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || len(got) != 2 || got[1].Name != "[::1]:5000/b" {
+		t.Errorf("decode scope --json of a list: exit %d, err %v, output %s; want an array of two", code, err, out)
+	}
+	if code, _, _ := runCLI(t, "decode", "scope", " "); code != 2 {
+		t.Errorf("decode scope of white space: exit %d, want 2", code)
+	}
+}
+
 func TestDecodeJWT(t *testing.T) {
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"iss": "auth.test", "sub": "alice", "aud": "registry.test",
