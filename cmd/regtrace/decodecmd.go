@@ -278,7 +278,11 @@ func decodeJWT(c *cli.Context) error {
 			JTI       string      `json:"jti,omitempty"`
 			Access    []scopeJSON `json:"access"`
 			HasAccess bool        `json:"hasAccess"`
-			Verified  bool        `json:"signatureVerified"`
+			// AccessMalformed: the claim is there but not an array of
+			// objects; access then lists only what could be read.
+			AccessMalformed bool     `json:"accessMalformed,omitempty"`
+			Issues          []string `json:"issues,omitempty"`
+			Verified        bool     `json:"signatureVerified"`
 		}
 		tp := func(t time.Time) *time.Time {
 			if t.IsZero() {
@@ -292,6 +296,7 @@ func decodeJWT(c *cli.Context) error {
 			Issuer: cl.Issuer, Subject: cl.Subject, Audience: cl.Audience,
 			ExpiresAt: tp(cl.ExpiresAt), NotBefore: tp(cl.NotBefore), IssuedAt: tp(cl.IssuedAt),
 			JTI: cl.JTI, Access: scopesJSON(cl.Access), HasAccess: cl.HasAccess,
+			AccessMalformed: cl.AccessMalformed, Issues: issueTexts(cl.Issues),
 		})
 	}
 	w := c.App.Writer
@@ -317,6 +322,11 @@ func decodeJWT(c *cli.Context) error {
 	line("iat", when(cl.IssuedAt, now))
 	line("jti", cl.JTI)
 	switch {
+	case cl.AccessMalformed:
+		fmt.Fprintln(w, "access:  malformed (see the problems below): cannot tell what this token grants")
+		for _, a := range cl.Access {
+			fmt.Fprintf(w, "  readable entry: %s\n", a)
+		}
 	case !cl.HasAccess:
 		fmt.Fprintln(w, "access:  (no access claim)")
 	case len(cl.Access) == 0:
@@ -327,8 +337,20 @@ func decodeJWT(c *cli.Context) error {
 			fmt.Fprintf(w, "  %s\n", a)
 		}
 	}
+	for _, is := range issueTexts(cl.Issues) {
+		fmt.Fprintf(w, "problem: %s\n", is)
+	}
 	fmt.Fprintln(w, "(signature not verified)")
 	return nil
+}
+
+// issueTexts lists what each Issue says (claim Issues quote their value).
+func issueTexts(issues []decode.Issue) []string {
+	var out []string
+	for _, is := range issues {
+		out = append(out, is.What)
+	}
+	return out
 }
 
 // when formats a claim time with how far it is from now.

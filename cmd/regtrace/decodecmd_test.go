@@ -197,6 +197,38 @@ func TestDecodeJWT(t *testing.T) {
 	if code != 1 || !strings.Contains(errb, "not a JWT") || strings.Contains(errb, "ghp_0123") {
 		t.Errorf("opaque token: exit %d %q", code, errb)
 	}
+	// Claims of the wrong type are shown as problems; a malformed access
+	// claim is not "no access claim" nor "grants nothing".
+	bad, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "alice", "aud": 42, "exp": "soon",
+		"access": map[string]any{"type": "repository", "name": "team/app", "actions": []string{"pull"}},
+	}).SignedString([]byte("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI(t, "decode", "jwt", bad)
+	for _, want := range []string{
+		"access:  malformed (see the problems below): cannot tell what this token grants",
+		`problem: claim "aud" is a JSON number (42), not a string or an array of strings`,
+		`problem: claim "exp" is a JSON string ("soon"), not a NumericDate`,
+		`problem: claim "access" is a JSON object, not an array`,
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("decode jwt of wrong claim types: exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+	if strings.Contains(out, "grants nothing") || strings.Contains(out, "no access claim") {
+		t.Errorf("decode jwt of a malformed access claim reads it as absent or empty:\n%s", out)
+	}
+	code, out, _ = runCLI(t, "decode", "jwt", "--json", bad)
+	var badGot struct {
+		HasAccess       bool
+		AccessMalformed bool
+		Issues          []string
+	}
+	if err := json.Unmarshal([]byte(out), &badGot); code != 0 || err != nil || badGot.HasAccess || !badGot.AccessMalformed || len(badGot.Issues) != 3 {
+		t.Errorf("decode jwt --json of wrong claim types: exit %d, err %v, %+v; want accessMalformed and 3 issues\n%s", code, err, badGot, out)
+	}
 	code, _, errb = runCLI(t, "decode", "jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOi.sig")
 	if code != 1 || !strings.Contains(errb, "JWT") {
 		t.Errorf("corrupt JWT: exit %d %q", code, errb)
