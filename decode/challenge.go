@@ -39,8 +39,11 @@ const maxChallengeIssues = 8
 // commas, so after a comma an element of the form `token BWS "="` is one
 // more parameter of the current challenge and any other token starts a new
 // challenge. Right after an auth-scheme and its spaces, a token68 followed by
-// a comma or the end wins over an auth-param: "Bearer abc=" is a token68,
-// "Bearer realm=x" a parameter.
+// a comma or the end wins over an auth-param ("Negotiate abc=" is a token68,
+// "Negotiate realm=x" a parameter), except for Bearer and Basic: RFC 6750 §3
+// ("challenge = "Bearer" [ 1*SP 1#auth-param ]") and RFC 7617 §2 define them
+// with auth-params only, so "Bearer realm=,service=x" is an empty realm and a
+// service, not the token68 "realm=" and a stray parameter.
 //
 // ParseChallenges is total: it never fails and never panics. Every
 // challenge of every value is returned, in order; schemes are kept as sent,
@@ -58,7 +61,11 @@ const maxChallengeIssues = 8
 //   - an unquoted value with bytes a token cannot hold (realm=https://x/token)
 //     is kept whole, up to the next comma or white space;
 //   - a quoted-string with control bytes is kept as it is;
-//   - an unterminated quoted-string drops that parameter only;
+//   - an unterminated quoted-string (no closing quote, or a lone backslash
+//     at the end) drops that parameter only, as does an empty value
+//     (service=): the scheme and every parameter before it are kept, as
+//     oras-go and containers/image keep them, and the Issue names the
+//     parameter;
 //   - a parameter with no auth-scheme before it, or after a token68, is
 //     dropped;
 //   - an element that cannot start a challenge ("a/b", "=x") is dropped;
@@ -267,9 +274,11 @@ func parseChallengeValue(s string) ([]Challenge, []challengeProblem) {
 			// (go-containerregistry) misread such a challenge.
 			p.fail(tab, "HTAB after auth-scheme %q, where the grammar has SP", name)
 		}
-		if t, ok := p.token68(); ok {
-			p.out[cur].Token68 = t
-			continue
+		if !paramsOnly(name) {
+			if t, ok := p.token68(); ok {
+				p.out[cur].Token68 = t
+				continue
+			}
 		}
 		pstart := p.i
 		pname := p.token()
@@ -297,7 +306,7 @@ func (p *challengeParser) param(c *Challenge, name string, start int) {
 	p.ows()
 	var val string
 	if p.i < len(s) && s[p.i] == '"' {
-		v, ok := p.quotedString()
+		v, ok := p.quotedString(name)
 		if !ok {
 			return
 		}
@@ -311,7 +320,7 @@ func (p *challengeParser) param(c *Challenge, name string, start int) {
 		}
 		val = s[vs:p.i]
 		if val == "" {
-			p.fail(vs, "auth-param %q has no value", name)
+			p.fail(vs, "auth-param %q has no value (want a token or a quoted-string; \"\" for an empty one); the parameter is dropped", name)
 			p.skipElement()
 			return
 		}
@@ -339,10 +348,10 @@ func (p *challengeParser) param(c *Challenge, name string, start int) {
 	}
 }
 
-// quotedString reads a quoted-string at p.i and returns its unescaped
-// content. It reports false, with p.i at the end, when there is no closing
-// quote.
-func (p *challengeParser) quotedString() (string, bool) {
+// quotedString reads the quoted-string value of auth-param name at p.i and
+// returns its unescaped content. It reports false, with p.i at the end, when
+// there is no closing quote.
+func (p *challengeParser) quotedString(name string) (string, bool) {
 	s := p.s
 	open := p.i
 	p.i++
@@ -363,7 +372,7 @@ func (p *challengeParser) quotedString() (string, bool) {
 		case '\\':
 			if p.i+1 == len(s) {
 				p.i = len(s)
-				p.fail(open, "quoted-string not terminated: it ends in a lone backslash")
+				p.fail(open, "quoted-string not terminated: the value of auth-param %q ends in a lone backslash, which escapes nothing; the parameter is dropped", name)
 				return "", false
 			}
 			if plain {
@@ -378,13 +387,13 @@ func (p *challengeParser) quotedString() (string, bool) {
 		}
 		if !ctl && (c < 0x20 && c != '\t' || c == 0x7f) {
 			ctl = true
-			p.fail(at, "control byte %s in quoted-string", quoteByte(c))
+			p.fail(at, "control byte %s in quoted-string, the value of auth-param %q (kept as sent)", quoteByte(c), name)
 		}
 		if !plain {
 			b = append(b, c)
 		}
 	}
-	p.fail(open, "quoted-string not terminated")
+	p.fail(open, "quoted-string not terminated: the value of auth-param %q has no closing quote in the %d bytes to the end; the parameter is dropped", name, len(s)-open)
 	return "", false
 }
 
@@ -445,6 +454,12 @@ func (p *challengeParser) skipElement() {
 		}
 		p.i = min(p.i+1, len(s))
 	}
+}
+
+// paramsOnly reports whether scheme is defined with auth-params and no
+// token68: Bearer (RFC 6750 §3) and Basic (RFC 7617 §2).
+func paramsOnly(scheme string) bool {
+	return strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Basic")
 }
 
 // httpTchar reports whether c is a tchar (RFC 9110 §5.6.2).

@@ -10,7 +10,9 @@ import (
 // on any input: no panic; the strict and lenient forms agree (an error iff
 // Issues, the same challenges, the error being the first Issue); every
 // challenge is well formed and its String re-parses to an equal challenge;
-// values are parsed independently.
+// values are parsed independently; a clean value followed by a broken
+// parameter (empty, or an unterminated quoted-string) keeps every challenge
+// and parameter it had, and the break is an Issue.
 func FuzzParseChallenges(f *testing.F) {
 	for _, tt := range challengeTests {
 		for _, v := range tt.in {
@@ -46,6 +48,14 @@ func FuzzParseChallenges(f *testing.F) {
 			again, _ := ParseChallenges(s)
 			if len(again) != 1 || !challengeEqual(again[0], c) {
 				t.Fatalf("ParseChallenges(%q) = %s; its String %q re-parses to %s", v, showChallenges([]Challenge{c}), s, showChallenges(again))
+			}
+		}
+		if len(issues) == 0 {
+			for _, broken := range []string{`,zz=`, `,zz="no closing quote`, `,zz="\\\`} {
+				cut, cutIssues := ParseChallenges(v + broken)
+				if !challengesEqual(cut, got) || len(cutIssues) == 0 {
+					t.Fatalf("ParseChallenges(%q) = %s, %q; want %s, what %q alone gives, and an Issue", v+broken, showChallenges(cut), issueWhats(cutIssues), showChallenges(got), v)
+				}
 			}
 		}
 		twice, twiceIssues := ParseChallenges(v, v)

@@ -201,7 +201,93 @@ var challengeTests = []struct {
 		in:   []string{`Bearer realm="x\`},
 		want: []Challenge{ch("Bearer")},
 		issues: []string{
-			`at byte 13: quoted-string not terminated: it ends in a lone backslash`,
+			`at byte 13: quoted-string not terminated: the value of auth-param "realm" ends in a lone backslash`,
+		},
+	},
+	{
+		name: "empty last value keeps the realm",
+		in:   []string{`Bearer realm="https://auth.example/token",service=`},
+		want: []Challenge{ch("Bearer", "realm", "https://auth.example/token")},
+		issues: []string{
+			`at byte 50: auth-param "service" has no value`,
+		},
+	},
+	{
+		name: "empty value between parameters keeps both neighbours",
+		in:   []string{`Bearer realm="r", service = , scope="repository:a:pull"`},
+		want: []Challenge{ch("Bearer", "realm", "r", "scope", "repository:a:pull")},
+		issues: []string{
+			`at byte 28: auth-param "service" has no value`,
+		},
+	},
+	{
+		name: "empty value then a second challenge",
+		in:   []string{`Bearer realm="x",service=, Basic realm="y"`},
+		want: []Challenge{ch("Bearer", "realm", "x"), ch("Basic", "realm", "y")},
+		issues: []string{
+			`at byte 25: auth-param "service" has no value`,
+		},
+	},
+	{
+		name: "unterminated last value keeps the realm",
+		in:   []string{`Bearer realm="https://a/token",service="reg`},
+		want: []Challenge{ch("Bearer", "realm", "https://a/token")},
+		issues: []string{
+			`at byte 39: quoted-string not terminated: the value of auth-param "service" has no closing quote in the 4 bytes to the end`,
+		},
+	},
+	{
+		name: "unterminated value in a second challenge keeps the first whole",
+		in:   []string{`Basic realm="b", Bearer realm="https://a/token",scope="repository:a:pull`},
+		want: []Challenge{ch("Basic", "realm", "b"), ch("Bearer", "realm", "https://a/token")},
+		issues: []string{
+			`at byte 54: quoted-string not terminated: the value of auth-param "scope"`,
+		},
+	},
+	{
+		name: "trailing backslash after an escape keeps the parameters before",
+		in:   []string{`Bearer realm="r",service="s",scope="a\"b\`},
+		want: []Challenge{ch("Bearer", "realm", "r", "service", "s")},
+		issues: []string{
+			`at byte 35: quoted-string not terminated: the value of auth-param "scope" ends in a lone backslash`,
+		},
+	},
+	{
+		name: "escaped backslash before the closing quote is no lone backslash",
+		in:   []string{`Bearer realm="r\\",service="s"`},
+		want: []Challenge{ch("Bearer", "realm", `r\`, "service", "s")},
+	},
+	{
+		name: "NUL in an unterminated value",
+		in:   []string{"Bearer realm=\"r\",service=\"s\x00"},
+		want: []Challenge{ch("Bearer", "realm", "r")},
+		issues: []string{
+			`at byte 27: control byte "\x00" in quoted-string, the value of auth-param "service"`,
+			`at byte 25: quoted-string not terminated: the value of auth-param "service"`,
+		},
+	},
+	{
+		name: "NUL in an unquoted value is kept and reported",
+		in:   []string{"Bearer realm=r\x00,service=s"},
+		want: []Challenge{ch("Bearer", "realm", "r\x00", "service", "s")},
+		issues: []string{
+			`at byte 14: "\x00" in the unquoted value of auth-param "realm"`,
+		},
+	},
+	{
+		name: "NUL as a parameter separator",
+		in:   []string{"Bearer realm=\"r\"\x00service=\"s\""},
+		want: []Challenge{ch("Bearer", "realm", "r")},
+		issues: []string{
+			`at byte 16: "\x00" after the value of auth-param "realm"`,
+		},
+	},
+	{
+		name: "value cut at the opening quote",
+		in:   []string{`Bearer realm="r",service="`},
+		want: []Challenge{ch("Bearer", "realm", "r")},
+		issues: []string{
+			`at byte 25: quoted-string not terminated: the value of auth-param "service" has no closing quote in the 1 bytes`,
 		},
 	},
 	{
@@ -326,9 +412,25 @@ var challengeTests = []struct {
 		want: []Challenge{t68("Negotiate", "aZ09-._~+/=")},
 	},
 	{
-		name: "Bearer abc= is a token68",
+		name: "Bearer takes no token68: abc= is an empty auth-param",
 		in:   []string{`Bearer abc=`},
-		want: []Challenge{t68("Bearer", "abc=")},
+		want: []Challenge{ch("Bearer")},
+		issues: []string{
+			`at byte 11: auth-param "abc" has no value`,
+		},
+	},
+	{
+		name: "Basic takes no token68 either",
+		in:   []string{`Basic realm=`},
+		want: []Challenge{ch("Basic")},
+		issues: []string{
+			`at byte 12: auth-param "realm" has no value`,
+		},
+	},
+	{
+		name: "another scheme's abc= is a token68",
+		in:   []string{`Newauth abc=`},
+		want: []Challenge{t68("Newauth", "abc=")},
 	},
 	{
 		name: "Bearer realm=x is a parameter",
@@ -341,11 +443,19 @@ var challengeTests = []struct {
 		want: []Challenge{t68("Negotiate", "YII="), ch("Basic", "realm", "r")},
 	},
 	{
-		name: "a first parameter without a value reads as a token68",
+		name: "a first Bearer parameter without a value is dropped, the next kept",
 		in:   []string{`Bearer realm=,service="s"`},
-		want: []Challenge{t68("Bearer", "realm=")},
+		want: []Challenge{ch("Bearer", "service", "s")},
 		issues: []string{
-			`at byte 14: auth-param "service" follows the token68 of "Bearer"`,
+			`at byte 13: auth-param "realm" has no value`,
+		},
+	},
+	{
+		name: "a first parameter without a value reads as a token68 in other schemes",
+		in:   []string{`Newauth realm=,service="s"`},
+		want: []Challenge{t68("Newauth", "realm=")},
+		issues: []string{
+			`at byte 15: auth-param "service" follows the token68 of "Newauth"`,
 		},
 	},
 	{
@@ -522,6 +632,20 @@ func TestParseChallengeClipsInput(t *testing.T) {
 	_, issues := ParseChallenges(in)
 	if len(issues) != 1 || len(issues[0].Raw) > 125 {
 		t.Errorf("ParseChallenges(long unterminated) issues = %+v, want one with a clipped Raw", issues)
+	}
+}
+
+// An unterminated 100 KB value: the parameters before it are kept, the one
+// Issue quotes a clipped value and names the parameter.
+func TestParseChallengesUnterminatedHundredKB(t *testing.T) {
+	in := `Bearer realm="https://a/token",service="` + strings.Repeat("x", 100<<10)
+	got, issues := ParseChallenges(in)
+	if want := []Challenge{ch("Bearer", "realm", "https://a/token")}; !challengesEqual(got, want) {
+		t.Errorf("ParseChallenges(100 KB unterminated) = %s, want %s", showChallenges(got), showChallenges(want))
+	}
+	want := fmt.Sprintf(`at byte 39: quoted-string not terminated: the value of auth-param "service" has no closing quote in the %d bytes to the end`, len(in)-39)
+	if len(issues) != 1 || !strings.HasPrefix(issues[0].What, want) || len(issues[0].Raw) > 125 {
+		t.Errorf("ParseChallenges(100 KB unterminated) issues = %q, want one %q… with a clipped Raw", issueWhats(issues), want)
 	}
 }
 

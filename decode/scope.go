@@ -3,6 +3,7 @@ package decode
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -16,8 +17,15 @@ import (
 //	action            := /[a-z]*/
 //
 // The name may itself contain ":" (a "host:port" prefix), so the type is cut
-// at the first colon and the actions at the last. Actions are also accepted
-// as "*" and with digits, "_" or "-" (registries in the wild use them).
+// at the first colon and the actions at the last. A hostname may be an IPv6
+// address in brackets, as in distribution's reference grammar
+// (host := domain-name | IPv4address | "[" IPv6address "]", RFC 3986
+// appendix A): "repository:[::1]:5000/foo:pull" names "[::1]:5000/foo".
+// Actions are also accepted as "*" and with digits, "_" or "-" (registries in
+// the wild use them).
+//
+// ParseScope reads one scope; a space-separated list of them (a challenge's
+// scope parameter, the OAuth2 form's scope field) is for ParseScopes.
 func ParseScope(s string) (Scope, error) {
 	fail := func(off int, format string, a ...any) (Scope, error) {
 		return Scope{}, &ParseError{Field: "scope", Input: clip(s), Offset: off, Err: fmt.Errorf(format, a...)}
@@ -46,9 +54,20 @@ func ParseScope(s string) (Scope, error) {
 	if name == "" {
 		return fail(first+1, "empty resource name")
 	}
-	for i, r := range name {
+	rest, off := name, first+1
+	if strings.HasPrefix(name, "[") {
+		n, err := bracketHost(name)
+		if err != nil {
+			return fail(off, "%v", err)
+		}
+		rest, off = name[n:], off+n
+	}
+	for i, r := range rest {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-/:", r)) {
-			return fail(first+1+i, "character %q not allowed in a resource name", r)
+			if r == ' ' || r == '\t' {
+				return fail(off+i, "character %q not allowed in a resource name: white space separates the scopes of a list (RFC 6749 §3.3), which ParseScopes reads", r)
+			}
+			return fail(off+i, "character %q not allowed in a resource name", r)
 		}
 	}
 	sc.Name = name
@@ -71,6 +90,34 @@ func ParseScope(s string) (Scope, error) {
 	return sc, nil
 }
 
+// bracketHost checks the "[IPv6address]" or "[IPv6address]:port" host at
+// the start of name, which must be followed by "/" and a path: a bare
+// bracketed host names no repository. It returns the length of the host.
+func bracketHost(name string) (int, error) {
+	end := strings.IndexByte(name, ']')
+	if end < 0 {
+		return 0, errors.New(`"[" opens an IPv6 host that no "]" closes`)
+	}
+	if a, err := netip.ParseAddr(name[1:end]); err != nil || !a.Is6() || a.Zone() != "" {
+		return 0, fmt.Errorf("%q in brackets is not an IPv6 address", name[1:end])
+	}
+	n := end + 1
+	if n < len(name) && name[n] == ':' {
+		p := n + 1
+		for p < len(name) && name[p] >= '0' && name[p] <= '9' {
+			p++
+		}
+		if p == n+1 {
+			return 0, fmt.Errorf("no port after the host %q and its colon", name[:n])
+		}
+		n = p
+	}
+	if n == len(name) || name[n] != '/' || n+1 == len(name) {
+		return 0, fmt.Errorf("the host %q must be followed by \"/\" and a repository path", name[:n])
+	}
+	return n, nil
+}
+
 func isTypeValue(s string) bool {
 	if s == "" {
 		return false
@@ -83,9 +130,11 @@ func isTypeValue(s string) bool {
 	return true
 }
 
-// ParseScopes parses a space-separated list of scopes (the challenge's
-// scope parameter and the OAuth2 POST form's scope field). It is total:
-// each unparsable scope becomes an Issue and the rest are kept.
+// ParseScopes parses a space-separated list of scopes: the challenge's
+// scope parameter (RFC 6750 §3: "space-delimited") and the OAuth2 POST
+// form's scope field (RFC 6749 §3.3: scope = scope-token *( SP scope-token )).
+// Tabs and other white space separate too. It is total: each unparsable
+// scope becomes an Issue and the rest are kept.
 func ParseScopes(s string) ([]Scope, []Issue) {
 	var out []Scope
 	var issues []Issue

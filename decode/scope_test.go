@@ -34,6 +34,10 @@ var scopeTests = []struct {
 	{name: "name with dots, dashes, underscores and capitals", in: "repository:My.Org/my-image_1:pull", want: sc("repository", "My.Org/my-image_1", "pull")},
 	{name: "actions with digits, _ and - as seen in the wild", in: "repository:foo:metadata_read,x-1", want: sc("repository", "foo", "metadata_read", "x-1")},
 	{name: "digits in the type", in: "v2:foo:pull", want: sc("v2", "foo", "pull")},
+	{name: "name with an IPv6 host and port", in: "repository:[::1]:5000/foo:pull", want: sc("repository", "[::1]:5000/foo", "pull")},
+	{name: "name with an IPv6 host without port", in: "repository:[fe80::1]/a/b:push,pull", want: sc("repository", "[fe80::1]/a/b", "push", "pull")},
+	{name: "name with a full IPv6 address", in: "repository:[2001:db8:0:0:0:0:0:1]:443/team/app:*", want: sc("repository", "[2001:db8:0:0:0:0:0:1]:443/team/app", "*")},
+	{name: "name with an IPv4-mapped IPv6 host", in: "repository:[::ffff:192.0.2.1]:5000/x:pull", want: sc("repository", "[::ffff:192.0.2.1]:5000/x", "pull")},
 
 	{name: "empty", in: "", offset: -1, msg: "want type:name:actions"},
 	{name: "no colon", in: "repository", offset: -1, msg: "want type:name:actions"},
@@ -49,6 +53,15 @@ var scopeTests = []struct {
 	{name: "unclosed class", in: "repository(plugin:foo:pull", offset: 10, msg: "unclosed ( in resource type"},
 	{name: "empty class", in: "repository():foo:pull", offset: 11, msg: `resource class "" is not`},
 	{name: "nested class", in: "repository(a(b)):foo:pull", offset: 11, msg: `resource class "a(b)" is not`},
+	{name: "a list is not one scope", in: "repository:a:pull repository:b:pull,push", offset: 17, msg: `character ' ' not allowed in a resource name: white space separates the scopes of a list`},
+	{name: "IPv6 host without a repository", in: "repository:[::1]:5000:pull", offset: 11, msg: `the host "[::1]:5000" must be followed by "/"`},
+	{name: "IPv6 host and a slash only", in: "repository:[::1]/:pull", offset: 11, msg: `the host "[::1]" must be followed by "/" and a repository path`},
+	{name: "unclosed IPv6 bracket", in: "repository:[::1:5000/foo:pull", offset: 11, msg: `"[" opens an IPv6 host that no "]" closes`},
+	{name: "a name in brackets", in: "repository:[registry.test]:5000/foo:pull", offset: 11, msg: `"registry.test" in brackets is not an IPv6 address`},
+	{name: "IPv4 in brackets", in: "repository:[192.0.2.1]/foo:pull", offset: 11, msg: `"192.0.2.1" in brackets is not an IPv6 address`},
+	{name: "IPv6 zone", in: "repository:[fe80::1%eth0]/foo:pull", offset: 11, msg: `"fe80::1%eth0" in brackets is not an IPv6 address`},
+	{name: "colon without a port after the IPv6 host", in: "repository:[::1]:/foo:pull", offset: 11, msg: `no port after the host "[::1]"`},
+	{name: "bracket after the host", in: "repository:a/[::1]/b:pull", offset: 13, msg: `character '[' not allowed`},
 }
 
 func TestParseScope(t *testing.T) {
@@ -84,6 +97,42 @@ func TestParseScopes(t *testing.T) {
 	}
 	if len(issues) != 1 || issues[0].Where != "scope" || issues[0].Raw != "repository:Bad:PULL" || !strings.HasPrefix(issues[0].What, "at byte 15: ") {
 		t.Errorf("ParseScopes(%q) issues = %+v, want one for repository:Bad:PULL at byte 15", in, issues)
+	}
+	for _, c := range []struct {
+		name, in string
+		want     []Scope
+		issues   []string // Raw of each Issue
+	}{
+		{
+			name: "OAuth2 POST form field",
+			in:   "repository:a:pull repository:b:pull,push",
+			want: []Scope{sc("repository", "a", "pull"), sc("repository", "b", "pull", "push")},
+		},
+		{
+			name: "names with host:port and an IPv6 host",
+			in:   "repository:[::1]:5000/foo:pull repository:registry.test:5000/a/b:push",
+			want: []Scope{sc("repository", "[::1]:5000/foo", "pull"), sc("repository", "registry.test:5000/a/b", "push")},
+		},
+		{
+			name: "tabs and newlines separate too",
+			in:   "repository:a:pull\trepository:b:push\nregistry:catalog:*",
+			want: []Scope{sc("repository", "a", "pull"), sc("repository", "b", "push"), sc("registry", "catalog", "*")},
+		},
+		{
+			name:   "a bad scope between good ones",
+			in:     "repository:a:pull repository:[::1]:pull repository:b:push",
+			want:   []Scope{sc("repository", "a", "pull"), sc("repository", "b", "push")},
+			issues: []string{"repository:[::1]:pull"},
+		},
+	} {
+		got, issues := ParseScopes(c.in)
+		var raws []string
+		for _, is := range issues {
+			raws = append(raws, is.Raw)
+		}
+		if !slices.EqualFunc(got, c.want, scopeEqual) || !slices.Equal(raws, c.issues) {
+			t.Errorf("%s: ParseScopes(%q) = %+v, issues for %q; want %+v, issues for %q", c.name, c.in, got, raws, c.want, c.issues)
+		}
 	}
 	if got, issues := ParseScopes(""); got != nil || issues != nil {
 		t.Errorf("ParseScopes(\"\") = %v, %v, want nil, nil", got, issues)

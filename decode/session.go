@@ -42,7 +42,8 @@ type Exchange struct {
 	TokenFrom flow.ID
 	// Missing are the needed scopes (with only their missing actions) that
 	// the carried token's access claim does not grant. Nil when covered or
-	// when it cannot be known (no token, opaque token, no access claim).
+	// when it cannot be known (no token, opaque token, no access claim, a
+	// malformed one: Claims.AccessMalformed).
 	Missing []Scope
 	// Errors is what a non-2xx response body said.
 	Errors    ErrorBody
@@ -297,6 +298,11 @@ func (s *Session) decodeTokenResponse(x *Exchange) {
 		return
 	}
 	x.TokenResponse = tr
+	for _, t := range []*Token{tr.Token, tr.AccessToken} {
+		if t != nil && t.Claims != nil && (t == tr.Token || tr.Token == nil || tr.Token.ID != t.ID) {
+			x.Issues = append(x.Issues, t.Claims.Issues...)
+		}
+	}
 	var requested []Scope
 	if x.TokenRequest != nil {
 		requested = x.TokenRequest.Scopes
@@ -321,6 +327,9 @@ func (s *Session) decodeBearer(x *Exchange) {
 		x.Issues = append(x.Issues, Issue{Where: "Authorization", What: errText(err)})
 	}
 	x.Token = t
+	if t != nil && t.Claims != nil {
+		x.Issues = append(x.Issues, t.Claims.Issues...)
+	}
 	if t != nil {
 		if is, ok := s.tokens[t.ID]; ok {
 			x.TokenFrom = is.flow

@@ -97,6 +97,43 @@ func TestSessionScopeWithoutLibraryPrefixGrantsNothing(t *testing.T) {
 	}
 }
 
+// A token whose access claim is an object, not an array: the token response
+// and every request carrying the token say so, and nothing is called missing
+// (what the token grants cannot be told), unlike an empty access list.
+func TestSessionMalformedAccessClaimIsNotGrantedNothing(t *testing.T) {
+	tok := unsignedTestJWT(`{"alg":"none"}`, `{"sub":"alice","exp":"never","access":{"type":"repository","name":"team/app","actions":["pull"]}}`) + "sig"
+	xs := decodeAll(flowtest.Seq(
+		flowtest.Get("https://registry.test/v2/").Status(401).Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
+		flowtest.Get("https://auth.test/token?scope=repository:team/app:pull&service=registry.test").Status(200).
+			JSON(fmt.Sprintf(`{"token":%q,"access_token":%q}`, tok, tok)),
+		flowtest.Get("https://registry.test/v2/team/app/manifests/1").Bearer(tok).Status(401).
+			Challenge(`Bearer realm="https://auth.test/token",service="registry.test",error="invalid_token"`),
+	))
+	want := []string{
+		`claim "exp" is a JSON string ("never"), not a NumericDate`,
+		`claim "access" is a JSON object, not an array (docker token spec): what the token grants cannot be told`,
+	}
+	for _, x := range xs[1:] {
+		var got []string
+		for _, is := range x.Issues {
+			if is.Where == "JWT claims" {
+				got = append(got, is.What)
+			}
+		}
+		ok := len(got) == len(want)
+		for i := 0; ok && i < len(got); i++ {
+			ok = strings.HasPrefix(got[i], want[i])
+		}
+		if !ok {
+			t.Errorf("flow %d: JWT claims issues = %q, want %q (once each)", x.Flow.ID, got, want)
+		}
+	}
+	man := xs[2]
+	if c := man.Token.Claims; c == nil || c.HasAccess || !c.AccessMalformed || man.Missing != nil {
+		t.Errorf("manifest: claims %+v, missing %v; want AccessMalformed, not HasAccess, nothing missing", c, man.Missing)
+	}
+}
+
 // Offline HAR files are redacted: decoding a redacted trace must give the
 // same meaning (token links, scopes, users) as the live one.
 func TestSessionRedactedTraceDecodesTheSame(t *testing.T) {
@@ -189,6 +226,29 @@ func TestSessionNeedsAndIssues(t *testing.T) {
 	}
 	if len(xs[1].Issues) == 0 || len(xs[2].Issues) == 0 {
 		t.Errorf("malformed challenges gave no issues: %+v / %+v", xs[1].Issues, xs[2].Issues)
+	}
+}
+
+// A challenge broken after its realm still names the realm: the token
+// request that follows is recognised, and the Exchange says what broke where.
+func TestSessionBrokenChallengeKeepsTheRealm(t *testing.T) {
+	for _, h := range []string{
+		`Bearer realm="https://sso.corp.test/issue",service="reg`,
+		`Bearer realm="https://sso.corp.test/issue",service=`,
+	} {
+		xs := decodeAll(flowtest.Seq(
+			flowtest.Get("https://registry.test/v2/").Status(401).Challenge(h),
+			flowtest.Get("https://sso.corp.test/issue?service=reg").Status(200).JSON(`{"token":"opaque-1"}`),
+		))
+		if got := xs[0].Challenges; len(got) != 1 || got[0].Realm() != "https://sso.corp.test/issue" {
+			t.Errorf("challenge %q: Challenges = %s, want Bearer with its realm", h, showChallenges(got))
+		}
+		if is := xs[0].Issues; len(is) != 1 || is[0].Where != "WWW-Authenticate" || !strings.Contains(is[0].What, `auth-param "service"`) || !strings.HasPrefix(is[0].What, "at byte 51: ") {
+			t.Errorf("challenge %q: Issues = %+v, want one at byte 51 naming service", h, is)
+		}
+		if xs[1].Kind != KindTokenRequest {
+			t.Errorf("challenge %q: the request to its realm is %v, want a token request", h, xs[1].Kind)
+		}
 	}
 }
 

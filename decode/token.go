@@ -204,49 +204,125 @@ func jwtHeader(m map[string]any) *JWTHeader {
 	return h
 }
 
+// claimsWhere is the Where of the Issues about a token's claims.
+const claimsWhere = "JWT claims"
+
 func jwtClaims(m jwt.MapClaims) *Claims {
 	c := &Claims{}
-	c.Issuer, _ = m["iss"].(string)
-	c.Subject, _ = m["sub"].(string)
-	c.JTI, _ = m["jti"].(string)
+	bad := func(what string, raw any) {
+		c.Issues = append(c.Issues, Issue{Where: claimsWhere, What: what, Raw: clip(claimJSON(raw))})
+	}
+	// iss, sub and jti are StringOrURI or strings (RFC 7519 §4.1.1, §4.1.2,
+	// §4.1.7).
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"iss", &c.Issuer}, {"sub", &c.Subject}, {"jti", &c.JTI}} {
+		v, ok := m[f.name]
+		if !ok {
+			continue
+		}
+		if s, isStr := v.(string); isStr {
+			*f.dst = s
+		} else {
+			bad(fmt.Sprintf("claim %q is %s, not a string (RFC 7519 §4.1)", f.name, jsonKind(v)), v)
+		}
+	}
+	// aud: "an array of case-sensitive strings … In the special case when
+	// the JWT has one audience, the aud value MAY be a single
+	// case-sensitive string" (RFC 7519 §4.1.3).
 	switch aud := m["aud"].(type) {
+	case nil:
+		if _, ok := m["aud"]; ok {
+			bad(`claim "aud" is null, not a string or an array of strings (RFC 7519 §4.1.3)`, aud)
+		}
 	case string:
 		if aud != "" {
 			c.Audience = []string{aud}
 		}
 	case []any:
-		for _, a := range aud {
+		for i, a := range aud {
 			if s, ok := a.(string); ok {
 				c.Audience = append(c.Audience, s)
+			} else {
+				bad(fmt.Sprintf(`claim "aud" entry %d is %s, not a string (RFC 7519 §4.1.3)`, i, jsonKind(a)), aud)
 			}
 		}
+	default:
+		bad(fmt.Sprintf(`claim "aud" is %s, not a string or an array of strings (RFC 7519 §4.1.3)`, jsonKind(aud)), aud)
 	}
-	c.ExpiresAt = claimTime(m["exp"])
-	c.NotBefore = claimTime(m["nbf"])
-	c.IssuedAt = claimTime(m["iat"])
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"exp", &c.ExpiresAt}, {"nbf", &c.NotBefore}, {"iat", &c.IssuedAt}} {
+		v, ok := m[f.name]
+		if !ok {
+			continue
+		}
+		var problem string
+		*f.dst, problem = claimTime(v)
+		if problem != "" {
+			bad(fmt.Sprintf("claim %q %s", f.name, problem), v)
+		}
+	}
 	access, has := m["access"]
-	c.HasAccess = has
-	if list, ok := access.([]any); ok {
-		for _, e := range list {
-			if sc, ok := accessEntry(e); ok {
-				c.Access = append(c.Access, sc)
+	if !has {
+		return c
+	}
+	malformed := func(what string, raw any) {
+		c.AccessMalformed = true
+		bad(`claim "access" `+what+`: what the token grants cannot be told`, raw)
+	}
+	switch list := access.(type) {
+	case nil:
+		// null decodes as an empty list in the registries' Go structs.
+	case []any:
+		for i, e := range list {
+			sc, problem := accessEntry(e)
+			if problem != "" {
+				malformed(fmt.Sprintf("entry %d %s", i, problem), e)
+			}
+			if sc != nil {
+				c.Access = append(c.Access, *sc)
 			}
 		}
+	default:
+		malformed(fmt.Sprintf("is %s, not an array (docker token spec)", jsonKind(access)), access)
 	}
+	c.HasAccess = !c.AccessMalformed
 	return c
 }
 
 // accessEntry reads one entry of the "access" claim:
-// {"type":…, "class":…, "name":…, "actions":[…]}.
-func accessEntry(e any) (Scope, bool) {
+// {"type":…, "class":…, "name":…, "actions":[…]} (docker token spec,
+// "Requesting a Token"). It returns what could be read (nil for an entry
+// that is no object) and, when the entry is not of that shape, what is wrong.
+func accessEntry(e any) (*Scope, string) {
 	m, ok := e.(map[string]any)
 	if !ok {
-		return Scope{}, false
+		return nil, fmt.Sprintf("is %s, not an object", jsonKind(e))
+	}
+	var problem string
+	note := func(p string) {
+		if problem == "" {
+			problem = p
+		}
 	}
 	var sc Scope
-	sc.Type, _ = m["type"].(string)
-	sc.Class, _ = m["class"].(string)
-	sc.Name, _ = m["name"].(string)
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"type", &sc.Type}, {"class", &sc.Class}, {"name", &sc.Name}} {
+		v, ok := m[f.name]
+		if !ok || v == nil {
+			continue
+		}
+		if s, isStr := v.(string); isStr {
+			*f.dst = s
+		} else {
+			note(fmt.Sprintf("has %q %s, not a string", f.name, jsonKind(v)))
+		}
+	}
 	if sc.Class == "" {
 		// Some token servers write the class into the type, as in a scope.
 		if open := strings.IndexByte(sc.Type, '('); open > 0 && strings.HasSuffix(sc.Type, ")") {
@@ -254,49 +330,112 @@ func accessEntry(e any) (Scope, bool) {
 		}
 	}
 	switch acts := m["actions"].(type) {
+	case nil:
 	case []any:
-		for _, a := range acts {
+		for i, a := range acts {
 			if s, ok := a.(string); ok {
 				sc.Actions = append(sc.Actions, s)
+			} else {
+				note(fmt.Sprintf("has actions[%d] %s, not a string", i, jsonKind(a)))
 			}
 		}
-	case string: // lenient: "pull,push"
+	case string:
+		// Read for display ("pull,push"), but no registry reads it so.
+		note(fmt.Sprintf(`has "actions" %s, not an array of strings`, jsonKind(acts)))
 		for a := range strings.SplitSeq(acts, ",") {
 			if a = strings.TrimSpace(a); a != "" {
 				sc.Actions = append(sc.Actions, a)
 			}
 		}
+	default:
+		note(fmt.Sprintf(`has "actions" %s, not an array of strings`, jsonKind(acts)))
 	}
-	return sc, true
+	return &sc, problem
 }
 
-// claimTime reads a NumericDate (RFC 7519 §2): seconds since the epoch, as a
-// number, also fractional, or leniently as a string of one. Zero when absent
-// or unreadable.
-func claimTime(v any) time.Time {
-	var s string
+// jsonKind names the JSON type of a value decoded with UseNumber, as the
+// Issues say it: "a JSON string (\"soon\")", "a JSON object", …
+func jsonKind(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("a JSON string (%q)", clipShort(v))
+	case json.Number, float64:
+		return fmt.Sprintf("a JSON number (%v)", v)
+	case bool:
+		return fmt.Sprintf("a JSON boolean (%v)", v)
+	case []any:
+		return "a JSON array"
+	case map[string]any:
+		return "a JSON object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// clipShort bounds a value quoted inside an Issue's What.
+func clipShort(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// claimJSON is a claim's value as compact JSON, for an Issue's Raw (claims
+// are no secret: decode/redact keeps them in a redacted JWT).
+func claimJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// claimTime reads a NumericDate (RFC 7519 §2): "a JSON numeric value
+// representing the number of seconds from 1970-01-01T00:00:00Z UTC", also
+// fractional. A string holding a number or an RFC 3339 date is read too, but
+// reported: registries that decode the claim as a number refuse the token.
+// problem is "" for a well-formed date, otherwise the rest of a sentence
+// starting with the claim's name; the time is zero when unreadable.
+func claimTime(v any) (t time.Time, problem string) {
 	switch v := v.(type) {
 	case json.Number:
-		s = v.String()
-	case float64:
-		return unixFloat(v)
-	case string:
-		s = strings.TrimSpace(v)
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return t.UTC()
+		t, ok := numericDate(v.String())
+		if !ok {
+			return time.Time{}, fmt.Sprintf("is %s, too far from 1970 to be a date (over 1e11 seconds): no date is known", jsonKind(v))
 		}
-	default:
-		return time.Time{}
+		return t, ""
+	case float64:
+		t, ok := unixFloat(v)
+		if !ok {
+			return time.Time{}, fmt.Sprintf("is %s, too far from 1970 to be a date (over 1e11 seconds): no date is known", jsonKind(v))
+		}
+		return t, ""
+	case string:
+		s := strings.TrimSpace(v)
+		wrong := fmt.Sprintf("is %s, not a NumericDate (a JSON number, RFC 7519 §2)", jsonKind(v))
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UTC(), wrong + "; read as an RFC 3339 date"
+		}
+		if t, ok := numericDate(s); ok {
+			return t, wrong + "; read as the number it holds"
+		}
+		return time.Time{}, wrong + "; unreadable, so no date is known"
 	}
+	return time.Time{}, fmt.Sprintf("is %s, not a NumericDate (a JSON number, RFC 7519 §2): no date is known", jsonKind(v))
+}
+
+// numericDate reads a decimal number of seconds since the epoch.
+func numericDate(s string) (time.Time, bool) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		if n < -maxClaimSeconds || n > maxClaimSeconds {
-			return time.Time{}
+			return time.Time{}, false
 		}
-		return time.Unix(n, 0).UTC()
+		return time.Unix(n, 0).UTC(), true
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return time.Time{}
+		return time.Time{}, false
 	}
 	return unixFloat(f)
 }
@@ -304,13 +443,13 @@ func claimTime(v any) time.Time {
 // maxClaimSeconds bounds the NumericDates taken as dates (about year 5000).
 const maxClaimSeconds = 1e11
 
-func unixFloat(f float64) time.Time {
+func unixFloat(f float64) (time.Time, bool) {
 	if math.IsNaN(f) || f < -maxClaimSeconds || f > maxClaimSeconds {
-		return time.Time{}
+		return time.Time{}, false
 	}
 	sec := math.Floor(f)
 	nsec := math.Round((f - sec) * 1e9)
-	return time.Unix(int64(sec), int64(nsec)).UTC()
+	return time.Unix(int64(sec), int64(nsec)).UTC(), true
 }
 
 // compactJSON returns b as compact JSON text, or b itself if it is not JSON.

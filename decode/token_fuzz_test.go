@@ -13,8 +13,10 @@ var opaqueIDRE = regexp.MustCompile(`^len=[0-9]+,sha256:[0-9a-f]{8}$`)
 
 // FuzzParseToken checks that ParseToken never panics, that its error is a
 // *ParseError for "JWT" with the token returned as opaque, that a JWT's ID is
-// its first two segments and its redacted copy decodes the same, and that an
-// opaque token's ID is the hash form that decode/redact writes.
+// its first two segments and its redacted copy decodes the same, that a
+// malformed access claim is never taken for a well-formed one and always
+// says why, and that an opaque token's ID is the hash form that
+// decode/redact writes.
 func FuzzParseToken(f *testing.F) {
 	e := base64.RawURLEncoding.EncodeToString
 	for _, s := range []string{
@@ -22,6 +24,8 @@ func FuzzParseToken(f *testing.F) {
 		badClaimsTestToken, nullClaimsTestToken, "a.b.c", "eyJ.eyJ.x", "...",
 		unsignedTestJWT(`{"alg":"RS256","kid":"k","x5c":["a"]}`, `{"iss":"i","aud":["a",1],"exp":1.5,"nbf":"2","access":[{"type":"repository","name":"a","actions":["pull"]}]}`) + "sig",
 		unsignedTestJWT(`{"alg":"none"}`, `{"access":null,"exp":1e400}`) + "REDACTED",
+		unsignedTestJWT(`{"alg":"none"}`, `{"access":{"type":"repository"},"exp":"soon","aud":5}`) + "s",
+		unsignedTestJWT(`{"alg":"none"}`, `{"access":["repository:a:pull",{"name":1,"actions":"pull"},{"actions":[1]}],"iat":null}`) + "s",
 		e([]byte(`{"alg":"RS256"}`)) + "." + e([]byte(`{"sub":`)) + ".s",
 	} {
 		f.Add(s)
@@ -55,8 +59,22 @@ func FuzzParseToken(f *testing.F) {
 			if err != nil || !reflect.DeepEqual(red, tok) {
 				t.Fatalf("redacted copy decodes to %+v, %v; live %+v", red, err, tok)
 			}
-			if tok.Claims.Access != nil && !tok.Claims.HasAccess {
-				t.Fatalf("access entries without HasAccess")
+			cl := tok.Claims
+			if cl.Access != nil && !cl.HasAccess && !cl.AccessMalformed {
+				t.Fatalf("access entries without HasAccess or AccessMalformed: %+v", cl)
+			}
+			if cl.HasAccess && cl.AccessMalformed {
+				t.Fatalf("access both well formed and malformed: %+v", cl)
+			}
+			said := false
+			for _, is := range cl.Issues {
+				if is.Where != "JWT claims" || !strings.HasPrefix(is.What, `claim "`) || len(is.Raw) > 120+len("…") {
+					t.Fatalf("claims issue %+v: want Where \"JWT claims\", a What naming the claim, a clipped Raw", is)
+				}
+				said = said || strings.HasPrefix(is.What, `claim "access"`)
+			}
+			if cl.AccessMalformed != said {
+				t.Fatalf("AccessMalformed %v, but issues %q", cl.AccessMalformed, issueWhats(cl.Issues))
 			}
 			return
 		}

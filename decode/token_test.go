@@ -136,66 +136,191 @@ func TestParseTokenJWT(t *testing.T) {
 		name       string
 		token      string
 		wantHeader JWTHeader
-		want       *Claims
+		want       *Claims // without its Issues
+		// issues are the Whats of the claims' Issues, in order, each
+		// matched as a prefix.
+		issues []string
 	}{
-		{"Docker Hub RS256 with kid and x5c", hubToken, JWTHeader{Alg: "RS256", Kid: "ABCD:EFGH", Typ: "JWT", X5C: true}, hubWant},
-		{"redacted signature decodes the same", redactedTestJWT(hubToken), JWTHeader{Alg: "RS256", Kid: "ABCD:EFGH", Typ: "JWT", X5C: true}, hubWant},
+		{"Docker Hub RS256 with kid and x5c", hubToken, JWTHeader{Alg: "RS256", Kid: "ABCD:EFGH", Typ: "JWT", X5C: true}, hubWant, nil},
+		{"redacted signature decodes the same", redactedTestJWT(hubToken), JWTHeader{Alg: "RS256", Kid: "ABCD:EFGH", Typ: "JWT", X5C: true}, hubWant, nil},
 		{
 			"ES256 with aud array and empty access",
 			signedTestJWT(t, "ES256", jwt.MapClaims{"iss": "harbor-token-issuer", "aud": []string{"harbor-registry", "other"}, "access": []any{}}, nil),
 			JWTHeader{Alg: "ES256", Typ: "JWT"},
 			&Claims{Issuer: "harbor-token-issuer", Audience: []string{"harbor-registry", "other"}, HasAccess: true},
+			nil,
 		},
 		{
 			"access claim missing",
 			signedTestJWT(t, "ES256", jwt.MapClaims{"sub": "robot$ci"}, nil),
 			JWTHeader{Alg: "ES256", Typ: "JWT"},
 			&Claims{Subject: "robot$ci"},
+			nil,
 		},
 		{
 			"access claim null",
 			unsignedTestJWT(`{"alg":"none"}`, `{"access":null}`),
 			JWTHeader{Alg: "none"},
 			&Claims{HasAccess: true},
+			nil,
 		},
 		{
 			"expired and not yet valid: the data only",
 			signedTestJWT(t, "RS256", jwt.MapClaims{"exp": unix(now.Add(-time.Hour)), "nbf": unix(now.Add(time.Hour))}, nil),
 			JWTHeader{Alg: "RS256", Typ: "JWT"},
 			&Claims{ExpiresAt: now.Add(-time.Hour), NotBefore: now.Add(time.Hour)},
+			nil,
 		},
 		{
 			"fractional and string-number times",
 			unsignedTestJWT(`{"alg":"HS256"}`, `{"exp":1740830400.5,"nbf":"1740830100","iat":" 1740830000 "}`),
 			JWTHeader{Alg: "HS256"},
 			&Claims{ExpiresAt: time.Unix(1740830400, 5e8).UTC(), NotBefore: time.Unix(1740830100, 0).UTC(), IssuedAt: time.Unix(1740830000, 0).UTC()},
+			[]string{
+				`claim "nbf" is a JSON string ("1740830100"), not a NumericDate (a JSON number, RFC 7519 §2); read as the number it holds`,
+				`claim "iat" is a JSON string (" 1740830000 "), not a NumericDate`,
+			},
 		},
 		{
-			"unreadable times are zero",
+			"unreadable times are zero, and say so",
 			unsignedTestJWT(`{"alg":"HS256"}`, `{"exp":"soon","nbf":1e300,"iat":true,"aud":""}`),
 			JWTHeader{Alg: "HS256"},
 			&Claims{},
+			[]string{
+				`claim "exp" is a JSON string ("soon"), not a NumericDate (a JSON number, RFC 7519 §2); unreadable, so no date is known`,
+				`claim "nbf" is a JSON number (1e300), too far from 1970 to be a date`,
+				`claim "iat" is a JSON boolean (true), not a NumericDate`,
+			},
+		},
+		{
+			"exp as an RFC 3339 string",
+			unsignedTestJWT(`{"alg":"HS256"}`, `{"exp":"2025-03-01T12:05:00Z"}`),
+			JWTHeader{Alg: "HS256"},
+			&Claims{ExpiresAt: now.Add(5 * time.Minute)},
+			[]string{`claim "exp" is a JSON string ("2025-03-01T12:05:00Z"), not a NumericDate (a JSON number, RFC 7519 §2); read as an RFC 3339 date`},
+		},
+		{
+			"exp null, nbf an object, iat an array",
+			unsignedTestJWT(`{"alg":"HS256"}`, `{"exp":null,"nbf":{"t":1},"iat":[1]}`),
+			JWTHeader{Alg: "HS256"},
+			&Claims{},
+			[]string{
+				`claim "exp" is null, not a NumericDate`,
+				`claim "nbf" is a JSON object, not a NumericDate`,
+				`claim "iat" is a JSON array, not a NumericDate`,
+			},
+		},
+		{
+			"aud as a number",
+			unsignedTestJWT(`{"alg":"HS256"}`, `{"aud":42,"sub":"alice"}`),
+			JWTHeader{Alg: "HS256"},
+			&Claims{Subject: "alice"},
+			[]string{`claim "aud" is a JSON number (42), not a string or an array of strings (RFC 7519 §4.1.3)`},
+		},
+		{
+			"aud array with a number and a null keeps the strings",
+			unsignedTestJWT(`{"alg":"HS256"}`, `{"aud":["registry.test",7,null]}`),
+			JWTHeader{Alg: "HS256"},
+			&Claims{Audience: []string{"registry.test"}},
+			[]string{
+				`claim "aud" entry 1 is a JSON number (7), not a string`,
+				`claim "aud" entry 2 is null, not a string`,
+			},
+		},
+		{
+			"aud null and an object",
+			unsignedTestJWT(`{"alg":"HS256"}`, `{"aud":null,"iss":{"name":"x"},"sub":1,"jti":false}`),
+			JWTHeader{Alg: "HS256"},
+			&Claims{},
+			[]string{
+				`claim "iss" is a JSON object, not a string`,
+				`claim "sub" is a JSON number (1), not a string`,
+				`claim "jti" is a JSON boolean (false), not a string`,
+				`claim "aud" is null, not a string or an array of strings`,
+			},
 		},
 		{
 			"unknown alg still decodes",
 			unsignedTestJWT(`{"alg":"XX999","typ":"at+jwt"}`, `{"iss":"x"}`),
 			JWTHeader{Alg: "XX999", Typ: "at+jwt"},
 			&Claims{Issuer: "x"},
+			nil,
 		},
 		{
 			"padded segments",
 			base64.URLEncoding.EncodeToString([]byte(`{"alg":"RS256"}`)) + "." + base64.URLEncoding.EncodeToString([]byte(`{"sub":"a"}`)) + ".sig",
 			JWTHeader{Alg: "RS256"},
 			&Claims{Subject: "a"},
+			nil,
 		},
 		{
-			"class written into the type, actions as a string",
-			unsignedTestJWT(`{"alg":"none"}`, `{"access":[{"type":"repository(plugin)","name":"p","actions":"pull,push"},"junk",{"type":"registry","name":"catalog","actions":["*"]}]}`),
+			"class written into the type",
+			unsignedTestJWT(`{"alg":"none"}`, `{"access":[{"type":"repository(plugin)","name":"p","actions":["pull","push"]}]}`),
 			JWTHeader{Alg: "none"},
 			&Claims{HasAccess: true, Access: []Scope{
 				{Type: "repository", Class: "plugin", Name: "p", Actions: []string{"pull", "push"}},
+			}},
+			nil,
+		},
+		{
+			"actions as a string and a string entry: malformed, readable entries kept for display",
+			unsignedTestJWT(`{"alg":"none"}`, `{"access":[{"type":"repository(plugin)","name":"p","actions":"pull,push"},"junk",{"type":"registry","name":"catalog","actions":["*"]}]}`),
+			JWTHeader{Alg: "none"},
+			&Claims{AccessMalformed: true, Access: []Scope{
+				{Type: "repository", Class: "plugin", Name: "p", Actions: []string{"pull", "push"}},
 				{Type: "registry", Name: "catalog", Actions: []string{"*"}},
 			}},
+			[]string{
+				`claim "access" entry 0 has "actions" a JSON string ("pull,push"), not an array of strings: what the token grants cannot be told`,
+				`claim "access" entry 1 is a JSON string ("junk"), not an object: what the token grants cannot be told`,
+			},
+		},
+		{
+			"access an object instead of an array",
+			unsignedTestJWT(`{"alg":"none"}`, `{"access":{"type":"repository","name":"a","actions":["pull"]}}`),
+			JWTHeader{Alg: "none"},
+			&Claims{AccessMalformed: true},
+			[]string{`claim "access" is a JSON object, not an array (docker token spec): what the token grants cannot be told`},
+		},
+		{
+			"access a string",
+			unsignedTestJWT(`{"alg":"none"}`, `{"access":"repository:a:pull"}`),
+			JWTHeader{Alg: "none"},
+			&Claims{AccessMalformed: true},
+			[]string{`claim "access" is a JSON string ("repository:a:pull"), not an array`},
+		},
+		{
+			"access entries that are strings",
+			unsignedTestJWT(`{"alg":"none"}`, `{"access":["repository:a:pull","repository:b:push"]}`),
+			JWTHeader{Alg: "none"},
+			&Claims{AccessMalformed: true},
+			[]string{
+				`claim "access" entry 0 is a JSON string ("repository:a:pull"), not an object`,
+				`claim "access" entry 1 is a JSON string ("repository:b:push"), not an object`,
+			},
+		},
+		{
+			"actions an object, an action a number, a name a number, a null entry",
+			unsignedTestJWT(`{"alg":"none"}`, `{"access":[{"type":"repository","name":"a","actions":{"pull":true}},{"type":"repository","name":"b","actions":["pull",1]},{"type":"repository","name":5,"actions":["pull"]},null]}`),
+			JWTHeader{Alg: "none"},
+			&Claims{AccessMalformed: true, Access: []Scope{
+				{Type: "repository", Name: "a"},
+				{Type: "repository", Name: "b", Actions: []string{"pull"}},
+				{Type: "repository", Actions: []string{"pull"}},
+			}},
+			[]string{
+				`claim "access" entry 0 has "actions" a JSON object, not an array of strings`,
+				`claim "access" entry 1 has actions[1] a JSON number (1), not a string`,
+				`claim "access" entry 2 has "name" a JSON number (5), not a string`,
+				`claim "access" entry 3 is null, not an object`,
+			},
+		},
+		{
+			"an entry without actions or with null ones grants nothing, and is no malformation",
+			unsignedTestJWT(`{"alg":"none"}`, `{"access":[{"type":"repository","name":"a"},{"type":"repository","name":"b","actions":null}]}`),
+			JWTHeader{Alg: "none"},
+			&Claims{HasAccess: true, Access: []Scope{{Type: "repository", Name: "a"}, {Type: "repository", Name: "b"}}},
+			nil,
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -212,8 +337,24 @@ func TestParseTokenJWT(t *testing.T) {
 			if *tok.Header != c.wantHeader {
 				t.Errorf("header = %+v, want %+v", *tok.Header, c.wantHeader)
 			}
-			if !reflect.DeepEqual(tok.Claims, c.want) {
-				t.Errorf("claims =\n%+v\nwant\n%+v", tok.Claims, c.want)
+			got := *tok.Claims
+			issues := got.Issues
+			got.Issues = nil
+			if !reflect.DeepEqual(&got, c.want) {
+				t.Errorf("claims =\n%+v\nwant\n%+v", &got, c.want)
+			}
+			whats := issueWhats(issues)
+			ok := len(whats) == len(c.issues)
+			for i := 0; ok && i < len(whats); i++ {
+				ok = strings.HasPrefix(whats[i], c.issues[i])
+			}
+			if !ok {
+				t.Errorf("claims issues = %q, want %q", whats, c.issues)
+			}
+			for _, is := range issues {
+				if is.Where != "JWT claims" || is.Raw == "" {
+					t.Errorf("claims issue %+v: want Where \"JWT claims\" and the claim's JSON in Raw", is)
+				}
 			}
 		})
 	}

@@ -111,19 +111,37 @@ type JWTHeader struct {
 }
 
 // Claims are the registered claims of a registry token plus its "access".
+// A claim of the wrong JSON type is never read silently as absent: it is an
+// Issue, and for "access" AccessMalformed says what the token grants cannot
+// be told.
 type Claims struct {
 	Issuer    string
 	Subject   string
 	Audience  []string
-	ExpiresAt time.Time // zero when absent
+	ExpiresAt time.Time // zero when absent or unreadable (then an Issue)
 	NotBefore time.Time
 	IssuedAt  time.Time
 	JTI       string
-	// Access is what the token grants (distribution token spec "access").
+	// Access is what the token grants (distribution token spec "access": an
+	// array of {"type","class","name","actions":[…]} objects). When
+	// AccessMalformed it holds only the entries that could be read, for
+	// display: it is not what the token grants.
 	Access []Scope
-	// HasAccess is false when the claim is missing altogether (not the same
-	// as an empty list: an empty list is "granted nothing").
+	// HasAccess is true when the access claim is present and well formed:
+	// Access is then everything the token grants, and an empty list (or
+	// null) means "granted nothing". It is false when the claim is absent,
+	// and when it is malformed.
 	HasAccess bool
+	// AccessMalformed is true when the access claim is present but not of
+	// the spec's shape: not an array, an entry that is not an object, an
+	// entry's type, class or name not a string, actions not an array of
+	// strings. A registry that decodes the claim strictly (distribution)
+	// refuses such a token, and regtrace cannot tell what it grants; not the
+	// same as absent (!HasAccess alone) or empty (HasAccess, no Access).
+	AccessMalformed bool
+	// Issues name each claim of the wrong JSON type or with an unreadable
+	// value (Where "JWT claims"): `claim "exp" is a JSON string …`.
+	Issues []Issue
 }
 
 // TokenRequest is a request to a token server (GET per the distribution

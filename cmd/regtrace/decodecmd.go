@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,10 +31,15 @@ func decodeCommand() *cli.Command {
 			},
 			{
 				Name:      "scope",
-				Usage:     "parse a token scope (type:name:actions)",
-				ArgsUsage: "'SCOPE'",
-				Description: `Example:
-   regtrace decode scope 'repository:registry.test:5000/team/app:pull,push'`,
+				Usage:     "parse a token scope (type:name:actions), or a space-separated list of them",
+				ArgsUsage: "'SCOPE [SCOPE…]'",
+				Description: `A list is split at white space, as a challenge's scope parameter and the OAuth2
+form's scope field are; a leading "scope=" and %-escapes (a pasted form body) are
+undone. --json prints an object for one scope, an array for several.
+
+Examples:
+   regtrace decode scope 'repository:registry.test:5000/team/app:pull,push'
+   regtrace decode scope 'scope=repository:a:pull repository:[::1]:5000/b:pull,push'`,
 				Flags:  []cli.Flag{jsonFlag},
 				Action: decodeScope,
 			},
@@ -87,9 +93,14 @@ func decodeChallenge(c *cli.Context) error {
 		return err
 	}
 	arg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(arg), "WWW-Authenticate:"))
-	chs, err := decode.ParseChallenge(arg)
-	if err != nil {
-		return err
+	// A malformed header still shows what could be read (clients keep the
+	// scheme and the parameters before the break): the challenges and every
+	// problem go to standard output, and the first problem is the error
+	// (exit 1).
+	chs, perr := decode.ParseChallenge(arg)
+	_, problems := decode.ParseChallenges(arg)
+	if perr != nil && len(problems) > 1 {
+		perr = fmt.Errorf("%w (and %d more problems)", perr, len(problems)-1)
 	}
 	type chJSON struct {
 		Scheme  string            `json:"scheme"`
@@ -108,9 +119,15 @@ func decodeChallenge(c *cli.Context) error {
 		out = append(out, j)
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, out)
+		if err := printJSON(c.App.Writer, out); err != nil {
+			return err
+		}
+		return perr
 	}
 	w := c.App.Writer
+	if len(chs) == 0 && perr != nil {
+		fmt.Fprintln(w, "no challenge could be read")
+	}
 	for i, ch := range chs {
 		fmt.Fprintf(w, "challenge %d: %s\n", i+1, ch.Scheme)
 		if ch.Token68 != "" {
@@ -150,7 +167,12 @@ func decodeChallenge(c *cli.Context) error {
 			fmt.Fprintln(w)
 		}
 	}
-	return nil
+	if len(problems) > 0 {
+		for _, is := range problems {
+			fmt.Fprintf(w, "problem: %s\n", is.What)
+		}
+	}
+	return perr
 }
 
 func decodeScope(c *cli.Context) error {
@@ -158,21 +180,65 @@ func decodeScope(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := decode.ParseScope(strings.TrimSpace(arg))
-	if err != nil {
-		return err
+	arg = strings.TrimSpace(arg)
+	if v, ok := strings.CutPrefix(arg, "scope="); ok {
+		arg = v
+		if u, err := url.QueryUnescape(v); err == nil {
+			arg = u // a form body: "+" is a space, %3A a colon
+		}
+	}
+	fields := strings.Fields(arg)
+	if len(fields) == 0 {
+		return usagef("%s: the scope is empty", c.Command.FullName())
+	}
+	// One scope keeps the strict parser's error (with its byte offset);
+	// a list reads every scope it can and lists the ones it cannot.
+	var scopes []decode.Scope
+	var problems []string
+	var perr error
+	for _, f := range fields {
+		s, err := decode.ParseScope(f)
+		if err != nil {
+			problems = append(problems, err.Error())
+			perr = cmp.Or(perr, err)
+			continue
+		}
+		scopes = append(scopes, s)
+	}
+	if perr != nil && len(problems) > 1 {
+		perr = fmt.Errorf("%w (and %d more scopes that do not parse)", perr, len(problems)-1)
+	}
+	if len(fields) == 1 && perr != nil {
+		return perr
 	}
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, scopesJSON([]decode.Scope{s})[0])
+		var err error
+		if len(fields) == 1 {
+			err = printJSON(c.App.Writer, scopesJSON(scopes)[0])
+		} else {
+			err = printJSON(c.App.Writer, scopesJSON(scopes))
+		}
+		return cmp.Or(err, perr)
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "type:    %s\n", s.Type)
-	if s.Class != "" {
-		fmt.Fprintf(w, "class:   %s\n", s.Class)
+	for i, s := range scopes {
+		if len(fields) > 1 {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "scope %d: %s\n", i+1, s)
+		}
+		fmt.Fprintf(w, "type:    %s\n", s.Type)
+		if s.Class != "" {
+			fmt.Fprintf(w, "class:   %s\n", s.Class)
+		}
+		fmt.Fprintf(w, "name:    %s\n", s.Name)
+		fmt.Fprintf(w, "actions: %s\n", strings.Join(s.Actions, ", "))
 	}
-	fmt.Fprintf(w, "name:    %s\n", s.Name)
-	fmt.Fprintf(w, "actions: %s\n", strings.Join(s.Actions, ", "))
-	return nil
+	for _, p := range problems {
+		fmt.Fprintf(w, "problem: %s\n", p)
+	}
+	return perr
 }
 
 func decodeJWT(c *cli.Context) error {
@@ -212,7 +278,11 @@ func decodeJWT(c *cli.Context) error {
 			JTI       string      `json:"jti,omitempty"`
 			Access    []scopeJSON `json:"access"`
 			HasAccess bool        `json:"hasAccess"`
-			Verified  bool        `json:"signatureVerified"`
+			// AccessMalformed: the claim is there but not an array of
+			// objects; access then lists only what could be read.
+			AccessMalformed bool     `json:"accessMalformed,omitempty"`
+			Issues          []string `json:"issues,omitempty"`
+			Verified        bool     `json:"signatureVerified"`
 		}
 		tp := func(t time.Time) *time.Time {
 			if t.IsZero() {
@@ -226,6 +296,7 @@ func decodeJWT(c *cli.Context) error {
 			Issuer: cl.Issuer, Subject: cl.Subject, Audience: cl.Audience,
 			ExpiresAt: tp(cl.ExpiresAt), NotBefore: tp(cl.NotBefore), IssuedAt: tp(cl.IssuedAt),
 			JTI: cl.JTI, Access: scopesJSON(cl.Access), HasAccess: cl.HasAccess,
+			AccessMalformed: cl.AccessMalformed, Issues: issueTexts(cl.Issues),
 		})
 	}
 	w := c.App.Writer
@@ -251,6 +322,11 @@ func decodeJWT(c *cli.Context) error {
 	line("iat", when(cl.IssuedAt, now))
 	line("jti", cl.JTI)
 	switch {
+	case cl.AccessMalformed:
+		fmt.Fprintln(w, "access:  malformed (see the problems below): cannot tell what this token grants")
+		for _, a := range cl.Access {
+			fmt.Fprintf(w, "  readable entry: %s\n", a)
+		}
 	case !cl.HasAccess:
 		fmt.Fprintln(w, "access:  (no access claim)")
 	case len(cl.Access) == 0:
@@ -261,8 +337,20 @@ func decodeJWT(c *cli.Context) error {
 			fmt.Fprintf(w, "  %s\n", a)
 		}
 	}
+	for _, is := range issueTexts(cl.Issues) {
+		fmt.Fprintf(w, "problem: %s\n", is)
+	}
 	fmt.Fprintln(w, "(signature not verified)")
 	return nil
+}
+
+// issueTexts lists what each Issue says (claim Issues quote their value).
+func issueTexts(issues []decode.Issue) []string {
+	var out []string
+	for _, is := range issues {
+		out = append(out, is.What)
+	}
+	return out
 }
 
 // when formats a claim time with how far it is from now.

@@ -230,7 +230,8 @@ func TestReadsChromeStyleHAR(t *testing.T) {
 }
 
 // FuzzRead: garbage never panics the reader; every error is a
-// FormatError; what reads converts to one flow per entry or a FormatError.
+// FormatError; what reads converts to one flow per entry or a FormatError,
+// and no flow has a status outside 100–599 (0 only beside headers).
 // Seeds: the foreign fixtures and a regtrace HAR, whole and cut.
 func FuzzRead(f *testing.F) {
 	f.Add([]byte(`{"log":{"entries":[]}}`))
@@ -279,6 +280,11 @@ func FuzzRead(f *testing.F) {
 		}
 		if err == nil && len(fs) != len(h.Log.Entries) {
 			t.Fatalf("%d entries became %d flows", len(h.Log.Entries), len(fs))
+		}
+		for _, fl := range fs {
+			if r := fl.Response; r != nil && r.Status != 0 && (r.Status < 100 || r.Status > 599) {
+				t.Fatalf("flow %d has status %d, which is no HTTP status", fl.ID, r.Status)
+			}
 		}
 		checkTrace(t, tr, trErr, fs, hs, err, h)
 	})

@@ -864,8 +864,15 @@ func toFlow(i int, e *Entry) (*flow.Flow, error) {
 			}
 		}
 	}
-	// Response.
+	// Response. A status is three digits, 100–599 (RFC 9110 §15). HAR has
+	// no "no response": browsers write status 0 for a request that got none
+	// (Chrome adds _error), which stays a flow without a response. Any other
+	// value is no status at all, and taking it for one would make explain
+	// reason about a response that never was.
 	r := e.Response
+	if r.Status != 0 && (r.Status < 100 || r.Status > 599) {
+		return fail("response.status", fmt.Errorf("%d is not an HTTP status (100–599, RFC 9110 §15; 0 for no response)", r.Status))
+	}
 	if r.Status > 0 || len(r.Headers) > 0 {
 		resp := &flow.Response{Status: r.Status, Proto: r.HTTPVersion, Header: toHeader(r.Headers)}
 		c := r.Content

@@ -51,6 +51,76 @@ func TestReaderStructureErrors(t *testing.T) {
 	}
 }
 
+// A response status outside 100–599 is a FormatError naming the entry and
+// response.status, from Flows and from ReadTrace alike; status 0 stays a
+// flow without a response (with _error, a failed exchange).
+func TestFlowsResponseStatusRange(t *testing.T) {
+	entry := func(resp string) string {
+		return `{"startedDateTime":"2026-01-01T00:00:00Z","request":{"method":"GET","url":"https://a/v2/"},"response":` + resp + `}`
+	}
+	for _, c := range []struct {
+		name, resp string
+		want       int    // the flow's status, -1 for no response
+		errKind    string // the flow's Err kind, "" for none
+		err        string // the FormatError, "" for none
+	}{
+		{name: "200", resp: `{"status":200}`, want: 200},
+		{name: "100, the lowest", resp: `{"status":100}`, want: 100},
+		{name: "599, the highest", resp: `{"status":599}`, want: 599},
+		{name: "0 with Chrome's _error is a failed exchange", resp: `{"status":0,"headers":[],"_error":"net::ERR_CERT_AUTHORITY_INVALID"}`, want: -1, errKind: "tls-unknown-authority"},
+		{name: "0 without _error is no response", resp: `{"status":0,"headers":[]}`, want: -1},
+		{name: "no status at all is no response", resp: `{}`, want: -1},
+		{name: "42", resp: `{"status":42}`, err: "entry 1: log.entries[1].response.status: 42 is not an HTTP status (100–599, RFC 9110 §15; 0 for no response)"},
+		{name: "99", resp: `{"status":99}`, err: "log.entries[1].response.status: 99 is not an HTTP status"},
+		{name: "600", resp: `{"status":600,"headers":[{"name":"a","value":"b"}]}`, err: "log.entries[1].response.status: 600 is not an HTTP status"},
+		{name: "99999", resp: `{"status":99999}`, err: "log.entries[1].response.status: 99999 is not an HTTP status"},
+		{name: "negative", resp: `{"status":-1}`, err: "log.entries[1].response.status: -1 is not an HTTP status"},
+		{name: "negative with _error", resp: `{"status":-200,"_error":"net::ERR_FAILED"}`, err: "log.entries[1].response.status: -200 is not an HTTP status"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			doc := entries(okEntry, entry(c.resp))
+			h, err := Read(strings.NewReader(doc))
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			fs, _, err := h.Flows()
+			path := filepath.Join(t.TempDir(), "t.har")
+			if werr := os.WriteFile(path, []byte(doc), 0o600); werr != nil {
+				t.Fatal(werr)
+			}
+			tr, trErr := ReadTrace(path)
+			if c.err != "" {
+				var fe *FormatError
+				if !errors.As(err, &fe) || fe.Entry != 1 || fe.Path != "log.entries[1].response.status" || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("Flows() error = %v, want a FormatError for entry 1 at response.status saying %q", err, c.err)
+				}
+				if !errors.As(trErr, &fe) || fe.Path != "log.entries[1].response.status" {
+					t.Errorf("ReadTrace error = %v, want the same FormatError", trErr)
+				}
+				return
+			}
+			if err != nil || trErr != nil {
+				t.Fatalf("Flows() error = %v, ReadTrace error = %v, want nil", err, trErr)
+			}
+			f := fs[1]
+			got := -1
+			if f.Response != nil {
+				got = f.Response.Status
+			}
+			gotKind := ""
+			if f.Err != nil {
+				gotKind = string(f.Err.Kind)
+			}
+			if got != c.want || gotKind != c.errKind {
+				t.Errorf("flow status = %d, error kind %q; want %d, %q", got, gotKind, c.want, c.errKind)
+			}
+			if len(tr.Flows) != 2 || !reflect.DeepEqual(tr.Flows[1], f) {
+				t.Errorf("ReadTrace flow = %+v, want %+v", tr.Flows[1], f)
+			}
+		})
+	}
+}
+
 // Entries decode in parallel, but the error reported is always that of the
 // first bad entry, as a sequential reader would report it.
 func TestParallelReportsFirstBadEntry(t *testing.T) {
