@@ -45,7 +45,8 @@ type Proxy struct {
 	inner  *http.Server // serves decrypted tunnels
 	tunnel *connQueue
 	nextID atomic.Uint64
-	held   heldFlows // flows waiting in tunnels for their response to be written
+	held   heldFlows  // flows waiting in tunnels for their response to be written
+	early  earlyConns // upstream connections dialed for CONNECTs
 
 	tlsMu    sync.Mutex
 	tlsInfos map[*tls.ConnectionState]*flow.TLSInfo // by upstream connection
@@ -63,6 +64,9 @@ type tunnelConn struct {
 	*tls.Conn
 	target string     // host:port from CONNECT
 	out    *batchConn // under the tls.Conn: gathers records of large bodies
+	// early is the upstream connection dialed for the CONNECT, closed
+	// after the first request unless the transport took it.
+	early atomic.Pointer[earlyConn]
 
 	// Flows of the request being served wait here until its response is
 	// on its way to the client (the connection goes idle or closes), so
@@ -166,6 +170,9 @@ func New(opts Options) (*Proxy, error) {
 		// Idle: the response has been written and flushed.
 		ConnState: func(c net.Conn, s http.ConnState) {
 			if tc, ok := c.(*tunnelConn); ok && s != http.StateNew && s != http.StateActive {
+				if ec := tc.early.Swap(nil); ec != nil {
+					p.early.drop(ec) // the first request is over, or none came
+				}
 				fs := tc.end()
 				for _, f := range fs {
 					p.deliver(f)
@@ -199,6 +206,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 	p.tunnel.Close()
 	p.tr.CloseIdleConnections()
+	p.early.closeAll()
 	p.held.wait(ctx)
 	return err
 }
@@ -214,6 +222,7 @@ func (p *Proxy) Close() error {
 	}
 	p.tunnel.Close()
 	p.tr.CloseIdleConnections()
+	p.early.closeAll()
 	// The closed connections' goroutines deliver what they held.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -267,22 +276,36 @@ func (p *Proxy) serveNonProxy(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "regtrace is a proxy: point a client at it with HTTPS_PROXY=http://%s\n", r.Host)
 }
 
-// hijack takes a CONNECT tunnel: it answers 200, does the client TLS
+// hijack takes a CONNECT tunnel: it dials the upstream (a failure is the
+// CONNECT's answer, see connect.go), answers 200, does the client TLS
 // handshake itself (so a failure is recorded, not just logged), and hands the
 // decrypted connection to the inner server.
 func (p *Proxy) hijack(req *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
+	var ec *earlyConn
 	defer func() {
 		if v := recover(); v != nil {
 			p.log.Error("panic in CONNECT handler", "target", req.URL.Host, "panic", v)
+			if ec != nil && ec.Conn != nil {
+				p.early.drop(ec)
+			}
 			client.Close()
 		}
 	}()
+	start := time.Now()
 	target := req.URL.Host
 	if _, _, err := net.SplitHostPort(target); err != nil {
 		target = net.JoinHostPort(strings.Trim(target, "[]"), "443")
 	}
 	host, _, _ := net.SplitHostPort(target)
+	ec, err := p.dialEarly(req.Context(), target)
+	if err != nil {
+		p.connectFailed(req, client, start, target, ec, err)
+		client.Close()
+		return
+	}
+	p.early.put(ec)
 	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		p.early.drop(ec)
 		client.Close()
 		return
 	}
@@ -303,14 +326,18 @@ func (p *Proxy) hijack(req *http.Request, client net.Conn, _ *goproxy.ProxyCtx) 
 	out := &batchConn{Conn: client}
 	tc := tls.Server(out, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	err := tc.HandshakeContext(ctx)
+	err = tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
+		p.early.drop(ec)
 		p.handshakeFailed(req, client, tc, target, err)
 		client.Close()
 		return
 	}
-	if !p.tunnel.Push(&tunnelConn{Conn: tc, target: target, out: out, held: &p.held}) {
+	t := &tunnelConn{Conn: tc, target: target, out: out, held: &p.held}
+	t.early.Store(ec)
+	if !p.tunnel.Push(t) {
+		p.early.drop(ec)
 		tc.Close()
 	}
 }
