@@ -36,6 +36,10 @@ const (
 	KindV1Search
 	KindV1Users
 	KindV1Other
+	// KindConnect is a CONNECT the proxy could not open (the upstream was
+	// unreachable: issue 12); its Host is the tunnel's target, and its
+	// Registry the registry whose realm that is, when known.
+	KindConnect
 )
 
 // kindNames are stable: they appear in HAR files, reports and tickets.
@@ -66,6 +70,7 @@ var kindNames = [...]string{
 	KindV1Search:       "v1-search",
 	KindV1Users:        "v1-users",
 	KindV1Other:        "v1-other",
+	KindConnect:        "connect",
 }
 
 func (k Kind) String() string {

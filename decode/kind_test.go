@@ -56,7 +56,7 @@ func TestClassifyPath(t *testing.T) {
 
 func TestKindNamesAreStable(t *testing.T) {
 	seen := map[string]bool{}
-	for k := KindOther; k <= KindV1Other; k++ {
+	for k := KindOther; k <= KindConnect; k++ {
 		s := k.String()
 		if s == "" || seen[s] {
 			t.Errorf("kind %d has name %q (empty or duplicate)", k, s)

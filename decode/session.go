@@ -166,6 +166,10 @@ func (s *Session) Decode(f *flow.Flow) *Exchange {
 		x.RateLimit = ParseRateLimit(f.Response.Header, f.Start)
 	}
 
+	if req.Method == http.MethodConnect {
+		s.decodeConnect(x)
+		return x
+	}
 	r := classifyPath(req.Method, u)
 	switch {
 	case s.isRedirectTarget(u):
@@ -196,6 +200,42 @@ func (s *Session) Decode(f *flow.Flow) *Exchange {
 		x.Errors = ParseErrorBody(f.Response.Header.Get("Content-Type"), b.Captured, b.Truncated)
 	}
 	return x
+}
+
+// decodeConnect reads a CONNECT the proxy recorded (one it could not
+// open: regtrace's, or mitmproxy's). Host is the target as requests in the
+// tunnel would name it, without the default port, so that a failed tunnel
+// and the requests that did go through are counted against one host; a
+// realm's host is attributed to the registry that named it.
+func (s *Session) decodeConnect(x *Exchange) {
+	x.Kind = KindConnect
+	u := x.Flow.Request.URL
+	if u != nil && (u.Scheme == "" || strings.EqualFold(u.Scheme, "https")) && u.Port() == "443" {
+		x.Host = strings.ToLower(bracketed(u.Hostname()))
+		x.Registry = NormalizeRegistry(x.Host)
+	}
+	best := ""
+	for key, rl := range s.realms {
+		// The first key in order: the same answer whatever the map's order.
+		if ru, err := url.Parse(key); err == nil && ru.Scheme == "https" && realmHost(ru) == x.Host && (best == "" || key < best) {
+			best, x.Registry = key, rl.registry
+		}
+	}
+}
+
+// realmHost is a realm's host as Exchange.Host has it: without :443.
+func realmHost(u *url.URL) string {
+	if u.Port() == "443" {
+		return bracketed(u.Hostname())
+	}
+	return u.Host
+}
+
+func bracketed(host string) string {
+	if strings.Contains(host, ":") {
+		return "[" + host + "]"
+	}
+	return host
 }
 
 func (s *Session) isRedirectTarget(u *url.URL) bool {
