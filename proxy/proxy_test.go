@@ -617,6 +617,29 @@ func TestConnectDialIsReusedByTheTunnel(t *testing.T) {
 	if n := conns.Load(); n != 1 {
 		t.Errorf("origin saw %d connections, want 1", n)
 	}
+	// A new tunnel while the transport holds an idle connection: the
+	// CONNECT's dial goes unused and is closed after the first request
+	// (before its flow is delivered); so is one whose client fails the
+	// handshake.
+	c := e.newClient(e.mitmCA.pool, false)
+	if resp, err := c.Get("https://registry.test:" + port + "/v2/"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	if f := e.flow(); !f.Timings.Reused {
+		t.Errorf("new tunnel's request timings %+v, want the idle connection", f.Timings)
+	}
+	if _, err := e.newClient(x509.NewCertPool(), false).Get("https://registry.test:" + port + "/v2/"); err == nil {
+		t.Fatal("a client trusting nothing succeeded")
+	}
+	<-e.handshakes
+	e.proxy.early.mu.Lock()
+	left := len(e.proxy.early.conns)
+	e.proxy.early.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d addresses still hold connections dialed for CONNECTs", left)
+	}
 }
 
 func TestUpstreamTimeout(t *testing.T) {
@@ -763,6 +786,24 @@ func TestUpstreamProxyOption(t *testing.T) {
 	e.flow()
 	if _, ok := hits.Load("CONNECT " + strings.TrimPrefix(e.base, "https://")); !ok {
 		t.Error("the upstream proxy saw no CONNECT")
+	}
+}
+
+// An upstream proxy that cannot be reached fails the CONNECT too, and says
+// which hop failed.
+func TestUnreachableUpstreamProxyFailsTheConnect(t *testing.T) {
+	u := &url.URL{Scheme: "http", Host: fmt.Sprintf("upproxy.test:%d", closedPort(t))}
+	e := newEnv(t, http.HandlerFunc(echoHandler), func(o *Options, _ *httptest.Server) {
+		o.UpstreamProxy = u
+		o.Resolve["upproxy.test"] = "127.0.0.1"
+	})
+	if _, err := e.client.Get(e.base + "/v2/"); err == nil || !strings.Contains(err.Error(), "Bad Gateway") {
+		t.Errorf("client error = %v, want the CONNECT's Bad Gateway", err)
+	}
+	f := e.flow()
+	checkConnectFlow(t, f, strings.TrimPrefix(e.base, "https://"), flow.ErrRefused, "refused")
+	if !strings.Contains(f.Err.Message, "upstream proxy "+u.Host) {
+		t.Errorf("flow err %v does not name the upstream proxy", f.Err)
 	}
 }
 
