@@ -192,7 +192,17 @@ func (s *Session) Decode(f *flow.Flow) *Exchange {
 	r := classifyPath(req.Method, u)
 	switch {
 	case req.Method == http.MethodConnect:
+		// The target as requests in the tunnel name it, without :443, so a
+		// failed tunnel and the requests that went through count against
+		// one host.
 		x.Kind = KindTunnel
+		if h, port, err := net.SplitHostPort(x.Host); err == nil && port == "443" {
+			x.Host = strings.Trim(h, "[]")
+			if strings.Contains(x.Host, ":") {
+				x.Host = "[" + x.Host + "]"
+			}
+			x.Registry = NormalizeRegistry(x.Host)
+		}
 		if reg, ok := s.realmHosts[hostPort(x.Host, "https")]; ok {
 			x.Registry, x.ToRealm = reg, true
 		}

@@ -2,6 +2,7 @@ package decode
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -288,7 +289,7 @@ func TestSessionTunnelToRealm(t *testing.T) {
 		toRealm bool
 	}{
 		1: {KindTunnel, "registry.test", true},
-		2: {KindTunnel, "other.test:443", false},
+		2: {KindTunnel, "other.test", false},
 		4: {KindTunnel, "plain.test:5000", true},
 		5: {KindTunnel, "auth.test:8443", false},
 	} {
@@ -297,6 +298,35 @@ func TestSessionTunnelToRealm(t *testing.T) {
 		}
 		if x := xs[i]; x.Kind != c.kind || x.Registry != c.reg || x.ToRealm != c.toRealm {
 			t.Errorf("flow %d = %v %q toRealm=%v, want %v %q %v", i+1, x.Kind, x.Registry, x.ToRealm, c.kind, c.reg, c.toRealm)
+		}
+	}
+}
+
+// A CONNECT the proxy could not open (issue 12) is its own kind, its Host
+// the tunnel's target as requests name it, and a realm's host goes to the
+// registry whose challenge named it.
+func TestSessionFailedConnect(t *testing.T) {
+	connect := func(target string) *flowtest.Builder {
+		return flowtest.New(http.MethodConnect, "https://"+target).Err(flow.ErrRefused, "upstream "+target+" refused the connection")
+	}
+	xs := decodeAll(flowtest.Seq(
+		connect("down.test:443"),
+		flowtest.Get("https://registry.test:5000/v2/").Status(401).Challenge(`Bearer realm="https://auth.test/token",service="reg"`),
+		connect("auth.test:443"),
+		connect("registry.test:5000"),
+		connect("auth.test:8443"),
+	))
+	for i, want := range []struct{ host, registry string }{
+		0: {"down.test", "down.test"},
+		2: {"auth.test", "registry.test:5000"},
+		3: {"registry.test:5000", "registry.test:5000"},
+		4: {"auth.test:8443", "auth.test:8443"},
+	} {
+		if want.host == "" {
+			continue
+		}
+		if x := xs[i]; x.Kind != KindTunnel || x.Host != want.host || x.Registry != want.registry || x.Flow.Err.Kind != flow.ErrRefused {
+			t.Errorf("flow %d: %v host %q registry %q, want connect %q %q", i+1, x.Kind, x.Host, x.Registry, want.host, want.registry)
 		}
 	}
 }

@@ -28,11 +28,15 @@ import (
 const benchManifest = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":1469},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:2a1d3b3c5e6f7081929aabbccddeeff00112233445566778899aabbccddeeff0","size":1073741824}]}`
 
 type benchEnv struct {
-	origin *httptest.Server
-	base   string
-	direct *http.Client
-	mitm   *http.Client
-	flows  atomic.Int64
+	origin   *httptest.Server
+	base     string
+	direct   *http.Client
+	mitm     *http.Client
+	flows    atomic.Int64
+	proxy    *Proxy
+	proxyURL *url.URL
+	mitmCA   *testCA
+	upCA     *testCA
 }
 
 func newBenchEnv(b *testing.B, blobSize int64) *benchEnv {
@@ -100,7 +104,9 @@ func newBenchEnvRecorder(b *testing.B, blobSize int64, work func(*flow.Flow)) *b
 	go p.Serve(ln)
 	b.Cleanup(func() { p.Close() })
 
-	e.mitm = benchClient(b, mitmCA, &url.URL{Scheme: "http", Host: ln.Addr().String()}, "")
+	e.proxy, e.mitmCA, e.upCA = p, mitmCA, upCA
+	e.proxyURL = &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	e.mitm = benchClient(b, mitmCA, e.proxyURL, "")
 	e.direct = benchClient(b, upCA, nil, e.origin.Listener.Addr().String())
 	return e
 }
@@ -216,6 +222,39 @@ func BenchmarkMITMSmallRequests(b *testing.B) {
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/req")
+		})
+	}
+}
+
+// BenchmarkFreshTunnel is what a client pays for a new tunnel: CONNECT,
+// TLS with the proxy, and a manifest GET, one connection per op (docker
+// and containerd open several per pull). "warm" is the proxy holding an
+// idle upstream connection to the host, "cold" is not (its first contact
+// with a host: upstream TCP and TLS too); "direct" is TCP, TLS and the GET
+// without the proxy.
+func BenchmarkFreshTunnel(b *testing.B) {
+	e := newBenchEnv(b, 0)
+	for _, mode := range []string{"direct", "warm", "cold"} {
+		b.Run(mode, func(b *testing.B) {
+			c := benchClient(b, e.mitmCA, e.proxyURL, "")
+			if mode == "direct" {
+				c = benchClient(b, e.upCA, nil, e.origin.Listener.Addr().String())
+			}
+			for b.Loop() {
+				if mode == "cold" {
+					e.proxy.tr.CloseIdleConnections()
+				}
+				resp, err := c.Get(e.base + "/v2/bench/app/manifests/latest")
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				c.Transport.(*http.Transport).CloseIdleConnections() // the next op opens a new one
+				if resp.StatusCode != 200 {
+					b.Fatalf("status %d", resp.StatusCode)
+				}
+			}
 		})
 	}
 }

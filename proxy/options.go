@@ -69,6 +69,10 @@ type Options struct {
 
 	// Logger receives the proxy's own diagnostics; nil discards them.
 	Logger *slog.Logger
+
+	// resolver, set by tests only, resolves upstream names: a name that
+	// does not resolve, without the network. Nil: net.DefaultResolver.
+	resolver *net.Resolver
 }
 
 // ParseResolve parses one --resolve entry, "host:port=addr" or "host=addr",

@@ -45,7 +45,8 @@ type Proxy struct {
 	inner  *http.Server // serves decrypted tunnels
 	tunnel *connQueue
 	nextID atomic.Uint64
-	held   heldFlows // flows waiting in tunnels for their response to be written
+	held   heldFlows  // flows waiting in tunnels for their response to be written
+	early  earlyConns // upstream connections dialed for CONNECTs
 
 	tlsMu    sync.Mutex
 	tlsInfos map[*tls.ConnectionState]*flow.TLSInfo // by upstream connection
@@ -63,6 +64,9 @@ type tunnelConn struct {
 	*tls.Conn
 	target string     // host:port from CONNECT
 	out    *batchConn // under the tls.Conn: gathers records of large bodies
+	// early is the upstream connection dialed for the CONNECT, closed
+	// after the first request unless the transport took it.
+	early atomic.Pointer[earlyConn]
 
 	// Flows of the request being served wait here until its response is
 	// on its way to the client (the connection goes idle or closes), so
@@ -78,8 +82,13 @@ type tunnelConn struct {
 }
 
 // begin marks the start of a request on the connection.
+// The request counts as held until its flows are delivered: a client may
+// have its whole response, and exit, before the handler returns.
 func (t *tunnelConn) begin() {
 	t.mu.Lock()
+	if !t.serving {
+		t.held.add(1)
+	}
 	t.serving = true
 	t.mu.Unlock()
 }
@@ -96,13 +105,17 @@ func (t *tunnelConn) later(f *flow.Flow) bool {
 	return true
 }
 
-// end returns the flows kept during the request that just ended.
-func (t *tunnelConn) end() []*flow.Flow {
+// end returns the flows kept during the request that just ended, and how
+// many held counts that releases (the flows and the request itself).
+func (t *tunnelConn) end() ([]*flow.Flow, int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fs := t.pending
+	fs, n := t.pending, len(t.pending)
+	if t.serving {
+		n++
+	}
 	t.serving, t.pending = false, nil
-	return fs
+	return fs, n
 }
 
 // New returns a Proxy. It does not listen: call Serve.
@@ -166,11 +179,14 @@ func New(opts Options) (*Proxy, error) {
 		// Idle: the response has been written and flushed.
 		ConnState: func(c net.Conn, s http.ConnState) {
 			if tc, ok := c.(*tunnelConn); ok && s != http.StateNew && s != http.StateActive {
-				fs := tc.end()
+				if ec := tc.early.Swap(nil); ec != nil {
+					p.early.drop(ec) // the first request is over, or none came
+				}
+				fs, n := tc.end()
 				for _, f := range fs {
 					p.deliver(f)
 				}
-				p.held.add(-len(fs))
+				p.held.add(-n)
 			}
 		},
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
@@ -199,6 +215,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 	p.tunnel.Close()
 	p.tr.CloseIdleConnections()
+	p.early.closeAll()
 	p.held.wait(ctx)
 	return err
 }
@@ -214,11 +231,22 @@ func (p *Proxy) Close() error {
 	}
 	p.tunnel.Close()
 	p.tr.CloseIdleConnections()
+	p.early.closeAll()
 	// The closed connections' goroutines deliver what they held.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	p.held.wait(ctx)
 	return err
+}
+
+// Settle waits until every request the proxy has begun to serve has had
+// its flows delivered to OnFlow, or ctx is done. A client that has exited
+// has all its answers, but the proxy delivers a tunnel's flows only once
+// the connection goes idle or closes: Settle is how a caller that runs
+// clients one after another (a test, regtrace run) knows it has every flow.
+func (p *Proxy) Settle(ctx context.Context) error {
+	p.held.wait(ctx)
+	return ctx.Err()
 }
 
 // heldFlows counts flows kept for delivery once their response is written,
@@ -241,6 +269,12 @@ func (h *heldFlows) add(d int) {
 		close(h.zero)
 		h.zero = nil
 	}
+}
+
+func (h *heldFlows) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n
 }
 
 // wait returns when no flow is held, or when ctx is done.
@@ -267,22 +301,36 @@ func (p *Proxy) serveNonProxy(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "regtrace is a proxy: point a client at it with HTTPS_PROXY=http://%s\n", r.Host)
 }
 
-// hijack takes a CONNECT tunnel: it answers 200, does the client TLS
+// hijack takes a CONNECT tunnel: it dials the upstream (a failure is the
+// CONNECT's answer, see connect.go), answers 200, does the client TLS
 // handshake itself (so a failure is recorded, not just logged), and hands the
 // decrypted connection to the inner server.
 func (p *Proxy) hijack(req *http.Request, client net.Conn, _ *goproxy.ProxyCtx) {
+	var ec *earlyConn
 	defer func() {
 		if v := recover(); v != nil {
 			p.log.Error("panic in CONNECT handler", "target", req.URL.Host, "panic", v)
+			if ec != nil && ec.Conn != nil {
+				p.early.drop(ec)
+			}
 			client.Close()
 		}
 	}()
+	start := time.Now()
 	target := req.URL.Host
 	if _, _, err := net.SplitHostPort(target); err != nil {
 		target = net.JoinHostPort(strings.Trim(target, "[]"), "443")
 	}
 	host, _, _ := net.SplitHostPort(target)
+	ec, err := p.dialEarly(req.Context(), target)
+	if err != nil {
+		p.connectFailed(req, client, start, target, ec, err)
+		client.Close()
+		return
+	}
+	p.early.put(ec)
 	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		p.early.drop(ec)
 		client.Close()
 		return
 	}
@@ -303,14 +351,18 @@ func (p *Proxy) hijack(req *http.Request, client net.Conn, _ *goproxy.ProxyCtx) 
 	out := &batchConn{Conn: client}
 	tc := tls.Server(out, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	err := tc.HandshakeContext(ctx)
+	err = tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
+		p.early.drop(ec)
 		p.handshakeFailed(req, client, tc, target, err)
 		client.Close()
 		return
 	}
-	if !p.tunnel.Push(&tunnelConn{Conn: tc, target: target, out: out, held: &p.held}) {
+	t := &tunnelConn{Conn: tc, target: target, out: out, held: &p.held}
+	t.early.Store(ec)
+	if !p.tunnel.Push(t) {
+		p.early.drop(ec)
 		tc.Close()
 	}
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -22,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -466,21 +468,38 @@ func TestInsecureUpstreamSkipsVerificationAndSaysSo(t *testing.T) {
 	}
 }
 
-func TestTransportFailuresAreFlows(t *testing.T) {
-	// A port with nothing listening.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	deadPort := ln.Addr().(*net.TCPAddr).Port
+// noDNS resolves nothing, without the network: a name that does not
+// resolve, deterministically.
+var noDNS = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+	return nil, errors.New("no DNS in tests")
+}}
+
+// closedPort is a local port with nothing listening.
+func closedPort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	return port
+}
+
+// Plain HTTP has no CONNECT: an upstream that cannot be reached is the
+// RoundTripper's 502.
+func TestTransportFailuresAreFlows(t *testing.T) {
+	deadPort := closedPort(t)
 	e := newEnv(t, http.HandlerFunc(echoHandler), func(o *Options, _ *httptest.Server) {
 		o.Resolve["dead.test"] = "127.0.0.1"
+		o.resolver = noDNS
 	})
 	cases := []struct {
 		url  string
 		kind flow.ErrKind
 		say  string
 	}{
-		{fmt.Sprintf("https://dead.test:%d/v2/", deadPort), flow.ErrRefused, "refused"},
-		{"https://nowhere.invalid/v2/", flow.ErrDNS, "resolve"},
+		{fmt.Sprintf("http://dead.test:%d/v2/", deadPort), flow.ErrRefused, "refused"},
+		{"http://nowhere.invalid/v2/", flow.ErrDNS, "resolve"},
 	}
 	for _, c := range cases {
 		req, _ := http.NewRequest("GET", c.url, nil)
@@ -489,6 +508,137 @@ func TestTransportFailuresAreFlows(t *testing.T) {
 		if resp.StatusCode != 502 || f.Err == nil || f.Err.Kind != c.kind || !strings.Contains(f.Err.Message, c.say) || !strings.Contains(string(body), c.say) {
 			t.Errorf("%s: client %d %q; flow err %v; want 502 and %s", c.url, resp.StatusCode, body, f.Err, c.kind)
 		}
+	}
+}
+
+// Issue 12: an upstream that cannot be reached fails the CONNECT itself, as
+// a proxy that cannot connect does, instead of a 502 from "the server"
+// inside a tunnel that some clients report as a registry's answer.
+func TestConnectToUnreachableUpstreamFailsTheConnect(t *testing.T) {
+	deadPort := closedPort(t)
+	e := newEnv(t, http.HandlerFunc(echoHandler), func(o *Options, _ *httptest.Server) {
+		o.Resolve["dead.test"] = "127.0.0.1"
+		o.resolver = noDNS
+	})
+	cases := []struct {
+		name, target string
+		kind         flow.ErrKind
+		say          string
+	}{
+		{"closed port", fmt.Sprintf("dead.test:%d", deadPort), flow.ErrRefused, "refused"},
+		{"name that does not resolve", "nowhere.invalid:443", flow.ErrDNS, "resolve"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// A Go client: its error is the failed CONNECT.
+			_, err := e.client.Get("https://" + c.target + "/v2/")
+			if err == nil || !strings.Contains(err.Error(), "Bad Gateway") {
+				t.Errorf("client error = %v, want the CONNECT's Bad Gateway", err)
+			}
+			f := e.flow()
+			checkConnectFlow(t, f, c.target, c.kind, c.say)
+
+			// On the wire: 502 to the CONNECT, saying why, and the
+			// connection closed.
+			conn, err := net.Dial("tcp", e.proxyURL.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", c.target, c.target)
+			resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodConnect})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 502 || !resp.Close || !strings.HasPrefix(resp.Header.Get("X-Regtrace-Error"), string(c.kind)+": ") ||
+				!strings.Contains(string(body), c.say) || resp.ContentLength != int64(len(body)) {
+				t.Errorf("CONNECT answered %d close=%v %q %q", resp.StatusCode, resp.Close, resp.Header.Get("X-Regtrace-Error"), body)
+			}
+			checkConnectFlow(t, e.flow(), c.target, c.kind, c.say)
+		})
+	}
+	// The proxy keeps serving.
+	req, _ := http.NewRequest("GET", e.base+"/v2/", nil)
+	if resp, _ := e.do(req); resp.StatusCode != 200 {
+		t.Errorf("after failed CONNECTs: %d", resp.StatusCode)
+	}
+}
+
+func checkConnectFlow(t *testing.T, f *flow.Flow, target string, kind flow.ErrKind, say string) {
+	t.Helper()
+	if f.Request.Method != http.MethodConnect || f.Request.URL.String() != "https://"+target || f.Request.URL.Host != target {
+		t.Errorf("flow request = %s %s, want CONNECT https://%s", f.Request.Method, f.Request.URL, target)
+	}
+	if f.Err == nil || f.Err.Kind != kind || !strings.Contains(f.Err.Message, say) {
+		t.Errorf("flow err = %v, want %s saying %q", f.Err, kind, say)
+	}
+	if r := f.Response; r == nil || r.Status != 502 || !r.Synthetic || !strings.Contains(r.Body.Text(), say) ||
+		!strings.HasPrefix(r.Header.Get("X-Regtrace-Error"), string(kind)+": ") {
+		t.Errorf("flow response = %+v, want a synthetic 502 saying %q", r, say)
+	}
+	if f.ID == 0 || f.Start.IsZero() || f.ClientAddr == "" || f.Upstream != nil {
+		t.Errorf("flow ID %v start %v client %q upstream %+v", f.ID, f.Start, f.ClientAddr, f.Upstream)
+	}
+}
+
+// The connection dialed for the CONNECT is the one the request goes over,
+// with its connect time on the request's flow.
+func TestConnectDialIsReusedByTheTunnel(t *testing.T) {
+	e := newEnv(t, http.HandlerFunc(echoHandler), nil)
+	var conns atomic.Int32
+	origin := httptest.NewUnstartedServer(http.HandlerFunc(echoHandler))
+	origin.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	oc, _ := e.upstreamCA.issue("registry.test")
+	origin.TLS = &tls.Config{Certificates: []tls.Certificate{*oc}}
+	origin.StartTLS()
+	defer origin.Close()
+	_, port, _ := net.SplitHostPort(origin.Listener.Addr().String())
+	resp, body := e.do(mustRequest(t, "GET", "https://registry.test:"+port+"/v2/"))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d %q", resp.StatusCode, body)
+	}
+	f := e.flow()
+	if n := conns.Load(); n != 1 {
+		t.Errorf("origin saw %d connections for one tunnel and one request, want 1", n)
+	}
+	if f.Timings.Connect < 0 || f.Timings.Reused || f.Timings.Blocked < 0 {
+		t.Errorf("first request's timings %+v, want the CONNECT's connect time", f.Timings)
+	}
+	// A second request in the same tunnel reuses the upstream connection.
+	e.do(mustRequest(t, "GET", "https://registry.test:"+port+"/v2/"))
+	if f := e.flow(); !f.Timings.Reused || f.Timings.Connect >= 0 {
+		t.Errorf("second request's timings %+v, want a reused connection", f.Timings)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("origin saw %d connections, want 1", n)
+	}
+	// A new tunnel while the transport holds an idle connection: the
+	// CONNECT's dial goes unused and is closed after the first request
+	// (before its flow is delivered); so is one whose client fails the
+	// handshake.
+	c := e.newClient(e.mitmCA.pool, false)
+	if resp, err := c.Get("https://registry.test:" + port + "/v2/"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	if f := e.flow(); !f.Timings.Reused {
+		t.Errorf("new tunnel's request timings %+v, want the idle connection", f.Timings)
+	}
+	if _, err := e.newClient(x509.NewCertPool(), false).Get("https://registry.test:" + port + "/v2/"); err == nil {
+		t.Fatal("a client trusting nothing succeeded")
+	}
+	<-e.handshakes
+	e.proxy.early.mu.Lock()
+	left := len(e.proxy.early.conns)
+	e.proxy.early.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d addresses still hold connections dialed for CONNECTs", left)
 	}
 }
 
@@ -639,6 +789,24 @@ func TestUpstreamProxyOption(t *testing.T) {
 	}
 }
 
+// An upstream proxy that cannot be reached fails the CONNECT too, and says
+// which hop failed.
+func TestUnreachableUpstreamProxyFailsTheConnect(t *testing.T) {
+	u := &url.URL{Scheme: "http", Host: fmt.Sprintf("upproxy.test:%d", closedPort(t))}
+	e := newEnv(t, http.HandlerFunc(echoHandler), func(o *Options, _ *httptest.Server) {
+		o.UpstreamProxy = u
+		o.Resolve["upproxy.test"] = "127.0.0.1"
+	})
+	if _, err := e.client.Get(e.base + "/v2/"); err == nil || !strings.Contains(err.Error(), "Bad Gateway") {
+		t.Errorf("client error = %v, want the CONNECT's Bad Gateway", err)
+	}
+	f := e.flow()
+	checkConnectFlow(t, f, strings.TrimPrefix(e.base, "https://"), flow.ErrRefused, "refused")
+	if !strings.Contains(f.Err.Message, "upstream proxy "+u.Host) {
+		t.Errorf("flow err %v does not name the upstream proxy", f.Err)
+	}
+}
+
 func TestAcceptEncodingPassesThroughAndNoGzipAdded(t *testing.T) {
 	e := newEnv(t, http.HandlerFunc(echoHandler), nil)
 	req, _ := http.NewRequest("GET", e.base+"/v2/", nil)
@@ -714,4 +882,61 @@ func TestShutdownIsClean(t *testing.T) {
 	if _, err := e.client.Get(e.base + "/v2/"); err == nil {
 		t.Error("proxy still answers after Shutdown")
 	}
+}
+
+// Settle waits for a request still being served and returns once its flow
+// has been delivered: a caller that runs one client after another gets
+// every flow of the first before the second starts.
+func TestSettleWaitsForRequestsInProgress(t *testing.T) {
+	release := make(chan struct{})
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/slow/manifests/1" {
+			<-release
+		}
+		w.WriteHeader(http.StatusOK)
+	}), nil)
+	e.do(mustReq(t, http.MethodGet, e.base+"/v2/"))
+	e.flow()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := e.client.Get(e.base + "/v2/slow/manifests/1")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	// The slow request is being served: Settle must not return yet.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	for e.proxy.held.count() == 0 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond) // until the handler has begun
+	}
+	if err := e.proxy.Settle(ctx); err == nil {
+		t.Fatal("Settle returned while a request was being served")
+	}
+	close(release)
+	<-done
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	if err := e.proxy.Settle(ctx2); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	select {
+	case f := <-e.flows:
+		if f.Request.URL.Path != "/v2/slow/manifests/1" {
+			t.Errorf("flow for %s, want the slow request", f.Request.URL.Path)
+		}
+	default:
+		t.Fatal("Settle returned before the slow request's flow was delivered")
+	}
+}
+
+func mustReq(t *testing.T, method, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }

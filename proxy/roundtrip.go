@@ -49,9 +49,22 @@ func (p *Proxy) newTransport() *http.Transport {
 	return tr
 }
 
-// dial applies Resolve, then dials.
+// dial is the transport's dialer: a connection dialed for a CONNECT to
+// addr if one is waiting (its DNS and connect times go to the request
+// that takes it), else a new one.
 func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: p.opts.DialTimeout, KeepAlive: 30 * time.Second}
+	if c := p.early.take(addr); c != nil {
+		if tm, ok := ctx.Value(timingKey{}).(*timing); ok {
+			tm.adopt(c.tm)
+		}
+		return c.Conn, nil
+	}
+	return p.dialDirect(ctx, network, addr)
+}
+
+// dialDirect applies Resolve, then dials.
+func (p *Proxy) dialDirect(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: p.opts.DialTimeout, KeepAlive: 30 * time.Second, Resolver: p.opts.resolver}
 	c, err := d.DialContext(ctx, network, p.resolve(addr))
 	if err != nil {
 		return nil, err
@@ -79,6 +92,9 @@ func (p *Proxy) resolve(addr string) string {
 	}
 	return net.JoinHostPort(strings.Trim(to, "[]"), port)
 }
+
+// timingKey carries a request's *timing to the dialer.
+type timingKey struct{}
 
 // timing collects httptrace events for one request. Events arrive on the
 // transport's goroutines, hence the lock.
@@ -125,6 +141,19 @@ func (t *timing) trace() *httptrace.ClientTrace {
 	}
 }
 
+// adopt takes the DNS and connect times of a connection dialed earlier,
+// for the request that is first to use it.
+func (t *timing) adopt(from *timing) {
+	from.mu.Lock()
+	dnsStart, dnsDone, connStart, connDone := from.dnsStart, from.dnsDone, from.connStart, from.connDone
+	from.mu.Unlock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.connStart.IsZero() {
+		t.dnsStart, t.dnsDone, t.connStart, t.connDone = dnsStart, dnsDone, connStart, connDone
+	}
+}
+
 func span(a, b time.Time) time.Duration {
 	if a.IsZero() || b.IsZero() || b.Before(a) {
 		return -1
@@ -145,9 +174,14 @@ func (t *timing) timings(end time.Time) (flow.Timings, string) {
 		Reused:  t.reused,
 	}
 	if b := span(t.start, t.gotConn); b >= 0 {
-		for _, x := range []time.Duration{tm.DNS, tm.Connect, tm.TLS} {
-			if x > 0 {
-				b -= x
+		// A connection dialed for the CONNECT was dialed before the
+		// request started: that time was not spent waiting.
+		for _, x := range [...]struct {
+			from time.Time
+			d    time.Duration
+		}{{t.dnsStart, tm.DNS}, {t.connStart, tm.Connect}, {t.tlsStart, tm.TLS}} {
+			if x.d > 0 && !x.from.Before(t.start) {
+				b -= x.d
 			}
 		}
 		tm.Blocked = max(b, 0)
@@ -198,7 +232,7 @@ func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (resp *http.Re
 		}
 	}()
 
-	out := req.WithContext(httptrace.WithClientTrace(req.Context(), tm.trace()))
+	out := req.WithContext(httptrace.WithClientTrace(context.WithValue(req.Context(), timingKey{}, tm), tm.trace()))
 	up, err := p.tr.RoundTrip(out)
 	if err != nil {
 		e := p.classify(req, err, reqCap)
@@ -313,11 +347,7 @@ func cloneURL(u *url.URL) *url.URL {
 // failure makes the 502 the client gets when the upstream exchange failed,
 // and records it on the flow as synthetic.
 func (p *Proxy) failure(req *http.Request, f *flow.Flow, e *flow.Error) *http.Response {
-	msg := "regtrace: " + e.Message + "\n"
-	h := http.Header{}
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Regtrace-Error", string(e.Kind)+": "+oneLine(e.Message))
-	h.Set("Content-Length", strconv.Itoa(len(msg)))
+	h, msg := badGateway(e)
 	var body io.ReadCloser = io.NopCloser(strings.NewReader(msg))
 	if req.Method == http.MethodHead {
 		body = http.NoBody
@@ -348,12 +378,14 @@ func oneLine(s string) string {
 
 // classify turns a transport error into a flow.Error whose message names the
 // host and says what happened in words. URLs are redacted: url.Error carries
-// the full request URL, signed query and all.
+// the full request URL, signed query and all. reqCap is nil for a CONNECT.
 func (p *Proxy) classify(req *http.Request, err error, reqCap *capture) *flow.Error {
 	host := req.URL.Host
-	if rerr := reqCap.readErr(); rerr != nil {
-		return &flow.Error{Kind: flow.ErrClientClosed, Message: fmt.Sprintf(
-			"client hung up while sending the request body (after %d bytes): %s", reqCap.body().Size, redact.Error(rerr))}
+	if reqCap != nil {
+		if rerr := reqCap.readErr(); rerr != nil {
+			return &flow.Error{Kind: flow.ErrClientClosed, Message: fmt.Sprintf(
+				"client hung up while sending the request body (after %d bytes): %s", reqCap.body().Size, redact.Error(rerr))}
+		}
 	}
 	inner := err
 	var ue *url.Error

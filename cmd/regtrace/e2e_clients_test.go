@@ -123,7 +123,7 @@ func startClientWorld(t *testing.T) *clientWorld {
 			t.Fatalf("seeding %s: %v\n%s", dst, err, out)
 		}
 	}
-	w.rec.Take()
+	w.rec.Take(t)
 	return w
 }
 
@@ -273,7 +273,7 @@ func suiteClients() []*client {
 			if out, err := dockerd.cli(t, w, "", "", "tag", src, ref); err != nil {
 				t.Fatalf("docker tag: %v\n%s", err, out)
 			}
-			w.rec.Take() // only the push is the scenario
+			w.rec.Take(t) // only the push is the scenario
 			return dockerd.cli(t, w, refHost(ref), creds, "push", ref)
 		},
 	}
@@ -504,9 +504,9 @@ func TestClients(t *testing.T) {
 			}
 			for _, sc := range scenarios {
 				t.Run(strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) {
-					w.rec.Take()
+					w.rec.Take(t)
 					out, err := sc.do(t, c, w)
-					xs := w.rec.Take()
+					xs := w.rec.Take(t)
 					rep := explain.Explain(explain.Input{Exchanges: xs})
 					got := explain.Rule("")
 					if p := rep.Primary(); p != nil {

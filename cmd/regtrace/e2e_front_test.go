@@ -79,12 +79,12 @@ func TestDecodeRedirectAndRateLimit(t *testing.T) {
 		}
 	}
 	skopeoRun("copy", "oci:"+layout+":1.0", fmt.Sprintf("docker://registry.test:%d/limited/app:1.0", reg.Port))
-	rec.Take()
+	rec.Take(t)
 
 	var all strings.Builder
 	front := fmt.Sprintf("front.test:%d", frontPort)
 	skopeoRun("copy", "docker://"+front+"/limited/app:1.0", "dir:"+t.TempDir())
-	xs := rec.Take()
+	xs := rec.Take(t)
 	// skopeo fetches the two blobs concurrently: compare the lines as a set.
 	sorted := strings.Split(strings.TrimSpace(summarize(front, xs)), "\n")
 	for i, l := range sorted {
@@ -109,7 +109,7 @@ func TestDecodeRedirectAndRateLimit(t *testing.T) {
 	cmd := exec.Command(curl, "-sS", "--cacert", rec.CACert, "-x", rec.URL, "https://"+front+"/v2/limited/app/manifests/1.0")
 	cmd.Env = env
 	out, _ := cmd.CombinedOutput()
-	xs = rec.Take()
+	xs = rec.Take(t)
 	fmt.Fprintf(&all, "## rate limited (curl)\n%s\n", summarize(front, xs))
 	if len(xs) != 1 || xs[0].Flow.Response.Status != 429 || xs[0].RateLimit == nil || xs[0].RateLimit.RemainingN != 0 ||
 		xs[0].RateLimit.LimitN != 1 || xs[0].RateLimit.WindowSeconds != 60 || xs[0].RateLimit.Source != "127.0.0.1" ||

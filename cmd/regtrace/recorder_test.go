@@ -71,8 +71,20 @@ func startRecorder(t *testing.T, upstream pemFiles, resolve map[string]string) *
 }
 
 // Take returns the flows recorded since the last Take, in arrival (ID) order,
-// decoded by one session.
-func (r *recorder) Take() []*decode.Exchange {
+// decoded by one session, once every request begun so far has been
+// delivered (a client that exited may still have flows on their way).
+func (r *recorder) Take(t *testing.T) []*decode.Exchange {
+	t.Helper()
+	// A bound on a wait for the proxy, not a delay.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.p.Settle(ctx); err != nil {
+		t.Fatalf("proxy did not deliver its flows: %v", err)
+	}
+	return r.take()
+}
+
+func (r *recorder) take() []*decode.Exchange {
 	r.mu.Lock()
 	flows := r.flows
 	r.flows = nil
@@ -100,5 +112,5 @@ func (r *recorder) Stop(t *testing.T) []*decode.Exchange {
 	if err := r.p.Shutdown(ctx); err != nil || ctx.Err() != nil {
 		t.Fatalf("proxy shutdown: %v (context: %v): flows may be missing", err, ctx.Err())
 	}
-	return r.Take()
+	return r.take()
 }

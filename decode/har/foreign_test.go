@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/flow/flowtest"
 )
 
 func readFixture(t *testing.T, name string) (*File, []*flow.Flow) {
@@ -159,5 +160,51 @@ func TestReadsMitmproxyFailedConnect(t *testing.T) {
 	}
 	if u := fs[0].Request.URL; u.Host != "registry.test:41597" || u.Scheme != "https" || fs[0].Response.Status != 502 {
 		t.Errorf("CONNECT read as %v %+v", u, fs[0].Response)
+	}
+}
+
+// regtrace records a CONNECT it could not open the same way (issue 12),
+// its URL made absolute with https: it reads back as the same flow, and as
+// mitmproxy's entry does.
+func TestFailedConnectRoundTrips(t *testing.T) {
+	const msg = "upstream registry.test:41597 refused the connection (127.0.0.1:41597): nothing is listening there"
+	want := flowtest.Seq(flowtest.New(http.MethodConnect, "https://registry.test:41597").Header("Host", "registry.test:41597").
+		Err(flow.ErrRefused, msg).RespHeader("X-Regtrace-Error", "connection-refused: "+msg).RespBody("text/plain; charset=utf-8", "regtrace: "+msg+"\n"))[0]
+	want.Timings = flow.Timings{Blocked: -1, DNS: -1, Connect: 80 * time.Microsecond, TLS: -1, Send: -1, Wait: -1, Receive: -1}
+	for _, opts := range []Options{{}, {NoRedact: true}} {
+		path := filepath.Join(t.TempDir(), "connect.har")
+		w, err := Create(path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Add(want, Annotation{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := ReadTrace(path)
+		if err != nil || len(tr.Flows) != 1 {
+			t.Fatalf("ReadTrace: %v, %d flows", err, len(tr.Flows))
+		}
+		h, _ := ReadFile(path)
+		if u := h.Log.Entries[0].Request.URL; u != "https://registry.test:41597" {
+			t.Errorf("written URL %q, want https://registry.test:41597", u)
+		}
+		got := tr.Flows[0]
+		if got.Request.Method != http.MethodConnect || got.Request.URL.String() != want.Request.URL.String() || got.Request.URL.Host != "registry.test:41597" {
+			t.Errorf("read as %s %v", got.Request.Method, got.Request.URL)
+		}
+		if got.Err == nil || *got.Err != *want.Err {
+			t.Errorf("err %v, want %v", got.Err, want.Err)
+		}
+		if r := got.Response; r == nil || r.Status != 502 || !r.Synthetic || r.Body.Text() != want.Response.Body.Text() ||
+			r.Header.Get("X-Regtrace-Error") != want.Response.Header.Get("X-Regtrace-Error") {
+			t.Errorf("response %+v", r)
+		}
+		// HAR has no "does not apply" for send, wait and receive: 0.
+		if got.Timings.Connect != want.Timings.Connect || got.Timings.DNS >= 0 || got.Timings.Send != 0 || got.Timings.Wait != 0 {
+			t.Errorf("timings %+v, want connect 80µs, no DNS, send and wait 0", got.Timings)
+		}
 	}
 }
