@@ -4,6 +4,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/flow/flowtest"
@@ -291,6 +294,8 @@ func vendorTraces() []ruleTrace {
 	const ghcrOpaque = "djE6YWNtZS9wcml2YXRlOjE3MzMzMTIwMDA6c2lnbmF0dXJl"
 	opaqueBody := `{"token":"` + ghcrOpaque + `"}`
 	const ecrHost = "https://123456789012.dkr.ecr.eu-north-1.amazonaws.com"
+	malformedTok := outJWT(jwt.MapClaims{"iss": "auth.test", "aud": "registry.test", "exp": flowtest.Epoch.Add(time.Hour).Unix(),
+		"access": map[string]any{"type": "repository", "name": "team/app", "actions": []string{"pull"}}})
 	return []ruleTrace{
 		// Class 3: an HTML 401 with a usable challenge is the auth layer.
 		{
@@ -348,6 +353,18 @@ func vendorTraces() []ruleTrace {
 			primary: RuleUnexplainedFailure,
 		},
 
+		{
+			name: "an anonymous JWT whose access claim is an object and is refused without error cannot be read as granting nothing",
+			flows: []*flowtest.Builder{
+				tokPing("https://registry.test", tokRealm),
+				outAnonToken("https://auth.test/token", "registry.test", "repository:team/app:pull", tokUA).Status(200).JSON(tokBody(malformedTok)),
+				flowtest.Get(base() + "/manifests/1.0").UA(tokUA).Bearer(malformedTok).Status(401).
+					Challenge(`Bearer realm="https://auth.test/token",service="registry.test",scope="repository:team/app:pull"`),
+			},
+			want:    []Rule{RuleInsufficientScope},
+			primary: RuleInsufficientScope,
+		},
+
 		// Class 5: vendor texts that need their own fix.
 		{
 			name: "ECR answers an expired 12-hour password with 403 and the fix is a new login, not a permission",
@@ -389,6 +406,15 @@ func vendorTraces() []ruleTrace {
 }
 
 func base() string { return "https://registry.test/v2/team/app" }
+
+// outJWT signs any claims, well-formed or not.
+func outJWT(c jwt.MapClaims) string {
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte("test-key"))
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
 
 // The rate-limit text names Docker Hub only for Docker Hub.
 func TestRateLimitTextNamesTheRegistry(t *testing.T) {

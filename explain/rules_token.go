@@ -662,7 +662,8 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 		// An opaque token (GHCR, GAR, ECR Public, Harbor) shows no grants:
 		// obtained anonymously and refused without error=, it is most
 		// likely a private or missing repository and no login.
-		opaqueAnon := tokClaims(x) == nil && x.Token != nil && tx != nil && !tokCredsSent(tx) && !in.Sanitized && ec == ""
+		unreadable := tokClaims(x) == nil || tokClaims(x).AccessMalformed
+		opaqueAnon := unreadable && x.Token != nil && tx != nil && !tokCredsSent(tx) && !in.Sanitized && ec == ""
 		switch {
 		case hiding:
 		case status(x) == http.StatusUnauthorized && (ec == "insufficient_scope" || len(x.Missing) > 0 && (hasCode(x, "UNAUTHORIZED") || hasCode(x, "DENIED"))):
@@ -688,6 +689,8 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 		}
 		lacks := "does not cover it"
 		switch {
+		case opaqueAnon && tokClaims(x) != nil:
+			lacks = "has an access claim regtrace cannot read (malformed), so what it grants is unknown; an anonymous token for a private or missing repository grants nothing"
 		case opaqueAnon:
 			lacks = "is opaque (not a JWT), so what it grants cannot be read here; an anonymous token for a private or missing repository grants nothing"
 		case len(x.Missing) > 0:
@@ -912,7 +915,7 @@ func tokRejectedRule(in *Input, op *Operation) []Finding {
 		ec := tokChallengeError(x)
 		switch {
 		case ec == "invalid_token":
-		case ch != nil && ec == "" && len(x.Missing) == 0 && tokClaims(x) != nil:
+		case ch != nil && ec == "" && len(x.Missing) == 0 && tokClaims(x) != nil && !tokClaims(x).AccessMalformed:
 			// A signature failure with a trusted key: 401 without error=.
 			// An opaque token shows neither its expiry nor its issuer, so
 			// nothing says it is a key problem.

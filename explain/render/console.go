@@ -290,6 +290,8 @@ func (c *Console) meaning(x *decode.Exchange) string {
 		case tok == nil:
 		case tok.Claims == nil:
 			parts = append(parts, "opaque token")
+		case tok.Claims.AccessMalformed:
+			parts = append(parts, "token's access claim is malformed: what it grants cannot be read")
 		case !tok.Claims.HasAccess:
 			parts = append(parts, "token has no access claim")
 		case len(tok.Claims.Access) == 0:
