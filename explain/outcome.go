@@ -180,6 +180,13 @@ func opLater(op *Operation, i int, pred func(*decode.Exchange) bool) bool {
 func retried(op *Operation, i int, x *decode.Exchange) bool {
 	p := tokPath(x)
 	for _, y := range op.Exchanges[i+1:] {
+		// A 401 is the start of the auth handshake: once the same request
+		// gets past authentication (whatever it then answers, a 404 the
+		// next exchange is judged on), the 401 did its job.
+		if status(x) == http.StatusUnauthorized && x.Flow.Err == nil && y.Flow.Err == nil && tokPath(y) == p &&
+			status(y) != 0 && status(y) != http.StatusUnauthorized && status(y) != http.StatusForbidden {
+			return true
+		}
 		if bad(y) {
 			continue
 		}

@@ -416,7 +416,7 @@ func ruleDocs() []RuleDoc {
 			Verdicts: []Verdict{VerdictUnauthorizedAmbiguous},
 			Signature: "A repository request that failed for good, made with a Bearer token (not error=\"invalid_token\"), was refused: 401 with error=\"insufficient_scope\", " +
 				"or 401 UNAUTHORIZED/DENIED with a scope the token's access claim lacks; 403 with a missing scope; 404 to a token that lacks the scope (registries hide repositories that way); " +
-				"or an opaque token obtained anonymously and refused without error=. In a sanitized HAR the same refusal without a visible Authorization is reported too, saying what cannot be seen.",
+				"or an anonymous token whose grants cannot be read (opaque, or a JWT with a malformed access claim) refused without error=. In a sanitized HAR the same refusal without a visible Authorization is reported too, saying what cannot be seen.",
 			ClientsSay: `docker: "pull access denied for <name>, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"; ` +
 				`BuildKit/nerdctl: "pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed"; ` +
 				`skopeo/podman: "requested access to the resource is denied"`,
@@ -456,7 +456,7 @@ func ruleDocs() []RuleDoc {
 			Title:    "The registry refuses the token itself: wrong audience, untrusted issuer or signing key",
 			Catalog:  26,
 			Verdicts: []Verdict{VerdictTokenProblem},
-			Signature: "A request that failed for good was answered 401 with error=\"invalid_token\" to a Bearer token, or 401 with a Bearer challenge and no error= to a JWT that lacks nothing it needs " +
+			Signature: "A request that failed for good was answered 401 with error=\"invalid_token\" to a Bearer token, or 401 with a Bearer challenge and no error= to a JWT with a readable access claim that lacks nothing it needs " +
 				"(what distribution sends when the signature does not verify), and the token is neither expired nor issued in the registry's future. " +
 				"The token's aud is compared with the challenge's service, and the service the token request asked for with the challenge's.",
 			ClientsSay: `generic: "unauthorized" (the reason, such as "token intended for another audience", is only in the registry's log)`,

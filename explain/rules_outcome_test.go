@@ -143,6 +143,18 @@ func outcomeTraces() []ruleTrace {
 			},
 		},
 		{
+			name: "oras pushes after a manifest HEAD refused 401, then answered 404 with the token",
+			flows: []*flowtest.Builder{
+				flowtest.Head(base+"/manifests/"+outDigest).UA(outOrasUA).Status(401).
+					Challenge(`Bearer realm="https://auth.test/token",service="registry.test",scope="repository:team/app:pull"`),
+				outAnonToken("https://auth.test/token", "registry.test", "repository:team/app:pull,push", outOrasUA).Basic("alice", "s3cret").Status(200).JSON(tokBody(pushTok)),
+				flowtest.Head(base+"/manifests/"+outDigest).UA(outOrasUA).Bearer(pushTok).Status(404),
+				flowtest.Post(base+"/blobs/uploads/").UA(outOrasUA).Bearer(pushTok).Status(202).Location("/v2/team/app/blobs/uploads/u3"),
+				flowtest.Put(base+"/blobs/uploads/u3?digest=sha256:eeee").UA(outOrasUA).Bearer(pushTok).Status(201),
+				flowtest.Put(base+"/manifests/1.0").UA(outOrasUA).Bearer(pushTok).Status(201),
+			},
+		},
+		{
 			name: "a cross-repository mount refused with 403 and followed by an upload is noted, not a failure",
 			flows: []*flowtest.Builder{
 				tokPing("https://registry.test", tokRealm),
@@ -225,6 +237,8 @@ func TestOutcome(t *testing.T) {
 			ops: []op{{GoalPull, true, 0, "", 2}}},
 		"a push checks blobs and the manifest with HEAD, gets 404, and uploads": {
 			ops: []op{{GoalPush, true, 0, "", 2}}},
+		"oras pushes after a manifest HEAD refused 401, then answered 404 with the token": {
+			ops: []op{{GoalPush, true, 0, "", 1}}},
 		"a cross-repository mount refused with 403 and followed by an upload is noted, not a failure": {
 			ops: []op{{GoalPush, true, 0, "", 1}}},
 		"oras discover on a registry without referrers asked only the referrers question and it failed": {

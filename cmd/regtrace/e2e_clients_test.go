@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/explain"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -32,11 +33,17 @@ import (
 //
 // and one recording proxy that alone resolves those names.
 type clientWorld struct {
-	pki               pemFiles
-	sb                *sandbox
-	rec               *recorder
-	reg, front, hub   string // host[:port] as in image names
-	basic             string // distribution with htpasswd (Basic auth): alice
+	pki             pemFiles
+	sb              *sandbox
+	rec             *recorder
+	reg, front, hub string // host[:port] as in image names
+	basic           string // distribution with htpasswd (Basic auth): alice
+	// basicFront is nginx auth_basic in front of an open distribution (a
+	// deployment distribution documents): its 401s are HTML pages.
+	basicFront string
+	// deadRealm is distribution under token auth whose realm is a closed
+	// port on auth.test.
+	deadRealm         string
 	layout            string // an OCI layout with tag 1.0, to push
 	tokens, hubTokens *tokenServer
 	// via, when set, wraps every client command (regtrace run … --); the
@@ -55,7 +62,7 @@ func startClientWorld(t *testing.T) *clientWorld {
 
 	w.tokens = newTokenServer(t, t.TempDir())
 	w.tokens.Users = map[string]string{"admin": "admin-pw", "alice": "alice-pw"}
-	w.tokens.ACL = map[string]map[string][]string{"team/app": {"alice": {"pull"}, "admin": {"*"}}}
+	w.tokens.ACL = map[string]map[string][]string{"team/app": {"alice": {"pull"}, "admin": {"*"}}, "team/other": {"admin": {"*"}}}
 	authPort := startTLS(t, w.pki, w.tokens)
 	reg := startRegistry(t, w.pki, w.tokens.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", authPort)))
 
@@ -98,6 +105,34 @@ func startClientWorld(t *testing.T) *clientWorld {
 	basicReg := startRegistry(t, w.pki, fmt.Sprintf("auth:\n  htpasswd:\n    realm: regtrace-basic\n    path: %s\n", htpasswd))
 	w.basic = fmt.Sprintf("registry.test:%d", basicReg.Port)
 
+	openReg := startRegistry(t, w.pki, "")
+	basicFrontPort := freePort(t)
+	users := filepath.Join(t.TempDir(), "users")
+	os.WriteFile(users, []byte("alice:{PLAIN}alice-pw\n"), 0o644)
+	startNginx(t, fmt.Sprintf(`
+  server {
+    listen 127.0.0.1:%d ssl;
+    ssl_certificate %s;
+    ssl_certificate_key %s;
+    client_max_body_size 0;
+    location /v2/ {
+      auth_basic "Registry realm";
+      auth_basic_user_file %s;
+      add_header Docker-Distribution-Api-Version registry/2.0 always;
+      proxy_pass https://127.0.0.1:%d;
+      proxy_ssl_verify off;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-Proto https;
+      proxy_set_header Authorization "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+    }
+  }`, basicFrontPort, w.pki.Cert, w.pki.Key, users, openReg.Port))
+	w.basicFront = fmt.Sprintf("front.test:%d", basicFrontPort)
+
+	deadReg := startRegistry(t, w.pki, w.tokens.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", freePort(t))))
+	w.deadRealm = fmt.Sprintf("registry.test:%d", deadReg.Port)
+
 	w.rec = startRecorder(t, w.pki, map[string]string{
 		"registry.test": "127.0.0.1", "auth.test": "127.0.0.1", "front.test": "127.0.0.1",
 		"registry-1.docker.io:443": fmt.Sprintf("127.0.0.1:%d", hubReg.Port),
@@ -117,7 +152,8 @@ func startClientWorld(t *testing.T) *clientWorld {
 	w.layout = layout
 	ociImage(t, w.layout, "1.0", "hello from the client suite\n")
 	skopeo := need(t, "skopeo")
-	for dst, creds := range map[string]string{w.reg + "/team/app:1.0": "admin:admin-pw", w.hub + "/library/nginx:1.0": "admin:admin-pw", w.basic + "/team/app:1.0": alice} {
+	for dst, creds := range map[string]string{w.reg + "/team/app:1.0": "admin:admin-pw", w.hub + "/library/nginx:1.0": "admin:admin-pw",
+		w.basic + "/team/app:1.0": alice, w.basicFront + "/team/app:1.0": alice} {
 		out, err := w.run(t, nil, skopeo, "copy", "--dest-creds", creds, "oci:"+w.layout+":1.0", "docker://"+dst)
 		if err != nil {
 			t.Fatalf("seeding %s: %v\n%s", dst, err, out)
@@ -296,8 +332,11 @@ type scenario struct {
 	ok func(client string) bool
 	// rule is the primary rule explain must name ("" when it must name none).
 	rule func(client string) explain.Rule
-	// errRE must match the client's output when it fails.
-	errRE *regexp.Regexp
+	// errRE must match the client's output when it fails; notRE must not
+	// (a client's error that blames the wrong thing).
+	errRE, notRE *regexp.Regexp
+	// only, when set, is the one client the scenario applies to.
+	only string
 	// check looks at the decoded flows.
 	check func(t *testing.T, w *clientWorld, client string, xs []*decode.Exchange)
 }
@@ -443,6 +482,81 @@ func clientScenarios() []scenario {
 				}
 			},
 		},
+		{name: "token realm on a closed port",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.deadRealm+"/team/app:1.0", alice)
+			},
+			ok: always(false), rule: ruleIs(explain.RuleRealmUnreachable),
+			errRE: regexp.MustCompile(`(?i)bad gateway|proxyconnect|connect|tunnel|refused|502`),
+			notRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				// The proxy answered the CONNECT itself, as any proxy does
+				// for a target it cannot reach, and recorded why.
+				wantExchange(t, xs, "a failed tunnel to the realm, refused, answered 502 by the proxy", func(x *decode.Exchange) bool {
+					return x.Kind == decode.KindTunnel && x.ToRealm && x.Registry == w.deadRealm && x.Flow.Err != nil &&
+						x.Flow.Err.Kind == flow.ErrRefused && status(x) == 502 && x.Flow.Response.Synthetic
+				})
+			},
+		},
+		{name: "registry name that does not resolve",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, "registry.invalid/team/app:1.0", "")
+			},
+			ok: always(false), rule: ruleIs(explain.RuleRegistryUnreachable),
+			errRE: regexp.MustCompile(`(?i)bad gateway|proxyconnect|connect|tunnel|no such host|502`),
+			notRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a tunnel that failed on DNS", func(x *decode.Exchange) bool {
+					return x.Kind == decode.KindTunnel && x.Flow.Err != nil && x.Flow.Err.Kind == flow.ErrDNS
+				})
+			},
+		},
+		{name: "anonymous pull through nginx auth_basic",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.basicFront+"/team/app:1.0", "")
+			},
+			ok: always(false), rule: ruleIs(explain.RuleBasicChallengeNoCredentials),
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|basic credential not found|no basic auth credentials`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "nginx's HTML 401 with a Basic challenge", func(x *decode.Exchange) bool {
+					return status(x) == 401 && x.Errors.Format == "html" && len(x.Challenges) > 0 && x.Challenges[0].IsBasic()
+				})
+			},
+		},
+		{name: "wrong password through nginx auth_basic",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.basicFront+"/team/app:1.0", aliceWrong)
+			},
+			ok: always(false), rule: ruleIs(explain.RuleCredentialsRejectedAtToken),
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|invalid username`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "alice's Basic credentials refused by nginx with its HTML 401", func(x *decode.Exchange) bool {
+					return status(x) == 401 && x.Errors.Format == "html" && x.Auth.User == "alice"
+				})
+			},
+		},
+		{name: "good push to a new repository",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.push(t, w, w.reg+"/team/other:"+c.name, "admin:admin-pw")
+			},
+			ok: always(true), rule: ruleIs(""),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a manifest pushed", func(x *decode.Exchange) bool {
+					return x.Kind == decode.KindManifestPut && status(x) == 201
+				})
+			},
+		},
+		{name: "oras discover on a registry without the referrers API", only: "oras",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return w.run(t, nil, need(t, "oras"), "discover", "-u", "alice", "-p", "alice-pw", w.reg+"/team/app:1.0")
+			},
+			ok: always(true), rule: ruleIs(""),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a referrers request or its tag-schema fallback answered 404", func(x *decode.Exchange) bool {
+					return status(x) == 404 && (x.Kind == decode.KindReferrers || strings.HasPrefix(x.Ref, "sha256-"))
+				})
+			},
+		},
 		{name: "push without push permission",
 			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
 				return c.push(t, w, w.reg+"/team/app:pushed", alice)
@@ -503,6 +617,10 @@ func TestClients(t *testing.T) {
 				c.prepare(t, w)
 			}
 			for _, sc := range scenarios {
+				if sc.only != "" && sc.only != c.name {
+					table[c.name][sc.name] = "-"
+					continue
+				}
 				t.Run(strings.ReplaceAll(sc.name, " ", "_"), func(t *testing.T) {
 					w.rec.Take(t)
 					out, err := sc.do(t, c, w)
@@ -525,6 +643,15 @@ func TestClients(t *testing.T) {
 					}
 					if err != nil && sc.errRE != nil && !sc.errRE.MatchString(out) {
 						t.Errorf("%s's error does not match %s:\n%s", c.name, sc.errRE, out)
+					}
+					if sc.notRE != nil && sc.notRE.MatchString(out) {
+						t.Errorf("%s's output matches %s, blaming the wrong thing:\n%s", c.name, sc.notRE, out)
+					}
+					// The outcome model agrees with the client: a run that
+					// failed is never called a success, and one that worked
+					// never gets a failure finding.
+					if rep.Failed() != (err != nil) {
+						t.Errorf("explain says failed=%v, the client's exit error is %v; findings:\n%s\ntrace:\n%s", rep.Failed(), err, findingsText(rep), summarize("", xs))
 					}
 					if want := sc.rule(c.name); got != want {
 						t.Errorf("explain named %q, want %q; findings:\n%s\ntrace:\n%s", got, want, findingsText(rep), summarize("", xs))

@@ -20,7 +20,7 @@ type dockerDaemon struct {
 
 func startDockerd(t *testing.T, w *clientWorld) *dockerDaemon {
 	t.Helper()
-	return startDockerdWithCerts(t, w, []string{w.reg, w.front, w.hub, w.basic})
+	return startDockerdWithCerts(t, w, []string{w.reg, w.front, w.hub, w.basic, w.basicFront, w.deadRealm, "registry.invalid"})
 }
 
 // startDockerdWithCerts starts dockerd trusting w.rec's CA for hosts (none:
