@@ -2,10 +2,13 @@
 // ended the way it did — unauthorized, not found, denied, rate limited — with
 // the evidence (which flows), the fix, and what the trace cannot prove.
 //
-// Rules follow ../shared/research/auth-failure-catalog.md: their IDs are the
-// catalog's and are public (they appear in HAR files, reports and tickets);
-// they run in the catalog's §3 order, and every rule that matches is
-// reported, the first failure-explaining one marked primary.
+// Rules are documented in RULES.md (generated from ruledocs.go): their IDs
+// are public (they appear in HAR files, reports and tickets) and never
+// change; they run in the auth-failure catalog's order (transport, masking,
+// challenge, token endpoint, token contents, token validity, verdict), and
+// every rule that matches is reported, the first failure-explaining one
+// marked primary. Whether an operation failed, and where, is decided once
+// by the outcome model (outcome.go) before any rule runs.
 //
 // explain imports decode and decode/flow only.
 package explain
@@ -206,6 +209,11 @@ func Explain(in Input) *Report {
 	recovered := func(op *Operation) bool { return op != nil && op.Outcome().RecoveredBy != nil }
 	primary := -1
 	var primaryOp *Operation
+	docs := map[Rule]*RuleDoc{}
+	ds := ruleDocs()
+	for i := range ds {
+		docs[ds[i].ID] = &ds[i]
+	}
 	for _, r := range allRules() {
 		type found struct {
 			f  Finding
@@ -240,6 +248,15 @@ func Explain(in Input) *Report {
 		for _, fo := range fs {
 			f := fo.f
 			f.Rule = r.id
+			// The general texts live in one place, ruledocs.go.
+			if d := docs[r.id]; d != nil {
+				if f.Fix == "" {
+					f.Fix = d.Fix
+				}
+				if f.CannotProve == "" {
+					f.CannotProve = d.CannotProve
+				}
+			}
 			if r.explains && f.Verdict != VerdictOK {
 				if fo.op != nil {
 					in.covered[fo.op] = true

@@ -61,3 +61,30 @@ func TestRenderedGoldens(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesReference keeps RULES.md, the rules reference inside the
+// repository, generated from ruledocs.go.
+func TestRulesReference(t *testing.T) {
+	var b strings.Builder
+	if err := render.RulesMarkdown(&b, explain.Rules()); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile("RULES.md", []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile("RULES.md")
+	if err != nil {
+		t.Fatalf("%v (go test ./explain -run TestRulesReference -update writes it)", err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("RULES.md is stale: go test ./explain -run TestRulesReference -update rewrites it from ruledocs.go")
+	}
+	for _, d := range explain.Rules() {
+		if !strings.Contains(string(want), "## "+string(d.ID)+"\n") {
+			t.Errorf("RULES.md has no section for %s", d.ID)
+		}
+	}
+}

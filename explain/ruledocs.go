@@ -1,12 +1,11 @@
 // Rule texts for people. Each entry says what one rule means: its title,
 // what the trace shows when it fires, what clients print, the general fix
-// and what such a trace cannot prove. Catalog numbers refer to the numbered
-// entries (§1) of the research catalog,
-// ../shared/research/auth-failure-catalog.md; 0 means the rule is
-// regtrace's own and has no catalog entry.
+// and what such a trace cannot prove. Catalog numbers are the entries of
+// the auth-failure catalog the rules were built from (0: regtrace's own).
 //
 // explain/RULES.md and `regtrace explain --rules` are generated from this
 // table: after changing it, run `go test ./explain -run TestRulesReference -update`.
+// A finding whose rule leaves Fix or CannotProve empty gets the text here.
 
 package explain
 
@@ -29,6 +28,22 @@ type RuleDoc struct {
 	Fix string
 	// CannotProve is what such a trace cannot tell, and what would.
 	CannotProve string
+	// Explains is set from the rule table: the rule can answer "why did it
+	// fail" (and be primary); otherwise it is a note beside the answer.
+	Explains bool
+}
+
+// Rules returns every rule's documentation, in the order rules run.
+func Rules() []RuleDoc {
+	explains := map[Rule]bool{}
+	for _, r := range allRules() {
+		explains[r.id] = r.explains
+	}
+	docs := ruleDocs()
+	for i := range docs {
+		docs[i].Explains = explains[docs[i].ID]
+	}
+	return docs
 }
 
 // ruleDocs is the one place rule texts live. Order: the rule order.

@@ -162,3 +162,22 @@ func globalTraces() []ruleTrace {
 		},
 	}
 }
+
+// Every rule has its documentation and every documentation entry a rule,
+// in the order the rules run, with a title and a fix.
+func TestEveryRuleIsDocumented(t *testing.T) {
+	var ids []Rule
+	for _, r := range allRules() {
+		ids = append(ids, r.id)
+	}
+	var docIDs []Rule
+	for _, d := range Rules() {
+		docIDs = append(docIDs, d.ID)
+		if d.Title == "" || d.Fix == "" || d.Signature == "" || len(d.Verdicts) == 0 {
+			t.Errorf("%s: documentation lacks a title, signature, verdict or fix", d.ID)
+		}
+	}
+	if !slices.Equal(ids, docIDs) {
+		t.Errorf("rules %v\ndocumented %v", ids, docIDs)
+	}
+}

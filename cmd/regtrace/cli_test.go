@@ -185,3 +185,27 @@ func TestRunWarnsAboutWeakenedDefaults(t *testing.T) {
 		t.Errorf("run -- false: exit %d, want the command's 1", code)
 	}
 }
+
+// regtrace explain --rules prints the reference kept in the repository.
+func TestExplainRules(t *testing.T) {
+	code, out, errb := runCLI(t, "explain", "--rules", "--format", "markdown")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	want, err := os.ReadFile(filepath.Join("..", "..", "explain", "RULES.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Error("explain --rules --format markdown differs from explain/RULES.md")
+	}
+	code, out, _ = runCLI(t, "explain", "--rules")
+	for _, id := range []string{"unexplained-failure", "insufficient-scope-ambiguous-denied", "registry-unreachable"} {
+		if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "Fix: ") {
+			t.Errorf("explain --rules: exit %d, no %s or no fix:\n%s", code, id, out)
+		}
+	}
+	if code, _, _ := runCLI(t, "explain", "--rules", "x.har"); code != 2 {
+		t.Errorf("explain --rules FILE: exit %d, want 2 (usage)", code)
+	}
+}

@@ -25,6 +25,7 @@ Examples:
    regtrace explain trace.har
    regtrace explain --format markdown trace.har > report.md     # for a support ticket
    regtrace explain --flow 3 trace.har                          # one exchange in full, decoded
+   regtrace explain --rules                                     # every rule: what it means, the fix
 
 Exit status: 0 when every operation reached its goal (or a later run of the same client did),
 3 when one did not (explained or not), 1 when the file cannot be read, 2 for a usage mistake.`,
@@ -33,18 +34,31 @@ Exit status: 0 when every operation reached its goal (or a later run of the same
 			&cli.IntFlag{Name: "flow", Usage: "show one exchange (by flow number) in full, decoded"},
 			&cli.BoolFlag{Name: "no-color", EnvVars: []string{"REGTRACE_NO_COLOR"}, Usage: "no colors"},
 			&cli.BoolFlag{Name: "no-redact", Usage: "print secrets found in the file as they are"},
+			&cli.BoolFlag{Name: "rules", Usage: "list every rule with what it means and its fix (no FILE); --format markdown gives RULES.md"},
 		},
 		Action: runExplain,
 	}
 }
 
 func runExplain(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return usagef("explain: want one HAR file")
-	}
 	format := c.String("format")
 	if format != "text" && format != "markdown" && format != "json" {
 		return usagef("--format %q: want text, markdown or json", format)
+	}
+	if c.Bool("rules") {
+		if c.NArg() != 0 {
+			return usagef("explain --rules takes no file")
+		}
+		switch format {
+		case "markdown":
+			return render.RulesMarkdown(c.App.Writer, explain.Rules())
+		case "json":
+			return render.RulesJSON(c.App.Writer, explain.Rules())
+		}
+		return render.RulesText(c.App.Writer, explain.Rules())
+	}
+	if c.NArg() != 1 {
+		return usagef("explain: want one HAR file")
 	}
 	// Reading a large HAR is allocation-bound; a trace is read once and
 	// dropped, so fewer collections trade a little peak memory for speed.
