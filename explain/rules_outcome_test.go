@@ -145,13 +145,13 @@ func outcomeTraces() []ruleTrace {
 		{
 			name: "oras pushes after a manifest HEAD refused 401, then answered 404 with the token",
 			flows: []*flowtest.Builder{
-				flowtest.Head(base+"/manifests/"+outDigest).UA(outOrasUA).Status(401).
+				flowtest.Head(base + "/manifests/" + outDigest).UA(outOrasUA).Status(401).
 					Challenge(`Bearer realm="https://auth.test/token",service="registry.test",scope="repository:team/app:pull"`),
 				outAnonToken("https://auth.test/token", "registry.test", "repository:team/app:pull,push", outOrasUA).Basic("alice", "s3cret").Status(200).JSON(tokBody(pushTok)),
-				flowtest.Head(base+"/manifests/"+outDigest).UA(outOrasUA).Bearer(pushTok).Status(404),
-				flowtest.Post(base+"/blobs/uploads/").UA(outOrasUA).Bearer(pushTok).Status(202).Location("/v2/team/app/blobs/uploads/u3"),
-				flowtest.Put(base+"/blobs/uploads/u3?digest=sha256:eeee").UA(outOrasUA).Bearer(pushTok).Status(201),
-				flowtest.Put(base+"/manifests/1.0").UA(outOrasUA).Bearer(pushTok).Status(201),
+				flowtest.Head(base + "/manifests/" + outDigest).UA(outOrasUA).Bearer(pushTok).Status(404),
+				flowtest.Post(base + "/blobs/uploads/").UA(outOrasUA).Bearer(pushTok).Status(202).Location("/v2/team/app/blobs/uploads/u3"),
+				flowtest.Put(base + "/blobs/uploads/u3?digest=sha256:eeee").UA(outOrasUA).Bearer(pushTok).Status(201),
+				flowtest.Put(base + "/manifests/1.0").UA(outOrasUA).Bearer(pushTok).Status(201),
 			},
 		},
 		{
