@@ -181,8 +181,6 @@ func challengePerRepoIgnored(in *Input, op *Operation) []Finding {
 				"%s asked %s, answered 401 with a challenge (%s), but the client never answered it: no token request and no retry with credentials followed. "+
 				"Clients that read challenges only from the /v2/ ping (containers/image: skopeo, podman, buildah, CRI-O; docker's classic pull path; crane for Bearer) behave this way.",
 				maskingDescribe(ping), status(ping), pingNote, maskingDescribe(x), sent, ch.String()),
-			Fix: "Use a client that honours per-request challenges — crane, oras or regctl (or docker with the containerd image store) — " +
-				"or configure the registry to answer /v2/ with 401 and the challenge whenever any repository may need auth.",
 			CannotProve: cannot,
 		}}
 	}
@@ -265,9 +263,6 @@ func challengeNotChallenged(in *Input, op *Operation) []Finding {
 					"the repository needs auth, but the registry said %q instead of 401 with WWW-Authenticate. "+
 					"Clients that authenticate only when challenged (containerd, nerdctl, oras) report this as %q and never try their credentials.",
 					maskingDescribe(x), st, maskingDescribe(retry), retry.Auth.Scheme, strings.ToLower(challengeStatusText(st)), strings.ToLower(challengeStatusText(st))),
-				Fix: "Registry side: answer requests that need auth with 401 and a challenge, not 400/403/404. Client side: send credentials proactively " +
-					"(log in and use a client that pings /v2/ first, or configure the credentials/token for this host explicitly).",
-				CannotProve: "Whether the registry hides the repository on purpose (some answer 404 to anonymous requests by design) or is misconfigured; its documentation would say.",
 			}}
 		case st == 403 && retry == nil && x.Kind != decode.KindPing && x.Auth.Scheme == "" && !in.Sanitized &&
 			op.Outcome().Stop == x && !verdictAnyChallenge(op) && x.Errors.Format != "html":
@@ -328,9 +323,6 @@ func challengeMalformed(in *Input, op *Operation) []Finding {
 			Why: fmt.Sprintf("%s challenged with `WWW-Authenticate: %s`, which a registry client cannot act on: %s. "+
 				"The client cannot authenticate, so it either gives up (\"missing realm\", \"failed to find supported auth scheme\") or retries anonymously and fails again.",
 				maskingDescribe(x), maskingClip(raw, 200), strings.Join(ps, "; ")),
-			Fix: "If an SSO or OAuth2 gateway sits in front of the registry, bypass it for /v2/ and the token endpoint, or make it pass the registry's own challenges through; " +
-				"otherwise fix the registry's auth configuration so it sends `Bearer realm=\"https://…\",service=\"…\"` (or Basic). Registry tokens or robot accounts avoid interactive schemes.",
-			CannotProve: "Which component wrote the header (registry or a gateway in front of it): the Server/Via headers may hint at it; the registry's own logs would tell.",
 		}}
 	}
 	return nil

@@ -514,9 +514,6 @@ func credPostUnsupported(in *Input, op *Operation) []Finding {
 				Why: fmt.Sprintf("The client asked the token server for a token with an OAuth2 POST (%s, grant_type=%s) and got %d%s, and no GET followed: the realm does not implement POST "+
 					"(GCR answers 404, Harbor 405 or 403, ACR 400, distribution's autoredirect 403). %s",
 					credRef(x), credOr(x.TokenRequest.GrantType, "?"), st, credServerSaid(x), credFallbackNote(op.Client, st)),
-				Fix: "Use a client that asks with GET (docker classic, skopeo/podman, crane, oras, regctl) or upgrade containerd; registry side: implement the OAuth2 POST token endpoint or answer 404/405 so containerd falls back to GET.",
-				CannotProve: "That the credentials are good: a GET with them was never tried. " +
-					"A 403 can also be a refusal of the credentials — retry with `crane auth token` or curl -u to the realm with GET to tell.",
 			}}
 		}
 	}
@@ -573,9 +570,6 @@ func credTokenUnusable(in *Input, op *Operation) []Finding {
 			Repo:     credRepo(op, x),
 			Evidence: ids(credChallengeFor(op, i, x), x),
 			Why:      fmt.Sprintf("The token server answered %s with 200 but sent %s, so the client had nothing to send to the registry.", credRef(x), what),
-			Fix: "Point the registry's realm at the token service itself (not an SSO or login page, not a proxy that intercepts it); " +
-				`return JSON with both "token" and "access_token", equal (containers/image reads "token", everyone else "access_token").`,
-			CannotProve: "Whether the same realm answers other clients (another User-Agent, or a GET instead of a POST) with a token.",
 		}}
 	}
 	return nil
@@ -611,12 +605,11 @@ func credExpiredPasswordToken(in *Input, op *Operation) []Finding {
 	}
 	why += ". This is not a missing permission: the same account works once it logs in again."
 	return []Finding{{
-		Verdict:     VerdictCredentialsRejected,
-		Repo:        credRepo(op, x),
-		Evidence:    ids(x),
-		Why:         why,
-		Fix:         fix + ".",
-		CannotProve: "Whether the account may read the repository once it logs in again: a denial after a fresh login is a real permission problem.",
+		Verdict:  VerdictCredentialsRejected,
+		Repo:     credRepo(op, x),
+		Evidence: ids(x),
+		Why:      why,
+		Fix:      fix + ".",
 	}}
 }
 
@@ -647,7 +640,6 @@ func credRefreshRejected(in *Input, op *Operation) []Finding {
 			Fix: "Log in again to get a fresh identity token (`az acr login -n <registry>` for ACR, which lasts about 3 hours; `docker login " + credOr(op.Registry, "<registry>") + "` otherwise), " +
 				"or use a credential helper that refreshes it; for automation use a service principal or a repository-scoped token instead of an interactive login." +
 				credIf(svc != "", " (service "+svc+")"),
-			CannotProve: "Which of expired, revoked or wrong tenant: the refresh token's value is not kept. Its expiry shows in the client's config (identitytoken is a JWT for ACR).",
 		}}
 	}
 	return nil
@@ -735,7 +727,6 @@ func credRejectedFinding(op *Operation, xs []*decode.Exchange) Finding {
 		Fix: "Log in again with a valid secret, using --password-stdin: accounts with 2FA or SSO need a personal access token (Docker Hub PAT, GitLab token with read_registry, GitHub PAT with read:packages) instead of the password; " +
 			"quote Harbor robot names ('robot$name') so the shell does not expand $name; use the user name, not the e-mail address; " +
 			"for GAR _json_key pass the key file via --password-stdin. If the stored login is stale and not needed, `docker logout " + credOr(op.Registry, "<registry>") + "`.",
-		CannotProve: "Which part is wrong (user name, secret, expired PAT, missing scope of the PAT) or whether the account is locked: the password is never kept.",
 	}
 }
 
@@ -871,8 +862,7 @@ func credStalePublic(in *Input, op *Operation) []Finding {
 			Why: fmt.Sprintf("%s is public (%s), yet the pull failed: the client sent stored credentials for %q with %s and the token server refused them (%d). "+
 				"Token servers check credentials that are sent before anything else and do not fall back to anonymous access, so stale credentials break even public images.",
 				repo, why, user, credRef(x), status(x)),
-			Fix:         fmt.Sprintf("Remove or renew the stored login: `docker logout %s` (or `podman logout %s`), or log in again with a current password or access token.", op.Registry, op.Registry),
-			CannotProve: "Why the stored credentials are refused (changed password, revoked token, 2FA or SSO switched on): the secret is never kept.",
+			Fix: fmt.Sprintf("Remove or renew the stored login: `docker logout %s` (or `podman logout %s`), or log in again with a current password or access token.", op.Registry, op.Registry),
 		}}
 	}
 	return nil
@@ -957,7 +947,6 @@ func credNotSent(in *Input, op *Operation) []Finding {
 		Fix: fmt.Sprintf("Log in to the exact host the image reference names — `docker login %s` — as the user that runs the client (not under sudo); "+
 			"check credsStore/credHelpers in ~/.docker/config.json (is the helper on PATH?); podman/skopeo: REGISTRY_AUTH_FILE or `podman login`; Kubernetes: the pull secret's server must match the image host.",
 			op.Registry),
-		CannotProve: "Which key the client looked up and what its credential store holds for it: that is on the client, not on the wire.",
 	}}
 }
 
@@ -1045,12 +1034,11 @@ func credBasicNoCredentials(in *Input, op *Operation) []Finding {
 	}
 	fix += " Nexus: enable the Docker Bearer Token Realm if anonymous pulls should work."
 	return []Finding{{
-		Verdict:     VerdictCredentialsNotSent,
-		Repo:        credRepo(op, last),
-		Evidence:    ids(append([]*decode.Exchange{first, last}, empty...)...),
-		Why:         why,
-		Fix:         fix,
-		CannotProve: "Whether credentials exist on the client under another key, or a credential helper failed before sending anything: only the client's configuration shows that.",
+		Verdict:  VerdictCredentialsNotSent,
+		Repo:     credRepo(op, last),
+		Evidence: ids(append([]*decode.Exchange{first, last}, empty...)...),
+		Why:      why,
+		Fix:      fix,
 	}}
 }
 
@@ -1108,8 +1096,5 @@ func credLoginProvesLittle(in *Input, op *Operation) []Finding {
 		Why: fmt.Sprintf("The login (%s: %s, answered 200) only proved the password: it asked for no repository. "+
 			"%s on %s was refused later (%d), so \"Login Succeeded\" says nothing about permission on that repository.",
 			credRef(lg), how, credRef(last), credRepo(op, last), st),
-		Fix: "Check the account's permission on the repository itself (organisation/team membership, project role, PAT scopes such as write:packages for a push), " +
-			"and verify with a real pull or push, not with docker login; log in to the exact host the image reference names.",
-		CannotProve: "Whether the account lacks permission or the repository does not exist: registries answer both the same way.",
 	}}
 }

@@ -43,9 +43,6 @@ func clientDistrustsCA(in *Input, _ []*Operation) []Finding {
 		Why: fmt.Sprintf("%d TLS handshake(s) with the proxy failed (%s: %s): %s. Those requests never reached the registry, "+
 			"so the client's own error (often x509: certificate signed by unknown authority) is about regtrace, not the registry.",
 			len(in.Handshakes), h.Target, h.Message, h.Reason),
-		Fix: "Make the client trust the regtrace CA: `regtrace ca trust --client <name>` prints the steps " +
-			"(SSL_CERT_FILE=$(regtrace ca bundle) for Go clients on Linux; certs.d for the docker daemon and containers tools; --ca-file for oras).",
-		CannotProve: "What the registry would have answered: run the client again once it trusts the CA.",
 	}}
 }
 
@@ -72,9 +69,5 @@ func noRegistryTraffic(in *Input, ops []*Operation) []Finding {
 		Verdict:  VerdictNoTraffic,
 		Evidence: ev,
 		Why:      why,
-		Fix: "Clients skip the proxy for localhost and loopback addresses and for NO_PROXY hosts: address the registry by a name " +
-			"(and map it with --resolve if it is local), and clear NO_PROXY. docker pulls are made by the daemon, not the CLI: " +
-			"the daemon needs the proxy in its own environment (systemd drop-in or daemon.json \"proxies\") and the CA in /etc/docker/certs.d.",
-		CannotProve: "Whether the client ran at all, or which route it took instead.",
 	}}
 }

@@ -138,8 +138,6 @@ func maskingV1Fallback(in *Input, op *Operation) []Finding {
 			maskingDescribe(last), maskingDescribe(v2), meaning, repo),
 		Fix: fmt.Sprintf("Treat it as an authorization failure, not a missing image: log in to %s with credentials that may pull %s (`docker login %s`) and pull again. "+
 			"Upgrade Docker to 17.06 or later (or set --disable-legacy-registry) so the V2 error is the one reported.", op.Registry, repo, v2.Host),
-		CannotProve: "Whether the image exists: a 401/403 hides existence until the request is authorized. " +
-			"Whether credentials were stored for the registry: the daemon's credential store is not on the wire; `docker login` then a pull would show an authenticated V2 answer.",
 	}}
 }
 
@@ -209,9 +207,6 @@ func maskingHeadWithoutBody(in *Input, op *Operation) []Finding {
 		Evidence: ids(x),
 		Why: fmt.Sprintf("The answer where the operation stopped, %s, is to a HEAD request, which has no body: the registry's error code and message never reached the client, "+
 			"so it could only print a generic %q. From the wire: %s.", maskingDescribe(x), strings.ToLower(http.StatusText(st)), tells),
-		Fix: "Ask the same question with GET to see the registry's own error: `crane manifest <ref>`, `skopeo inspect --raw docker://<ref>` " +
-			"or `regctl manifest get <ref>` (through regtrace), then act on the error code it shows.",
-		CannotProve: "The registry's error code for this request (DENIED, UNAUTHORIZED, NAME_UNKNOWN, MANIFEST_UNKNOWN): HEAD responses carry none; a GET of the same URL would.",
 	}}
 }
 
@@ -314,8 +309,6 @@ func maskingEndpointFallback(in *Input, ops []*Operation) []Finding {
 			Fix: fmt.Sprintf("Decide which registry should serve the image. If it is %s, configure credentials for that host itself (credentials for the upstream name are not sent to a mirror) "+
 				"and pull again; otherwise remove or repair the mirror / search-registry entry and use a fully qualified reference (%s/%s).",
 				h.Host, f.Registry, decode.NormalizeRepo(f.Host, f.Repo)),
-			CannotProve: "Which registry the user meant, and what the client printed: clients pick different errors (docker the last endpoint's, containerd the \"most relevant\", podman all of them). " +
-				"The client's mirror configuration (daemon.json registry-mirrors, hosts.toml, registries.conf) is not on the wire.",
 		})
 	}
 	return out
@@ -465,8 +458,6 @@ func maskingBlobRedirect(in *Input, op *Operation) []Finding {
 			Fix: fmt.Sprintf("Do not send Authorization to the redirect host (Go's net/http strips it across hosts; check the client or its HTTP library); "+
 				"fetch blobs with GET rather than HEAD when the registry redirects; allow %s through the proxy/VPC policy and, when intercepting TLS, trust or bypass it too; "+
 				"retry promptly if the presigned URL expired (check the clocks).", x.Host),
-			CannotProve: "The storage's own policy (bucket policy, VPC endpoint rule) and the presigned URL's exact validity window; " +
-				"the storage's access logs, or repeating the request with curl without Authorization, would tell.",
 		}}
 	}
 	return nil
@@ -525,10 +516,6 @@ func maskingProxyOrMITM(in *Input, op *Operation) []Finding {
 			Evidence: ids(x),
 			Why: fmt.Sprintf("%s did not come from the registry: %s. Every auth conclusion about this host is moot until that is fixed.",
 				maskingDescribe(x), what),
-			Fix: "If a corporate proxy or TLS inspection sits between you and the registry, tell regtrace: --upstream-proxy <url> (with its credentials for a 407) " +
-				"and --upstream-ca <inspection-ca.pem>; or have the registry, token and CDN hosts bypassed (NO_PROXY / the proxy's bypass list). " +
-				"The client needs the same without regtrace: the CA where the daemon reads it (/etc/docker/certs.d/<host>/ca.crt) and HTTPS_PROXY/NO_PROXY in the daemon's environment.",
-			CannotProve: "Which box answered: the Server/Via headers and the certificate issuer hint at it; the network team or `openssl s_client -connect <host>:443 -showcerts` from the same network would tell.",
 		}}
 	}
 	return nil

@@ -64,11 +64,10 @@ func outcomeRegistryUnreachable(in *Input, op *Operation) []Finding {
 		fix += "; packets go unanswered: a firewall, a missing route, or a corporate proxy the client needs (HTTPS_PROXY)"
 	}
 	return []Finding{tokWithRepo(Finding{
-		Verdict:     VerdictTransport,
-		Evidence:    ids(x),
-		Why:         why,
-		Fix:         fix + ".",
-		CannotProve: "Whether the client reaches the registry without regtrace in the path: the failure was seen by the proxy on its way there (regtrace proxy --resolve maps a test name).",
+		Verdict:  VerdictTransport,
+		Evidence: ids(x),
+		Why:      why,
+		Fix:      fix + ".",
 	}, x)}
 }
 
@@ -119,7 +118,6 @@ func outcomeUnexplained(in *Input, ops []*Operation) []Finding {
 			Fix: fmt.Sprintf("Look at %s in full (`regtrace explain --flow %d FILE`); capture the client's own error and debug log "+
 				"(skopeo/podman --debug, crane -v, oras --debug, regctl -v trace, dockerd or containerd in debug mode) and the registry's log at that time.",
 				x.Flow.ID, x.Flow.ID),
-			CannotProve: "Why it failed: the trace shows where the operation stopped, not the reason. A redacted trace of it would help regtrace learn a rule.",
 		})
 	}
 	return out
@@ -175,9 +173,6 @@ func outcomeRecovered(in *Input, op *Operation) []Finding {
 		Verdict:  VerdictOK,
 		Evidence: ids(x, first, last),
 		Why:      why,
-		Fix: "Nothing for the latest run. Where the failing run came from (a CI job, a node's pull secret, another machine), " +
-			"make the same change: it is what the failing run lacked.",
-		CannotProve: "That the later run would work from where the failing one ran: only this trace's two runs are compared.",
 	}}
 }
 
@@ -258,9 +253,6 @@ func outcomeMountRefused(in *Input, op *Operation) []Finding {
 			Verdict:  VerdictOK,
 			Evidence: ids(x, up),
 			Why:      why + ".",
-			Fix: "Nothing is broken. To save the upload, let the pushing account pull the source repository (a mount needs pull on the source " +
-				"and push on the target), or push from the repository the layers already live in.",
-			CannotProve: "Whether the source repository exists or is only hidden from this account.",
 		}, x))
 	}
 	return out

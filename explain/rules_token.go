@@ -402,9 +402,6 @@ func tokPushRule(in *Input, op *Operation) []Finding {
 			Verdict:  VerdictDenied,
 			Evidence: ids(tx, x),
 			Why:      why,
-			Fix: "Tag the image under a namespace you can write to (`docker push myimage` goes to docker.io/library/myimage, which is not yours); " +
-				"create the project/repository if the registry needs that; grant the account push and pull; use a read-write access token rather than a read-only one.",
-			CannotProve: "Whether the repository exists: a registry that hides private repositories answers the same for a missing one.",
 		}, x))
 	}
 	return out
@@ -465,8 +462,6 @@ func tokMultipleScopesRule(in *Input, op *Operation) []Finding {
 					Why: fmt.Sprintf("The token request %s asked for %d scopes (%s), and the token it returned grants only some of them: nothing on %s. "+
 						"%s then needed the dropped scope and got %d. Some token servers keep only one of several repeated scope= parameters.",
 						tx.Flow.ID, len(tx.TokenRequest.Scopes), tokScopes(tx.TokenRequest.Scopes), tokQuoteList(dropped), x.Flow.ID, status(x)),
-					Fix: "Upgrade or fix the token server so it honours every scope= parameter (or accepts one space-separated scope); " +
-						"meanwhile use a client that merges scopes into one parameter, or avoid operations that need two repositories at once (cross-repository mounts).",
 					CannotProve: fmt.Sprintf("Whether the account may access %s at all: a server that intersects correctly would also drop a scope the account lacks.", tokQuoteList(dropped)),
 				}, x))
 				continue
@@ -588,8 +583,6 @@ func tokOverScopedRule(in *Input, op *Operation) []Finding {
 				Why: fmt.Sprintf("The operation only reads %q (%s needs repository:%s:pull), but the token request %s asked for %s, "+
 					"and the token server answered %d instead of granting the intersection (the token spec says a lack of permission must not be an error).",
 					sc.Name, r.Flow.ID, sc.Name, tx.Flow.ID, sc.String(), s),
-				Fix: "Use a read-only path that asks only for pull (`crane manifest`, `skopeo inspect`, `regctl manifest get` instead of `docker manifest inspect`); " +
-					"registry side: make the token server return the granted subset of the requested actions.",
 				CannotProve: fmt.Sprintf("Whether a request for pull alone would have succeeded: retry asking for repository:%s:pull only.", sc.Name),
 			})
 		}
@@ -630,10 +623,6 @@ func tokAccessEmptyRule(in *Input, op *Operation) []Finding {
 			Why: fmt.Sprintf("The token request %s authenticated with %s and the token server issued a token for %q (sub), but its access claim is empty, so it grants nothing on %q; "+
 				"%s needed repository:%s:%s and got %d. The account is logged in but has no permission on this repository.",
 				tx.Flow.ID, how, c.Subject, x.Repo, x.Flow.ID, x.Repo, strings.Join(tokNeedFor(x, x.Repo), ","), status(x)),
-			Fix: "Grant the account (or its team/robot) access to the repository; use an access token whose scopes include it; " +
-				"for GHCR, authorise the token for the organisation's SSO and link the package to the repository.",
-			CannotProve: "Whether the repository exists: the registry gives the same answer for a missing repository and for one this account may not see. " +
-				"Ask the owner, or retry with an account that can see it (then MANIFEST_UNKNOWN/NAME_UNKNOWN means it is missing).",
 		}, x))
 	}
 	return out
@@ -710,10 +699,6 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 			Verdict:  VerdictUnauthorizedAmbiguous,
 			Evidence: ids(tx, x),
 			Why:      why,
-			Fix: "Check the repository name (spelling, namespace, library/ on Docker Hub); log in (`docker login <registry>`) with an account that may read it; " +
-				"confirm the repository's visibility and your permission with its owner.",
-			CannotProve: "Whether the repository is missing or private: a registry that prevents information leaks answers the same for both, on purpose. " +
-				"Log in with an account that can see the repository and retry: MANIFEST_UNKNOWN or NAME_UNKNOWN then means it is really missing.",
 		}, x))
 	}
 	return out
@@ -860,9 +845,6 @@ func tokExpiredRule(in *Input, op *Operation) []Finding {
 			Verdict:  VerdictTokenProblem,
 			Evidence: ids(ev...),
 			Why:      why,
-			Fix: "Use a client that refreshes the token before it expires (or on a 401 invalid_token) during long pushes and pulls; raise the token lifetime on the token server; " +
-				"for ECR/ACR/Google, use a credential helper so the registry credential itself is renewed.",
-			CannotProve: "Whether the registry's clock is right: compare its Date header with a trusted clock if expiry looks too early.",
 		}, x))
 	}
 	return out
@@ -893,9 +875,6 @@ func tokSkewRule(in *Input, op *Operation) []Finding {
 			Why: fmt.Sprintf("%s carried %s, whose %s is %s; the registry's Date header on %s says %s, %s earlier, beyond the 60 s leeway, "+
 				"so to the registry the token is not valid yet and it answered 401 error=\"invalid_token\". The token server's clock is ahead of the registry's.",
 				x.Flow.ID, tokIssuedBy(tx), name, claim.UTC().Format(time.RFC3339), x.Flow.ID, at.UTC().Format(time.RFC3339), claim.Sub(at).Round(time.Second)),
-			Fix: "Synchronise the clocks (NTP) of the token server and every registry node; have the token server set nbf a little in the past; " +
-				"a registry allows 60 s of skew.",
-			CannotProve: "Which clock is wrong, and whether other registry nodes behind the same load balancer are skewed too (an identical retry may succeed on another node).",
 		}, x))
 	}
 	return out
@@ -969,11 +948,9 @@ func tokRejectedRule(in *Input, op *Operation) []Finding {
 		}
 		seen[x.Repo] = true
 		out = append(out, tokWithRepo(Finding{
-			Verdict:  VerdictTokenProblem,
-			Evidence: ids(tx, x),
-			Why:      why,
-			Fix: "Align the registry's token configuration (auth.token service, issuer, rootcertbundle or JWKS) with the token server's; " +
-				"when rotating keys, keep the old one trusted until tokens signed with it have expired; make the client send the service the challenge names.",
+			Verdict:     VerdictTokenProblem,
+			Evidence:    ids(tx, x),
+			Why:         why,
 			CannotProve: cannot,
 		}, x))
 	}

@@ -94,9 +94,6 @@ func verdictDenied(in *Input, op *Operation) []Finding {
 			Verdict:  VerdictDenied,
 			Evidence: ids(tokIssuer(in, op, x), x),
 			Why:      why,
-			Fix: "Grant the permission the message names (e.g. read_package on GHCR, an IAM role on Artifact Registry or ECR), make the package public, " +
-				"or link the package to the repository or workflow that uses it.",
-			CannotProve: "Whether the repository exists: some registries (Artifact Registry's \"or it may not exist\") hide that behind the same 403.",
 		}, x))
 	}
 	return out
@@ -189,7 +186,6 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 			Evidence: ids(ev...),
 			Why: fmt.Sprintf("%s (%s of %q%s) %s, and the registry answered 404 %s: %s really does not exist there.",
 				x.Flow.ID, x.Kind, x.Repo, ref, how, code, what),
-			Fix:         "Correct the tag, digest, platform or repository name; list what exists with `crane ls`, `skopeo list-tags` or `regctl tag ls`.",
 			CannotProve: cannot,
 		}, x))
 	}
@@ -312,10 +308,9 @@ func verdictRateFinding(in *Input, op *Operation, x *decode.Exchange) Finding {
 	}
 	fix += "."
 	return tokWithRepo(Finding{
-		Verdict:     VerdictRateLimited,
-		Evidence:    ids(ev...),
-		Why:         why,
-		Fix:         fix,
-		CannotProve: "Who else spent the budget: other clients behind the same address count too. Limits change over time, so read the headers rather than assuming numbers.",
+		Verdict:  VerdictRateLimited,
+		Evidence: ids(ev...),
+		Why:      why,
+		Fix:      fix,
 	}, x)
 }
