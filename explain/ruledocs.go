@@ -431,7 +431,9 @@ func ruleDocs() []RuleDoc {
 			Verdicts: []Verdict{VerdictUnauthorizedAmbiguous},
 			Signature: "A repository request that failed for good, made with a Bearer token (not error=\"invalid_token\"), was refused: 401 with error=\"insufficient_scope\", " +
 				"or 401 UNAUTHORIZED/DENIED with a scope the token's access claim lacks; 403 with a missing scope; 404 to a token that lacks the scope (registries hide repositories that way); " +
-				"or an anonymous token whose grants cannot be read (opaque, or a JWT with a malformed access claim) refused without error=. In a sanitized HAR the same refusal without a visible Authorization is reported too, saying what cannot be seen.",
+				"or an anonymous token whose grants cannot be read (opaque, or a JWT with a malformed access claim) refused without error=; " +
+				"or the run stopped at the token server, which refused an anonymous pull-only token request with 401 or 403 (GHCR's answer for a private package). " +
+				"In a sanitized HAR the same refusal without a visible Authorization is reported too, saying what cannot be seen.",
 			ClientsSay: `docker: "pull access denied for <name>, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"; ` +
 				`BuildKit/nerdctl: "pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed"; ` +
 				`skopeo/podman: "requested access to the resource is denied"`,
@@ -501,7 +503,8 @@ func ruleDocs() []RuleDoc {
 			Verdicts: []Verdict{VerdictNotFound},
 			Signature: "A registry request that failed for good was answered 404 without a challenge, with MANIFEST_UNKNOWN, NAME_UNKNOWN or BLOB_UNKNOWN " +
 				"(or a body-less HEAD 404 when no GET of the same reference says more), to a request the registry had authorised: a Bearer token lacking nothing it needs " +
-				"(for a HEAD, a JWT whose access covers it), accepted Basic credentials, or no credentials on a registry whose /v2/ answered 200 and that never challenged in the operation.",
+				"(for a HEAD, a JWT whose access covers it), accepted Basic credentials, or no credentials on a registry that never challenged in the operation " +
+				"(its /v2/ answered 200, or the client did not ping, as containerd does).",
 			ClientsSay:  `docker: "manifest for <ref> not found: manifest unknown: …", "repository <name> not found: name unknown", "no matching manifest for linux/arm64 in the manifest list entries"; containerd: "<ref>: not found"`,
 			Fix:         "Correct the tag, digest, platform or repository name; list what exists with `crane ls`, `skopeo list-tags` or `regctl tag ls`.",
 			CannotProve: "Nothing about authorisation: the registry authorised the request and then said the object is missing.",

@@ -41,8 +41,27 @@ func outcomeTraces() []ruleTrace {
 				outAnonToken("https://ghcr.test/token", "ghcr.test", "repository:acme/private:pull", credCraneUA).Status(401).
 					JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`),
 			},
+			want:    []Rule{RuleInsufficientScope},
+			primary: RuleInsufficientScope,
+		},
+		{
+			name: "a login whose anonymous token request is refused without a repository scope stays unexplained",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://ghcr.test/v2/").UA(credCraneUA).Status(401).Challenge(outGhcr),
+				outAnonToken("https://ghcr.test/token", "ghcr.test", "", credCraneUA).Status(403).RespBody("text/plain", "forbidden"),
+			},
 			want:    []Rule{RuleUnexplainedFailure},
 			primary: RuleUnexplainedFailure,
+		},
+		{
+			name: "containerd's anonymous HEAD and GET answered 404 MANIFEST_UNKNOWN without any challenge is not found",
+			flows: []*flowtest.Builder{
+				flowtest.Head(base + "/manifests/9.9").UA(outCtrdUA).Status(404),
+				flowtest.Get(base + "/manifests/9.9").UA(outCtrdUA).Status(404).
+					JSON(`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"9.9"}}]}`),
+			},
+			want:    []Rule{RuleNotFoundIsReal},
+			primary: RuleNotFoundIsReal,
 		},
 		{
 			name: "a realm whose name does not resolve, recorded by a browser as _error, is the realm being unreachable",
@@ -173,8 +192,8 @@ func outcomeTraces() []ruleTrace {
 				flowtest.Get(base + "/referrers/" + outDigest).UA(outOrasUA).Status(404).
 					JSON(`{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`),
 			},
-			want:    []Rule{RuleUnexplainedFailure},
-			primary: RuleUnexplainedFailure,
+			want:    []Rule{RuleNotFoundIsReal},
+			primary: RuleNotFoundIsReal,
 		},
 
 		// Class 6: several runs in one trace.

@@ -631,6 +631,9 @@ func tokAccessEmptyRule(in *Input, op *Operation) []Finding {
 // tokInsufficientScopeRule: the generic "pull access denied … does not exist
 // or may require login".
 func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
+	if f, ok := tokAnonymousRefused(in, op); ok {
+		return []Finding{f}
+	}
 	var out []Finding
 	seen := map[string]bool{}
 	for _, x := range tokFailures(op) {
@@ -702,6 +705,44 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 		}, x))
 	}
 	return out
+}
+
+// tokAnonymousRefused: the run stopped at the token server, which refused
+// an anonymous token request for a repository (GHCR answers 401 for a
+// private package, and a missing one looks the same). Refused credentials
+// are credentials-rejected-at-token-endpoint's.
+func tokAnonymousRefused(in *Input, op *Operation) (Finding, bool) {
+	o := op.Outcome()
+	x := o.Stop
+	if o.Stage != StageToken || in.Sanitized || x.Flow.Err != nil || x.TokenRequest == nil || tokCredsSent(x) ||
+		(status(x) != http.StatusUnauthorized && status(x) != http.StatusForbidden) {
+		return Finding{}, false
+	}
+	var repos []string
+	for _, sc := range x.TokenRequest.Scopes {
+		if sc.Type == "repository" {
+			repos = append(repos, sc.Name)
+		}
+		if slices.ContainsFunc(sc.Actions, func(a string) bool { return a != "pull" }) {
+			return Finding{}, false // asked for more than pull: over-scoped-request-rejected's
+		}
+	}
+	if len(repos) == 0 {
+		return Finding{}, false
+	}
+	why := fmt.Sprintf("The token request %s asked anonymously (no credentials) for %s and the token server refused it with %d",
+		x.Flow.ID, tokScopes(x.TokenRequest.Scopes), status(x))
+	if m := verdictMessage(x); m != "" {
+		why += fmt.Sprintf(": %q", m)
+	}
+	why += ". Token servers that give anonymous tokens for public repositories refuse them for private ones (GHCR does, with 401), " +
+		"and many refuse the same way for a repository that does not exist."
+	return Finding{
+		Verdict:  VerdictUnauthorizedAmbiguous,
+		Repo:     repos[0],
+		Evidence: ids(credChallengeFor(op, slices.Index(op.Exchanges, x), x), x),
+		Why:      why,
+	}, true
 }
 
 // tokHiddenInsufficient is insufficient-scope for a request whose

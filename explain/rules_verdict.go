@@ -148,13 +148,20 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 				how = fmt.Sprintf("carried %s, which the registry accepted", tokIssuedBy(tx))
 				cannot = "What the token grants (it is opaque): a registry that checks the token before the repository has accepted it, but one that answers 404 for anything unauthorised would look the same."
 			}
-		case x.Auth.Scheme == "":
-			ping := verdictOpenPing(op)
-			if ping == nil || verdictAnyChallenge(op) {
+		case x.Auth.Scheme == "" && !in.Sanitized:
+			if verdictAnyChallenge(op) {
 				continue
 			}
-			ev = append(ev, ping)
-			how = fmt.Sprintf("needed no authentication (the ping %s answered 200 without a challenge, and nothing in the operation asked for credentials)", ping.Flow.ID)
+			if ping := verdictOpenPing(op); ping != nil {
+				ev = append(ev, ping)
+				how = fmt.Sprintf("needed no authentication (the ping %s answered 200 without a challenge, and nothing in the operation asked for credentials)", ping.Flow.ID)
+				break
+			}
+			// containerd and others skip the ping: the registry answered
+			// an anonymous request with its own code and no challenge.
+			how = "was anonymous, and the registry answered it without asking for credentials (no challenge anywhere in the operation)"
+			cannot = "Whether the repository is only hidden from anonymous clients: a registry that answers 404 instead of 401 to requests it will not serve " +
+				"(auth-required-but-not-challenged) looks the same. If it should be private, retry with credentials sent up front."
 		case strings.EqualFold(x.Auth.Scheme, "basic") && x.Auth.User != "" && !x.Auth.Empty:
 			how = fmt.Sprintf("carried Basic credentials of %q, which the registry accepted", x.Auth.User)
 		default:
