@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/explain/render"
 )
 
 func decodeCommand() *cli.Command {
@@ -66,25 +66,12 @@ func oneArg(c *cli.Context, what string) (string, error) {
 	return c.Args().First(), nil
 }
 
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-type scopeJSON struct {
-	Type    string   `json:"type"`
-	Class   string   `json:"class,omitempty"`
-	Name    string   `json:"name"`
-	Actions []string `json:"actions"`
-}
-
-func scopesJSON(ss []decode.Scope) []scopeJSON {
-	out := make([]scopeJSON, 0, len(ss))
-	for _, s := range ss {
-		out = append(out, scopeJSON{s.Type, s.Class, s.Name, s.Actions})
+// decodeFormat chooses the renderer's format from --json.
+func decodeFormat(c *cli.Context) string {
+	if c.Bool("json") {
+		return "json"
 	}
-	return out
+	return "text"
 }
 
 func decodeChallenge(c *cli.Context) error {
@@ -102,75 +89,8 @@ func decodeChallenge(c *cli.Context) error {
 	if perr != nil && len(problems) > 1 {
 		perr = fmt.Errorf("%w (and %d more problems)", perr, len(problems)-1)
 	}
-	type chJSON struct {
-		Scheme  string            `json:"scheme"`
-		Params  map[string]string `json:"params,omitempty"`
-		Token68 string            `json:"token68,omitempty"`
-		Scopes  []scopeJSON       `json:"scopes,omitempty"`
-		Issues  []string          `json:"issues,omitempty"`
-	}
-	var out []chJSON
-	for _, ch := range chs {
-		scopes, issues := ch.Scopes()
-		j := chJSON{Scheme: ch.Scheme, Params: ch.Params, Token68: ch.Token68, Scopes: scopesJSON(scopes)}
-		for _, is := range issues {
-			j.Issues = append(j.Issues, is.What+": "+is.Raw)
-		}
-		out = append(out, j)
-	}
-	if c.Bool("json") {
-		if err := printJSON(c.App.Writer, out); err != nil {
-			return err
-		}
-		return perr
-	}
-	w := c.App.Writer
-	if len(chs) == 0 && perr != nil {
-		fmt.Fprintln(w, "no challenge could be read")
-	}
-	for i, ch := range chs {
-		fmt.Fprintf(w, "challenge %d: %s\n", i+1, ch.Scheme)
-		if ch.Token68 != "" {
-			fmt.Fprintf(w, "  token68: %s\n", ch.Token68)
-		}
-		for _, name := range []string{"realm", "service", "scope", "error", "error_description"} {
-			if v, ok := ch.Params[name]; ok {
-				fmt.Fprintf(w, "  %-18s %s\n", name+":", v)
-			}
-		}
-		for name, v := range ch.Params {
-			switch name {
-			case "realm", "service", "scope", "error", "error_description":
-			default:
-				fmt.Fprintf(w, "  %-18s %s\n", name+":", v)
-			}
-		}
-		hub := false
-		if u, err := url.Parse(ch.Realm()); err == nil && u.Hostname() == "auth.docker.io" {
-			hub = true
-		}
-		for _, s := range out[i].Scopes {
-			fmt.Fprintf(w, "  scope: type %s, name %s, actions %s\n", s.Type, s.Name, strings.Join(s.Actions, ","))
-			if hub && s.Type == "repository" && !strings.Contains(s.Name, "/") {
-				fmt.Fprintf(w, "  note: on Docker Hub the repository is %s; a token for %q grants nothing\n",
-					decode.NormalizeRepo("docker.io", s.Name), s.Name)
-			}
-		}
-		for _, is := range out[i].Issues {
-			fmt.Fprintf(w, "  problem: %s\n", is)
-		}
-		if ch.IsBearer() && ch.Realm() != "" {
-			fmt.Fprintf(w, "  meaning: get a token from %s for service %q", ch.Realm(), ch.Service())
-			if e := ch.ErrorCode(); e != "" {
-				fmt.Fprintf(w, "; the token sent was refused: %s", e)
-			}
-			fmt.Fprintln(w)
-		}
-	}
-	if len(problems) > 0 {
-		for _, is := range problems {
-			fmt.Fprintf(w, "problem: %s\n", is.What)
-		}
+	if err := render.Challenges(c.App.Writer, chs, problems, decodeFormat(c)); err != nil {
+		return err
 	}
 	return perr
 }
@@ -193,52 +113,31 @@ func decodeScope(c *cli.Context) error {
 	}
 	// One scope keeps the strict parser's error (with its byte offset);
 	// a list reads every scope it can and lists the ones it cannot.
+	if len(fields) == 1 {
+		s, err := decode.ParseScope(fields[0])
+		if err != nil {
+			return err
+		}
+		return render.Scope(c.App.Writer, s, decodeFormat(c))
+	}
 	var scopes []decode.Scope
-	var problems []string
-	var perr error
+	var problems []error
 	for _, f := range fields {
 		s, err := decode.ParseScope(f)
 		if err != nil {
-			problems = append(problems, err.Error())
-			perr = cmp.Or(perr, err)
+			problems = append(problems, err)
 			continue
 		}
 		scopes = append(scopes, s)
 	}
-	if perr != nil && len(problems) > 1 {
-		perr = fmt.Errorf("%w (and %d more scopes that do not parse)", perr, len(problems)-1)
+	var perr error
+	switch {
+	case len(problems) == 1:
+		perr = problems[0]
+	case len(problems) > 1:
+		perr = fmt.Errorf("%w (and %d more scopes that do not parse)", problems[0], len(problems)-1)
 	}
-	if len(fields) == 1 && perr != nil {
-		return perr
-	}
-	if c.Bool("json") {
-		var err error
-		if len(fields) == 1 {
-			err = printJSON(c.App.Writer, scopesJSON(scopes)[0])
-		} else {
-			err = printJSON(c.App.Writer, scopesJSON(scopes))
-		}
-		return cmp.Or(err, perr)
-	}
-	w := c.App.Writer
-	for i, s := range scopes {
-		if len(fields) > 1 {
-			if i > 0 {
-				fmt.Fprintln(w)
-			}
-			fmt.Fprintf(w, "scope %d: %s\n", i+1, s)
-		}
-		fmt.Fprintf(w, "type:    %s\n", s.Type)
-		if s.Class != "" {
-			fmt.Fprintf(w, "class:   %s\n", s.Class)
-		}
-		fmt.Fprintf(w, "name:    %s\n", s.Name)
-		fmt.Fprintf(w, "actions: %s\n", strings.Join(s.Actions, ", "))
-	}
-	for _, p := range problems {
-		fmt.Fprintf(w, "problem: %s\n", p)
-	}
-	return perr
+	return cmp.Or(render.Scopes(c.App.Writer, scopes, problems, decodeFormat(c)), perr)
 }
 
 func decodeJWT(c *cli.Context) error {
@@ -262,108 +161,5 @@ func decodeJWT(c *cli.Context) error {
 	if !tok.JWT {
 		return fmt.Errorf("not a JWT: an opaque token (%s) carries no readable claims; registries such as GHCR and ECR issue these", tok.ID)
 	}
-	now := time.Now()
-	if c.Bool("json") {
-		type claimsJSON struct {
-			Alg       string      `json:"alg"`
-			Kid       string      `json:"kid,omitempty"`
-			Typ       string      `json:"typ,omitempty"`
-			X5C       bool        `json:"x5c"`
-			Issuer    string      `json:"iss,omitempty"`
-			Subject   string      `json:"sub,omitempty"`
-			Audience  []string    `json:"aud,omitempty"`
-			ExpiresAt *time.Time  `json:"exp,omitempty"`
-			NotBefore *time.Time  `json:"nbf,omitempty"`
-			IssuedAt  *time.Time  `json:"iat,omitempty"`
-			JTI       string      `json:"jti,omitempty"`
-			Access    []scopeJSON `json:"access"`
-			HasAccess bool        `json:"hasAccess"`
-			// AccessMalformed: the claim is there but not an array of
-			// objects; access then lists only what could be read.
-			AccessMalformed bool     `json:"accessMalformed,omitempty"`
-			Issues          []string `json:"issues,omitempty"`
-			Verified        bool     `json:"signatureVerified"`
-		}
-		tp := func(t time.Time) *time.Time {
-			if t.IsZero() {
-				return nil
-			}
-			return &t
-		}
-		cl := tok.Claims
-		return printJSON(c.App.Writer, claimsJSON{
-			Alg: tok.Header.Alg, Kid: tok.Header.Kid, Typ: tok.Header.Typ, X5C: tok.Header.X5C,
-			Issuer: cl.Issuer, Subject: cl.Subject, Audience: cl.Audience,
-			ExpiresAt: tp(cl.ExpiresAt), NotBefore: tp(cl.NotBefore), IssuedAt: tp(cl.IssuedAt),
-			JTI: cl.JTI, Access: scopesJSON(cl.Access), HasAccess: cl.HasAccess,
-			AccessMalformed: cl.AccessMalformed, Issues: issueTexts(cl.Issues),
-		})
-	}
-	w := c.App.Writer
-	h, cl := tok.Header, tok.Claims
-	fmt.Fprintf(w, "header:  alg %s", h.Alg)
-	if h.Kid != "" {
-		fmt.Fprintf(w, ", kid %s", h.Kid)
-	}
-	if h.X5C {
-		fmt.Fprint(w, ", x5c chain present")
-	}
-	fmt.Fprintln(w)
-	line := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(w, "%-8s %s\n", k+":", v)
-		}
-	}
-	line("iss", cl.Issuer)
-	line("sub", cl.Subject)
-	line("aud", strings.Join(cl.Audience, ", "))
-	line("exp", when(cl.ExpiresAt, now))
-	line("nbf", when(cl.NotBefore, now))
-	line("iat", when(cl.IssuedAt, now))
-	line("jti", cl.JTI)
-	switch {
-	case cl.AccessMalformed:
-		fmt.Fprintln(w, "access:  malformed (see the problems below): cannot tell what this token grants")
-		for _, a := range cl.Access {
-			fmt.Fprintf(w, "  readable entry: %s\n", a)
-		}
-	case !cl.HasAccess:
-		fmt.Fprintln(w, "access:  (no access claim)")
-	case len(cl.Access) == 0:
-		fmt.Fprintln(w, "access:  [] — this token grants nothing")
-	default:
-		fmt.Fprintln(w, "access:")
-		for _, a := range cl.Access {
-			fmt.Fprintf(w, "  %s\n", a)
-		}
-	}
-	for _, is := range issueTexts(cl.Issues) {
-		fmt.Fprintf(w, "problem: %s\n", is)
-	}
-	fmt.Fprintln(w, "(signature not verified)")
-	return nil
-}
-
-// issueTexts lists what each Issue says (claim Issues quote their value).
-func issueTexts(issues []decode.Issue) []string {
-	var out []string
-	for _, is := range issues {
-		out = append(out, is.What)
-	}
-	return out
-}
-
-// when formats a claim time with how far it is from now.
-func when(t, now time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	d := t.Sub(now).Round(time.Second)
-	switch {
-	case d > 0:
-		return fmt.Sprintf("%s (in %s)", t.UTC().Format(time.RFC3339), d)
-	case d < 0:
-		return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), -d)
-	}
-	return t.UTC().Format(time.RFC3339) + " (now)"
+	return render.Token(c.App.Writer, tok, time.Now(), decodeFormat(c))
 }
