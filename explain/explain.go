@@ -72,8 +72,9 @@ type Operation struct {
 	Repos     []string
 	Exchanges []*decode.Exchange
 
-	outcome *Outcome
-	roles   []Role // per exchange, set with outcome
+	outcome  *Outcome
+	roles    []Role             // per exchange, set with outcome
+	failures []*decode.Exchange // tokFailures, once asked
 }
 
 // Last returns the last registry (V2, V1) exchange, or nil.

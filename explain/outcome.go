@@ -324,44 +324,61 @@ func goalOfKinds(op *Operation, withProbes bool) Goal {
 	return GoalLogin
 }
 
-// recover links each failed operation to a later operation of the same
-// client that reached the goal it missed: on the same registry (a second
-// run, after a login or a fix), or on another registry for the same
-// repositories (a mirror's fallback to the upstream).
+// recoverOutcomes links each failed operation to the first later operation
+// of the same client that reached the goal it missed: on the same registry
+// (a second run, after a login or a fix), or on any registry for the same
+// repositories (a mirror's fallback to the upstream). One pass from the
+// end, keeping the nearest later success per key: a 100,000-entry trace
+// has tens of thousands of operations.
 func recoverOutcomes(ops []*Operation) {
-	for i, a := range ops {
+	type key struct {
+		ua, where string
+		goal      Goal
+	}
+	byReg := map[key]int{}  // registry, goal -> nearest later reached op
+	anyReg := map[key]int{} // registry, any goal
+	byRepo := map[key]int{} // repository (mirror-neutral), goal
+	for i := len(ops) - 1; i >= 0; i-- {
+		a := ops[i]
 		oa := a.Outcome()
 		if oa.Reached {
+			ua := a.Client.UserAgent
+			byReg[key{ua, a.Registry, oa.Goal}] = i
+			anyReg[key{ua, a.Registry, ""}] = i
+			for _, r := range a.Repos {
+				byRepo[key{ua, repoTail(r), oa.Goal}] = i
+			}
 			continue
 		}
-		for _, b := range ops[i+1:] {
-			ob := b.Outcome()
-			if !ob.Reached || b.Client.UserAgent != a.Client.UserAgent || !sameGoal(oa.Goal, ob.Goal) {
-				continue
-			}
-			if b.Registry == a.Registry && (len(a.Repos) == 0 || sharesRepo(a, b)) || b.Registry != a.Registry && sharesRepo(a, b) {
-				oa.RecoveredBy = b
-				break
+		best := -1
+		take := func(m map[key]int, k key) {
+			if j, ok := m[k]; ok && (best < 0 || j < best) {
+				best = j
 			}
 		}
-	}
-}
-
-// sameGoal: b reached what a wanted. A run that stopped before any
-// repository request (login) is recovered by any later success.
-func sameGoal(a, b Goal) bool {
-	return a == b || a == GoalLogin || a == GoalPull && b == GoalPush
-}
-
-func sharesRepo(a, b *Operation) bool {
-	for _, r := range a.Repos {
-		for _, s := range b.Repos {
-			if r == s || repoTail(r) == repoTail(s) {
-				return true
+		ua := a.Client.UserAgent
+		goals := []Goal{oa.Goal}
+		if oa.Goal == GoalPull {
+			goals = append(goals, GoalPush)
+		}
+		switch {
+		case oa.Goal == GoalLogin && len(a.Repos) == 0:
+			take(anyReg, key{ua, a.Registry, ""})
+		case len(a.Repos) == 0:
+			for _, g := range goals {
+				take(byReg, key{ua, a.Registry, g})
+			}
+		default:
+			for _, r := range a.Repos {
+				for _, g := range goals {
+					take(byRepo, key{ua, repoTail(r), g})
+				}
 			}
 		}
+		if best >= 0 {
+			oa.RecoveredBy = ops[best]
+		}
 	}
-	return false
 }
 
 // repoTail drops a mirror's host prefix and Docker Hub's library/.

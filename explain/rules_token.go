@@ -55,16 +55,18 @@ func tokFailures(op *Operation) []*decode.Exchange {
 	if !op.Failed() {
 		return nil
 	}
-	var out []*decode.Exchange
-	for i, x := range op.Exchanges {
-		if !x.Kind.IsRegistry() || x.Flow.Err != nil || x.Flow.Response == nil || x.Flow.Response.Synthetic {
-			continue
-		}
-		if op.Role(i) == RoleFailed {
-			out = append(out, x)
+	if op.failures == nil {
+		op.failures = []*decode.Exchange{} // asked by most rules: once
+		for i, x := range op.Exchanges {
+			if !x.Kind.IsRegistry() || x.Flow.Err != nil || x.Flow.Response == nil || x.Flow.Response.Synthetic {
+				continue
+			}
+			if op.Role(i) == RoleFailed {
+				op.failures = append(op.failures, x)
+			}
 		}
 	}
-	return out
+	return op.failures
 }
 
 // tokSuperseded reports whether a later exchange of op with the same method
