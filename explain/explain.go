@@ -315,8 +315,16 @@ func (r *Report) Failed() bool {
 	return false
 }
 
+// anonymousTunnel: a CONNECT whose User-Agent is none or Go's default,
+// which names the HTTP library, not the client.
+func anonymousTunnel(x *decode.Exchange) bool {
+	return x.Client.UserAgent == "" || x.Client.Program == "go-http-client"
+}
+
 func clientName(c decode.Client) string {
 	switch {
+	case c.Program == "go-http-client":
+		return "a Go client (" + c.UserAgent + ": the request does not name the program)"
 	case c.Program != "" && c.Version != "":
 		return c.Program + "/" + c.Version
 	case c.Program != "":
@@ -346,10 +354,11 @@ func Group(xs []*decode.Exchange) []*Operation {
 		}
 		key := x.Client.UserAgent + "\x00" + reg
 		op := byKey[key]
-		// A CONNECT carries no User-Agent (Go sends none): a tunnel that
+		// A CONNECT does not name the client (Go's transport sends its own
+		// default User-Agent, others none): a tunnel that
 		// could not be opened belongs to the last operation on its
 		// registry, or to the realm's registry (decode attributes it).
-		if x.Kind == decode.KindTunnel && x.Client.UserAgent == "" && lastByReg[reg] != nil {
+		if x.Kind == decode.KindTunnel && anonymousTunnel(x) && lastByReg[reg] != nil {
 			op = lastByReg[reg]
 		}
 		// Every registry client starts a run with a /v2/ ping: a ping after

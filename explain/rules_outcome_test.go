@@ -83,6 +83,15 @@ func outcomeTraces() []ruleTrace {
 			primary: RuleRealmUnreachable,
 		},
 		{
+			name: "a realm tunnel whose CONNECT carries Go's default User-Agent joins the client's operation",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://registry.test/v2/").UA(credSkopeoUA).Status(401).Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
+				flowtest.New("CONNECT", "https://auth.test:443").UA("Go-http-client/1.1").Err(flow.ErrTimeout, "dial tcp 10.1.2.3:443: i/o timeout"),
+			},
+			want:    []Rule{RuleRealmUnreachable},
+			primary: RuleRealmUnreachable,
+		},
+		{
 			name: "a tunnel to the registry the proxy could not open is the registry being unreachable",
 			flows: []*flowtest.Builder{
 				flowtest.New("CONNECT", "https://registry.test:5000").Err(flow.ErrDNS, "lookup registry.test: no such host"),
