@@ -97,6 +97,9 @@ type Input struct {
 	// then proves nothing.
 	Sanitized bool
 
+	// Source is set for a trace read from a log rather than recorded.
+	Source *Source
+
 	idx *inputIndex // built on first use by rules that look across operations
 	// covered holds the operations a failure-explaining finding is about,
 	// so far: the unexplained-failure rule runs last and reads it.
@@ -142,8 +145,46 @@ func (in *Input) wentElsewhereAfter(ua, reg string, end flow.ID) bool {
 	return false
 }
 
-// sanitizedNote says why a sanitized HAR shows no Authorization.
-const sanitizedNote = "the HAR's exporter removed Authorization headers"
+// authHidden reports whether a request without Authorization proves
+// nothing: a sanitized HAR, or a log that does not show the header.
+func (in *Input) authHidden() bool {
+	return in.Sanitized || in.Source != nil && in.Source.HidesAuth
+}
+
+// hiddenNote says why the trace shows no Authorization.
+func (in *Input) hiddenNote() string {
+	if in.Source != nil && in.Source.HidesAuth {
+		return "the " + in.Source.Name + " does not show Authorization headers"
+	}
+	return "the HAR's exporter removed Authorization headers"
+}
+
+func (s *Source) note() string {
+	n := "This was read from a " + s.Name
+	if s.Lacks != "" {
+		n += ", which does not show " + s.Lacks
+	}
+	if s.Capture != "" {
+		n += "; to record it all: `" + s.Capture + "`"
+	}
+	return n + "."
+}
+
+// Source describes a trace that was not recorded on the wire, such as a
+// client's debug log: what it cannot show, and how to record what it
+// cannot. Every finding drawn from it says both.
+type Source struct {
+	// Name says what was read: "skopeo debug log".
+	Name string
+	// HidesAuth: the source never shows Authorization headers, so their
+	// absence proves nothing.
+	HidesAuth bool
+	// Lacks says what the source does not show, in words: "the status of
+	// requests other than the ping, challenges, token contents".
+	Lacks string
+	// Capture is the command that would record what it lacks.
+	Capture string
+}
 
 // Report is the result of Explain.
 type Report struct {
@@ -257,6 +298,9 @@ func Explain(in Input) *Report {
 				if f.CannotProve == "" {
 					f.CannotProve = d.CannotProve
 				}
+			}
+			if src := in.Source; src != nil && f.Verdict != VerdictOK {
+				f.CannotProve = strings.TrimSpace(f.CannotProve + " " + src.note())
 			}
 			if r.explains && f.Verdict != VerdictOK {
 				if fo.op != nil {

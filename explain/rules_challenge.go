@@ -135,7 +135,7 @@ func challengePerRepoIgnored(in *Input, op *Operation) []Finding {
 		if !anonymous && !craneLike {
 			continue
 		}
-		if anonymous && in.Sanitized && !hasBearer {
+		if anonymous && in.authHidden() && !hasBearer {
 			continue // a sanitized HAR hides whether Basic was sent
 		}
 		answered := false
@@ -144,7 +144,7 @@ func challengePerRepoIgnored(in *Input, op *Operation) []Finding {
 			case y.Kind == decode.KindTokenRequest:
 				answered = true
 			case y.Repo == x.Repo && (y.Kind.IsRegistry() || y.Kind.IsV1()):
-				if in.Sanitized || challengeSucceeded(y) ||
+				if in.authHidden() || challengeSucceeded(y) ||
 					(anonymous && y.Auth.Scheme != "") || (craneLike && strings.EqualFold(y.Auth.Scheme, "bearer")) {
 					answered = true
 				}
@@ -198,7 +198,7 @@ func challengeUser(x *decode.Exchange) string {
 // in the trace, that carried credentials (Basic, or a token request with
 // Basic), if any.
 func challengeCredsElsewhere(in *Input, op *Operation) *decode.Exchange {
-	if in.Sanitized {
+	if in.authHidden() {
 		return nil
 	}
 	for _, y := range in.Exchanges {
@@ -232,8 +232,8 @@ func challengeNotChallenged(in *Input, op *Operation) []Finding {
 		switch {
 		case st == 401 && retry == nil:
 			what := "no credentials were sent"
-			if in.Sanitized {
-				what = "whether credentials were sent cannot be seen: " + sanitizedNote
+			if in.authHidden() {
+				what = "whether credentials were sent cannot be seen: " + in.hiddenNote()
 			}
 			if x.Auth.Scheme != "" {
 				what = x.Auth.Scheme + " credentials were sent"
@@ -249,7 +249,7 @@ func challengeNotChallenged(in *Input, op *Operation) []Finding {
 					"pings /v2/ or sends credentials proactively (docker classic, crane with credentials), or pass a registry token directly.",
 				CannotProve: "Which scheme the registry expects and whether the client has credentials for it: the registry's documentation or a `curl -i` of /v2/ would show its challenge.",
 			}}
-		case (st == 400 || st == 403 || st == 404) && x.Kind != decode.KindPing && x.Auth.Scheme == "" && !in.Sanitized &&
+		case (st == 400 || st == 403 || st == 404) && x.Kind != decode.KindPing && x.Auth.Scheme == "" && !in.authHidden() &&
 			retry != nil && retry.Auth.Scheme != "":
 			verdict := VerdictOK
 			if op.Failed() {
@@ -264,7 +264,7 @@ func challengeNotChallenged(in *Input, op *Operation) []Finding {
 					"Clients that authenticate only when challenged (containerd, nerdctl, oras) report this as %q and never try their credentials.",
 					maskingDescribe(x), st, maskingDescribe(retry), retry.Auth.Scheme, strings.ToLower(challengeStatusText(st)), strings.ToLower(challengeStatusText(st))),
 			}}
-		case st == 403 && retry == nil && x.Kind != decode.KindPing && x.Auth.Scheme == "" && !in.Sanitized &&
+		case st == 403 && retry == nil && x.Kind != decode.KindPing && x.Auth.Scheme == "" && !in.authHidden() &&
 			op.Outcome().Stop == x && !verdictAnyChallenge(op) && x.Errors.Format != "html":
 			// Artifactory and some fronts answer an anonymous request 403
 			// with no challenge: nothing told the client to authenticate.

@@ -592,7 +592,7 @@ func credExpiredPasswordToken(in *Input, op *Operation) []Finding {
 	who := "the credentials the client sent"
 	if credBasicSent(x.Auth) {
 		who = fmt.Sprintf("the Basic credentials of %q", x.Auth.User)
-	} else if x.Auth.Scheme == "" && !in.Sanitized {
+	} else if x.Auth.Scheme == "" && !in.authHidden() {
 		who = "a request without credentials"
 	}
 	msg := verdictMessage(x)
@@ -886,7 +886,7 @@ func credNotSent(in *Input, op *Operation) []Finding {
 	if credMovedOn(in, op) {
 		return nil
 	}
-	if in.Sanitized || !op.Failed() {
+	if in.authHidden() || !op.Failed() {
 		return nil
 	}
 	t := -1
@@ -991,7 +991,7 @@ func credBasicNoCredentials(in *Input, op *Operation) []Finding {
 	if credMovedOn(in, op) {
 		return nil
 	}
-	if in.Sanitized || !op.Failed() {
+	if in.authHidden() || !op.Failed() {
 		return nil
 	}
 	b := -1

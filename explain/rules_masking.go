@@ -185,13 +185,13 @@ func maskingHeadWithoutBody(in *Input, op *Operation) []Finding {
 	case st == 401 && len(x.Challenges) > 0 && x.Auth.Scheme == "":
 		verdict = VerdictUnauthorized
 		tells = "the request carried no credentials and the registry asks for them (" + x.Challenges[0].Scheme + " challenge)"
-		if in.Sanitized {
-			tells = "the registry asks for credentials (" + x.Challenges[0].Scheme + " challenge); whether the request carried any cannot be seen: " + sanitizedNote
+		if in.authHidden() {
+			tells = "the registry asks for credentials (" + x.Challenges[0].Scheme + " challenge); whether the request carried any cannot be seen: " + in.hiddenNote()
 		}
 	case st == 401:
 		verdict = VerdictUnauthorized
 		tells = "the registry did not accept the request's credentials; the challenge carries no error= to say why"
-	case st == 403 && x.Auth.Scheme == "" && !in.Sanitized:
+	case st == 403 && x.Auth.Scheme == "" && !in.authHidden():
 		verdict = VerdictUnauthorized
 		tells = "the request was anonymous, so the 403 denies an identity the registry never asked for (a GET would carry its message)"
 	case st == 403:
@@ -287,8 +287,8 @@ func maskingEndpointFallback(in *Input, ops []*Operation) []Finding {
 			verdict = VerdictDenied
 		}
 		credNote := "it carried no credentials"
-		if in.Sanitized {
-			credNote = "whether it carried credentials cannot be seen: " + sanitizedNote
+		if in.authHidden() {
+			credNote = "whether it carried credentials cannot be seen: " + in.hiddenNote()
 		}
 		if h.Auth.Scheme != "" {
 			credNote = "it carried " + h.Auth.Scheme + " credentials"

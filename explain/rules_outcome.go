@@ -100,7 +100,7 @@ func outcomeUnexplained(in *Input, ops []*Operation) []Finding {
 			why += " The registry asked for authentication and the client sent nothing more: it had no credentials for this registry, would not use the challenge, or was stopped."
 		case StageToken:
 			why += " The client could not get a token."
-			if tr := x.TokenRequest; tr != nil && !tokCredsSent(x) && !in.Sanitized {
+			if tr := x.TokenRequest; tr != nil && !tokCredsSent(x) && !in.authHidden() {
 				why += " The request carried no credentials (anonymous)."
 			}
 		}
@@ -198,7 +198,7 @@ func runChanges(in *Input, a, b *Operation) string {
 
 // runCredentials names how a run authenticated, in words.
 func runCredentials(in *Input, op *Operation) string {
-	if in.Sanitized {
+	if in.authHidden() {
 		return "in a way this sanitized HAR does not show"
 	}
 	for _, x := range op.Exchanges {

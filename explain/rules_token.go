@@ -641,7 +641,7 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 	for _, x := range tokFailures(op) {
 		// A sanitized HAR (Chrome's default export) drops Authorization:
 		// a request without one may have carried the token.
-		hidden := in.Sanitized && x.Auth.Scheme == ""
+		hidden := in.authHidden() && x.Auth.Scheme == ""
 		// GHCR and others answer 404 to a token that does not grant the
 		// repository, to hide whether it exists.
 		hiding := status(x) == http.StatusNotFound && len(x.Missing) > 0 && tokBearer(x)
@@ -657,7 +657,7 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 		// obtained anonymously and refused without error=, it is most
 		// likely a private or missing repository and no login.
 		unreadable := tokClaims(x) == nil || tokClaims(x).AccessMalformed
-		opaqueAnon := unreadable && x.Token != nil && tx != nil && !tokCredsSent(tx) && !in.Sanitized && ec == ""
+		opaqueAnon := unreadable && x.Token != nil && tx != nil && !tokCredsSent(tx) && !in.authHidden() && ec == ""
 		switch {
 		case hiding:
 		case status(x) == http.StatusUnauthorized && (ec == "insufficient_scope" || len(x.Missing) > 0 && (hasCode(x, "UNAUTHORIZED") || hasCode(x, "DENIED"))):
@@ -716,7 +716,7 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 func tokAnonymousRefused(in *Input, op *Operation) (Finding, bool) {
 	o := op.Outcome()
 	x := o.Stop
-	if o.Stage != StageToken || in.Sanitized || x.Flow.Err != nil || x.TokenRequest == nil || tokCredsSent(x) ||
+	if o.Stage != StageToken || in.authHidden() || x.Flow.Err != nil || x.TokenRequest == nil || tokCredsSent(x) ||
 		(status(x) != http.StatusUnauthorized && status(x) != http.StatusForbidden) {
 		return Finding{}, false
 	}

@@ -148,7 +148,7 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 				how = fmt.Sprintf("carried %s, which the registry accepted", tokIssuedBy(tx))
 				cannot = "What the token grants (it is opaque): a registry that checks the token before the repository has accepted it, but one that answers 404 for anything unauthorised would look the same."
 			}
-		case x.Auth.Scheme == "" && !in.Sanitized:
+		case x.Auth.Scheme == "" && !in.authHidden():
 			if verdictAnyChallenge(op) {
 				continue
 			}
@@ -289,7 +289,7 @@ func verdictRateFinding(in *Input, op *Operation, x *decode.Exchange) Finding {
 			why += fmt.Sprintf(" The registry asks to retry after %s.", rl.RetryAfter)
 		}
 	}
-	anon := !in.Sanitized // a sanitized HAR hides whether they were
+	anon := !in.authHidden() // a sanitized HAR hides whether they were
 	if _, ok := verdictAuthenticated(in, op, x); ok {
 		anon = false
 	}
