@@ -184,6 +184,9 @@ type Source struct {
 	Lacks string
 	// Capture is the command that would record what it lacks.
 	Capture string
+	// CredentialsFor are the registries the client had credentials for,
+	// when the source shows its credential lookup.
+	CredentialsFor []string
 }
 
 // Report is the result of Explain.

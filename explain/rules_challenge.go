@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/regtrace/regtrace/decode"
@@ -35,6 +36,14 @@ func challengeSucceeded(x *decode.Exchange) bool {
 
 // challengeHeader reports whether the response carried WWW-Authenticate at
 // all (parsable or not).
+// headersKnown: the response's headers were seen. A log shows a status
+// (or lets regtrace read one back from the client's error) but not the
+// headers, so the absence of a challenge there proves nothing.
+func headersKnown(x *decode.Exchange) bool {
+	r := x.Flow.Response
+	return r != nil && !r.Inferred
+}
+
 func challengeHeader(x *decode.Exchange) bool {
 	return challengeGenuine(x) && len(x.Flow.Response.Header.Values("Www-Authenticate")) > 0
 }
@@ -121,6 +130,20 @@ func challengePerRepoIgnored(in *Input, op *Operation) []Finding {
 	for i, x := range op.Exchanges {
 		if x.Flow.ID < ping.Flow.ID || !maskingRepoRequest(x) || status(x) != 401 || !challengeGenuine(x) {
 			continue
+		}
+		// A log shows the refusal but not its challenge; it does show that
+		// the client had credentials for the registry and sent none.
+		if !headersKnown(x) && x.Auth.Scheme == "" && in.Source != nil && slices.Contains(in.Source.CredentialsFor, x.Host) {
+			return []Finding{{
+				Verdict:  VerdictCredentialsNotSent,
+				Repo:     decode.NormalizeRepo(x.Host, x.Repo),
+				Evidence: ids(ping, x),
+				Why: fmt.Sprintf("%s answered %d without asking for credentials, and the client took that as \"no auth needed\" for the whole registry. "+
+					"%s was refused with 401 and the client never offered the credentials it had for %s (the %s shows them found). "+
+					"Clients that read challenges only from the /v2/ ping (containers/image: skopeo, podman, buildah, CRI-O; docker's classic pull path) behave this way.",
+					maskingDescribe(ping), status(ping), maskingDescribe(x), x.Host, in.Source.Name),
+				CannotProve: "The challenge the repository sent (the log does not show headers): Bearer is the usual one behind a front that answers /v2/ itself.",
+			}}
 		}
 		if len(x.Challenges) == 0 || len(challengeProblems(x)) > 0 {
 			continue
@@ -217,7 +240,7 @@ func challengeCredsElsewhere(in *Input, op *Operation) *decode.Exchange {
 // credentials succeeded — auth was needed but never asked for.
 func challengeNotChallenged(in *Input, op *Operation) []Finding {
 	for i, x := range op.Exchanges {
-		if !(x.Kind.IsRegistry() || x.Kind.IsV1()) || !challengeGenuine(x) || challengeHeader(x) {
+		if !(x.Kind.IsRegistry() || x.Kind.IsV1()) || !challengeGenuine(x) || challengeHeader(x) || !headersKnown(x) {
 			continue
 		}
 		st := status(x)
@@ -308,7 +331,7 @@ func challengeMalformed(in *Input, op *Operation) []Finding {
 		return nil
 	}
 	for _, x := range op.Exchanges {
-		if !(x.Kind.IsRegistry() || x.Kind.IsV1()) || status(x) != 401 || !challengeHeader(x) {
+		if !(x.Kind.IsRegistry() || x.Kind.IsV1()) || status(x) != 401 || !challengeHeader(x) || !headersKnown(x) {
 			continue
 		}
 		ps := challengeProblems(x)

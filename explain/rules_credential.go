@@ -311,7 +311,7 @@ func credRepo(op *Operation, x *decode.Exchange) string {
 
 func credTransportKind(k flow.ErrKind) bool {
 	switch k {
-	case flow.ErrDNS, flow.ErrRefused, flow.ErrTimeout, flow.ErrUnknownAuthority, flow.ErrCertificate, flow.ErrTLS:
+	case flow.ErrDNS, flow.ErrRefused, flow.ErrTimeout, flow.ErrUnknownAuthority, flow.ErrCertificate, flow.ErrTLS, flow.ErrProxyRefused:
 		return true
 	}
 	return false

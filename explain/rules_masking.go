@@ -155,7 +155,7 @@ func maskingHeadWithoutBody(in *Input, op *Operation) []Finding {
 		return nil
 	}
 	r := x.Flow.Response
-	if x.Flow.Err != nil || r == nil || r.Synthetic || r.Body.Size > 0 || len(r.Body.Captured) > 0 {
+	if x.Flow.Err != nil || r == nil || r.Synthetic || r.Inferred || r.Body.Size > 0 || len(r.Body.Captured) > 0 {
 		return nil
 	}
 	st := r.Status

@@ -111,7 +111,9 @@ func tokCredsSent(tx *decode.Exchange) bool {
 		return false
 	}
 	tr := tx.TokenRequest
-	if strings.EqualFold(tr.Auth.Scheme, "basic") && !tr.Auth.Empty && !tr.Auth.Malformed && tr.Auth.User != "" {
+	// A redacted Basic header without a user name (a log that says
+	// credentials were used, but not whose) was still sent.
+	if strings.EqualFold(tr.Auth.Scheme, "basic") && !tr.Auth.Empty && !tr.Auth.Malformed && (tr.Auth.User != "" || tr.Auth.Redacted) {
 		return true
 	}
 	return tr.HasPassword || tr.HasRefreshToken
@@ -264,7 +266,11 @@ func tokIssuedBy(tx *decode.Exchange) string {
 // official image without "library/" (or, elsewhere, a name without the
 // namespace the same trace shows working), and returns the right name.
 func tokLibraryPrefix(in *Input, op *Operation, x *decode.Exchange) (string, *decode.Exchange, bool) {
-	if !tokDenied(x) || x.Repo == "" || !tokBearer(x) || !tokGrantsNothing(x) {
+	// On Docker Hub a one-component name is wrong whatever the token says:
+	// when its grants cannot be read (opaque, or a log), the name decides.
+	unreadable := x.Token == nil || tokClaims(x) == nil || tokClaims(x).AccessMalformed
+	hubName := unreadable && !strings.Contains(x.Repo, "/") && tokIsHub(x, tokIssuer(in, op, x))
+	if !tokDenied(x) || x.Repo == "" || !tokBearer(x) || !tokGrantsNothing(x) && !hubName {
 		return "", nil, false
 	}
 	if ec := tokChallengeError(x); ec == "invalid_token" {
@@ -380,7 +386,10 @@ func tokPushRule(in *Input, op *Operation) []Finding {
 			continue
 		}
 		miss := tokMissingFor(x, x.Repo)
-		if len(miss) == 0 || seen[x.Repo] {
+		// A token whose grants cannot be read (opaque, or not in a log):
+		// a refused push after asking for push is this rule, unproven.
+		unreadable := tokClaims(x) == nil || tokClaims(x).AccessMalformed
+		if (len(miss) == 0 && !(unreadable && tokAskedPush(op, x.Repo))) || seen[x.Repo] {
 			continue
 		}
 		if _, _, lib := tokLibraryPrefix(in, op, x); lib {
@@ -389,9 +398,15 @@ func tokPushRule(in *Input, op *Operation) []Finding {
 		seen[x.Repo] = true
 		tx := tokIssuer(in, op, x)
 		var what string
-		if slices.Contains(miss, "push") {
+		var cannot string
+		switch {
+		case len(miss) == 0:
+			what = fmt.Sprintf("cannot be read (it is opaque, or the trace does not show it), and the registry refused the push on %q it was asked for", x.Repo)
+			cannot = "What the token grants: the token server may have dropped push from what was asked (it grants what the account may do, not what was asked). " +
+				"Record the push with `regtrace run --har trace.har -- …` to see the token's access claim when it is a JWT."
+		case slices.Contains(miss, "push"):
 			what = fmt.Sprintf("does not grant push on %q", x.Repo)
-		} else {
+		default:
 			what = fmt.Sprintf("grants push but not pull on %q, and the registry requires both for POST, PUT and PATCH", x.Repo)
 		}
 		user := ""
@@ -401,12 +416,28 @@ func tokPushRule(in *Input, op *Operation) []Finding {
 		why := fmt.Sprintf("%s (%s) needed repository:%s:%s, but %s %s; %s answered %d.%s",
 			x.Flow.ID, x.Kind, x.Repo, strings.Join(tokNeedFor(x, x.Repo), ","), tokIssuedBy(tx), what, x.Flow.ID, status(x), user)
 		out = append(out, tokWithRepo(Finding{
-			Verdict:  VerdictDenied,
-			Evidence: ids(tx, x),
-			Why:      why,
+			Verdict:     VerdictDenied,
+			Evidence:    ids(tx, x),
+			Why:         why,
+			CannotProve: cannot,
 		}, x))
 	}
 	return out
+}
+
+// tokAskedPush: a token request of op asked for push on repo.
+func tokAskedPush(op *Operation, repo string) bool {
+	for _, y := range op.Exchanges {
+		if y.TokenRequest == nil {
+			continue
+		}
+		for _, sc := range y.TokenRequest.Scopes {
+			if sc.Type == "repository" && sc.Name == repo && (slices.Contains(sc.Actions, "push") || slices.Contains(sc.Actions, "*")) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // tokResources lists the distinct repository resources of scopes.

@@ -148,6 +148,11 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 				how = fmt.Sprintf("carried %s, which the registry accepted", tokIssuedBy(tx))
 				cannot = "What the token grants (it is opaque): a registry that checks the token before the repository has accepted it, but one that answers 404 for anything unauthorised would look the same."
 			}
+		case x.Auth.Scheme == "" && in.authHidden() && (code == "MANIFEST_UNKNOWN" || code == "BLOB_UNKNOWN"):
+			// Distribution checks access before it looks for a manifest or
+			// blob: these codes come only to a request it authorised.
+			how = fmt.Sprintf("was answered %s, which a registry gives only to a request it let read the repository (%s)", code, in.hiddenNote())
+			cannot = "Which credentials or token the request carried: " + in.hiddenNote() + "."
 		case x.Auth.Scheme == "" && !in.authHidden():
 			if verdictAnyChallenge(op) {
 				continue

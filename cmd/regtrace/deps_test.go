@@ -23,6 +23,7 @@ var allowed = map[string]struct{ ours, third []string }{
 	"decode/flow/flowtest": {ours: []string{"decode/flow"}},
 	"decode/redact":        {ours: []string{"decode/flow"}},
 	"decode/har":           {ours: []string{"decode/flow", "decode/redact"}},
+	"decode/logs":          {ours: []string{"decode/flow", "decode/redact"}},
 	"decode":               {ours: []string{"decode/flow"}, third: []string{"github.com/golang-jwt/jwt/v5"}},
 	"explain":              {ours: []string{"decode", "decode/flow"}},
 	"explain/render":       {ours: []string{"explain", "decode", "decode/flow", "decode/redact"}, third: []string{"github.com/fatih/color"}},

@@ -201,6 +201,9 @@ func (w *clientWorld) run(t *testing.T, env []string, argv ...string) (string, e
 // "" for anonymous; ref is host[:port]/repo:tag.
 type client struct {
 	name string
+	// logs: the client runs with its debug log on, and regtrace explain
+	// reads it (issue 13): the log must give the HAR's verdict.
+	logs bool
 	// prepare runs once before the scenarios (e.g. starting dockerd).
 	prepare func(t *testing.T, w *clientWorld)
 	pull    func(t *testing.T, w *clientWorld, ref, creds string) (string, error)
@@ -215,22 +218,22 @@ func splitCreds(creds string) (string, string) {
 func refHost(ref string) string { h, _, _ := strings.Cut(ref, "/"); return h }
 
 func suiteClients() []*client {
-	skopeo := &client{name: "skopeo",
+	skopeo := &client{name: "skopeo", logs: true,
 		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
-			args := []string{need(t, "skopeo"), "copy"}
+			args := []string{need(t, "skopeo"), "--debug", "copy"}
 			if creds != "" {
 				args = append(args, "--src-creds", creds)
 			}
 			return w.run(t, nil, append(args, "docker://"+ref, "oci:"+t.TempDir()+":x")...)
 		},
 		push: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
-			return w.run(t, nil, need(t, "skopeo"), "copy", "--dest-creds", creds, "oci:"+w.layout+":1.0", "docker://"+ref)
+			return w.run(t, nil, need(t, "skopeo"), "--debug", "copy", "--dest-creds", creds, "oci:"+w.layout+":1.0", "docker://"+ref)
 		},
 	}
 	// podman keeps its store in the test's temp dir; runroot must stay
 	// under 50 characters (a socket path lives below it).
 	var podmanArgs []string
-	podman := &client{name: "podman",
+	podman := &client{name: "podman", logs: true,
 		prepare: func(t *testing.T, w *clientWorld) {
 			run, err := os.MkdirTemp("", "rtp")
 			if err != nil {
@@ -241,7 +244,7 @@ func suiteClients() []*client {
 				"--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file"}
 		},
 		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
-			args := append(append([]string{}, podmanArgs...), "pull")
+			args := append(append([]string{}, podmanArgs...), "--log-level=debug", "pull")
 			if creds != "" {
 				args = append(args, "--creds", creds)
 			}
@@ -257,7 +260,7 @@ func suiteClients() []*client {
 					t.Fatalf("podman tag: %v\n%s", err, out)
 				}
 			}
-			return w.run(t, nil, append(append([]string{}, podmanArgs...), "push", "--creds", creds, local, ref)...)
+			return w.run(t, nil, append(append([]string{}, podmanArgs...), "--log-level=debug", "push", "--creds", creds, local, ref)...)
 		},
 	}
 	oras := &client{name: "oras",
@@ -610,8 +613,10 @@ func TestClients(t *testing.T) {
 	w := startClientWorld(t)
 	scenarios := clientScenarios()
 	table := map[string]map[string]string{}
+	logTable := map[string]map[string]string{}
 	for _, c := range suiteClients() {
 		table[c.name] = map[string]string{}
+		logTable[c.name] = map[string]string{}
 		t.Run(c.name, func(t *testing.T) {
 			if c.prepare != nil {
 				c.prepare(t, w)
@@ -657,6 +662,18 @@ func TestClients(t *testing.T) {
 						t.Errorf("explain named %q, want %q; findings:\n%s\ntrace:\n%s", got, want, findingsText(rep), summarize("", xs))
 					}
 					sc.check(t, w, c.name, xs)
+					// Issue 13: the client's own debug log of the same run gives
+					// the HAR's verdict, and fails exactly when the client did.
+					if c.logs {
+						logRule, logFailed := explainLog(t, out)
+						logTable[c.name][sc.name] = string(logRule)
+						if logRule != got || logFailed != (err != nil) {
+							t.Errorf("%s's debug log gives %q (failed %v), the HAR %q (client failed %v)\nlog:\n%s", c.name, logRule, logFailed, got, err != nil, out)
+						}
+						if dir := os.Getenv("REGTRACE_CLIENT_LOGS"); dir != "" {
+							os.WriteFile(filepath.Join(dir, c.name+"-"+strings.NewReplacer(" ", "-", "/", "", ",", "").Replace(sc.name)+".log"), []byte(out), 0o644)
+						}
+					}
 					if err != nil {
 						t.Logf("%s said: %s", c.name, firstLines(out, 3))
 					}
@@ -683,6 +700,13 @@ func TestClients(t *testing.T) {
 		b.WriteString("\n")
 	}
 	t.Logf("client × scenario × rule:\n%s", b.String())
+	for _, n := range names {
+		for _, sc := range scenarios {
+			if r, ok := logTable[n][sc.name]; ok {
+				t.Logf("log %s / %s: log %q, HAR %q", n, sc.name, r, table[n][sc.name])
+			}
+		}
+	}
 	if p := os.Getenv("REGTRACE_CLIENT_TABLE"); p != "" {
 		os.WriteFile(p, []byte(b.String()), 0o644)
 	}
@@ -702,4 +726,20 @@ func firstLines(s string, n int) string {
 		ls = ls[len(ls)-n:]
 	}
 	return strings.Join(ls, " | ")
+}
+
+// explainLog explains a client's debug output as regtrace explain does,
+// and returns its primary rule and whether it found a failure.
+func explainLog(t *testing.T, out string) (explain.Rule, bool) {
+	t.Helper()
+	in, err := readInput("-", strings.NewReader(out))
+	if err != nil {
+		t.Errorf("reading the client's debug log: %v", err)
+		return "", false
+	}
+	rep := explain.Explain(in)
+	if p := rep.Primary(); p != nil {
+		return p.Rule, rep.Failed()
+	}
+	return "", rep.Failed()
 }

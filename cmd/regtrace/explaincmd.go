@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"runtime/debug"
 	"strconv"
 
@@ -9,6 +13,7 @@ import (
 
 	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/har"
+	"github.com/regtrace/regtrace/decode/logs"
 	"github.com/regtrace/regtrace/explain"
 	"github.com/regtrace/regtrace/explain/render"
 )
@@ -16,8 +21,8 @@ import (
 func explainCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "explain",
-		Usage:     "explain a recorded trace (a HAR file from regtrace, a browser or mitmproxy)",
-		ArgsUsage: "FILE.har",
+		Usage:     "explain a recorded trace (a HAR file from regtrace, a browser or mitmproxy) or a client's debug log",
+		ArgsUsage: "FILE|-",
 		Description: `Decodes every exchange and says why the operation failed, with the evidence, the fix and
 what the trace cannot prove — the same answer the live proxy gives.
 
@@ -58,12 +63,12 @@ func runExplain(c *cli.Context) error {
 		return render.RulesText(c.App.Writer, explain.Rules())
 	}
 	if c.NArg() != 1 {
-		return usagef("explain: want one HAR file")
+		return usagef("explain: want one file (a HAR or a client's log; - for standard input)")
 	}
 	// Reading a large HAR is allocation-bound; a trace is read once and
 	// dropped, so fewer collections trade a little peak memory for speed.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	in, err := readHARInput(c.Args().First())
+	in, err := readInput(c.Args().First(), c.App.Reader)
 	if err != nil {
 		return err
 	}
@@ -94,6 +99,53 @@ func runExplain(c *cli.Context) error {
 		return cli.Exit("", exitFound)
 	}
 	return err
+}
+
+// readInput reads what it is given — a HAR file, or a log regtrace knows —
+// recognising it by content; "-" is standard input.
+func readInput(path string, stdin io.Reader) (explain.Input, error) {
+	var r io.Reader
+	if path == "-" {
+		r = stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return explain.Input{}, err
+		}
+		defer f.Close()
+		r = f
+	}
+	br := bufio.NewReaderSize(r, 64*1024)
+	head, _ := br.Peek(4096)
+	if t := bytes.TrimLeft(head, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
+		if path != "-" {
+			return readHARInput(path)
+		}
+		// The HAR reader maps a file: give it one.
+		tmp, err := os.CreateTemp("", "regtrace-stdin-*.har")
+		if err != nil {
+			return explain.Input{}, err
+		}
+		defer os.Remove(tmp.Name())
+		_, err = io.Copy(tmp, br)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return explain.Input{}, fmt.Errorf("reading standard input: %w", err)
+		}
+		return readHARInput(tmp.Name())
+	}
+	t, err := logs.Read(br)
+	if err != nil {
+		return explain.Input{}, fmt.Errorf("%s: %w", path, err)
+	}
+	sess := decode.NewSession()
+	in := explain.Input{Source: &explain.Source{Name: t.Name, HidesAuth: t.HidesAuth, Lacks: t.Lacks, Capture: t.Command, CredentialsFor: t.CredentialsFor}}
+	for _, f := range t.Flows {
+		in.Exchanges = append(in.Exchanges, sess.Decode(f))
+	}
+	return in, nil
 }
 
 // readHARInput reads a HAR file and decodes its flows in order, as live.

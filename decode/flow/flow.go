@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -39,6 +40,10 @@ type Flow struct {
 	Upstream *TLSInfo
 	// Err is set when the exchange did not complete normally.
 	Err *Error
+	// Origin is set for a flow read from a log rather than recorded on the
+	// wire: where in the log it comes from ("line 14"). Such a flow holds
+	// only what the log shows: see Response.Inferred.
+	Origin string
 }
 
 // Request is the request as the proxy forwarded it (the client's headers, with
@@ -68,6 +73,11 @@ type Response struct {
 	// Synthetic is true when the proxy made this response up (e.g. a 502
 	// after an upstream failure); the upstream never sent it.
 	Synthetic bool
+	// Inferred is true for a response a log did not show but implies: a
+	// status of 0 means the client went on (so the answer did not stop
+	// it), any other status and body were read back from the client's
+	// error ("manifest unknown" is 404 MANIFEST_UNKNOWN).
+	Inferred bool
 }
 
 // Body describes a message body that was streamed through the proxy. Only a
@@ -162,6 +172,7 @@ const (
 	ErrUpstreamClosed   ErrKind = "upstream-closed" // upstream reset or closed mid-exchange
 	ErrClientClosed     ErrKind = "client-closed"   // client hung up mid-body
 	ErrProxy            ErrKind = "proxy"           // regtrace's own failure (incl. a recovered panic)
+	ErrProxyRefused     ErrKind = "proxy-refused"   // a proxy on the way answered CONNECT 502: it could not reach the host (seen in clients' logs)
 	ErrOther            ErrKind = "other"
 )
 
@@ -189,4 +200,37 @@ type HandshakeFailure struct {
 	// Reason is a plain-words reading of Message, e.g. "the client does not
 	// trust the regtrace CA".
 	Reason string
+}
+
+// KindOfMessage classifies a transport failure from its text, as tools other
+// than the proxy report it: Chrome's net::ERR_ codes, mitmproxy's (Python's
+// ssl and socket errors), and Go's (clients' logs: "dial tcp: lookup x: no
+// such host", "x509: certificate signed by unknown authority").
+func KindOfMessage(msg string) ErrKind {
+	m := strings.ToLower(msg)
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(m, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("err_cert_authority_invalid", "unable to get local issuer", "self-signed certificate", "self signed certificate", "unknown authority"):
+		return ErrUnknownAuthority
+	case has("err_cert_", "certificate verify failed", "x509: "):
+		return ErrCertificate
+	case has("err_ssl_", "tls"):
+		return ErrTLS
+	case has("err_connection_refused", "connection refused"):
+		return ErrRefused
+	case has("err_name_not_resolved", "name or service not known", "nodename nor servname", "no such host", "server misbehaving"):
+		return ErrDNS
+	case has("timed_out", "timed out", "timeout", "deadline exceeded"):
+		return ErrTimeout
+	case has("connection reset", "broken pipe", "unexpected eof", ": eof", "err_connection_closed", "err_empty_response"):
+		return ErrUpstreamClosed
+	}
+	return ErrOther
 }

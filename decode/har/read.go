@@ -773,27 +773,6 @@ func toHeader(nvs []NameValue) http.Header {
 	return h
 }
 
-// errKind classifies a foreign tool's error text: Chrome's net::ERR_ codes
-// and the messages of mitmproxy (Python's ssl and socket errors).
-func errKind(msg string) flow.ErrKind {
-	m := strings.ToLower(msg)
-	switch {
-	case strings.Contains(m, "err_cert_authority_invalid") || strings.Contains(m, "unable to get local issuer") || strings.Contains(m, "self-signed certificate") || strings.Contains(m, "self signed certificate"):
-		return flow.ErrUnknownAuthority
-	case strings.Contains(m, "err_cert_") || strings.Contains(m, "certificate verify failed"):
-		return flow.ErrCertificate
-	case strings.Contains(m, "err_ssl_") || strings.Contains(m, "tls"):
-		return flow.ErrTLS
-	case strings.Contains(m, "err_connection_refused") || strings.Contains(m, "connection refused"):
-		return flow.ErrRefused
-	case strings.Contains(m, "err_name_not_resolved") || strings.Contains(m, "name or service not known") || strings.Contains(m, "nodename nor servname"):
-		return flow.ErrDNS
-	case strings.Contains(m, "timed_out") || strings.Contains(m, "timed out") || strings.Contains(m, "timeout"):
-		return flow.ErrTimeout
-	}
-	return flow.ErrOther
-}
-
 func toFlow(i int, e *Entry) (*flow.Flow, error) {
 	fail := func(path string, err error) (*flow.Flow, error) {
 		return nil, &FormatError{Entry: i, Path: fmt.Sprintf("log.entries[%d].%s", i, path), Err: err}
@@ -906,7 +885,7 @@ func toFlow(i int, e *Entry) (*flow.Flow, error) {
 		f.Response = resp
 	}
 	if msg := cmp.Or(e.Error, r.Error); msg != "" || (x != nil && x.ErrorKind != "") {
-		kind := errKind(msg)
+		kind := flow.KindOfMessage(msg)
 		if x != nil && x.ErrorKind != "" {
 			kind = flow.ErrKind(x.ErrorKind)
 		}

@@ -1,0 +1,318 @@
+package logs
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/redact"
+)
+
+// FormatContainersImage is the debug log of containers/image clients:
+// skopeo --debug, podman --log-level=debug, buildah, and CRI-O's journal.
+// They log through logrus, as `time="…" level=debug msg="…"` or, on a
+// terminal, `DEBU[0000] …`. What containers/image logs (docker/docker_client.go):
+// every request as "METHOD URL" (token requests too), the ping's status or
+// error, "Detected insufficient_scope error", the credentials lookup, and
+// "Accessing … failed: …" and the final error. It never logs
+// Authorization, WWW-Authenticate, bodies, or any status but the ping's.
+const FormatContainersImage Format = "containers-image"
+
+// ciMarkers are messages only containers/image logs.
+var ciMarkers = []string{
+	"Trying to access \"", "Ping http", "No credentials for ", "No credentials matching ",
+	"Loading registries configuration", "Using registries.d directory", "Returning credentials for ",
+	"Looking for TLS certificates and private keys in", "Increasing token expiration to",
+}
+
+func sniffContainersImage(head []string) bool {
+	for _, h := range head {
+		if _, msg, ok := parseLogrus(h); ok {
+			for _, m := range ciMarkers {
+				if strings.Contains(msg, m) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// parseLogrus reads a logrus line: key=value text (`time="…" level=debug
+// msg="…"`) or the terminal form (`DEBU[0000] message`).
+func parseLogrus(s string) (level, msg string, ok bool) {
+	if len(s) > 5 && s[4] == '[' && strings.ToUpper(s[:4]) == s[:4] {
+		if i := strings.Index(s, "] "); i > 0 {
+			return logrusLevel(s[:4]), strings.TrimSpace(s[i+2:]), true
+		}
+	}
+	fields := logfmt(s)
+	lv, hasLevel := fields["level"]
+	m, hasMsg := fields["msg"]
+	if !hasLevel || !hasMsg {
+		return "", "", false
+	}
+	return lv, m, true
+}
+
+func logrusLevel(abbr string) string {
+	switch abbr {
+	case "DEBU":
+		return "debug"
+	case "INFO":
+		return "info"
+	case "WARN":
+		return "warning"
+	case "ERRO":
+		return "error"
+	case "FATA":
+		return "fatal"
+	case "PANI":
+		return "panic"
+	}
+	return "trace"
+}
+
+// logfmt splits key=value pairs; values may be Go-quoted. Unknown syntax
+// ends the line's fields, it is never an error.
+func logfmt(s string) map[string]string {
+	out := map[string]string{}
+	for i := 0; i < len(s); {
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+		eq := strings.IndexByte(s[i:], '=')
+		if eq <= 0 {
+			break
+		}
+		key := s[i : i+eq]
+		if strings.ContainsAny(key, " \"") {
+			break
+		}
+		i += eq + 1
+		if i < len(s) && s[i] == '"' {
+			j := i + 1
+			for j < len(s) && s[j] != '"' {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(s) {
+				out[key] = s[i+1:] // an unterminated value: keep what there is
+				break
+			}
+			v, err := strconv.Unquote(s[i : j+1])
+			if err != nil {
+				v = s[i+1 : j]
+			}
+			out[key] = v
+			i = j + 1
+			continue
+		}
+		j := strings.IndexByte(s[i:], ' ')
+		if j < 0 {
+			out[key] = s[i:]
+			break
+		}
+		out[key] = s[i : i+j]
+		i += j
+	}
+	return out
+}
+
+var (
+	ciRequest   = regexp.MustCompile(`^(GET|HEAD|POST|PUT|PATCH|DELETE) (https?://\S+)$`)
+	ciPing      = regexp.MustCompile(`^Ping (https?://\S+) status (\d{3})$`)
+	ciPingErr   = regexp.MustCompile(`^Ping (https?://\S+) err (.*)$`)
+	ciTrying    = regexp.MustCompile(`^Trying to access "([^"]+)"`)
+	ciAccessing = regexp.MustCompile(`^Accessing "([^"]+)" failed: (.*)$`)
+)
+
+func readContainersImage(ls []line) *Trace {
+	t := &Trace{
+		Format: FormatContainersImage, Name: "containers/image debug log", HidesAuth: true,
+		Lacks: "Authorization headers, challenges, tokens, response bodies, or the status of any request but the /v2/ ping " +
+			"(regtrace puts back the headers containers/image sends and reads the failing answer from the client's error)",
+	}
+	program := "skopeo"
+	var flows []*flow.Flow
+	var lastErr string
+	insufficient := false
+	inError := false           // podman's "Error: …" goes on over plain lines
+	creds := map[string]bool{} // registry host -> credentials found for it
+	lookup := false            // the log shows the credential lookup
+	for _, l := range ls {
+		low := strings.ToLower(l.text)
+		switch {
+		case strings.Contains(low, "podman"):
+			program = "podman"
+		case strings.Contains(low, "crio") || strings.Contains(low, "cri-o"):
+			program = "cri-o"
+		case strings.Contains(low, "buildah"):
+			program = "buildah"
+		}
+		level, msg, ok := parseLogrus(l.text)
+		if !ok {
+			// podman prints its final error plainly, over several lines.
+			if e, found := strings.CutPrefix(strings.TrimSpace(l.text), "Error: "); found {
+				lastErr, inError = e, true
+				t.Errors = append(t.Errors, redact.Text(e))
+			} else if inError && strings.TrimSpace(l.text) != "" {
+				lastErr += "\n" + l.text
+				t.Errors[len(t.Errors)-1] += "\n" + redact.Text(l.text)
+			}
+			continue
+		}
+		inError = false
+		switch {
+		case ciRequest.MatchString(msg):
+			m := ciRequest.FindStringSubmatch(msg)
+			u, err := url.Parse(m[2])
+			if err != nil || u.Host == "" {
+				continue
+			}
+			flows = append(flows, &flow.Flow{
+				ID: flow.ID(len(flows) + 1), Origin: "line " + strconv.Itoa(l.n),
+				Request:  flow.Request{Method: m[1], URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
+				Response: &flow.Response{Inferred: true, Header: http.Header{}},
+			})
+		case ciPing.MatchString(msg):
+			m := ciPing.FindStringSubmatch(msg)
+			if f := lastTo(flows, m[1]); f != nil {
+				f.Response.Status, _ = strconv.Atoi(m[2])
+			}
+		case ciPingErr.MatchString(msg):
+			m := ciPingErr.FindStringSubmatch(msg)
+			if f := lastTo(flows, m[1]); f != nil {
+				setErr(f, m[2])
+			}
+		case strings.HasPrefix(msg, "Detected insufficient_scope error"):
+			insufficient = true
+		case ciCredsFound.MatchString(msg):
+			creds[hostOf(ciCredsFound.FindStringSubmatch(msg)[1])] = true
+			lookup = true
+		case strings.HasPrefix(msg, "No credentials for ") || strings.HasPrefix(msg, "No credentials matching "):
+			lookup = true
+		case ciTrying.MatchString(msg):
+			if t.Image == "" {
+				t.Image = ciTrying.FindStringSubmatch(msg)[1]
+			}
+		case ciAccessing.MatchString(msg):
+			m := ciAccessing.FindStringSubmatch(msg)
+			lastErr = m[2]
+			t.Errors = append(t.Errors, redact.Text(msg))
+		case level == "fatal" || level == "error":
+			lastErr = msg
+			t.Errors = append(t.Errors, redact.Text(msg))
+		}
+	}
+	if lastErr != "" {
+		flows = applyError(flows, lastErr, insufficient)
+	}
+	reconstructAuth(flows, creds)
+	// With the lookup in the log, the headers put back are what the
+	// library sends: a request without one was really anonymous.
+	t.HidesAuth = !lookup
+	for _, f := range flows {
+		f.Request.Header.Set("User-Agent", program)
+	}
+	for host := range creds {
+		t.CredentialsFor = append(t.CredentialsFor, host)
+	}
+	slices.Sort(t.CredentialsFor)
+	t.Flows = flows
+	t.Name = program + " debug log"
+	if t.Image != "" {
+		t.Command = "regtrace run --har trace.har -- " + program + " inspect docker://" + t.Image
+		if program == "podman" {
+			t.Command = "regtrace run --har trace.har -- podman pull " + t.Image
+		}
+	}
+	return t
+}
+
+// ciCredsFound: the lookup found credentials for a registry, from --creds
+// ("Returning credentials for KEY from DockerAuthConfig") or a helper
+// ("Found credentials for KEY in credential helper …"). An auth file match
+// is logged by no message of its own.
+var ciCredsFound = regexp.MustCompile(`^(?:Returning|Found) credentials for (\S+) (?:from|in) `)
+
+// hostOf is the registry host of "host[:port]/repo".
+func hostOf(ref string) string {
+	host, _, _ := strings.Cut(ref, "/")
+	return host
+}
+
+// redactedNoUser is how decode/redact writes Basic credentials whose user
+// is not known: sent, but not whose.
+const redactedNoUser = "Basic REDACTED(user=)"
+
+// tokenFromLog stands for a token the log shows was obtained but not what
+// it is: decode reads it as an opaque token of unknown grants.
+const tokenFromLog = "Bearer REDACTED-token-not-in-the-log"
+
+// reconstructAuth puts back the headers containers/image sends, which its
+// log never shows (docker/docker_client.go): after a /v2/ ping answered
+// 401, a token request means a Bearer challenge — the credentials found go
+// to the token server as Basic and the token to the registry — while
+// registry requests with no token request between mean a Basic challenge,
+// answered with the credentials found. Without credentials nothing is sent.
+func reconstructAuth(flows []*flow.Flow, creds map[string]bool) {
+	basic := map[string]bool{} // registry host -> its ping was 401 and no token was asked for
+	token := map[string]bool{} // registry host -> a token request went on
+	ping := map[string]*flow.Flow{}
+	var reg string // the registry whose ping came last
+	for _, f := range flows {
+		u := f.Request.URL
+		switch {
+		case u.Path == "/v2/" || u.Path == "/v2":
+			reg = u.Host
+			ping[reg] = f
+			basic[reg] = f.Response != nil && f.Response.Status == http.StatusUnauthorized
+			token[reg] = false
+		case !strings.HasPrefix(u.Path, "/v2/"): // a token request
+			basic[reg] = false
+			// The realm came from the ping's challenge: put it back, so the
+			// token request belongs to its registry.
+			if p := ping[reg]; p != nil && p.Response != nil && p.Response.Status == http.StatusUnauthorized && p.Response.Header.Get("Www-Authenticate") == "" {
+				ch := fmt.Sprintf("Bearer realm=%q", u.Scheme+"://"+u.Host+u.Path)
+				if svc := u.Query().Get("service"); svc != "" {
+					ch += fmt.Sprintf(",service=%q", svc)
+				}
+				p.Response.Header.Set("Www-Authenticate", ch)
+			}
+			if creds[reg] {
+				f.Request.Header.Set("Authorization", redactedNoUser)
+			}
+			token[reg] = f.Err == nil && (f.Response == nil || f.Response.Status == 0 || f.Response.Status == http.StatusOK)
+		case token[u.Host]:
+			f.Request.Header.Set("Authorization", tokenFromLog)
+		case basic[u.Host]:
+			if creds[u.Host] {
+				f.Request.Header.Set("Authorization", redactedNoUser)
+			}
+			// The challenge the client answered with Basic, or gave up on.
+			for _, g := range []*flow.Flow{ping[u.Host], f} {
+				if g.Response != nil && g.Response.Status == http.StatusUnauthorized && g.Response.Header.Get("Www-Authenticate") == "" {
+					g.Response.Header.Set("Www-Authenticate", "Basic")
+				}
+			}
+		}
+	}
+}
+
+// lastTo is the last flow to rawURL that has no status yet.
+func lastTo(flows []*flow.Flow, rawURL string) *flow.Flow {
+	for i := len(flows) - 1; i >= 0; i-- {
+		if flows[i].Request.URL.String() == rawURL && flows[i].Response.Status == 0 && flows[i].Err == nil {
+			return flows[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,209 @@
+package logs
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/redact"
+)
+
+// A client's final error is the only place most logs show how a request
+// ended. The registry's own words survive in it (distribution's error
+// codes, "invalid status code from registry 401"), so the failing flow's
+// answer can be read back: its status, and a body with the codes named.
+
+var (
+	// errURL is Go's url.Error: `Get "https://…": reason`.
+	errURL = regexp.MustCompile(`(?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)": (.*)$`)
+	// errStatus is a status the client quotes.
+	errStatus = regexp.MustCompile(`(?i)(?:invalid status code from registry|unexpected (?:http )?(?:status|code)[a-z ]*:?|status code|http status)\s*(\d{3})`)
+)
+
+// codes maps what clients print to distribution's error codes and the
+// status the registry answers them with.
+var codes = []struct {
+	words  []string
+	code   string
+	status int
+	what   string // which request: manifest, blob, repo, any
+}{
+	{[]string{"manifest unknown", "manifest_unknown"}, "MANIFEST_UNKNOWN", 404, "manifest"},
+	{[]string{"blob unknown", "blob_unknown"}, "BLOB_UNKNOWN", 404, "blob"},
+	{[]string{"name unknown", "name_unknown", "repository name not known"}, "NAME_UNKNOWN", 404, "repo"},
+	{[]string{"toomanyrequests", "too many requests", "rate limit"}, "TOOMANYREQUESTS", 429, "repo"},
+	{[]string{"denied: requested access", "requested access to the resource is denied", "denied:"}, "DENIED", 403, "repo"},
+	{[]string{"unauthorized: authentication required", "unauthorized: ", "authentication required"}, "UNAUTHORIZED", 401, "repo"},
+}
+
+// applyError reads a client's final error back onto the flow it is about.
+// insufficient says the client logged a challenge with
+// error="insufficient_scope" (containers/image does).
+func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow {
+	m := strings.ToLower(msg)
+	// A transport failure names its URL: Go's url.Error.
+	if sm := errURL.FindStringSubmatch(msg); sm != nil {
+		reason := sm[3]
+		if k := failureKind(reason); k != "" {
+			f := lastURL(flows, sm[1], sm[2])
+			if f == nil {
+				f = addFlow(&flows, strings.ToUpper(sm[1]), sm[2])
+			}
+			setErr(f, reason)
+			return flows
+		}
+	}
+	if k := failureKind(msg); k != "" && !strings.Contains(m, "status code") {
+		if f := lastFlow(flows, "any"); f != nil {
+			setErr(f, msg)
+		}
+		return flows
+	}
+	// A token server's refusal.
+	if strings.Contains(m, "bearer token") || strings.Contains(m, "auth token") || strings.Contains(m, "invalid username/password") {
+		if f := lastFlow(flows, "token"); f != nil {
+			st := 401
+			if sm := errStatus.FindStringSubmatch(msg); sm != nil {
+				st, _ = strconv.Atoi(sm[1])
+			}
+			setStatus(f, st, nil, msg)
+			return flows
+		}
+	}
+	var errs []map[string]string
+	status, what := 0, "any"
+	for _, c := range codes {
+		for _, w := range c.words {
+			if strings.Contains(m, w) {
+				errs = append(errs, map[string]string{"code": c.code, "message": w})
+				// UNAUTHORIZED wins over DENIED: distribution answers an
+				// insufficient scope with 401 and both in the body.
+				if status == 0 || c.status == 401 || c.status == 404 {
+					status, what = c.status, c.what
+				}
+				break
+			}
+		}
+	}
+	if sm := errStatus.FindStringSubmatch(msg); sm != nil {
+		status, _ = strconv.Atoi(sm[1])
+	}
+	if status == 0 {
+		return flows
+	}
+	if strings.Contains(m, "reading manifest") || strings.Contains(m, "manifest") && what == "repo" {
+		what = "manifest"
+	}
+	f := lastFlow(flows, what)
+	if f == nil {
+		return flows
+	}
+	setStatus(f, status, errs, msg)
+	if status == 401 && insufficient {
+		f.Response.Header.Set("Www-Authenticate", `Bearer error="insufficient_scope"`)
+	}
+	return flows
+}
+
+// failureKind is the transport failure a message names, or "".
+func failureKind(msg string) flow.ErrKind {
+	m := strings.ToLower(msg)
+	if strings.Contains(m, "bad gateway") || strings.Contains(m, "proxyconnect") {
+		// The proxy on the way answered the CONNECT 502: it could not
+		// reach the host.
+		return flow.ErrProxyRefused
+	}
+	if k := flow.KindOfMessage(msg); k != flow.ErrOther {
+		return k
+	}
+	return ""
+}
+
+func setErr(f *flow.Flow, msg string) {
+	f.Err = &flow.Error{Kind: failureKind(msg), Message: redact.Text(clipMsg(msg))}
+	if f.Err.Kind == "" {
+		f.Err.Kind = flow.ErrOther
+	}
+	f.Response = nil
+}
+
+// setStatus gives f the answer read back from the client's error.
+func setStatus(f *flow.Flow, status int, errs []map[string]string, msg string) {
+	r := &flow.Response{Status: status, Inferred: true, Header: http.Header{}}
+	if len(errs) > 0 {
+		b, _ := json.Marshal(map[string]any{"errors": errs})
+		r.Header.Set("Content-Type", "application/json")
+		r.Body = flow.Body{Captured: b, Size: int64(len(b)), Complete: true}
+	}
+	f.Response = r
+}
+
+// lastFlow is the last flow of a kind: "manifest", "blob", "token" (a
+// request outside /v2/), "repo" (any request under /v2/<name>/), "any".
+func lastFlow(flows []*flow.Flow, what string) *flow.Flow {
+	for i := len(flows) - 1; i >= 0; i-- {
+		p := flows[i].Request.URL.Path
+		ok := false
+		switch what {
+		case "manifest":
+			ok = strings.Contains(p, "/manifests/")
+		case "blob":
+			ok = strings.Contains(p, "/blobs/")
+		case "token":
+			ok = !strings.HasPrefix(p, "/v2/") || p == "/v2/token" || p == "/v2/auth"
+		case "repo":
+			ok = strings.HasPrefix(p, "/v2/") && len(p) > len("/v2/")
+		default:
+			ok = true
+		}
+		if ok {
+			return flows[i]
+		}
+	}
+	if what != "any" {
+		return lastFlow(flows, "any")
+	}
+	return nil
+}
+
+// lastURL is the last flow with method and URL (query ignored: clients
+// redact it differently).
+func lastURL(flows []*flow.Flow, method, raw string) *flow.Flow {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	for i := len(flows) - 1; i >= 0; i-- {
+		f := flows[i]
+		if strings.EqualFold(f.Request.Method, method) && f.Request.URL.Host == u.Host && f.Request.URL.Path == u.Path {
+			return f
+		}
+	}
+	return nil
+}
+
+func addFlow(flows *[]*flow.Flow, method, raw string) *flow.Flow {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		u = &url.URL{Scheme: "https", Host: "unknown", Path: "/"}
+	}
+	f := &flow.Flow{
+		ID: flow.ID(len(*flows) + 1), Origin: "the final error",
+		Request:  flow.Request{Method: method, URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
+		Response: &flow.Response{Inferred: true, Header: http.Header{}},
+	}
+	*flows = append(*flows, f)
+	return f
+}
+
+// clipMsg bounds an error kept on a flow.
+func clipMsg(s string) string {
+	if len(s) > 400 {
+		return s[:400] + "…"
+	}
+	return s
+}

@@ -1,0 +1,170 @@
+// Package logs reads what a support ticket carries instead of a HAR — a
+// client's debug log, a daemon's journal, Kubernetes pull events — and
+// turns it into the flows it shows, so decode and explain give a log the
+// same verdict as a recording of the same run.
+//
+// A log shows less than the wire: no client logs Authorization headers or
+// token contents, and most log a status only for some requests. A reader
+// builds a flow for every request the log names, marks each response it
+// did not see as flow.Response.Inferred, and says in Trace what the whole
+// log cannot show. Readers are total: a line they do not understand is
+// context, never an error.
+//
+// logs imports decode/flow and decode/redact only.
+package logs
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode/flow"
+)
+
+// Format names a kind of log.
+type Format string
+
+// Trace is what a log shows.
+type Trace struct {
+	Format Format
+	// Name says what was read, for people: "skopeo debug log".
+	Name string
+	// Flows are the HTTP exchanges the log shows, in order.
+	Flows []*flow.Flow
+	// HidesAuth: the log never shows Authorization headers.
+	HidesAuth bool
+	// Lacks says what the log does not show, in words.
+	Lacks string
+	// Command is the client's command line when the log shows it
+	// (redacted), and Image the image reference it worked on.
+	Command string
+	Image   string
+	// Errors are the client's own final error messages (redacted).
+	Errors []string
+	// CredentialsFor are the registries the client had credentials for,
+	// when the log shows its credential lookup.
+	CredentialsFor []string
+}
+
+// reader is one log format.
+type reader struct {
+	format Format
+	// sniff reports whether the first lines are this format.
+	sniff func(head []string) bool
+	read  func(lines []line) *Trace
+}
+
+// line is one log line, with its number (from 1) and its text without
+// journald prefixes, ANSI colour or a trailing carriage return.
+type line struct {
+	n    int
+	text string
+}
+
+// readers are tried in order; the first whose sniff matches reads.
+func readers() []reader {
+	return []reader{
+		{format: FormatContainersImage, sniff: sniffContainersImage, read: readContainersImage},
+	}
+}
+
+// Formats lists the formats regtrace reads, for messages.
+func Formats() []Format {
+	var out []Format
+	for _, r := range readers() {
+		out = append(out, r.format)
+	}
+	return out
+}
+
+// ErrUnknownFormat is returned for input no reader recognises.
+var ErrUnknownFormat = errors.New("not a log regtrace knows")
+
+// maxLine bounds one log line: a dump of a large JSON body can be long,
+// but a log is read line by line and never held whole beyond its lines.
+const maxLine = 1 << 20
+
+// sniffLines is how many lines are looked at to recognise a format.
+const sniffLines = 400
+
+// Read reads a log, recognising its format by content.
+func Read(r io.Reader) (*Trace, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), maxLine)
+	var ls []line
+	n := 0
+	for sc.Scan() {
+		n++
+		ls = append(ls, line{n: n, text: clean(sc.Text())})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading the log at line %d: %w", n+1, err)
+	}
+	head := make([]string, 0, min(len(ls), sniffLines))
+	for _, l := range ls[:min(len(ls), sniffLines)] {
+		head = append(head, l.text)
+	}
+	for _, rd := range readers() {
+		if rd.sniff(head) {
+			return rd.read(ls), nil
+		}
+	}
+	var names []string
+	for _, f := range Formats() {
+		names = append(names, string(f))
+	}
+	return nil, fmt.Errorf("%w: it reads HAR files and these logs: %s", ErrUnknownFormat, strings.Join(names, ", "))
+}
+
+// clean strips what varies between copies of one log: ANSI colour, a
+// trailing CR, and a journald prefix ("Dec 04 10:00:00 host crio[123]: ").
+func clean(s string) string {
+	s = strings.TrimRight(s, "\r")
+	if strings.Contains(s, "\x1b[") {
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+				j := i + 2
+				for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == ';') {
+					j++
+				}
+				if j < len(s) {
+					i = j
+					continue
+				}
+			}
+			b.WriteByte(s[i])
+		}
+		s = b.String()
+	}
+	return stripJournal(s)
+}
+
+// stripJournal drops a journald or syslog prefix: a timestamp ("Dec 04
+// 10:00:00" or ISO 8601), a host, and "unit[pid]: ".
+func stripJournal(s string) string {
+	var rest string
+	switch {
+	case len(s) > 16 && s[3] == ' ' && s[6] == ' ' && s[9] == ':' && s[12] == ':':
+		rest = s[15:]
+	case len(s) > 20 && s[4] == '-' && s[7] == '-' && s[10] == 'T':
+		i := strings.IndexByte(s, ' ')
+		if i < 0 {
+			return s
+		}
+		rest = s[i:]
+	default:
+		return s
+	}
+	i := strings.Index(rest, ": ")
+	if i < 0 || i > 120 {
+		return s
+	}
+	f := strings.Fields(rest[:i])
+	if len(f) != 2 {
+		return s
+	}
+	return rest[i+2:]
+}
