@@ -162,6 +162,9 @@ func readContainersImage(ls []line) *Trace {
 			// podman prints its final error plainly, over several lines.
 			if e, found := strings.CutPrefix(strings.TrimSpace(l.text), "Error: "); found {
 				lastErr, inError = e, true
+				if program == "skopeo" {
+					program = "podman" // skopeo ends with level=fatal, podman and buildah with "Error: "
+				}
 				t.Errors = append(t.Errors, redact.Text(e))
 			} else if inError && strings.TrimSpace(l.text) != "" {
 				lastErr += "\n" + l.text
@@ -170,6 +173,9 @@ func readContainersImage(ls []line) *Trace {
 			continue
 		}
 		inError = false
+		if ciAccessing.MatchString(msg) {
+			inError = true
+		}
 		switch {
 		case ciRequest.MatchString(msg):
 			m := ciRequest.FindStringSubmatch(msg)
@@ -210,10 +216,12 @@ func readContainersImage(ls []line) *Trace {
 		case level == "fatal" || level == "error":
 			lastErr = msg
 			t.Errors = append(t.Errors, redact.Text(msg))
+			inError = true // on a terminal, a message's newlines are real
 		}
 	}
 	if lastErr != "" {
 		flows = applyError(flows, lastErr, insufficient)
+		flows = failSomewhere(flows, lastErr, t.Image)
 	}
 	reconstructAuth(flows, creds)
 	// With the lookup in the log, the headers put back are what the

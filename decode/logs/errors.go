@@ -109,6 +109,43 @@ func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow 
 	return flows
 }
 
+// failSomewhere: the client failed, so some flow must show it. When the
+// error could not be read back onto a request, the last request (or, with
+// none logged, the image's manifest) carries it as an unexplained failure.
+func failSomewhere(flows []*flow.Flow, msg, image string) []*flow.Flow {
+	for _, f := range flows {
+		if f.Err != nil || f.Response != nil && f.Response.Status >= 400 {
+			return flows
+		}
+	}
+	f := lastFlow(flows, "repo")
+	if f == nil {
+		f = addFlow(&flows, http.MethodGet, manifestURL(image))
+	}
+	setErr(f, msg)
+	if f.Err.Kind == flow.ErrOther {
+		f.Err.Message = "the client failed here: " + f.Err.Message
+	}
+	return flows
+}
+
+// manifestURL is the manifest URL of an image reference, as best it can
+// be read ("host/name:tag", "host/name@digest").
+func manifestURL(image string) string {
+	image = strings.TrimPrefix(image, "docker://")
+	host, rest, ok := strings.Cut(image, "/")
+	if !ok || !strings.ContainsAny(host, ".:") && host != "localhost" {
+		host, rest = "registry-1.docker.io", image
+	}
+	name, ref := rest, "latest"
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		name, ref = rest[:i], rest[i+1:]
+	} else if i := strings.LastIndex(rest, ":"); i >= 0 {
+		name, ref = rest[:i], rest[i+1:]
+	}
+	return "https://" + host + "/v2/" + name + "/manifests/" + ref
+}
+
 // failureKind is the transport failure a message names, or "".
 func failureKind(msg string) flow.ErrKind {
 	m := strings.ToLower(msg)
