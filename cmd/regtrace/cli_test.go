@@ -209,3 +209,38 @@ func TestExplainRules(t *testing.T) {
 		t.Errorf("explain --rules FILE: exit %d, want 2 (usage)", code)
 	}
 }
+
+// regtrace redact takes a client's log too: podman echoes --creds in its
+// debug output.
+func TestRedactLog(t *testing.T) {
+	in := filepath.Join("..", "..", "decode", "logs", "testdata", "containers-image", "podman-wrong-password-through-nginx-auth_basic.log")
+	out := filepath.Join(t.TempDir(), "ticket.log")
+	if code, _, errb := runCLI(t, "redact", in, out); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "not-the-password") || !strings.Contains(string(b), "--creds alice:REDACTED") {
+		t.Errorf("redacted log keeps the password or loses the user:\n%s", b)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, %v", fi.Mode(), err)
+	}
+}
+
+// regtrace explain reads a client's log, by content, from a file or stdin.
+func TestExplainLog(t *testing.T) {
+	in := filepath.Join("..", "..", "decode", "logs", "testdata", "containers-image", "skopeo-missing-tag-with-good-credentials.log")
+	code, out, _ := runCLI(t, "explain", "--no-color", in)
+	if code != exitFound || !strings.Contains(out, "[not-found-is-real]") || !strings.Contains(out, "skopeo debug log") ||
+		!strings.Contains(out, "regtrace run --har trace.har -- skopeo") {
+		t.Errorf("explain LOG: exit %d\n%s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(bad, []byte("the pull failed yesterday\n"), 0o644)
+	if code, _, errb := runCLI(t, "explain", bad); code != 1 || !strings.Contains(errb, "containers-image") {
+		t.Errorf("explain of an unknown text: exit %d %q, want 1 naming the formats it knows", code, errb)
+	}
+}

@@ -39,6 +39,43 @@ func Text(s string) string {
 	s = stripJWTs(s)
 	s = scrubSchemeCredentials(s)
 	s = scrubKnownTokens(s)
+	s = scrubCommandLine(s)
+	return s
+}
+
+// Command lines that clients echo into their logs (podman's "Called
+// pull.PersistentPreRunE(…)") and that tickets paste from shell history
+// carry passwords as flags: --creds user:password (podman, skopeo's
+// --src-creds/--dest-creds), --password/-p (docker, podman, crane, oras,
+// regctl login), --registry-token and --identity-token. The user name
+// stays: it is evidence.
+var (
+	credsFlagRE    = regexp.MustCompile(`(--(?:src-|dest-)?creds(?:=|\s+))([^\s:"']*):([^\s"']+)`)
+	passwordFlagRE = regexp.MustCompile(`(--(?:password|pass|registry-token|identity-token|token)(?:=|\s+))([^\s"']+)`)
+	// -p only after a login: elsewhere it publishes ports.
+	loginShortPRE = regexp.MustCompile(`(\blogin\b[^\n]*?\s-p(?:=|\s+))([^\s"']+)`)
+)
+
+func scrubCommandLine(s string) string {
+	if !strings.Contains(s, "-") {
+		return s
+	}
+	s = credsFlagRE.ReplaceAllStringFunc(s, func(m string) string {
+		sm := credsFlagRE.FindStringSubmatch(m)
+		if strings.HasPrefix(sm[3], Mark) {
+			return m
+		}
+		return sm[1] + sm[2] + ":" + Mark
+	})
+	for _, re := range []*regexp.Regexp{passwordFlagRE, loginShortPRE} {
+		s = re.ReplaceAllStringFunc(s, func(m string) string {
+			sm := re.FindStringSubmatch(m)
+			if strings.HasPrefix(sm[2], Mark) || strings.HasPrefix(sm[2], "-") {
+				return m // already redacted, or the next flag (--password-stdin)
+			}
+			return sm[1] + Mark
+		})
+	}
 	return s
 }
 
