@@ -194,6 +194,8 @@ type Report struct {
 	Operations []*Operation
 	// Findings in the catalog's order; the primary one first.
 	Findings []Finding
+	// Source is the input's: set when the trace was read from a log.
+	Source *Source
 }
 
 // Primary returns the primary finding, if any.
@@ -236,7 +238,7 @@ func allRules() []rule {
 // Explain groups the exchanges into operations, decides each one's outcome
 // and runs every rule.
 func Explain(in Input) *Report {
-	rep := &Report{Operations: Group(in.Exchanges)}
+	rep := &Report{Operations: Group(in.Exchanges), Source: in.Source}
 	for _, op := range rep.Operations {
 		op.Outcome()
 	}

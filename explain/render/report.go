@@ -114,16 +114,28 @@ func evidenceLine(id flow.ID, x *decode.Exchange, noRedact bool) string {
 		u = redact.URL(u)
 	}
 	s := fmt.Sprintf("%s %s %s", id, f.Request.Method, u)
-	switch {
-	case f.Err != nil:
-		s += " → " + string(f.Err.Kind)
-	case f.Response != nil:
-		s += fmt.Sprintf(" → %d", f.Response.Status)
-	}
+	s += " → " + statusText(f)
 	if c := firstCode(x); c != "" {
 		s += " " + c
 	}
+	if f.Origin != "" {
+		s += " [" + f.Origin + "]"
+	}
 	return s
+}
+
+// statusText is how an exchange ended; for a flow read from a log, an
+// answer the log does not show says so.
+func statusText(f *flow.Flow) string {
+	switch {
+	case f.Err != nil:
+		return string(f.Err.Kind)
+	case f.Response == nil:
+		return "-"
+	case f.Response.Inferred && f.Response.Status == 0:
+		return "? (not in the log)"
+	}
+	return fmt.Sprint(f.Response.Status)
 }
 
 func firstCode(x *decode.Exchange) string {
@@ -150,6 +162,9 @@ func Markdown(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	xs := exchanges(rep)
 	var b strings.Builder
 	b.WriteString("# regtrace report\n\n")
+	if src := rep.Source; src != nil {
+		fmt.Fprintf(&b, "Read from a %s, which does not show %s.\n\n", mdEscape(src.Name), mdEscape(src.Lacks))
+	}
 	failed := rep.Failed()
 	if !failed {
 		b.WriteString("## Verdict: ok\n\n")
@@ -185,11 +200,9 @@ func Markdown(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 				if !opts.NoRedact && u != nil {
 					u = redact.URL(u)
 				}
-				st := "-"
-				if fl.Err != nil {
-					st = string(fl.Err.Kind)
-				} else if fl.Response != nil {
-					st = fmt.Sprint(fl.Response.Status)
+				st := statusText(fl)
+				if fl.Origin != "" {
+					st += " (" + fl.Origin + ")"
 				}
 				meaning := x.Kind.String()
 				if c := firstCode(x); c != "" {
@@ -240,6 +253,14 @@ type jsonReport struct {
 	Primary    *jsonFinding    `json:"primary"`
 	Findings   []jsonFinding   `json:"findings"`
 	Operations []jsonOperation `json:"operations"`
+	// Source is set when the trace was read from a log.
+	Source *jsonSource `json:"source,omitempty"`
+}
+
+type jsonSource struct {
+	Name    string `json:"name"`
+	Lacks   string `json:"lacks,omitempty"`
+	Capture string `json:"capture,omitempty"`
 }
 
 type jsonFinding struct {
@@ -275,6 +296,9 @@ type jsonOperation struct {
 // JSON writes the report as JSON with stable field names.
 func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	out := jsonReport{Version: 1, Failed: rep.Failed(), Findings: []jsonFinding{}, Operations: []jsonOperation{}}
+	if src := rep.Source; src != nil {
+		out.Source = &jsonSource{Name: src.Name, Lacks: src.Lacks, Capture: src.Capture}
+	}
 	for _, f := range rep.Findings {
 		jf := jsonFinding{
 			Rule: string(f.Rule), Verdict: string(f.Verdict), Primary: f.Primary,
