@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"testing"
 
 	"github.com/regtrace/regtrace/decode/flow"
@@ -87,4 +90,33 @@ func manifest(repo string, failing bool) *flowtest.Builder {
 			JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
 	}
 	return b.Status(200).JSON(`{"schemaVersion":2}`)
+}
+
+// BenchmarkExplain100MBLog explains a 100 MB skopeo debug log (the target
+// is under 3 s): a recorded run repeated, each with its own repository.
+func BenchmarkExplain100MBLog(b *testing.B) {
+	one, err := os.ReadFile(filepath.Join("..", "..", "decode", "logs", "testdata", "containers-image", "skopeo-anonymous-pull-of-a-missing-repository.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "big.log")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	size := 0
+	for i := 0; size < 100<<20; i++ {
+		n, _ := w.WriteString(strings.ReplaceAll(string(one), "team/nope", fmt.Sprintf("team/r%d", i)))
+		size += n
+	}
+	w.Flush()
+	f.Close()
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	for b.Loop() {
+		if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != exitFound {
+			b.Fatalf("exit %d", code)
+		}
+	}
 }

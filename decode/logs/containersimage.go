@@ -51,13 +51,54 @@ func parseLogrus(s string) (level, msg string, ok bool) {
 			return logrusLevel(s[:4]), strings.TrimSpace(s[i+2:]), true
 		}
 	}
-	fields := logfmt(s)
-	lv, hasLevel := fields["level"]
-	m, hasMsg := fields["msg"]
+	lv, hasLevel := logfmtValue(s, "level")
+	m, hasMsg := logfmtValue(s, "msg")
 	if !hasLevel || !hasMsg {
 		return "", "", false
 	}
 	return lv, m, true
+}
+
+// logfmtValue finds key=value in a logfmt line without building a map:
+// a 100 MB log is millions of lines.
+func logfmtValue(s, key string) (string, bool) {
+	for i := 0; ; {
+		j := strings.Index(s[i:], key+"=")
+		if j < 0 {
+			return "", false
+		}
+		j += i
+		if j > 0 && s[j-1] != ' ' {
+			i = j + len(key) + 1
+			continue
+		}
+		v := s[j+len(key)+1:]
+		if v == "" || v[0] != '"' {
+			if k := strings.IndexByte(v, ' '); k >= 0 {
+				v = v[:k]
+			}
+			return v, true
+		}
+		k := 1
+		esc := false
+		for k < len(v) && v[k] != '"' {
+			if v[k] == '\\' {
+				esc = true
+				k++
+			}
+			k++
+		}
+		if k >= len(v) {
+			return v[1:], true // unterminated: keep what there is
+		}
+		if !esc {
+			return v[1:k], true
+		}
+		if u, err := strconv.Unquote(v[:k+1]); err == nil {
+			return u, true
+		}
+		return v[1:k], true
+	}
 }
 
 func logrusLevel(abbr string) string {
@@ -76,54 +117,6 @@ func logrusLevel(abbr string) string {
 		return "panic"
 	}
 	return "trace"
-}
-
-// logfmt splits key=value pairs; values may be Go-quoted. Unknown syntax
-// ends the line's fields, it is never an error.
-func logfmt(s string) map[string]string {
-	out := map[string]string{}
-	for i := 0; i < len(s); {
-		for i < len(s) && s[i] == ' ' {
-			i++
-		}
-		eq := strings.IndexByte(s[i:], '=')
-		if eq <= 0 {
-			break
-		}
-		key := s[i : i+eq]
-		if strings.ContainsAny(key, " \"") {
-			break
-		}
-		i += eq + 1
-		if i < len(s) && s[i] == '"' {
-			j := i + 1
-			for j < len(s) && s[j] != '"' {
-				if s[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(s) {
-				out[key] = s[i+1:] // an unterminated value: keep what there is
-				break
-			}
-			v, err := strconv.Unquote(s[i : j+1])
-			if err != nil {
-				v = s[i+1 : j]
-			}
-			out[key] = v
-			i = j + 1
-			continue
-		}
-		j := strings.IndexByte(s[i:], ' ')
-		if j < 0 {
-			out[key] = s[i:]
-			break
-		}
-		out[key] = s[i : i+j]
-		i += j
-	}
-	return out
 }
 
 var (
@@ -147,15 +140,19 @@ func readContainersImage(ls []line) *Trace {
 	inError := false           // podman's "Error: …" goes on over plain lines
 	creds := map[string]bool{} // registry host -> credentials found for it
 	lookup := false            // the log shows the credential lookup
-	for _, l := range ls {
-		low := strings.ToLower(l.text)
-		switch {
-		case strings.Contains(low, "podman"):
-			program = "podman"
-		case strings.Contains(low, "crio") || strings.Contains(low, "cri-o"):
-			program = "cri-o"
-		case strings.Contains(low, "buildah"):
-			program = "buildah"
+	for i, l := range ls {
+		// The program names itself near the top (podman's "Called
+		// pull.PersistentPreRunE(/usr/bin/podman …)"), if at all.
+		if i < sniffLines {
+			low := strings.ToLower(l.text)
+			switch {
+			case strings.Contains(low, "podman"):
+				program = "podman"
+			case strings.Contains(low, "crio") || strings.Contains(low, "cri-o"):
+				program = "cri-o"
+			case strings.Contains(low, "buildah"):
+				program = "buildah"
+			}
 		}
 		level, msg, ok := parseLogrus(l.text)
 		if !ok {
@@ -173,11 +170,17 @@ func readContainersImage(ls []line) *Trace {
 			continue
 		}
 		inError = false
-		if ciAccessing.MatchString(msg) {
+		if strings.HasPrefix(msg, "Accessing \"") {
 			inError = true
 		}
+		// Cheap prefix checks first: the expressions run only on lines
+		// that can match (a 100 MB log is millions of lines).
+		first := ""
+		if len(msg) > 0 {
+			first = msg[:1]
+		}
 		switch {
-		case ciRequest.MatchString(msg):
+		case strings.ContainsAny(first, "GHPD") && ciRequest.MatchString(msg):
 			m := ciRequest.FindStringSubmatch(msg)
 			u, err := url.Parse(m[2])
 			if err != nil || u.Host == "" {
@@ -188,28 +191,28 @@ func readContainersImage(ls []line) *Trace {
 				Request:  flow.Request{Method: m[1], URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
 				Response: &flow.Response{Inferred: true, Header: http.Header{}},
 			})
-		case ciPing.MatchString(msg):
+		case first == "P" && ciPing.MatchString(msg):
 			m := ciPing.FindStringSubmatch(msg)
 			if f := lastTo(flows, m[1]); f != nil {
 				f.Response.Status, _ = strconv.Atoi(m[2])
 			}
-		case ciPingErr.MatchString(msg):
+		case first == "P" && ciPingErr.MatchString(msg):
 			m := ciPingErr.FindStringSubmatch(msg)
 			if f := lastTo(flows, m[1]); f != nil {
 				setErr(f, m[2])
 			}
 		case strings.HasPrefix(msg, "Detected insufficient_scope error"):
 			insufficient = true
-		case ciCredsFound.MatchString(msg):
+		case (first == "R" || first == "F") && ciCredsFound.MatchString(msg):
 			creds[hostOf(ciCredsFound.FindStringSubmatch(msg)[1])] = true
 			lookup = true
 		case strings.HasPrefix(msg, "No credentials for ") || strings.HasPrefix(msg, "No credentials matching "):
 			lookup = true
-		case ciTrying.MatchString(msg):
+		case first == "T" && ciTrying.MatchString(msg):
 			if t.Image == "" {
 				t.Image = ciTrying.FindStringSubmatch(msg)[1]
 			}
-		case ciAccessing.MatchString(msg):
+		case first == "A" && ciAccessing.MatchString(msg):
 			m := ciAccessing.FindStringSubmatch(msg)
 			lastErr = m[2]
 			t.Errors = append(t.Errors, redact.Text(msg))
