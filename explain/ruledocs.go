@@ -191,7 +191,8 @@ func ruleDocs() []RuleDoc {
 			Verdicts: []Verdict{VerdictCredentialsNotSent},
 			Signature: "In a failed operation, GET /v2/ answered 200 (and no ping answered 401); then a repository request sent without credentials, " +
 				"or with Basic credentials to a Bearer-only challenge (as crane does), got a genuine 401 with a usable challenge, and nothing answered it: " +
-				"no token request and no retry of that repository with credentials (or, after Basic, with a Bearer token) followed.",
+				"no token request and no retry of that repository with credentials (or, after Basic, with a Bearer token) followed. " +
+				"From a log, which shows no challenge: the repository request was refused 401 without credentials while the log shows the client had credentials for the registry.",
 			ClientsSay: `skopeo/podman: "reading manifest latest in <host>/foo: unauthorized: …"; docker 1.6: "no successful auth challenge for https://<host>/v2/ - errors: []"`,
 			Fix: "Use a client that honours per-request challenges — crane, oras or regctl (or docker with the containerd image store) — " +
 				"or configure the registry to answer /v2/ with 401 and the challenge whenever any repository may need auth.",
@@ -353,7 +354,8 @@ func ruleDocs() []RuleDoc {
 			Verdicts: []Verdict{VerdictClientConfig},
 			Signature: "A registry request that failed for good was refused 401/403 (not error=\"invalid_token\") with a Bearer JWT whose access claim grants none of the actions it needs on the repository, " +
 				"and the name has one component on Docker Hub (by host, or by Hub's realm auth.docker.io or service registry.docker.io relayed by a proxy). " +
-				"Also on any registry when the same registry served <namespace>/<name> successfully elsewhere in the trace.",
+				"Also on any registry when the same registry served <namespace>/<name> successfully elsewhere in the trace. " +
+				"When the token's grants cannot be read (an opaque token, or a log that does not show it), the one-component name on Docker Hub decides alone.",
 			ClientsSay: `docker via a proxy: "pull access denied for <proxy>/hello-world, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"; curl: 401 with error="insufficient_scope"`,
 			Fix: "Use the full name (library/<name>, or docker.io/<name> and let the client normalise it); a proxy or pull-through cache in front of Docker Hub must rewrite one-component names to library/<name>, " +
 				"or be configured as a registry mirror.",
@@ -378,7 +380,8 @@ func ruleDocs() []RuleDoc {
 			Verdicts: []Verdict{VerdictDenied},
 			Signature: "A push request (upload start, chunk or finish, manifest PUT, blob mount) that failed for good was refused 401/403 (not error=\"invalid_token\") with a Bearer JWT " +
 				"whose access claim lacks push on the repository, or grants push without the pull the registry also requires for POST, PUT and PATCH. " +
-				"A missing library/ is left to dockerhub-library-prefix-missing; the account the token was issued to is named.",
+				"A missing library/ is left to dockerhub-library-prefix-missing; the account the token was issued to is named. " +
+				"When the token's grants cannot be read (opaque, or a log), a refused push after a token request that asked for push fires too, saying what the token granted cannot be proven.",
 			ClientsSay: `docker push: "denied: requested access to the resource is denied"; Harbor: "unauthorized: unauthorized to access repository: <project/repo>, action: push"; ` +
 				`Artifact Registry: "denied: Permission "artifactregistry.repositories.downloadArtifacts" denied on resource … (or it may not exist)"`,
 			Fix: "Tag the image under a namespace you can write to (`docker push myimage` goes to docker.io/library/myimage, which is not yours); " +
