@@ -163,13 +163,7 @@ func (p *Proxy) connectFailed(req *http.Request, client net.Conn, start time.Tim
 	}
 	f.Err = e
 	h, msg := badGateway(e)
-	f.Response = &flow.Response{
-		Status:    http.StatusBadGateway,
-		Proto:     "HTTP/1.1",
-		Header:    h.Clone(),
-		Synthetic: true,
-		Body:      flow.Body{Captured: []byte(msg), Size: int64(len(msg)), Complete: true},
-	}
+	f.Response = syntheticResponse(h, msg)
 	// A CONNECT's answer ends the exchange: the client must not take the
 	// connection for a tunnel.
 	h.Set("Connection", "close")
@@ -187,6 +181,18 @@ func (p *Proxy) connectFailed(req *http.Request, client net.Conn, start time.Tim
 
 // badGateway is the header and body of the 502 that says why the upstream
 // exchange failed.
+// syntheticResponse records the 502 the proxy answers in place of an
+// upstream it could not use.
+func syntheticResponse(h http.Header, msg string) *flow.Response {
+	return &flow.Response{
+		Status:    http.StatusBadGateway,
+		Proto:     "HTTP/1.1",
+		Header:    h.Clone(),
+		Synthetic: true,
+		Body:      flow.Body{Captured: []byte(msg), Size: int64(len(msg)), Complete: true},
+	}
+}
+
 func badGateway(e *flow.Error) (http.Header, string) {
 	msg := "regtrace: " + e.Message + "\n"
 	h := http.Header{}

@@ -352,13 +352,7 @@ func (p *Proxy) failure(req *http.Request, f *flow.Flow, e *flow.Error) *http.Re
 	if req.Method == http.MethodHead {
 		body = http.NoBody
 	}
-	f.Response = &flow.Response{
-		Status:    http.StatusBadGateway,
-		Proto:     "HTTP/1.1",
-		Header:    h.Clone(),
-		Synthetic: true,
-		Body:      flow.Body{Captured: []byte(msg), Size: int64(len(msg)), Complete: true},
-	}
+	f.Response = syntheticResponse(h, msg)
 	return &http.Response{
 		Status:        "502 Bad Gateway",
 		StatusCode:    http.StatusBadGateway,
