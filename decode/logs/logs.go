@@ -67,6 +67,7 @@ type line struct {
 func readers() []reader {
 	return []reader{
 		{format: FormatContainersImage, sniff: sniffContainersImage, read: readContainersImage},
+		{format: FormatGGCR, sniff: sniffGGCR, read: readGGCR},
 	}
 }
 
