@@ -363,6 +363,8 @@ func ruleIs(r explain.Rule) func(string) explain.Rule {
 }
 
 func clientScenarios() []scenario {
+	htpasswd := basicScenarios("a Basic-auth registry", "on a Basic-auth registry", func(w *clientWorld) string { return w.basic }, false)
+	nginx := basicScenarios("nginx auth_basic", "through nginx auth_basic", func(w *clientWorld) string { return w.basicFront }, true)
 	return []scenario{
 		{name: "good pull",
 			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
@@ -433,30 +435,7 @@ func clientScenarios() []scenario {
 				})
 			},
 		},
-		{name: "anonymous pull from a Basic-auth registry",
-			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
-				return c.pull(t, w, w.basic+"/team/app:1.0", "")
-			},
-			ok: always(false), rule: ruleIs(explain.RuleBasicChallengeNoCredentials),
-			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|basic credential not found|no basic auth credentials`),
-			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
-				wantExchange(t, xs, "a Basic challenge answered without credentials", func(x *decode.Exchange) bool {
-					return status(x) == 401 && x.Auth.Scheme == "" && len(x.Challenges) > 0 && x.Challenges[0].IsBasic()
-				})
-			},
-		},
-		{name: "wrong password on a Basic-auth registry",
-			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
-				return c.pull(t, w, w.basic+"/team/app:1.0", aliceWrong)
-			},
-			ok: always(false), rule: ruleIs(explain.RuleCredentialsRejectedAtToken),
-			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|invalid username`),
-			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
-				wantExchange(t, xs, "alice's Basic credentials refused with 401", func(x *decode.Exchange) bool {
-					return status(x) == 401 && strings.EqualFold(x.Auth.Scheme, "basic") && x.Auth.User == "alice"
-				})
-			},
-		},
+		htpasswd[0], htpasswd[1],
 		{name: "private repository behind a 200 ping, credentials given",
 			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
 				return c.pull(t, w, w.front+"/team/app:1.0", alice)
@@ -516,30 +495,7 @@ func clientScenarios() []scenario {
 				})
 			},
 		},
-		{name: "anonymous pull through nginx auth_basic",
-			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
-				return c.pull(t, w, w.basicFront+"/team/app:1.0", "")
-			},
-			ok: always(false), rule: ruleIs(explain.RuleBasicChallengeNoCredentials),
-			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|basic credential not found|no basic auth credentials`),
-			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
-				wantExchange(t, xs, "nginx's HTML 401 with a Basic challenge", func(x *decode.Exchange) bool {
-					return status(x) == 401 && x.Errors.Format == "html" && len(x.Challenges) > 0 && x.Challenges[0].IsBasic()
-				})
-			},
-		},
-		{name: "wrong password through nginx auth_basic",
-			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
-				return c.pull(t, w, w.basicFront+"/team/app:1.0", aliceWrong)
-			},
-			ok: always(false), rule: ruleIs(explain.RuleCredentialsRejectedAtToken),
-			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|invalid username`),
-			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
-				wantExchange(t, xs, "alice's Basic credentials refused by nginx with its HTML 401", func(x *decode.Exchange) bool {
-					return status(x) == 401 && x.Errors.Format == "html" && x.Auth.User == "alice"
-				})
-			},
-		},
+		nginx[0], nginx[1],
 		{name: "good push to a new repository",
 			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
 				return c.push(t, w, w.reg+"/team/other:"+c.name, "admin:admin-pw")
@@ -576,6 +532,43 @@ func clientScenarios() []scenario {
 						}
 					}
 					return false
+				})
+			},
+		},
+	}
+}
+
+// basicScenarios are an anonymous pull and a wrong password against a
+// registry that answers with a Basic challenge: distribution's htpasswd, or
+// nginx auth_basic in front of it, whose 401 is an HTML page (html).
+func basicScenarios(from, on string, host func(*clientWorld) string, html bool) [2]scenario {
+	page := func(x *decode.Exchange) bool { return !html || x.Errors.Format == "html" }
+	prefix := "anonymous pull from "
+	if html {
+		prefix = "anonymous pull through "
+	}
+	return [2]scenario{
+		{name: prefix + from,
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, host(w)+"/team/app:1.0", "")
+			},
+			ok: always(false), rule: ruleIs(explain.RuleBasicChallengeNoCredentials),
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|basic credential not found|no basic auth credentials`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a Basic challenge answered without credentials", func(x *decode.Exchange) bool {
+					return status(x) == 401 && x.Auth.Scheme == "" && len(x.Challenges) > 0 && x.Challenges[0].IsBasic() && page(x)
+				})
+			},
+		},
+		{name: "wrong password " + on,
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, host(w)+"/team/app:1.0", aliceWrong)
+			},
+			ok: always(false), rule: ruleIs(explain.RuleCredentialsRejectedAtToken),
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|invalid username`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "alice's Basic credentials refused with 401", func(x *decode.Exchange) bool {
+					return status(x) == 401 && strings.EqualFold(x.Auth.Scheme, "basic") && x.Auth.User == "alice" && page(x)
 				})
 			},
 		},
