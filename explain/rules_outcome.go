@@ -51,6 +51,8 @@ func outcomeRegistryUnreachable(in *Input, op *Operation) []Finding {
 	switch kind {
 	case flow.ErrUnknownAuthority, flow.ErrCertificate, flow.ErrTLS, flow.ErrClientClosed, flow.ErrProxy:
 		return nil // a TLS problem (proxy-or-mitm-interference), the client's own hang-up, or regtrace's fault
+	case flow.ErrOther:
+		return nil // no network error named (a log's failure it could not place): not "could not reach"
 	}
 	why := fmt.Sprintf("%s could not reach the registry %s: %s (%s). Nothing the registry would have said about authentication or the image was ever seen.",
 		x.Flow.ID, x.Host, kind, msg)

@@ -68,6 +68,7 @@ func readers() []reader {
 	return []reader{
 		{format: FormatContainersImage, sniff: sniffContainersImage, read: readContainersImage},
 		{format: FormatGGCR, sniff: sniffGGCR, read: readGGCR},
+		{format: FormatKubernetesEvents, sniff: sniffKubernetes, read: readKubernetes},
 	}
 }
 

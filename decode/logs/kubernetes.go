@@ -1,0 +1,845 @@
+package logs
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/redact"
+)
+
+// FormatKubernetesEvents is what a ticket about a pod that will not start
+// carries: its pull events, as `kubectl describe pod` prints them (the
+// Events: table, Type Reason Age From Message), as `kubectl get events`
+// prints them (LAST SEEN TYPE REASON OBJECT MESSAGE, or -o wide with
+// SUBOBJECT SOURCE before the message and FIRST SEEN COUNT NAME after it),
+// and the kubelet's journal lines for the same (klog's structured form,
+// `E1204 10:00:00.000000 123 kuberuntime_image.go:55] "Failed to pull
+// image" err="…" image="…"`). Messages may be wrapped over several lines.
+//
+// An event keeps only the container runtime's final error for a pull
+// ("Failed to pull image "IMAGE": rpc error: code = … desc = …"), and the
+// kubelet repeats it: Failed, then "Error: ErrImagePull", then BackOff
+// ("Back-off pulling image") and "Error: ImagePullBackOff", with counts
+// ("(x4 over 2m)"). Those are one failure: the last Failed message of an
+// image decides, and a later Pulled ("Successfully pulled image") event
+// means the image was pulled after all.
+//
+// From that message the reader builds the requests the runtime makes for
+// the image, as far as the message proves them and no further. containerd
+// (remotes/docker/resolver.go) sends no ping: it HEADs the manifest by tag
+// at each host, and on a 401 with a Bearer challenge fetches a token —
+// anonymously with GET, or, with credentials (a pull secret, which events
+// never show), with an OAuth2 POST and a GET with Basic after it — and
+// retries the HEAD; once resolved, it GETs the manifest by digest. Its
+// error names the step: "server message: insufficient_scope: authorization
+// failed" is the retried HEAD refused 401 with that error after a token was
+// obtained, "unexpected status from HEAD request to URL: 401" the HEAD's
+// final answer, "REF: not found" a HEAD 404 at every host, "failed to do
+// request: Head URL: …" a transport error, "failed to fetch anonymous
+// token: …" the token request's answer. CRI-O uses containers/image, whose
+// errors ("initializing source docker://…: reading manifest TAG in REPO:
+// manifest unknown") are read as the containers-image reader reads them.
+// Every answer the message does not show is Inferred.
+const FormatKubernetesEvents Format = "kubernetes-events"
+
+// kMarkers start the messages of the kubelet's pull events.
+var kMarkers = []string{
+	"Failed to pull image ", "failed to pull image ", "Back-off pulling image ", "Error: ImagePullBackOff",
+	"Error: ErrImagePull", "Successfully pulled image ", "Pulling image ", "pulling image ", "Container image \"",
+}
+
+// kKlogMsgs are the kubelet's structured log messages about a pull.
+var kKlogMsgs = []string{`"Failed to pull image"`, `"PullImage from image service failed"`, `"Error syncing pod, skipping"`}
+
+func sniffKubernetes(head []string) bool {
+	for _, h := range head {
+		for _, m := range kMarkers[:6] {
+			if strings.Contains(h, m) {
+				return true
+			}
+		}
+		for _, m := range kKlogMsgs[:2] {
+			if strings.Contains(h, m+" err=") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type kKind int
+
+const (
+	kFailed  kKind = iota // Failed to pull image "X": detail
+	kNoInfo               // Error: ErrImagePull, Back-off pulling image, Error: ImagePullBackOff
+	kPulling              // Pulling image "X"
+	kPulled               // Successfully pulled image "X", Container image "X" already present on machine
+)
+
+type kEvent struct {
+	kind   kKind
+	image  string // as the event names it
+	detail string // the runtime's error, for kFailed
+	line   int
+	split  bool // detail still begins with the image: "IMAGE": error
+}
+
+var (
+	// kEventStart: a describe or get-events row (Type then Reason), an
+	// e2e framework line ("event for pod: {kubelet node} Failed: …") or a
+	// klog line.
+	kEventStart = regexp.MustCompile(`(?:^|\s)(?:Normal|Warning)\s+[A-Z][A-Za-z]+\b|\bevent for \S+: \{|^[IWEF]\d{4} \d{2}:\d{2}:\d{2}`)
+	kKlog       = regexp.MustCompile(`^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ \S+\] (.*)$`)
+	// kWideTail: FIRST SEEN, COUNT and NAME after the message (-o wide).
+	kWideTail = regexp.MustCompile(`\s{2,}\S+\s{2,}\d+\s{2,}\S+\s*$`)
+	kRPC      = regexp.MustCompile(`^rpc error: code = \w+ desc = `)
+)
+
+func readKubernetes(ls []line) *Trace {
+	t := &Trace{
+		Format: FormatKubernetesEvents, Name: "Kubernetes events", HidesAuth: true,
+		Lacks: "the requests themselves: an event keeps only the container runtime's final error for a pull, so every answer " +
+			"but the one that error quotes, the challenges, the tokens and whether the pod had an image pull secret are not in them " +
+			"(regtrace builds the requests containerd or CRI-O makes for the image and marks what it infers; " +
+			"ErrImagePull, BackOff and ImagePullBackOff events repeat the last failure and add nothing)",
+	}
+	var evs []kEvent
+	wide := false
+	var cur *kEvent // the Failed event whose message may go on over the next lines
+	more := 0
+	for _, l := range ls {
+		s := l.text
+		trim := strings.TrimSpace(s)
+		if strings.Contains(s, "MESSAGE") && strings.Contains(s, "LAST SEEN") {
+			wide = strings.Contains(s, "FIRST SEEN") && strings.Contains(s, "COUNT")
+			cur = nil
+			continue
+		}
+		if e, ok := kKlogEvent(s, l.n); ok {
+			evs = append(evs, e)
+			cur = nil
+			continue
+		}
+		if wide {
+			if loc := kWideTail.FindStringIndex(s); loc != nil {
+				s = s[:loc[0]]
+			}
+		}
+		if e, ok := kLineEvent(s, l.n); ok {
+			evs = append(evs, e)
+			cur = nil
+			if e.kind == kFailed {
+				cur, more = &evs[len(evs)-1], 0
+			}
+			continue
+		}
+		// A wrapped message goes on over lines that start no event.
+		if cur != nil && trim != "" && more < 40 && !kEventStart.MatchString(s) && !strings.HasPrefix(trim, "----") &&
+			trim != "Events:" && !strings.HasPrefix(trim, "Type ") {
+			cur.detail += " " + trim
+			more++
+			continue
+		}
+		cur = nil
+	}
+	for i := range evs {
+		if e := &evs[i]; e.split {
+			e.image, e.detail = kSplitFailed(e.detail)
+		}
+	}
+	b := &kBuilder{t: t}
+	b.runtime = kTraceRuntime(evs)
+	b.build(evs)
+	t.Flows = b.flows
+	return t
+}
+
+// kKlogEvent reads a kubelet journal line in klog's structured form.
+func kKlogEvent(s string, n int) (kEvent, bool) {
+	m := kKlog.FindStringSubmatch(s)
+	if m == nil {
+		return kEvent{}, false
+	}
+	msg := m[1]
+	which := -1
+	for i, k := range kKlogMsgs {
+		if strings.HasPrefix(msg, k) {
+			which = i
+		}
+	}
+	if which < 0 {
+		return kEvent{}, false
+	}
+	errv, _ := logfmtValue(msg, "err")
+	image, _ := logfmtValue(msg, "image")
+	if which < 2 {
+		return kEvent{kind: kFailed, image: image, detail: errv, line: n}, errv != ""
+	}
+	// "Error syncing pod, skipping" err="failed to \"StartContainer\" for
+	// \"c\" with ErrImagePull: \"…\"": the pull's error, quoted once more.
+	for _, w := range []string{"with ErrImagePull: ", "with ImagePullBackOff: "} {
+		i := strings.Index(errv, w)
+		if i < 0 {
+			continue
+		}
+		inner := errv[i+len(w):]
+		if u, err := strconv.Unquote(inner); err == nil {
+			inner = u
+		}
+		if w == "with ImagePullBackOff: " {
+			img := ""
+			if j := strings.Index(inner, `Back-off pulling image "`); j >= 0 {
+				img, _ = kQuoted(inner[j+len(`Back-off pulling image `):])
+			}
+			return kEvent{kind: kNoInfo, image: img, line: n}, true
+		}
+		return kEvent{kind: kFailed, detail: inner, line: n}, inner != ""
+	}
+	return kEvent{}, false
+}
+
+// kLineEvent reads an event row, wherever its message starts.
+func kLineEvent(s string, n int) (kEvent, bool) {
+	at, which := -1, ""
+	for _, m := range kMarkers {
+		if i := strings.Index(s, m); i >= 0 && (at < 0 || i < at) {
+			at, which = i, m
+		}
+	}
+	if at < 0 {
+		return kEvent{}, false
+	}
+	rest := strings.TrimSpace(s[at+len(which):])
+	e := kEvent{line: n}
+	switch which {
+	case "Failed to pull image ", "failed to pull image ":
+		// The image and the error are split once the message is whole:
+		// a wrapped message may put the image on the next line.
+		e.kind, e.detail, e.split = kFailed, rest, true
+	case "Error: ImagePullBackOff", "Error: ErrImagePull":
+		e.kind = kNoInfo
+	case "Back-off pulling image ":
+		e.kind = kNoInfo
+		e.image, _ = kQuoted(rest)
+	case "Successfully pulled image ":
+		e.kind = kPulled
+		e.image, _ = kQuoted(rest)
+	case "Container image \"":
+		if !strings.Contains(rest, "already present on machine") {
+			return kEvent{}, false
+		}
+		e.kind = kPulled
+		e.image, _ = kQuoted(`"` + rest)
+	default:
+		e.kind = kPulling
+		e.image, _ = kQuoted(rest)
+	}
+	return e, true
+}
+
+// kSplitFailed splits what follows "Failed to pull image ": the image,
+// quoted (or bare, from old kubelets: `onehub/app:latest: Error: …`), and
+// the runtime's error.
+func kSplitFailed(rest string) (image, detail string) {
+	img, after := kQuoted(rest)
+	if img == "" {
+		i := strings.Index(rest, ": ")
+		if i < 0 {
+			return "", rest
+		}
+		img, after = rest[:i], rest[i:]
+	}
+	return img, strings.TrimSpace(strings.TrimPrefix(after, ":"))
+}
+
+// kQuoted reads a leading "…" and returns it and what follows.
+func kQuoted(s string) (string, string) {
+	if !strings.HasPrefix(s, `"`) {
+		return "", s
+	}
+	i := strings.IndexByte(s[1:], '"')
+	if i < 0 {
+		return "", s
+	}
+	return s[1 : i+1], s[i+2:]
+}
+
+// Runtimes, read from the error's wording.
+const (
+	rtContainerd = "containerd"
+	rtCRIO       = "cri-o"
+	rtDocker     = "docker"
+)
+
+func kRuntime(detail string) string {
+	d := strings.ToLower(detail)
+	switch {
+	case strings.Contains(d, "failed to pull and unpack image") || strings.Contains(d, "failed to resolve reference") ||
+		strings.Contains(d, "failed to resolve image") || strings.Contains(d, "httpreadseeker") || strings.Contains(d, "httpreaderseeker") ||
+		strings.Contains(d, "failed to do request:") || strings.Contains(d, "failed to fetch anonymous token") || strings.Contains(d, "failed to fetch oauth token"):
+		return rtContainerd
+	case strings.Contains(d, "initializing source docker://") || strings.Contains(d, "reading manifest ") ||
+		strings.Contains(d, "pinging container registry") || strings.Contains(d, "pinging docker registry") ||
+		strings.Contains(d, "requesting bearer token") || strings.Contains(d, "unable to retrieve auth token") ||
+		strings.Contains(d, "determining manifest mime type") || strings.Contains(d, "copying system image"):
+		return rtCRIO
+	case strings.Contains(d, "error response from daemon"):
+		return rtDocker
+	}
+	return ""
+}
+
+// kTraceRuntime: a node runs one runtime; the first error that names it
+// names it for every pull.
+func kTraceRuntime(evs []kEvent) string {
+	for _, e := range evs {
+		if e.kind == kFailed {
+			if r := kRuntime(e.detail); r != "" {
+				return r
+			}
+		}
+	}
+	return ""
+}
+
+// kRef is an image reference, normalised as the runtimes do.
+type kRef struct {
+	domain, name, ref string // "docker.io", "library/busybox", "latest" or "sha256:…"
+}
+
+func (r kRef) String() string {
+	if strings.Contains(r.ref, ":") && !strings.HasPrefix(r.ref, "sha") || strings.HasPrefix(r.ref, "sha256:") || strings.HasPrefix(r.ref, "sha512:") {
+		return r.domain + "/" + r.name + "@" + r.ref
+	}
+	return r.domain + "/" + r.name + ":" + r.ref
+}
+
+// host is where the runtime sends requests for the domain.
+func (r kRef) host() string {
+	if r.domain == "docker.io" || r.domain == "index.docker.io" {
+		return "registry-1.docker.io"
+	}
+	return r.domain
+}
+
+func (r kRef) hub() bool { return r.host() == "registry-1.docker.io" }
+
+func (r kRef) manifestURL(ref string) string {
+	if ref == "" {
+		ref = r.ref
+	}
+	return "https://" + r.host() + "/v2/" + r.name + "/manifests/" + ref
+}
+
+// parseRef reads an image reference as the kubelet and runtimes do
+// (distribution/reference's normalisation), totally: nonsense gives a
+// reference to nonsense, never an error.
+func parseRef(s string) kRef {
+	s = strings.TrimSpace(strings.TrimPrefix(s, "docker://"))
+	if s == "" {
+		return kRef{domain: "unknown", name: "unknown", ref: "latest"}
+	}
+	digest := ""
+	if i := strings.IndexByte(s, '@'); i >= 0 {
+		s, digest = s[:i], s[i+1:]
+	}
+	tag := ""
+	if i := strings.LastIndexByte(s, ':'); i >= 0 && !strings.Contains(s[i:], "/") {
+		s, tag = s[:i], s[i+1:]
+	}
+	r := kRef{domain: "docker.io", name: s}
+	if d, rest, ok := strings.Cut(s, "/"); ok && (strings.ContainsAny(d, ".:") || d == "localhost") {
+		r.domain, r.name = d, rest
+	}
+	if r.domain == "index.docker.io" {
+		r.domain = "docker.io"
+	}
+	if r.domain == "docker.io" && !strings.Contains(r.name, "/") {
+		r.name = "library/" + r.name
+	}
+	if r.name == "" {
+		r.name = "unknown"
+	}
+	switch {
+	case digest != "":
+		r.ref = digest
+	case tag != "":
+		r.ref = tag
+	default:
+		r.ref = "latest"
+	}
+	return r
+}
+
+// kBuilder builds the flows of every image's pull.
+type kBuilder struct {
+	t       *Trace
+	runtime string
+	flows   []*flow.Flow
+	// proven counts the pulls whose message says whether credentials were
+	// sent ("failed to fetch anonymous token", "no basic auth
+	// credentials", "failed to fetch oauth token"); pulls counts them all.
+	proven, pulls int
+}
+
+func (b *kBuilder) ua() string {
+	switch b.runtime {
+	case rtContainerd:
+		return "containerd"
+	case rtCRIO:
+		return "cri-o"
+	case rtDocker:
+		return "docker"
+	}
+	return ""
+}
+
+// build reads each image's events: the last Failed message of an image is
+// its failure; a Pulled event after every failure means the pull worked.
+func (b *kBuilder) build(evs []kEvent) {
+	type story struct {
+		image    string
+		failed   *kEvent // the last Failed event
+		noInfo   *kEvent // the last event that names no reason
+		failedAt int     // index of the last failure of any kind
+		pulledAt int
+		pulled   *kEvent
+		pulling  *kEvent
+	}
+	var order []string
+	stories := map[string]*story{}
+	last := "" // the image of the last event that named one
+	for i := range evs {
+		e := &evs[i]
+		key := ""
+		if e.image != "" {
+			key = parseRef(e.image).String()
+		} else if e.kind == kFailed {
+			if m := kUnpack.FindStringSubmatch(kRPC.ReplaceAllString(e.detail, "")); m != nil {
+				key = parseRef(m[1]).String()
+			}
+		}
+		if key == "" {
+			key = last
+		}
+		last = key
+		st := stories[key]
+		if st == nil {
+			st = &story{image: e.image, failedAt: -1, pulledAt: -1}
+			if st.image == "" && key != "" {
+				st.image = key
+			}
+			stories[key] = st
+			order = append(order, key)
+		}
+		switch e.kind {
+		case kFailed:
+			st.failed, st.failedAt = e, i
+		case kNoInfo:
+			st.noInfo, st.failedAt = e, i
+		case kPulled:
+			st.pulled, st.pulledAt = e, i
+		case kPulling:
+			st.pulling = e
+		}
+	}
+	for _, key := range order {
+		st := stories[key]
+		if st.failedAt < 0 && st.pulled == nil && st.pulling == nil {
+			continue
+		}
+		ref := parseRef(st.image)
+		if st.failed != nil {
+			// The runtime names the reference it normalised.
+			d := kRPC.ReplaceAllString(st.failed.detail, "")
+			if m := kUnpack.FindStringSubmatch(d); m != nil {
+				ref = parseRef(m[1])
+			} else if m := ciSource.FindStringSubmatch(d); m != nil {
+				ref = parseRef(m[1])
+			}
+		}
+		if st.failedAt >= 0 {
+			if b.t.Image == "" {
+				b.t.Image = ref.String()
+			}
+			if st.failed != nil {
+				b.t.Errors = append(b.t.Errors, redact.Text(fmt.Sprintf("Failed to pull image %q: %s", st.image, st.failed.detail)))
+				b.failure(ref, st.failed.detail, st.failed.line)
+			} else {
+				// Only ErrImagePull or BackOff: the reason is not in the events.
+				b.t.Errors = append(b.t.Errors, redact.Text(fmt.Sprintf("Back-off pulling image %q (the events copied hold no Failed message with the reason)", st.image)))
+				f := b.add(http.MethodHead, ref.manifestURL(""), st.noInfo.line, false)
+				setErr(f, "the pull failed, and the events copied do not say why (only ErrImagePull or ImagePullBackOff)")
+				b.pulls++
+			}
+		}
+		switch {
+		case st.pulled != nil && st.pulledAt > st.failedAt:
+			b.success(ref, st.pulled.line)
+		case st.failedAt < 0 && st.pulling != nil:
+			// A pull still going when the events were copied: its answer
+			// is unknown.
+			b.add(http.MethodHead, ref.manifestURL(""), st.pulling.line, true)
+		}
+	}
+	if b.t.Image != "" {
+		b.t.Command = b.command(b.t.Image)
+	}
+	// Events never show a pull secret, unless the runtime's own words
+	// say what it sent: then the requests put back are the wire's.
+	b.t.HidesAuth = b.pulls == 0 || b.proven < b.pulls
+	for _, f := range b.flows {
+		if ua := b.ua(); ua != "" {
+			f.Request.Header.Set("User-Agent", ua)
+		}
+	}
+}
+
+// command is how to record the pull on the node: the kubelet cannot be
+// wrapped by regtrace run, but the runtime can be sent through the proxy.
+func (b *kBuilder) command(image string) string {
+	switch b.runtime {
+	case rtCRIO:
+		return "regtrace proxy --har trace.har, with CRI-O on the node trusting its CA (regtrace ca trust --client podman: CRI-O reads the same /etc/containers/certs.d) and HTTPS_PROXY in crio.service's environment; then crictl pull " + image
+	case rtDocker:
+		return "regtrace proxy --har trace.har, with the node's dockerd set up by regtrace ca trust --client docker; then docker pull " + image
+	}
+	return "regtrace proxy --har trace.har, with containerd on the node set up by regtrace ca trust --client containerd; then crictl pull " + image
+}
+
+// add appends a flow whose answer is inferred (status 0: unknown, until
+// set).
+func (b *kBuilder) add(method, raw string, n int, shown bool) *flow.Flow {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || !u.IsAbs() {
+		u = &url.URL{Scheme: "https", Host: "unknown", Path: "/"}
+	}
+	origin := "line " + strconv.Itoa(n)
+	if !shown {
+		origin = "implied by line " + strconv.Itoa(n)
+	}
+	f := &flow.Flow{
+		ID: flow.ID(len(b.flows) + 1), Origin: origin,
+		Request:  flow.Request{Method: method, URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
+		Response: &flow.Response{Inferred: true, Header: http.Header{}},
+	}
+	if method == http.MethodHead || method == http.MethodGet && strings.Contains(u.Path, "/manifests/") {
+		f.Request.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, */*")
+	}
+	b.flows = append(b.flows, f)
+	return f
+}
+
+func kStatus(f *flow.Flow, st int) *flow.Flow {
+	f.Response.Status = st
+	return f
+}
+
+// success: the pull worked. containerd resolved the tag (a HEAD answered
+// 200); what else it fetched, and how it authenticated, the event does not
+// say.
+func (b *kBuilder) success(ref kRef, n int) {
+	b.pulls++
+	if b.runtime == rtCRIO || b.runtime == rtDocker {
+		b.add(http.MethodGet, "https://"+ref.host()+"/v2/", n, false)
+		kStatus(b.add(http.MethodGet, ref.manifestURL(""), n, false), 200)
+		return
+	}
+	kStatus(b.add(http.MethodHead, ref.manifestURL(""), n, false), 200)
+}
+
+var (
+	kUnpack       = regexp.MustCompile(`^failed to pull and unpack image "([^"]+)": `)
+	kResolve      = regexp.MustCompile(`^failed to resolve (?:reference "([^"]*)"|image)(?: "[^"]*")?: (.*)$`)
+	kCopy         = regexp.MustCompile(`^failed to copy: httpRead(?:er)?Seeker: failed open: (.*)$`)
+	kDenied       = regexp.MustCompile(`^pull access denied, repository does not exist or may require authorization: (.*)$`)
+	kServerMsg    = regexp.MustCompile(`server message: (\w+): authorization failed`)
+	kAuthorize    = regexp.MustCompile(`^failed to authorize: failed to fetch (anonymous|oauth) token: (.*)$`)
+	kReqStatus    = regexp.MustCompile(`^unexpected status from (HEAD|GET|POST) request to (https?://\S+): (\d{3})\b`)
+	kOldStatus    = regexp.MustCompile(`(?:^unexpected status code|failed with status code) \[manifests ([^\]]+)\]: (\d{3})\b`)
+	kBareStatus   = regexp.MustCompile(`^unexpected status: (\d{3})\b`)
+	kCodeURL      = regexp.MustCompile(`^unexpected status code (https?://\S+): (\d{3})\b[^-]*(?:- Server message: (.*))?$`)
+	kDoRequest    = regexp.MustCompile(`^(?:failed to do request: )?(Head|Get|Post) "?(https?://[^"\s]+?)"?: (.*)$`)
+	kContentNotAt = regexp.MustCompile(`^content at (https?://\S+) not found`)
+	kNotFound     = regexp.MustCompile(`^(\S+): not found$`)
+)
+
+// failure builds the flows one Failed message proves.
+func (b *kBuilder) failure(ref kRef, detail string, n int) {
+	b.pulls++
+	d := strings.TrimSpace(kRPC.ReplaceAllString(strings.TrimSpace(detail), ""))
+	rt := kRuntime(d)
+	if rt == "" {
+		rt = b.runtime
+	}
+	if m := kUnpack.FindStringSubmatch(d); m != nil {
+		d = d[len(m[0]):]
+	}
+	if rt == rtContainerd || rt == "" {
+		if m := kResolve.FindStringSubmatch(d); m != nil {
+			if b.resolve(ref, m[2], n) {
+				return
+			}
+		} else if m := kCopy.FindStringSubmatch(d); m != nil {
+			// The tag was resolved: the HEAD got its 200.
+			kStatus(b.add(http.MethodHead, ref.manifestURL(""), n, false), 200)
+			if b.fetch(ref, m[1], n) {
+				return
+			}
+		} else if rt == rtContainerd && b.resolve(ref, d, n) {
+			return
+		}
+	}
+	b.generic(ref, rt, detail, n)
+}
+
+// resolve reads the error of containerd's resolver: the manifest HEAD.
+func (b *kBuilder) resolve(ref kRef, e string, n int) bool {
+	head := ref.manifestURL("")
+	switch {
+	case kDenied.MatchString(e):
+		why := kDenied.FindStringSubmatch(e)[1]
+		if m := kServerMsg.FindStringSubmatch(why); m != nil {
+			// invalidAuthorization: the same HEAD refused again with
+			// error=, after a token was obtained for it.
+			realm, chal := b.realm(ref, "")
+			f := kStatus(b.add(http.MethodHead, head, n, false), 401)
+			f.Response.Header.Set("Www-Authenticate", chal)
+			if realm != "" {
+				// A token was obtained: its answer (2xx) and contents
+				// are unknown, so the status stays 0.
+				b.add(http.MethodGet, realm, n, false)
+			}
+			f = kStatus(b.add(http.MethodHead, head, n, true), 401)
+			f.Request.Header.Set("Authorization", tokenFromLog)
+			f.Response.Header.Set("Www-Authenticate", chal+fmt.Sprintf(",error=%q", m[1]))
+			return true
+		}
+		if strings.Contains(why, "no basic auth credentials") {
+			// A Basic challenge, and no credentials for the host.
+			f := kStatus(b.add(http.MethodHead, head, n, true), 401)
+			f.Response.Header.Set("Www-Authenticate", "Basic")
+			b.proven++
+			return true
+		}
+		return false
+	case kAuthorize.MatchString(e):
+		m := kAuthorize.FindStringSubmatch(e)
+		b.token(ref, head, m[1] == "oauth", m[2], n)
+		return true
+	case kReqStatus.MatchString(e):
+		m := kReqStatus.FindStringSubmatch(e)
+		st, _ := strconv.Atoi(m[3])
+		b.statusFlow(m[1], m[2], st, "", n)
+		return true
+	case kOldStatus.MatchString(e):
+		m := kOldStatus.FindStringSubmatch(e)
+		st, _ := strconv.Atoi(m[2])
+		b.statusFlow(http.MethodHead, ref.manifestURL(m[1]), st, "", n)
+		return true
+	case kDoRequest.MatchString(e):
+		m := kDoRequest.FindStringSubmatch(e)
+		kSetErr(b.add(strings.ToUpper(m[1]), m[2], n, true), m[3])
+		return true
+	case kNotFound.MatchString(e):
+		// Every host answered the HEAD 404 (a HEAD has no body: no code).
+		kStatus(b.add(http.MethodHead, head, n, true), 404)
+		return true
+	}
+	return false
+}
+
+// fetch reads the error of containerd's fetcher: a GET by digest.
+func (b *kBuilder) fetch(ref kRef, e string, n int) bool {
+	switch {
+	case kCodeURL.MatchString(e):
+		m := kCodeURL.FindStringSubmatch(e)
+		st, _ := strconv.Atoi(m[2])
+		b.statusFlow(http.MethodGet, m[1], st, m[3], n)
+		return true
+	case kReqStatus.MatchString(e):
+		m := kReqStatus.FindStringSubmatch(e)
+		st, _ := strconv.Atoi(m[3])
+		b.statusFlow(m[1], m[2], st, "", n)
+		return true
+	case kContentNotAt.MatchString(e):
+		b.statusFlow(http.MethodGet, kContentNotAt.FindStringSubmatch(e)[1], 404, "", n)
+		return true
+	case kAuthorize.MatchString(e):
+		m := kAuthorize.FindStringSubmatch(e)
+		b.token(ref, ref.manifestURL(""), m[1] == "oauth", m[2], n)
+		return true
+	case kDoRequest.MatchString(e):
+		m := kDoRequest.FindStringSubmatch(e)
+		kSetErr(b.add(strings.ToUpper(m[1]), m[2], n, true), m[3])
+		return true
+	}
+	return false
+}
+
+// statusFlow is a request the message names with the status it quotes,
+// and the registry's code when containerd quotes its "Server message".
+func (b *kBuilder) statusFlow(method, raw string, st int, server string, n int) {
+	f := kStatus(b.add(method, raw, n, true), st)
+	if server == "" || method == http.MethodHead {
+		return
+	}
+	code, msg, ok := strings.Cut(server, ": ")
+	if !ok || strings.ContainsAny(code, " \t") {
+		return
+	}
+	body, _ := json.Marshal(map[string]any{"errors": []map[string]string{{"code": strings.ToUpper(code), "message": msg}}})
+	f.Response.Header.Set("Content-Type", "application/json")
+	f.Response.Body = flow.Body{Captured: body, Size: int64(len(body)), Complete: true}
+}
+
+// realm is the token endpoint of a registry when it is known without the
+// challenge (Docker Hub's), and the Bearer challenge to put back.
+func (b *kBuilder) realm(ref kRef, tokenURL string) (string, string) {
+	scope := "repository:" + ref.name + ":pull"
+	if tokenURL == "" && ref.hub() {
+		tokenURL = "https://auth.docker.io/token?scope=" + url.QueryEscape(scope) + "&service=registry.docker.io"
+	}
+	if tokenURL == "" {
+		return "", "Bearer"
+	}
+	u, err := url.Parse(tokenURL)
+	if err != nil || u.Host == "" {
+		return "", "Bearer"
+	}
+	ch := fmt.Sprintf("Bearer realm=%q", u.Scheme+"://"+u.Host+u.Path)
+	if svc := u.Query().Get("service"); svc != "" {
+		ch += fmt.Sprintf(",service=%q", svc)
+	}
+	if sc := u.Query().Get("scope"); sc != "" {
+		scope = sc
+	}
+	return tokenURL, ch + fmt.Sprintf(",scope=%q", scope)
+}
+
+// token: the HEAD was challenged, and the token request failed. An
+// anonymous one is a GET without credentials; "oauth" means the runtime
+// had credentials and POSTed them, then, if the POST was refused 400, 401,
+// 404 or 405, asked with GET and Basic (remotes/docker/authorizer.go).
+func (b *kBuilder) token(ref kRef, head string, oauth bool, e string, n int) {
+	method, tokenURL, st, reason := http.MethodGet, "", 0, ""
+	switch {
+	case kReqStatus.MatchString(e):
+		m := kReqStatus.FindStringSubmatch(e)
+		method, tokenURL = m[1], m[2]
+		st, _ = strconv.Atoi(m[3])
+	case kBareStatus.MatchString(e):
+		st, _ = strconv.Atoi(kBareStatus.FindStringSubmatch(e)[1])
+		if oauth {
+			method = http.MethodPost
+		}
+	case kDoRequest.MatchString(e):
+		m := kDoRequest.FindStringSubmatch(e)
+		method, tokenURL, reason = strings.ToUpper(m[1]), m[2], m[3]
+	default:
+		reason = e
+		if oauth {
+			method = http.MethodPost
+		}
+	}
+	b.proven++
+	realm, chal := b.realm(ref, tokenURL)
+	if realm == "" {
+		// Not Docker Hub, and the message does not name the realm: the
+		// token request is put at the registry host, a stand-in.
+		realm = "https://" + ref.host() + "/token?scope=" + url.QueryEscape("repository:"+ref.name+":pull") + "&service=" + url.QueryEscape(ref.host())
+		chal = fmt.Sprintf("Bearer realm=%q,service=%q,scope=%q", "https://"+ref.host()+"/token", ref.host(), "repository:"+ref.name+":pull")
+	}
+	f := kStatus(b.add(http.MethodHead, head, n, false), 401)
+	f.Response.Header.Set("Www-Authenticate", chal)
+	if method == http.MethodPost {
+		u, _ := url.Parse(realm)
+		if u != nil {
+			u.RawQuery = ""
+			realm = u.String()
+		}
+	}
+	tf := b.add(method, realm, n, tokenURL != "")
+	if oauth {
+		b.t.CredentialsFor = appendOnce(b.t.CredentialsFor, ref.host())
+		if method == http.MethodGet {
+			tf.Request.Header.Set("Authorization", redactedNoUser)
+		} else {
+			// The form's fields are not in the message: a pull secret
+			// made by kubectl create secret docker-registry holds a user
+			// and password, which containerd sends as a password grant.
+			form := url.Values{"grant_type": {"password"}, "client_id": {"containerd-client"}, "password": {"REDACTED"}}
+			tf.Request.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			tf.Request.Body = flow.Body{Captured: []byte(form.Encode()), Size: int64(len(form.Encode())), Complete: true}
+		}
+	}
+	if st > 0 {
+		kStatus(tf, st)
+	} else {
+		kSetErr(tf, reason)
+	}
+}
+
+// kSetErr is setErr, reading "dial tcp: lookup HOST: Try again" (the
+// resolver's EAI_AGAIN) as the DNS failure it is.
+func kSetErr(f *flow.Flow, msg string) {
+	setErr(f, msg)
+	if f.Err.Kind == flow.ErrOther && strings.Contains(msg, "lookup ") && strings.Contains(msg, "dial ") {
+		f.Err.Kind = flow.ErrDNS
+	}
+}
+
+func appendOnce(xs []string, x string) []string {
+	for _, y := range xs {
+		if y == x {
+			return xs
+		}
+	}
+	return append(xs, x)
+}
+
+// generic: CRI-O's containers/image errors, dockershim's, and anything
+// else: the requests the runtime makes for a manifest, with the error read
+// back as the containers-image reader reads it.
+func (b *kBuilder) generic(ref kRef, rt, detail string, n int) {
+	d := kRPC.ReplaceAllString(strings.TrimSpace(detail), "")
+	if m := ciSource.FindStringSubmatch(d); m != nil {
+		ref = parseRef(m[1])
+	}
+	low := strings.ToLower(d)
+	start := len(b.flows)
+	if rt == rtCRIO || rt == rtDocker {
+		ping := b.add(http.MethodGet, "https://"+ref.host()+"/v2/", n, false)
+		if ref.hub() {
+			// Docker Hub challenges every anonymous ping, and the client
+			// asks auth.docker.io for a token before the manifest.
+			realm, chal := b.realm(ref, "")
+			kStatus(ping, 401).Response.Header.Set("Www-Authenticate", chal)
+			b.add(http.MethodGet, realm, n, false)
+		}
+	}
+	if !strings.Contains(low, "pinging") || strings.Contains(low, "reading manifest") {
+		f := b.add(http.MethodGet, ref.manifestURL(""), n, false)
+		if ref.hub() && (rt == rtCRIO || rt == rtDocker) {
+			f.Request.Header.Set("Authorization", tokenFromLog)
+		}
+	}
+	sub := applyError(b.flows[start:], d, false)
+	sub = failSomewhere(sub, d, ref.String())
+	b.flows = append(b.flows[:start], sub...)
+	for i, f := range b.flows {
+		f.ID = flow.ID(i + 1)
+		if f.Origin == "the final error" {
+			f.Origin = "line " + strconv.Itoa(n)
+		}
+	}
+}
+
+// ciSource is the image containers/image names in its error.
+var ciSource = regexp.MustCompile(`(?i)initializing source docker://(\S+?): `)

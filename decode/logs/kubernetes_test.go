@@ -1,0 +1,179 @@
+package logs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/regtrace/regtrace/decode/flow"
+)
+
+// TestKubernetesGoldens reads Kubernetes pull events modelled on public
+// tickets (testdata/kubernetes/README.md cites each) and compares the
+// flows built from each with its golden file.
+func TestKubernetesGoldens(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "kubernetes", "*.log"))
+	if err != nil || len(files) < 15 {
+		t.Fatalf("fixtures: %v %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := read(t, string(raw))
+			if tr.Format != FormatKubernetesEvents {
+				t.Fatalf("format %s", tr.Format)
+			}
+			got := volatile.ReplaceAllString(summary(tr), ":PORT")
+			golden := strings.TrimSuffix(f, ".log") + ".golden"
+			if *update {
+				os.WriteFile(golden, []byte(got), 0o644)
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (go test ./decode/logs -update writes it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs (go test ./decode/logs -update rewrites it)\n--- got\n%s--- want\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+// What each class of message becomes: the flows containerd or CRI-O made,
+// as far as the message proves them.
+func TestKubernetesClasses(t *testing.T) {
+	const ev = `  Warning  Failed     9s (x3 over 40s)  kubelet            Failed to pull image "IMG": rpc error: code = Unknown desc = `
+	for _, c := range []struct {
+		name, log string
+		want      []string // substrings of the summary
+		hides     bool
+	}{
+		{"insufficient_scope: HEAD 401, token, HEAD 401 with error=",
+			ev + `failed to pull and unpack image "docker.io/acme/app:1": failed to resolve reference "docker.io/acme/app:1": pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed`,
+			[]string{`#1 HEAD https://registry-1.docker.io/v2/acme/app/manifests/1 (401 inferred) auth="" challenge="Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\",scope=\"repository:acme/app:pull\"" ua="containerd"`,
+				`#2 GET https://auth.docker.io/token?scope=repository%3Aacme%2Fapp%3Apull&service=registry.docker.io (0 inferred)`,
+				`#3 HEAD https://registry-1.docker.io/v2/acme/app/manifests/1 (401 inferred) auth="Bearer REDACTED-token-not-in-the-log" challenge="Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\",scope=\"repository:acme/app:pull\",error=\"insufficient_scope\""`}, true},
+		{"a HEAD's 401, and nothing else",
+			ev + `failed to pull and unpack image "reg.example/a/b:2": failed to resolve reference "reg.example/a/b:2": unexpected status from HEAD request to https://reg.example/v2/a/b/manifests/2: 401 Unauthorized`,
+			[]string{`#1 HEAD https://reg.example/v2/a/b/manifests/2 (401 inferred) auth="" challenge=""`}, true},
+		{"not found: a HEAD 404 without a code",
+			ev + `failed to pull and unpack image "ghcr.io/a/b:2": failed to resolve reference "ghcr.io/a/b:2": ghcr.io/a/b:2: not found`,
+			[]string{`#1 HEAD https://ghcr.io/v2/a/b/manifests/2 (404 inferred) auth=""`}, true},
+		{"DNS on the HEAD, EAI_AGAIN too",
+			ev + `failed to pull and unpack image "ghcr.io/a/b:main": failed to resolve reference "ghcr.io/a/b:main": failed to do request: Head "https://ghcr.io/v2/a/b/manifests/main": dial tcp: lookup ghcr.io: Try again`,
+			[]string{`#1 HEAD https://ghcr.io/v2/a/b/manifests/main (err dns: dial tcp: lookup ghcr.io: Try again)`}, true},
+		{"an anonymous token request's status proves no credentials",
+			ev + `failed to pull and unpack image "docker.io/library/x:1": failed to resolve reference "docker.io/library/x:1": failed to authorize: failed to fetch anonymous token: unexpected status: 401 Unauthorized`,
+			[]string{`#2 GET https://auth.docker.io/token?scope=repository%3Alibrary%2Fx%3Apull&service=registry.docker.io (401 inferred) auth=""`}, false},
+		{"oauth: credentials sent, the GET after the POST refused",
+			ev + `failed to pull and unpack image "gitlab.example/g/p:1": failed to resolve reference "gitlab.example/g/p:1": failed to authorize: failed to fetch oauth token: unexpected status from GET request to https://gitlab.example/jwt/auth?scope=repository%3Ag%2Fp%3Apull&service=container_registry: 401 Unauthorized`,
+			[]string{`#2 GET https://gitlab.example/jwt/auth?scope=repository%3Ag%2Fp%3Apull&service=container_registry (401 inferred) auth="Basic REDACTED(user=)"`, `credentialsFor=[gitlab.example]`}, false},
+		{"a rate limit on the GET by digest, after the tag resolved",
+			ev + `failed to pull and unpack image "docker.io/library/x:1": failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/x/manifests/sha256:aa: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit.`,
+			[]string{`#1 HEAD https://registry-1.docker.io/v2/library/x/manifests/1 (200 inferred)`, `#2 GET https://registry-1.docker.io/v2/library/x/manifests/sha256:aa (429 inferred body={"errors":[{"code":"TOOMANYREQUESTS"`}, true},
+		{"CRI-O: containers/image's manifest unknown",
+			ev + `initializing source docker://quay.io/a/b:v1: reading manifest v1 in quay.io/a/b: manifest unknown`,
+			[]string{`#2 GET https://quay.io/v2/a/b/manifests/v1 (404 inferred body={"errors":[{"code":"MANIFEST_UNKNOWN"`, `ua="cri-o"`, `crictl pull quay.io/a/b:v1`}, true},
+		{"only BackOff: a failure with no reason",
+			`  Normal   BackOff  2m  kubelet  Back-off pulling image "nginx"`,
+			[]string{`#1 HEAD https://registry-1.docker.io/v2/library/nginx/manifests/latest (err other: the pull failed, and the events copied do not say why`}, true},
+		{"pulled after it failed: the failure, then the success",
+			ev + `failed to pull and unpack image "quay.io/a/b:1": failed to resolve reference "quay.io/a/b:1": failed to do request: Head "https://quay.io/v2/a/b/manifests/1": dial tcp 1.2.3.4:443: i/o timeout` + "\n" +
+				`  Normal   Pulled  1m  kubelet  Successfully pulled image "quay.io/a/b:1" in 2s`,
+			[]string{`#1 HEAD https://quay.io/v2/a/b/manifests/1 (err timeout`, `#2 HEAD https://quay.io/v2/a/b/manifests/1 (200 inferred)`}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tr := read(t, strings.ReplaceAll(c.log, `"IMG"`, `"img"`))
+			got := summary(tr)
+			for _, w := range c.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("summary lacks %s\n%s", w, got)
+				}
+			}
+			if tr.HidesAuth != c.hides {
+				t.Errorf("HidesAuth = %v, want %v", tr.HidesAuth, c.hides)
+			}
+			if tr.Name != "Kubernetes events" || !strings.Contains(tr.Command, "regtrace proxy --har trace.har") || !strings.Contains(tr.Command, "crictl pull ") {
+				t.Errorf("name %q command %q", tr.Name, tr.Command)
+			}
+		})
+	}
+}
+
+// Repeated events are one failure: the flows of the last Failed message,
+// once, however many times the kubelet said it and however it was copied.
+func TestKubernetesOneFailureHoweverCopied(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "kubernetes", "describe-not-found.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := flowsOnly(summary(read(t, string(raw))))
+	if strings.Count(base, "\n#") != 0 || strings.Count(base, "#") != 1 {
+		t.Fatalf("want one flow:\n%s", base)
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	for name, v := range map[string]func(string) string{
+		"CRLF":            func(l string) string { return l + "\r" },
+		"journald prefix": func(l string) string { return "Dec 04 16:58:45 node-7 kubectl[99]: " + l },
+		"doubled":         func(l string) string { return l + "\n" + l },
+	} {
+		var out []string
+		for _, l := range lines {
+			out = append(out, v(l))
+		}
+		if got := flowsOnly(summary(read(t, strings.Join(out, "\n")))); got != base {
+			t.Errorf("%s: flows differ\n--- got\n%s\n--- want\n%s", name, got, base)
+		}
+	}
+}
+
+func TestKubernetesRefs(t *testing.T) {
+	for in, want := range map[string]string{
+		"busybox":                        "docker.io/library/busybox:latest",
+		"index.docker.io/a/b@sha256:00":  "docker.io/a/b@sha256:00",
+		"localhost:5000/x":               "localhost:5000/x:latest",
+		"reg.example:5000/a/b:1":         "reg.example:5000/a/b:1",
+		"docker://quay.io/a/b:v1":        "quay.io/a/b:v1",
+		"":                               "unknown/unknown:latest",
+		"ghcr.io/a/b:1.0@sha256:abcdef0": "ghcr.io/a/b@sha256:abcdef0",
+	} {
+		if got := parseRef(in).String(); got != want {
+			t.Errorf("parseRef(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// FuzzReadKubernetes: reading events is total. Any input gives a Trace or
+// ErrUnknownFormat, never a panic; every flow has a method, an absolute
+// URL and a response or an error; flow IDs count from 1.
+func FuzzReadKubernetes(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "kubernetes", "*.log"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(string(b))
+		}
+	}
+	f.Add(`Warning Failed 1s kubelet Failed to pull image "` + "\n" + `": x`)
+	f.Add(`E0101 00:00:00.0 1 a.go:1] "Failed to pull image" err="failed to pull and unpack image \"%zz\": failed to resolve reference \"\": failed to do request: Head \"http://[::1\": x" image=""`)
+	f.Add("Back-off pulling image \"a@\"\nFailed to pull image \"b\": failed to authorize: failed to fetch oauth token: unexpected status: 403 Forbidden")
+	f.Fuzz(func(t *testing.T, s string) {
+		tr, err := Read(strings.NewReader(s))
+		if err != nil {
+			if !errors.Is(err, ErrUnknownFormat) && !strings.Contains(err.Error(), "reading the log") {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		for i, fl := range tr.Flows {
+			if fl.ID != flow.ID(i+1) || fl.Request.Method == "" || fl.Request.URL == nil || !fl.Request.URL.IsAbs() || fl.Response == nil && fl.Err == nil {
+				t.Fatalf("flow %d: %+v", i, fl)
+			}
+		}
+	})
+}
