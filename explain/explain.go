@@ -154,18 +154,18 @@ func (in *Input) authHidden() bool {
 // hiddenNote says why the trace shows no Authorization.
 func (in *Input) hiddenNote() string {
 	if in.Source != nil && in.Source.HidesAuth {
-		return "the " + in.Source.Name + " does not show Authorization headers"
+		return "Authorization headers do not appear in the " + in.Source.Name
 	}
 	return "the HAR's exporter removed Authorization headers"
 }
 
 func (s *Source) note() string {
-	n := "This was read from a " + s.Name
+	n := "This trace comes from the " + s.Name
 	if s.Lacks != "" {
-		n += ", which does not show " + s.Lacks
+		n += ", where these do not appear: " + s.Lacks
 	}
 	if s.Capture != "" {
-		n += "; to record it all: `" + s.Capture + "`"
+		n += ". To record it all: `" + s.Capture + "`"
 	}
 	return n + "."
 }

@@ -248,3 +248,15 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// A line longer than maxLine is cut, not an error: the lines after it are
+// read.
+func TestLongLineIsCutNotAnError(t *testing.T) {
+	log := `time="t" level=debug msg="Trying to access \"registry.test/a:1\""` + "\n" +
+		`time="t" level=debug msg="` + strings.Repeat("x", 3*maxLine) + `"` + "\n" +
+		`time="t" level=debug msg="GET https://registry.test/v2/"` + "\n"
+	tr := read(t, log)
+	if len(tr.Flows) != 1 || tr.Flows[0].Request.URL.Path != "/v2/" {
+		t.Errorf("flows after a long line: %s", summary(tr))
+	}
+}

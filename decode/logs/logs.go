@@ -3,8 +3,9 @@
 // turns it into the flows it shows, so decode and explain give a log the
 // same verdict as a recording of the same run.
 //
-// A log shows less than the wire: no client logs Authorization headers or
-// token contents, and most log a status only for some requests. A reader
+// A log shows less than the wire: clients log Authorization at most as
+// "<redacted>" and never token contents, and most log a status only for
+// some requests. A reader
 // builds a flow for every request the log names, marks each response it
 // did not see as flow.Response.Inferred, and says in Trace what the whole
 // log cannot show. Readers are total: a line they do not understand is
@@ -91,18 +92,24 @@ const maxLine = 1 << 20
 // sniffLines is how many lines are looked at to recognise a format.
 const sniffLines = 400
 
-// Read reads a log, recognising its format by content.
+// Read reads a log, recognising its format by content. A line longer than
+// maxLine keeps its first maxLine bytes: reading is total.
 func Read(r io.Reader) (*Trace, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), maxLine)
+	br := bufio.NewReaderSize(r, 64*1024)
 	var ls []line
 	n := 0
-	for sc.Scan() {
-		n++
-		ls = append(ls, line{n: n, text: clean(sc.Text())})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading the log at line %d: %w", n+1, err)
+	for {
+		text, err := readLine(br)
+		if text != "" || err == nil {
+			n++
+			ls = append(ls, line{n: n, text: clean(text)})
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the log at line %d: %w", n+1, err)
+		}
 	}
 	head := make([]string, 0, min(len(ls), sniffLines))
 	for _, l := range ls[:min(len(ls), sniffLines)] {
@@ -118,6 +125,25 @@ func Read(r io.Reader) (*Trace, error) {
 		names = append(names, string(f))
 	}
 	return nil, fmt.Errorf("%w: it reads HAR files and these logs: %s", ErrUnknownFormat, strings.Join(names, ", "))
+}
+
+// readLine returns the next line without its newline, cut at maxLine
+// (the rest of a longer line is skipped).
+func readLine(br *bufio.Reader) (string, error) {
+	var b []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(b)+len(chunk) <= maxLine {
+			b = append(b, chunk...)
+		} else if len(b) < maxLine {
+			b = append(b, chunk[:maxLine-len(b)]...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		s := strings.TrimSuffix(string(b), "\n")
+		return s, err
+	}
 }
 
 // clean strips what varies between copies of one log: ANSI colour, a

@@ -163,7 +163,7 @@ func Markdown(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	var b strings.Builder
 	b.WriteString("# regtrace report\n\n")
 	if src := rep.Source; src != nil {
-		fmt.Fprintf(&b, "Read from a %s, which does not show %s.\n\n", mdEscape(src.Name), mdEscape(src.Lacks))
+		fmt.Fprintf(&b, "Source: the %s. Not shown there: %s.\n\n", mdEscape(src.Name), mdEscape(src.Lacks))
 	}
 	failed := rep.Failed()
 	if !failed {
