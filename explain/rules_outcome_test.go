@@ -407,6 +407,26 @@ func vendorTraces() []ruleTrace {
 			primary: RuleInsufficientScope,
 		},
 
+		{
+			name:   "containerd's not found from a log is a HEAD 404 with nothing hidden behind it",
+			source: &Source{Name: "Kubernetes events", HidesAuth: true, Lacks: "the requests", Capture: "crictl pull ghcr.io/acme/validator:v0.0.9"},
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://ghcr.test/v2/acme/validator/manifests/v0.0.9").UA(outCtrdUA).Status(404).Inferred(),
+			},
+			want:    []Rule{RuleNotFoundIsReal},
+			primary: RuleNotFoundIsReal,
+		},
+		{
+			name:   "a log's inferred 401 without a challenge is not called unchallenged",
+			source: &Source{Name: "skopeo debug log", HidesAuth: true, Lacks: "challenges"},
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://registry.test/v2/").UA(credSkopeoUA).Status(401).Inferred(),
+				flowtest.Get(base() + "/manifests/1.0").UA(credSkopeoUA).Status(401).Inferred(),
+			},
+			want:    []Rule{RuleUnexplainedFailure},
+			primary: RuleUnexplainedFailure,
+		},
+
 		// Class 5: vendor texts that need their own fix.
 		{
 			name: "ECR answers an expired 12-hour password with 403 and the fix is a new login, not a permission",

@@ -148,6 +148,13 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 				how = fmt.Sprintf("carried %s, which the registry accepted", tokIssuedBy(tx))
 				cannot = "What the token grants (it is opaque): a registry that checks the token before the repository has accepted it, but one that answers 404 for anything unauthorised would look the same."
 			}
+		case head && x.Auth.Scheme == "" && in.authHidden() && x.Flow.Response.Inferred && !verdictAnyChallenge(op):
+			// A log or event that says only "not found" for a HEAD
+			// (containerd): a 404 is what a registry gives a missing
+			// reference; hiding a private one behind 404 is the exception.
+			how = "reached the registry (" + in.hiddenNote() + "; the client's error says only \"not found\")"
+			cannot = "Which credentials the request carried, and whether this registry answers 404 to hide a repository from a request it will not serve " +
+				"(most answer 401 for that): a pull with credentials, recorded, would tell."
 		case x.Auth.Scheme == "" && in.authHidden() && (code == "MANIFEST_UNKNOWN" || code == "BLOB_UNKNOWN"):
 			// Distribution checks access before it looks for a manifest or
 			// blob: these codes come only to a request it authorised.

@@ -20,6 +20,7 @@ type ruleTrace struct {
 	flows      []*flowtest.Builder
 	handshakes []flow.HandshakeFailure
 	sanitized  bool
+	source     *Source // a trace read from a log
 	// want: every rule that must fire; primary: the one marked primary
 	// ("" when none may be).
 	want    []Rule
@@ -42,7 +43,7 @@ func allTraces() []ruleTrace {
 
 func (tr ruleTrace) input() Input {
 	s := decode.NewSession()
-	in := Input{Handshakes: tr.handshakes, Sanitized: tr.sanitized}
+	in := Input{Handshakes: tr.handshakes, Sanitized: tr.sanitized, Source: tr.source}
 	for _, f := range flowtest.Seq(tr.flows...) {
 		in.Exchanges = append(in.Exchanges, s.Decode(f))
 	}

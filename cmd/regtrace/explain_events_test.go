@@ -25,7 +25,7 @@ func TestExplainKubernetesEvents(t *testing.T) {
 		{"get-events-head-403.log", "unexplained-failure"},
 		// A HEAD 404 has no code, and the events do not show whether the
 		// request was authorised.
-		{"describe-not-found.log", "unexplained-failure"},
+		{"describe-not-found.log", "not-found-is-real"},
 		{"describe-no-such-host.log", "registry-unreachable"},
 		{"journal-connect-timeout.log", "registry-unreachable"},
 		{"describe-x509.log", "proxy-or-mitm-interference"},

@@ -124,6 +124,12 @@ func (b *Builder) Blob(n int64) *Builder {
 	return b
 }
 
+// Inferred marks the response as one a log implies but did not show.
+func (b *Builder) Inferred() *Builder {
+	b.resp().Inferred = true
+	return b
+}
+
 // Err records a transport failure; with no response set, the flow gets the
 // proxy's synthetic 502.
 func (b *Builder) Err(kind flow.ErrKind, msg string) *Builder {
