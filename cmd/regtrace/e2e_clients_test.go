@@ -263,9 +263,11 @@ func suiteClients() []*client {
 			return w.run(t, nil, append(append([]string{}, podmanArgs...), "--log-level=debug", "push", "--creds", creds, local, ref)...)
 		},
 	}
-	oras := &client{name: "oras",
+	// oras --debug logs every request and response of its auth client,
+	// token requests too (Authorization as *****, query values REDACTED).
+	oras := &client{name: "oras", logs: true,
 		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
-			args := []string{need(t, "oras"), "pull", "-o", t.TempDir()}
+			args := []string{need(t, "oras"), "pull", "--debug", "-o", t.TempDir()}
 			if creds != "" {
 				u, p := splitCreds(creds)
 				args = append(args, "-u", u, "-p", p)
@@ -276,7 +278,7 @@ func suiteClients() []*client {
 			dir := t.TempDir()
 			os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("pushed by oras\n"), 0o644)
 			u, p := splitCreds(creds)
-			cmd := fmt.Sprintf("cd %s && exec %s push -u %s -p %s %s notes.txt", dir, need(t, "oras"), u, p, ref)
+			cmd := fmt.Sprintf("cd %s && exec %s push --debug -u %s -p %s %s notes.txt", dir, need(t, "oras"), u, p, ref)
 			return w.run(t, nil, "sh", "-c", cmd)
 		},
 	}
@@ -509,7 +511,7 @@ func clientScenarios() []scenario {
 		},
 		{name: "oras discover on a registry without the referrers API", only: "oras",
 			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
-				return w.run(t, nil, need(t, "oras"), "discover", "-u", "alice", "-p", "alice-pw", w.reg+"/team/app:1.0")
+				return w.run(t, nil, need(t, "oras"), "discover", "--debug", "-u", "alice", "-p", "alice-pw", w.reg+"/team/app:1.0")
 			},
 			ok: always(true), rule: ruleIs(""),
 			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {

@@ -70,6 +70,7 @@ func readers() []reader {
 		{format: FormatContainersImage, sniff: sniffContainersImage, read: readContainersImage},
 		{format: FormatGGCR, sniff: sniffGGCR, read: readGGCR},
 		{format: FormatKubernetesEvents, sniff: sniffKubernetes, read: readKubernetes},
+		{format: FormatOras, sniff: sniffOras, read: readOras},
 	}
 }
 

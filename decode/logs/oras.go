@@ -1,0 +1,570 @@
+package logs
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/redact"
+)
+
+// FormatOras is oras's --debug log (oras internal/trace): a logrus entry
+// per request and per response, numbered so that concurrent ones pair up:
+//
+//	[2026-12-04T17:32:39.5135239Z][DEBUG]: --> Request #1
+//	> Request URL: "https://auth/token?scope=REDACTED&service=REDACTED"
+//	> Request method: "GET"
+//	> Request headers:
+//	   "Authorization": "*****"
+//	   "User-Agent": "oras/1.3.6"
+//
+//	[2026-12-04T17:32:39.5555Z][DEBUG]: <-- Response #1
+//	< Response Status: "401 Unauthorized"
+//	< Response headers:
+//	   "Www-Authenticate": "Bearer realm=\"…\",service=\"…\",scope=\"…\""
+//	< Response body:
+//	{"errors":[…]}
+//
+//	[…][ERROR]: <-- Response #2
+//	Error in getting response: Bad Gateway
+//	Error: GET "https://reg/v2/x/manifests/1": …                 (oras's error)
+//	Error response from registry: unauthorized: …                (or this)
+//
+// The tracing transport sits between oras-go's auth client and its retry
+// transport, so it sees every request the auth client sends — token
+// requests too — but not the retries below it. It prints every value of
+// Authorization (and Cookie, Proxy-Authorization, --header names) as
+// "*****", every query value as REDACTED, and response bodies only when
+// JSON or text up to 16 KiB without a credential-looking key. A logged
+// "*****" proves the header was sent; its absence proves it was not.
+//
+// What oras-go sends (registry/remote/auth/client.go) is put back: a host
+// that challenged Basic gets Basic credentials, one that challenged Bearer
+// the token last fetched for it (the client caches the scheme per host);
+// a token GET carries Basic credentials when it carries any (SetBasicAuth)
+// and the query service=<challenge's service>&scope=<challenge's scope>
+// (oras-go adds the challenge's scope to those the operation hinted, which
+// the log does not show); a token POST is oras-go's OAuth2 form, which oras
+// (never forcing OAuth2) sends only with a refresh token. A token response
+// "redacted due to potential credentials" held a token; it gets one named
+// by its flow. The query of a failed token request is read back exactly
+// from oras's error, which quotes the URL unredacted.
+const FormatOras Format = "oras"
+
+var (
+	orasEntry   = regexp.MustCompile(`^\[(\d{4}-\d{2}-\d{2}T[^\]]*)\]\[([A-Z]+)\]: (.*)$`)
+	orasReqHead = regexp.MustCompile(`^--> Request #(\d+)$`)
+	orasRspHead = regexp.MustCompile(`^<-- Response #(\d+)$`)
+	orasHeader  = regexp.MustCompile(`^\s*("(?:[^"\\]|\\.)*"): ("(?:[^"\\]|\\.)*")$`)
+	orasQuoted  = regexp.MustCompile(`^[<>] [A-Za-z ]+: ("(?:[^"\\]|\\.)*")$`)
+	orasErrURL  = regexp.MustCompile(`\b(GET|HEAD|POST|PUT|PATCH|DELETE|Get|Head|Post|Put|Patch|Delete) "(https?://[^"]+)"`)
+	// orasBodyNote is what oras prints instead of a body.
+	orasBodyNote = regexp.MustCompile(`^(?:No response body to print|Response body is empty|Response body (?:for redirect|without a content type|of content type .*|exceeding the trace size limit) is not printed|Response body redacted due to potential credentials|Error reading response body: .*)$`)
+	// orasNotFound is oras-go's errdef.ErrNotFound for a manifest's 404:
+	// "<reference>: not found".
+	orasNotFound = regexp.MustCompile(`\S+[:@]\S+: not found$`)
+	orasClient   = regexp.MustCompile(`^(?:Error: |Error response from registry: )`)
+)
+
+func sniffOras(head []string) bool {
+	for _, h := range head {
+		s := orasStrip(h)
+		if m := orasEntry.FindStringSubmatch(s); m != nil && (orasReqHead.MatchString(m[3]) || orasRspHead.MatchString(m[3])) {
+			return true
+		}
+	}
+	return false
+}
+
+// orasStrip drops per-line paste timestamps (a CI's, a terminal's).
+func orasStrip(s string) string {
+	s = strings.TrimRight(s, "\r")
+	for i := 0; i < 3; i++ {
+		if strings.HasPrefix(s, "[") && orasEntry.MatchString(s) {
+			break // the entry's own stamp
+		}
+		loc := pastePrefix.FindStringIndex(s)
+		if loc == nil {
+			break
+		}
+		s = s[loc[1]:]
+	}
+	return s
+}
+
+// orasState is what the reader knows of one flow beyond the flow itself.
+type orasState struct {
+	f         *flow.Flow
+	id        string
+	answered  bool
+	authShown bool // the request's headers show "Authorization": "*****"
+	headers   bool // the request's headers were logged
+	credBody  bool // oras did not print the body: it looked like credentials
+}
+
+// orasEnt is one log entry: its first line's message and the lines after.
+type orasEnt struct {
+	n     int
+	level string
+	msg   string
+	rest  []string
+}
+
+func readOras(ls []line) *Trace {
+	t := &Trace{Format: FormatOras, Name: "oras debug log",
+		Lacks: "credentials or tokens (it prints every Authorization header as *****; regtrace puts back the scheme oras-go sends), " +
+			"the token request's query (every value is printed as REDACTED; regtrace puts back the challenge's service and scope, " +
+			"and oras may have asked for more), request bodies, token responses, bodies that are not JSON or text or over 16 KiB, " +
+			"or requests its retry transport repeated"}
+	var ents []orasEnt
+	var clientErr string
+	inEntry := false
+	blanks := 0
+	for _, l := range ls {
+		s := orasStrip(l.text)
+		if m := orasEntry.FindStringSubmatch(s); m != nil {
+			ents = append(ents, orasEnt{n: l.n, level: m[2], msg: m[3]})
+			inEntry, blanks = true, 0
+			continue
+		}
+		// An entry ends with two blank lines; what follows is oras's own
+		// output (progress, its error).
+		if inEntry && blanks < 2 {
+			if strings.TrimSpace(s) == "" {
+				blanks++
+			} else {
+				blanks = 0
+			}
+			e := &ents[len(ents)-1]
+			e.rest = append(e.rest, s)
+			continue
+		}
+		inEntry = false
+		if orasClient.MatchString(s) {
+			clientErr = strings.TrimPrefix(s, "Error: ")
+			t.Errors = append(t.Errors, redact.Text(s))
+		}
+	}
+	var sts []*orasState
+	byID := map[string]*orasState{}
+	for _, e := range ents {
+		if m := orasReqHead.FindStringSubmatch(e.msg); m != nil {
+			st := orasRequest(e, m[1], len(sts)+1)
+			if st == nil {
+				continue
+			}
+			sts = append(sts, st)
+			byID[m[1]] = st
+			continue
+		}
+		m := orasRspHead.FindStringSubmatch(e.msg)
+		if m == nil {
+			continue
+		}
+		st := byID[m[1]]
+		if st == nil || st.answered {
+			continue // its request is not in the log
+		}
+		st.answered = true
+		orasResponse(st, e)
+	}
+	var flows []*flow.Flow
+	for _, st := range sts {
+		flows = append(flows, st.f)
+	}
+	orasQueries(sts, clientErr)
+	t.HidesAuth = orasAuth(sts)
+	t.Image = orasImage(flows)
+	if clientErr != "" {
+		flows = orasApplyError(sts, flows, clientErr)
+		flows = failSomewhere(flows, clientErr, t.Image)
+	}
+	for _, f := range flows {
+		if f.Request.Header.Get("User-Agent") == "" {
+			f.Request.Header.Set("User-Agent", "oras")
+		}
+	}
+	if t.Image != "" {
+		t.Command = "regtrace run --har trace.har -- oras pull " + t.Image
+		for _, f := range flows {
+			if f.Request.Method == http.MethodPut && strings.Contains(f.Request.URL.Path, "/manifests/") || strings.Contains(f.Request.URL.Path, "/blobs/uploads/") {
+				t.Command = "regtrace run --har trace.har -- oras push " + t.Image + " FILE"
+				break
+			}
+		}
+	}
+	t.Flows = flows
+	return t
+}
+
+// orasRequest reads a request entry; nil without a usable URL.
+func orasRequest(e orasEnt, id string, n int) *orasState {
+	method, raw := "", ""
+	var h []string
+	inHeaders := false
+	for _, l := range e.rest {
+		switch {
+		case strings.HasPrefix(l, "> Request URL: "):
+			raw = orasUnquote(l)
+		case strings.HasPrefix(l, "> Request method: "):
+			method = strings.ToUpper(orasUnquote(l))
+		case strings.HasPrefix(l, "> Request headers:"):
+			inHeaders = true
+		case inHeaders && strings.TrimSpace(l) == "":
+			inHeaders = false
+		case inHeaders:
+			h = append(h, l)
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil
+	}
+	u.User = nil // REDACTED
+	origin := "line " + strconv.Itoa(e.n)
+	if method == "" || strings.ContainsAny(method, " \t") {
+		method, origin = http.MethodGet, origin+" (method not in the log: GET assumed)"
+	}
+	st := &orasState{id: id, f: &flow.Flow{
+		ID: flow.ID(n), Origin: origin,
+		Request:  flow.Request{Method: method, URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
+		Response: &flow.Response{Inferred: true, Header: http.Header{}},
+	}}
+	st.headers = len(h) > 0
+	for k, v := range orasHeaders(h) {
+		if http.CanonicalHeaderKey(k) == "Authorization" {
+			st.authShown = true
+			continue
+		}
+		if v == "*****" {
+			continue // a sensitive header: sent, its value unknown
+		}
+		st.f.Request.Header.Set(k, redact.Header(k, v))
+	}
+	return st
+}
+
+// orasHeaders reads `   "Name": "v1, v2"` lines.
+func orasHeaders(ls []string) map[string]string {
+	out := map[string]string{}
+	for _, l := range ls {
+		m := orasHeader.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		k, err1 := strconv.Unquote(m[1])
+		v, err2 := strconv.Unquote(m[2])
+		if err1 != nil || err2 != nil || k == "" || strings.ContainsAny(k, " \t:\r\n") {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func orasUnquote(l string) string {
+	m := orasQuoted.FindStringSubmatch(l)
+	if m == nil {
+		return ""
+	}
+	s, err := strconv.Unquote(m[1])
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+// orasResponse reads a response entry onto its flow: a status, headers and
+// body, or the transport's error.
+func orasResponse(st *orasState, e orasEnt) {
+	f := st.f
+	var status string
+	var h, body []string
+	part := ""
+	for i, l := range e.rest {
+		switch {
+		case part == "" && strings.HasPrefix(l, "Error in getting response: "):
+			msg := strings.TrimPrefix(l, "Error in getting response: ")
+			for _, m := range e.rest[i+1:] {
+				if strings.TrimSpace(m) == "" {
+					break
+				}
+				msg += "\n" + m
+			}
+			setErr(f, msg)
+			if orasCancelled(msg) {
+				// oras gave up on it when another request failed: the
+				// context's cause names that request.
+				f.Err.Kind = flow.ErrClientClosed
+				f.Err.Message = redact.Text(clipMsg("the client cancelled it, after: " + msg))
+			}
+			return
+		case part == "" && strings.HasPrefix(l, "No response obtained for request "):
+			setErr(f, l)
+			return
+		case part != "body" && strings.HasPrefix(l, "< Response Status: "):
+			status, part = orasUnquote(l), ""
+		case part != "body" && strings.HasPrefix(l, "< Response headers:"):
+			part = "headers"
+		case part != "body" && strings.HasPrefix(l, "< Response body:"):
+			part, body = "body", e.rest[i+1:]
+		case part == "headers":
+			h = append(h, l)
+		}
+	}
+	code, _, _ := strings.Cut(status, " ")
+	n, err := strconv.Atoi(code)
+	if err != nil || n < 100 || n > 999 {
+		return // the status is not in the log: the answer stays unknown
+	}
+	r := f.Response
+	r.Status, r.Inferred = n, false
+	for k, v := range orasHeaders(h) {
+		if v == "*****" {
+			continue
+		}
+		r.Header.Set(k, redact.Header(k, v))
+	}
+	if len(h) == 0 || part != "body" {
+		r.Inferred = true // a log cut before the headers
+	}
+	// The entry's trailing separator is not the body.
+	for len(body) > 0 && strings.TrimSpace(body[len(body)-1]) == "" {
+		body = body[:len(body)-1]
+	}
+	msg := ""
+	if len(body) == 1 && orasBodyNote.MatchString(strings.TrimSpace(body[0])) {
+		msg = strings.TrimSpace(body[0])
+	}
+	switch {
+	case part != "body":
+		r.Body = flow.Body{Truncated: true}
+	case msg == "No response body to print", msg == "Response body is empty":
+		r.Body = flow.Body{Complete: true}
+	case strings.HasPrefix(msg, "Response body ") || strings.HasPrefix(msg, "Error reading response body"):
+		// Not printed: its size is what Content-Length says.
+		b := flow.Body{Truncated: true}
+		if cl, err := strconv.ParseInt(r.Header.Get("Content-Length"), 10, 64); err == nil && cl >= 0 {
+			b.Size, b.Truncated = cl, cl > 0
+		}
+		r.Body = b
+		st.credBody = msg == "Response body redacted due to potential credentials"
+	default:
+		hh := r.Header.Clone()
+		hh.Del("Transfer-Encoding") // oras prints the decoded body
+		r.Body = dumpBody(hh, body, false)
+	}
+	if f.Request.Method == http.MethodHead {
+		r.Body = flow.Body{Complete: true}
+	}
+}
+
+// orasCancelled: a transport error that quotes a request as oras-go's
+// errors do (POST "URL": response status code 401 …) is the cause of the
+// context oras cancelled when a concurrent request failed, not this
+// request's failure (the transport's own errors are not so worded; Go's
+// url.Error writes "Post").
+func orasCancelled(msg string) bool {
+	m := orasErrURL.FindStringSubmatch(msg)
+	return m != nil && m[1] == strings.ToUpper(m[1])
+}
+
+// orasChallenge is a Bearer challenge: oras-go asks its realm for a token
+// right after it.
+type orasChallenge struct {
+	host, realm, service, scope string
+}
+
+func orasChallengeOf(f *flow.Flow) (scheme string, c orasChallenge) {
+	r := f.Response
+	if f.Err != nil || r == nil || r.Status != http.StatusUnauthorized {
+		return "", c
+	}
+	ch := r.Header.Get("Www-Authenticate")
+	s, _, _ := strings.Cut(strings.TrimSpace(ch), " ")
+	switch strings.ToLower(s) {
+	case "basic":
+		return "basic", c
+	case "bearer":
+		c = orasChallenge{host: f.Request.URL.Host, service: challengeParam(ch, "service"), scope: challengeParam(ch, "scope")}
+		if ru, err := url.Parse(challengeParam(ch, "realm")); err == nil {
+			c.realm = ru.Host + ru.Path
+		}
+		return "bearer", c
+	}
+	return "", c
+}
+
+// orasTokenChallenges gives each token request the challenge whose realm
+// it asks, the last one before it (nil for other requests).
+func orasTokenChallenges(sts []*orasState) []*orasChallenge {
+	out := make([]*orasChallenge, len(sts))
+	last := map[string]*orasChallenge{} // realm -> its last challenge
+	for i, st := range sts {
+		u := st.f.Request.URL
+		out[i] = last[u.Host+u.Path]
+		if s, c := orasChallengeOf(st.f); s == "bearer" && c.realm != "" {
+			last[c.realm] = &c
+		}
+	}
+	return out
+}
+
+// orasQueries puts back a token request's query: exactly, from oras's
+// error when it quotes the URL, else the challenge's service and scope.
+func orasQueries(sts []*orasState, clientErr string) {
+	quoted := map[string]string{} // host+path -> raw query, from the error
+	for _, m := range orasErrURL.FindAllStringSubmatch(clientErr, -1) {
+		if u, err := url.Parse(m[2]); err == nil && u.RawQuery != "" && !strings.Contains(u.RawQuery, "REDACTED") {
+			quoted[u.Host+u.Path] = u.RawQuery
+		}
+	}
+	tcs := orasTokenChallenges(sts)
+	for i, st := range sts {
+		u := st.f.Request.URL
+		c := tcs[i]
+		if !strings.Contains(u.RawQuery, "REDACTED") || c == nil {
+			continue
+		}
+		if q, ok := quoted[u.Host+u.Path]; ok {
+			u.RawQuery = q
+			continue
+		}
+		q := u.Query()
+		for k, vs := range q {
+			if len(vs) == 1 && vs[0] == "REDACTED" {
+				delete(q, k)
+			}
+		}
+		if st.f.Request.Method == http.MethodGet {
+			if c.service != "" {
+				q.Set("service", c.service)
+			}
+			for _, sc := range strings.Fields(c.scope) {
+				q.Add("scope", sc)
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+}
+
+// orasAuth puts back Authorization where the log shows "*****" (see
+// FormatOras), and the token a token response held. It reports whether
+// some request's Authorization scheme is unknown.
+func orasAuth(sts []*orasState) (hidden bool) {
+	scheme := map[string]string{} // host -> the scheme it last challenged
+	tokens := map[string]string{} // registry host -> the token last fetched for it
+	tcs := orasTokenChallenges(sts)
+	for i, st := range sts {
+		f := st.f
+		u := f.Request.URL
+		c, isToken := orasChallenge{}, tcs[i] != nil
+		if isToken {
+			c = *tcs[i]
+		}
+		switch {
+		case isToken && f.Request.Method == http.MethodPost:
+			// oras-go's OAuth2 form, sent only with a refresh token:
+			// no Authorization header.
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"REDACTED"}, "client_id": {"oras-go"}}
+			if c.service != "" {
+				form.Set("service", c.service)
+			}
+			if c.scope != "" {
+				form.Set("scope", c.scope)
+			}
+			b := form.Encode()
+			f.Request.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			f.Request.Body = flow.Body{Captured: []byte(b), Size: int64(len(b)), Complete: true}
+		case isToken && st.authShown:
+			f.Request.Header.Set("Authorization", redactedNoUser)
+		case st.authShown:
+			switch s := scheme[u.Host]; {
+			case s == "basic":
+				f.Request.Header.Set("Authorization", redactedNoUser)
+			case s == "bearer" || tokens[u.Host] != "":
+				f.Request.Header.Set("Authorization", bearerOf(tokens[u.Host]))
+			default:
+				// The challenge is not in the log (it was cut before it).
+				f.Request.Header.Set("Authorization", "<redacted>")
+				hidden = true
+			}
+		case !st.headers:
+			hidden = true
+		}
+		if isToken && st.credBody && f.Response != nil && f.Response.Status == http.StatusOK {
+			key := "token"
+			if f.Request.Method == http.MethodPost {
+				key = "access_token"
+			}
+			tok := tokenFromLog[len("Bearer "):] + "-" + strings.TrimPrefix(f.ID.String(), "#")
+			b, _ := json.Marshal(map[string]string{key: tok})
+			f.Response.Body = flow.Body{Captured: b, Size: int64(len(b)), Complete: true}
+			tokens[c.host] = tok
+		}
+		if s, _ := orasChallengeOf(f); s != "" && !isToken {
+			scheme[u.Host] = s
+		}
+	}
+	return hidden
+}
+
+// orasApplyError reads oras's error back onto a request the log shows
+// unanswered — never over a logged answer, which the error only repeats.
+func orasApplyError(sts []*orasState, flows []*flow.Flow, msg string) []*flow.Flow {
+	for _, m := range orasErrURL.FindAllStringSubmatch(msg, -1) {
+		if f := lastURL(flows, m[1], m[2]); f != nil && (f.Err != nil || f.Response != nil && !f.Response.Inferred && f.Response.Status >= 400) {
+			return flows // the log shows the answer the error reports
+		}
+	}
+	var open []*flow.Flow
+	for _, st := range sts {
+		if st.f.Err == nil && st.f.Response != nil && st.f.Response.Status == 0 {
+			open = append(open, st.f)
+		}
+	}
+	got := applyError(open, msg, false)
+	if orasNotFound.MatchString(msg) && len(got) == len(open) {
+		if f := lastFlow(open, "manifest"); f != nil && strings.Contains(f.Request.URL.Path, "/manifests/") && f.Response != nil && f.Response.Status == 0 {
+			setStatus(f, http.StatusNotFound, nil, msg)
+		}
+	}
+	for _, f := range got[len(open):] {
+		f.ID = flow.ID(len(flows) + 1)
+		flows = append(flows, f)
+	}
+	return flows
+}
+
+// orasImage is the image oras worked on: the reference of the manifest it
+// pushed by tag, else of the first manifest request.
+func orasImage(flows []*flow.Flow) string {
+	ref := func(f *flow.Flow) string {
+		p := f.Request.URL.Path
+		name, r, ok := strings.Cut(strings.TrimPrefix(p, "/v2/"), "/manifests/")
+		if !ok || !strings.HasPrefix(p, "/v2/") || name == "" || r == "" {
+			return ""
+		}
+		if strings.Contains(r, ":") {
+			return f.Request.URL.Host + "/" + name + "@" + r
+		}
+		return f.Request.URL.Host + "/" + name + ":" + r
+	}
+	for _, f := range flows {
+		if f.Request.Method == http.MethodPut {
+			if r := ref(f); r != "" && !strings.Contains(r, "@") {
+				return r
+			}
+		}
+	}
+	for _, f := range flows {
+		if r := ref(f); r != "" {
+			return r
+		}
+	}
+	return ""
+}
