@@ -294,12 +294,14 @@ func suiteClients() []*client {
 			return w.run(t, w.env(t, refHost(ref), creds), need(t, "crane"), "-v", "push", w.layout, ref)
 		},
 	}
-	regctl := &client{name: "regctl",
+	// regctl -v trace logs every request regclient sends, token requests
+	// too, with its status and both headers (Authorization [censored]).
+	regctl := &client{name: "regctl", logs: true,
 		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
-			return w.run(t, w.env(t, refHost(ref), creds), need(t, "regctl"), "image", "export", ref, filepath.Join(t.TempDir(), "image.tar"))
+			return w.run(t, w.env(t, refHost(ref), creds), need(t, "regctl"), "-v", "trace", "image", "export", ref, filepath.Join(t.TempDir(), "image.tar"))
 		},
 		push: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
-			return w.run(t, w.env(t, refHost(ref), creds), need(t, "regctl"), "image", "copy", "ocidir://"+w.layout+":1.0", ref)
+			return w.run(t, w.env(t, refHost(ref), creds), need(t, "regctl"), "-v", "trace", "image", "copy", "ocidir://"+w.layout+":1.0", ref)
 		},
 	}
 	var dockerd *dockerDaemon

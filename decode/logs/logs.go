@@ -69,6 +69,7 @@ func readers() []reader {
 	return []reader{
 		{format: FormatContainersImage, sniff: sniffContainersImage, read: readContainersImage},
 		{format: FormatGGCR, sniff: sniffGGCR, read: readGGCR},
+		{format: FormatRegclient, sniff: sniffRegclient, read: readRegclient},
 		{format: FormatKubernetesEvents, sniff: sniffKubernetes, read: readKubernetes},
 		{format: FormatOras, sniff: sniffOras, read: readOras},
 	}
