@@ -244,3 +244,12 @@ func TestExplainLog(t *testing.T) {
 		t.Errorf("explain of an unknown text: exit %d %q, want 1 naming the formats it knows", code, errb)
 	}
 }
+
+// A JSON log (regctl --logopt json) is not mistaken for a HAR.
+func TestExplainJSONLog(t *testing.T) {
+	in := filepath.Join("..", "..", "decode", "logs", "testdata", "regclient", "regctl-json-connection-refused.log")
+	code, out, errb := runCLI(t, "explain", "--no-color", in)
+	if code != exitFound || !strings.Contains(out, "regctl") {
+		t.Errorf("explain of a JSON log: exit %d %s\n%s", code, errb, out)
+	}
+}

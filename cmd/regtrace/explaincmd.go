@@ -117,7 +117,7 @@ func readInput(path string, stdin io.Reader) (explain.Input, error) {
 	}
 	br := bufio.NewReaderSize(r, 64*1024)
 	head, _ := br.Peek(4096)
-	if t := bytes.TrimLeft(head, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '{' {
+	if isHAR(head) {
 		if path != "-" {
 			return readHARInput(path)
 		}
@@ -146,6 +146,17 @@ func readInput(path string, stdin io.Reader) (explain.Input, error) {
 		in.Exchanges = append(in.Exchanges, sess.Decode(f))
 	}
 	return in, nil
+}
+
+// isHAR: JSON whose first key is "log". A JSON log (slog, regctl's
+// --logopt json) is one object per line with other keys.
+func isHAR(head []byte) bool {
+	t := bytes.TrimLeft(head, " \t\r\n\ufeff")
+	if len(t) == 0 || t[0] != '{' {
+		return false
+	}
+	t = bytes.TrimLeft(t[1:], " \t\r\n")
+	return bytes.HasPrefix(t, []byte(`"log"`)) || len(t) == 0
 }
 
 // readHARInput reads a HAR file and decodes its flows in order, as live.
