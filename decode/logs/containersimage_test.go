@@ -59,39 +59,7 @@ var volatile = regexp.MustCompile(`:\d{4,5}\b|/tmp/[A-Za-z0-9_./-]+`)
 // recorded by the client suite (TestClients, REGTRACE_CLIENT_LOGS), and
 // compares what the reader made of each with its golden file.
 func TestContainersImageGoldens(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "containers-image", "*.log"))
-	if err != nil || len(files) < 8 {
-		t.Fatalf("fixtures: %v %v", files, err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			in, err := os.Open(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer in.Close()
-			tr, err := Read(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tr.Format != FormatContainersImage {
-				t.Fatalf("format %s", tr.Format)
-			}
-			got := volatile.ReplaceAllString(summary(tr), ":PORT")
-			golden := strings.TrimSuffix(f, ".log") + ".golden"
-			if *update {
-				os.WriteFile(golden, []byte(got), 0o644)
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (go test ./decode/logs -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs (go test ./decode/logs -update rewrites it)\n--- got\n%s--- want\n%s", golden, got, want)
-			}
-		})
-	}
+	checkGoldens(t, "containers-image", FormatContainersImage, 8, summary)
 }
 
 // The same log, however it was copied: on a terminal (DEBU[0000]), from a
@@ -258,5 +226,43 @@ func TestLongLineIsCutNotAnError(t *testing.T) {
 	tr := read(t, log)
 	if len(tr.Flows) != 1 || tr.Flows[0].Request.URL.Path != "/v2/" {
 		t.Errorf("flows after a long line: %s", summary(tr))
+	}
+}
+
+// checkGoldens reads every testdata/DIR/*.log (at least least files), which
+// must be read as format, and compares what the reader made of each, as
+// summarize says it, with its .golden file (-update rewrites them). Every
+// reader's goldens run through here.
+func checkGoldens(t *testing.T, dir string, format Format, least int, summarize func(*Trace) string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", dir, "*.log"))
+	if err != nil || len(files) < least {
+		t.Fatalf("fixtures: %v %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := read(t, string(raw))
+			if tr.Format != format {
+				t.Fatalf("format %s, want %s", tr.Format, format)
+			}
+			checkFlows(t, tr)
+			got := volatile.ReplaceAllString(summarize(tr), ":PORT")
+			golden := strings.TrimSuffix(f, ".log") + ".golden"
+			if *update {
+				os.WriteFile(golden, []byte(got), 0o644)
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (go test ./decode/logs -update writes it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs (go test ./decode/logs -update rewrites it)\n--- got\n%s--- want\n%s", golden, got, want)
+			}
+		})
 	}
 }

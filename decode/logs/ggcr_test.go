@@ -53,35 +53,7 @@ func clipTest(s string) string {
 // suite (TestClients, REGTRACE_CLIENT_LOGS; durations set to 1ms), and
 // compares what the reader made of each with its golden file.
 func TestGGCRGoldens(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "ggcr", "*.log"))
-	if err != nil || len(files) < 10 {
-		t.Fatalf("fixtures: %v %v", files, err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr := read(t, string(raw))
-			if tr.Format != FormatGGCR {
-				t.Fatalf("format %s", tr.Format)
-			}
-			got := volatile.ReplaceAllString(ggcrSummary(tr), ":PORT")
-			golden := strings.TrimSuffix(f, ".log") + ".golden"
-			if *update {
-				os.WriteFile(golden, []byte(got), 0o644)
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (go test ./decode/logs -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs (go test ./decode/logs -update rewrites it)\n--- got\n%s--- want\n%s", golden, got, want)
-			}
-		})
-	}
+	checkGoldens(t, "ggcr", FormatGGCR, 10, ggcrSummary)
 }
 
 func readGGCRFixture(t *testing.T, name string) string {

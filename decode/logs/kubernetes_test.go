@@ -14,35 +14,7 @@ import (
 // tickets (testdata/kubernetes/README.md cites each) and compares the
 // flows built from each with its golden file.
 func TestKubernetesGoldens(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "kubernetes", "*.log"))
-	if err != nil || len(files) < 15 {
-		t.Fatalf("fixtures: %v %v", files, err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr := read(t, string(raw))
-			if tr.Format != FormatKubernetesEvents {
-				t.Fatalf("format %s", tr.Format)
-			}
-			got := volatile.ReplaceAllString(summary(tr), ":PORT")
-			golden := strings.TrimSuffix(f, ".log") + ".golden"
-			if *update {
-				os.WriteFile(golden, []byte(got), 0o644)
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (go test ./decode/logs -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs (go test ./decode/logs -update rewrites it)\n--- got\n%s--- want\n%s", golden, got, want)
-			}
-		})
-	}
+	checkGoldens(t, "kubernetes", FormatKubernetesEvents, 15, summary)
 }
 
 // What each class of message becomes: the flows containerd or CRI-O made,

@@ -15,36 +15,7 @@ import (
 // suite (TestClients, REGTRACE_CLIENT_LOGS), and compares what the reader
 // made of each with its golden file.
 func TestOrasGoldens(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "oras", "*.log"))
-	if err != nil || len(files) < 10 {
-		t.Fatalf("fixtures: %v %v", files, err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr := read(t, string(raw))
-			if tr.Format != FormatOras {
-				t.Fatalf("format %s", tr.Format)
-			}
-			checkFlows(t, tr)
-			got := volatile.ReplaceAllString(summary(tr), ":PORT")
-			golden := strings.TrimSuffix(f, ".log") + ".golden"
-			if *update {
-				os.WriteFile(golden, []byte(got), 0o644)
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (go test ./decode/logs -update writes it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs (go test ./decode/logs -update rewrites it)\n--- got\n%s--- want\n%s", golden, got, want)
-			}
-		})
-	}
+	checkGoldens(t, "oras", FormatOras, 10, summary)
 }
 
 func readOrasFixture(t *testing.T, name string) string {
