@@ -163,15 +163,15 @@ func readContainersImage(ls []line) *Trace {
 					program = "podman" // skopeo ends with level=fatal, podman and buildah with "Error: "
 				}
 				t.Errors = append(t.Errors, redact.Text(e))
-			} else if inError && strings.TrimSpace(l.text) != "" {
+			} else if inError && strings.TrimSpace(l.text) != "" && len(t.Errors) > 0 {
 				lastErr += "\n" + l.text
 				t.Errors[len(t.Errors)-1] += "\n" + redact.Text(l.text)
 			}
 			continue
 		}
 		inError = false
-		if strings.HasPrefix(msg, "Accessing \"") {
-			inError = true
+		if strings.HasPrefix(msg, "Accessing \"") && ciAccessing.MatchString(msg) {
+			inError = true // its error may go on over plain lines
 		}
 		// Cheap prefix checks first: the expressions run only on lines
 		// that can match (a 100 MB log is millions of lines).

@@ -1,7 +1,6 @@
 package logs
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -365,36 +364,8 @@ func checkFlows(t *testing.T, tr *Trace) {
 // ErrUnknownFormat, never a panic — and every flow has a method and an
 // absolute URL.
 func FuzzReadGGCR(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "ggcr", "*.log"))
-	for _, name := range files {
-		raw, err := os.ReadFile(name)
-		if err == nil {
-			f.Add(string(raw))
-		}
-	}
-	f.Add(ggcrPing)
-	f.Add("--> GET https://r/v2/\n<-- 200 https://r/v2/ (1ms)\nHTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\nzz\n")
-	f.Add("<-- 401 https://r/v2/x/manifests/1 (1ms)\nGET /v2/x/manifests/1 HTTP/1.1\nHost: r\nAuthorization: <redacted>\n\nError: GET https://r/v2/x/manifests/1: x")
-	f.Fuzz(func(t *testing.T, in string) {
-		for _, l := range strings.Split(in, "\n") {
-			if len(l) >= maxLine {
-				return // the framework's line bound, not this reader's
-			}
-		}
-		tr, err := Read(strings.NewReader(in))
-		if err != nil {
-			if !errors.Is(err, ErrUnknownFormat) {
-				t.Fatalf("error %v", err)
-			}
-			return
-		}
-		for i, f := range tr.Flows {
-			if f.Request.Method == "" || f.Request.URL == nil || !f.Request.URL.IsAbs() || f.Request.URL.Host == "" {
-				t.Fatalf("flow %d: method %q URL %v", i, f.Request.Method, f.Request.URL)
-			}
-			if f.Response != nil && len(f.Response.Body.Captured) > 2*maxCapture {
-				t.Fatalf("flow %d: %d bytes captured", i, len(f.Response.Body.Captured))
-			}
-		}
-	})
+	fuzzReader(f, "ggcr",
+		ggcrPing,
+		"--> GET https://r/v2/\n<-- 200 https://r/v2/ (1ms)\nHTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\nzz\n",
+		"<-- 401 https://r/v2/x/manifests/1 (1ms)\nGET /v2/x/manifests/1 HTTP/1.1\nHost: r\nAuthorization: <redacted>\n\nError: GET https://r/v2/x/manifests/1: x")
 }

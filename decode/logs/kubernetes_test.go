@@ -1,13 +1,10 @@
 package logs
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/regtrace/regtrace/decode/flow"
 )
 
 // TestKubernetesGoldens reads Kubernetes pull events modelled on public
@@ -125,27 +122,8 @@ func TestKubernetesRefs(t *testing.T) {
 // ErrUnknownFormat, never a panic; every flow has a method, an absolute
 // URL and a response or an error; flow IDs count from 1.
 func FuzzReadKubernetes(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "kubernetes", "*.log"))
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(string(b))
-		}
-	}
-	f.Add(`Warning Failed 1s kubelet Failed to pull image "` + "\n" + `": x`)
-	f.Add(`E0101 00:00:00.0 1 a.go:1] "Failed to pull image" err="failed to pull and unpack image \"%zz\": failed to resolve reference \"\": failed to do request: Head \"http://[::1\": x" image=""`)
-	f.Add("Back-off pulling image \"a@\"\nFailed to pull image \"b\": failed to authorize: failed to fetch oauth token: unexpected status: 403 Forbidden")
-	f.Fuzz(func(t *testing.T, s string) {
-		tr, err := Read(strings.NewReader(s))
-		if err != nil {
-			if !errors.Is(err, ErrUnknownFormat) && !strings.Contains(err.Error(), "reading the log") {
-				t.Fatalf("error %v", err)
-			}
-			return
-		}
-		for i, fl := range tr.Flows {
-			if fl.ID != flow.ID(i+1) || fl.Request.Method == "" || fl.Request.URL == nil || !fl.Request.URL.IsAbs() || fl.Response == nil && fl.Err == nil {
-				t.Fatalf("flow %d: %+v", i, fl)
-			}
-		}
-	})
+	fuzzReader(f, "kubernetes",
+		`Warning Failed 1s kubelet Failed to pull image "`+"\n"+`": x`,
+		`E0101 00:00:00.0 1 a.go:1] "Failed to pull image" err="failed to pull and unpack image \"%zz\": failed to resolve reference \"\": failed to do request: Head \"http://[::1\": x" image=""`,
+		"Back-off pulling image \"a@\"\nFailed to pull image \"b\": failed to authorize: failed to fetch oauth token: unexpected status: 403 Forbidden")
 }

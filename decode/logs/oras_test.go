@@ -1,7 +1,6 @@
 package logs
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -279,35 +278,7 @@ func TestOrasHandWritten(t *testing.T) {
 // ErrUnknownFormat, never a panic — and every flow has a method and an
 // absolute URL.
 func FuzzReadOras(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "oras", "*.log"))
-	for _, name := range files {
-		raw, err := os.ReadFile(name)
-		if err == nil {
-			f.Add(string(raw))
-		}
-	}
-	f.Add(orasChallenged + orasToken)
-	f.Add("[2026-12-04T17:32:40Z][DEBUG]: <-- Response #0\n< Response Status: \"x\"\n[2026-12-04T17:32:40Z][DEBUG]: --> Request #0\n> Request URL: \"https://r/v2/\"\n")
-	f.Fuzz(func(t *testing.T, in string) {
-		for _, l := range strings.Split(in, "\n") {
-			if len(l) >= maxLine {
-				return // the framework's line bound, not this reader's
-			}
-		}
-		tr, err := Read(strings.NewReader(in))
-		if err != nil {
-			if !errors.Is(err, ErrUnknownFormat) {
-				t.Fatalf("error %v", err)
-			}
-			return
-		}
-		for i, f := range tr.Flows {
-			if f.Request.Method == "" || f.Request.URL == nil || !f.Request.URL.IsAbs() || f.Request.URL.Host == "" {
-				t.Fatalf("flow %d: method %q URL %v", i, f.Request.Method, f.Request.URL)
-			}
-			if f.Response != nil && len(f.Response.Body.Captured) > 2*maxCapture {
-				t.Fatalf("flow %d: %d bytes captured", i, len(f.Response.Body.Captured))
-			}
-		}
-	})
+	fuzzReader(f, "oras",
+		orasChallenged+orasToken,
+		"[2026-12-04T17:32:40Z][DEBUG]: <-- Response #0\n< Response Status: \"x\"\n[2026-12-04T17:32:40Z][DEBUG]: --> Request #0\n> Request URL: \"https://r/v2/\"\n")
 }

@@ -2,7 +2,6 @@ package logs
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,34 +227,7 @@ time=t level=WARN msg="Failed to get manifest" ref=reg.example/a:1 err="failed t
 // ErrUnknownFormat, never a panic — and every flow has a method and an
 // absolute URL, IDs counting from 1.
 func FuzzReadRegclient(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "regclient", "*.log"))
-	for _, name := range files {
-		if raw, err := os.ReadFile(name); err == nil {
-			f.Add(string(raw))
-		}
-	}
-	f.Add(`level=DEBUG-4 msg="reg http request" req-method=GET req-url=https://r/v2/x/manifests/1 req-headers="map[Authorization:[[censored]]" resp-status="401" resp-headers="map[Www-Authenticate:[Bearer realm=\"/t\" Basic]]"` + "\nx [http 404]: {")
-	f.Add(`{"msg":"reg http request","req-method":"POST","req-url":"http://r/t","req-headers":{"Authorization":["[censored]"]},"resp-status":"200 OK"}`)
-	f.Fuzz(func(t *testing.T, in string) {
-		for _, l := range strings.Split(in, "\n") {
-			if len(l) >= maxLine {
-				return
-			}
-		}
-		tr, err := Read(strings.NewReader(in))
-		if err != nil {
-			if !errors.Is(err, ErrUnknownFormat) {
-				t.Fatalf("error %v", err)
-			}
-			return
-		}
-		for i, f := range tr.Flows {
-			if int(f.ID) != i+1 || f.Request.Method == "" || f.Request.URL == nil || !f.Request.URL.IsAbs() || f.Request.URL.Host == "" {
-				t.Fatalf("flow %d: %s %q %v", i, f.ID, f.Request.Method, f.Request.URL)
-			}
-			if f.Response != nil && len(f.Response.Body.Captured) > 2*maxCapture {
-				t.Fatalf("flow %d: %d bytes captured", i, len(f.Response.Body.Captured))
-			}
-		}
-	})
+	fuzzReader(f, "regclient",
+		`level=DEBUG-4 msg="reg http request" req-method=GET req-url=https://r/v2/x/manifests/1 req-headers="map[Authorization:[[censored]]" resp-status="401" resp-headers="map[Www-Authenticate:[Bearer realm=\"/t\" Basic]]"`+"\nx [http 404]: {",
+		`{"msg":"reg http request","req-method":"POST","req-url":"http://r/t","req-headers":{"Authorization":["[censored]"]},"resp-status":"200 OK"}`)
 }
