@@ -225,7 +225,9 @@ func KindOfMessage(msg string) ErrKind {
 		return ErrTLS
 	case has("err_connection_refused", "connection refused"):
 		return ErrRefused
-	case has("err_name_not_resolved", "name or service not known", "nodename nor servname", "no such host", "server misbehaving"):
+	case has("err_name_not_resolved", "name or service not known", "nodename nor servname", "no such host", "server misbehaving",
+		"temporary failure in name resolution") || strings.Contains(m, "lookup ") && strings.Contains(m, "try again"):
+		// "lookup HOST: Try again" is the resolver's EAI_AGAIN.
 		return ErrDNS
 	case has("timed_out", "timed out", "timeout", "deadline exceeded"):
 		return ErrTimeout

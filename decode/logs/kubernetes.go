@@ -645,7 +645,7 @@ func (b *kBuilder) resolve(ref kRef, e string, n int) bool {
 		return true
 	case kDoRequest.MatchString(e):
 		m := kDoRequest.FindStringSubmatch(e)
-		kSetErr(b.add(strings.ToUpper(m[1]), m[2], n, true), m[3])
+		setErr(b.add(strings.ToUpper(m[1]), m[2], n, true), m[3])
 		return true
 	case kNotFound.MatchString(e):
 		// Every host answered the HEAD 404 (a HEAD has no body: no code).
@@ -677,7 +677,7 @@ func (b *kBuilder) fetch(ref kRef, e string, n int) bool {
 		return true
 	case kDoRequest.MatchString(e):
 		m := kDoRequest.FindStringSubmatch(e)
-		kSetErr(b.add(strings.ToUpper(m[1]), m[2], n, true), m[3])
+		setErr(b.add(strings.ToUpper(m[1]), m[2], n, true), m[3])
 		return true
 	}
 	return false
@@ -782,16 +782,7 @@ func (b *kBuilder) token(ref kRef, head string, oauth bool, e string, n int) {
 	if st > 0 {
 		kStatus(tf, st)
 	} else {
-		kSetErr(tf, reason)
-	}
-}
-
-// kSetErr is setErr, reading "dial tcp: lookup HOST: Try again" (the
-// resolver's EAI_AGAIN) as the DNS failure it is.
-func kSetErr(f *flow.Flow, msg string) {
-	setErr(f, msg)
-	if f.Err.Kind == flow.ErrOther && strings.Contains(msg, "lookup ") && strings.Contains(msg, "dial ") {
-		f.Err.Kind = flow.ErrDNS
+		setErr(tf, reason)
 	}
 }
 
