@@ -159,6 +159,16 @@ func (in *Input) hiddenNote() string {
 	return "the HAR's exporter removed Authorization headers"
 }
 
+// credentialVerdict: a verdict whose fix involves which credentials the
+// client uses.
+func credentialVerdict(v Verdict) bool {
+	switch v {
+	case VerdictUnauthorizedAmbiguous, VerdictUnauthorized, VerdictDenied, VerdictCredentialsNotSent, VerdictCredentialsRejected:
+		return true
+	}
+	return false
+}
+
 func (s *Source) note() string {
 	n := "This trace comes from the " + s.Name
 	if s.Lacks != "" {
@@ -187,6 +197,9 @@ type Source struct {
 	// CredentialsFor are the registries the client had credentials for,
 	// when the source shows its credential lookup.
 	CredentialsFor []string
+	// CredentialsHint, when set, says where this client takes credentials
+	// from; it is added to the fix of findings about credentials.
+	CredentialsHint string
 }
 
 // Report is the result of Explain.
@@ -306,6 +319,9 @@ func Explain(in Input) *Report {
 			}
 			if src := in.Source; src != nil && f.Verdict != VerdictOK {
 				f.CannotProve = strings.TrimSpace(f.CannotProve + " " + src.note())
+				if src.CredentialsHint != "" && credentialVerdict(f.Verdict) {
+					f.Fix = strings.TrimSpace(f.Fix + " " + src.CredentialsHint)
+				}
 			}
 			if r.explains && f.Verdict != VerdictOK {
 				if fo.op != nil {

@@ -253,3 +253,17 @@ func TestExplainJSONLog(t *testing.T) {
 		t.Errorf("explain of a JSON log: exit %d %s\n%s", code, errb, out)
 	}
 }
+
+// From Kubernetes events, a credentials fix says where the kubelet takes
+// them from; from a workstation's log it does not.
+func TestExplainEventsSayWhereCredentialsComeFrom(t *testing.T) {
+	dir := filepath.Join("..", "..", "decode", "logs", "testdata")
+	_, out, _ := runCLI(t, "explain", "--no-color", filepath.Join(dir, "kubernetes", "describe-insufficient-scope-private.log"))
+	if !strings.Contains(out, "imagePullSecrets") {
+		t.Errorf("events: no imagePullSecrets in the fix:\n%s", out)
+	}
+	_, out, _ = runCLI(t, "explain", "--no-color", filepath.Join(dir, "containers-image", "skopeo-anonymous-pull-of-a-missing-repository.log"))
+	if strings.Contains(out, "imagePullSecrets") {
+		t.Errorf("skopeo log: a Kubernetes hint in the fix:\n%s", out)
+	}
+}

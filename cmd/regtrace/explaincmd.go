@@ -141,7 +141,8 @@ func readInput(path string, stdin io.Reader) (explain.Input, error) {
 		return explain.Input{}, fmt.Errorf("%s: %w", path, err)
 	}
 	sess := decode.NewSession()
-	in := explain.Input{Source: &explain.Source{Name: t.Name, HidesAuth: t.HidesAuth, Lacks: t.Lacks, Capture: t.Command, CredentialsFor: t.CredentialsFor}}
+	in := explain.Input{Source: &explain.Source{Name: t.Name, HidesAuth: t.HidesAuth, Lacks: t.Lacks, Capture: t.Command,
+		CredentialsFor: t.CredentialsFor, CredentialsHint: t.CredentialsHint}}
 	for _, f := range t.Flows {
 		in.Exchanges = append(in.Exchanges, sess.Decode(f))
 	}

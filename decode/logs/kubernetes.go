@@ -104,6 +104,8 @@ var (
 func readKubernetes(ls []line) *Trace {
 	t := &Trace{
 		Format: FormatKubernetesEvents, Name: "Kubernetes events", HidesAuth: true,
+		CredentialsHint: "On Kubernetes the kubelet pulls with the pod's imagePullSecrets (or the service account's, or the node's own config), " +
+			"not with a `docker login` on a workstation: put the login in a docker-registry secret (`kubectl create secret docker-registry …`) the pod names.",
 		Lacks: "the requests themselves: an event keeps only the container runtime's final error for a pull, so every answer " +
 			"but the one that error quotes, the challenges, the tokens and whether the pod had an image pull secret are not in them " +
 			"(regtrace builds the requests containerd or CRI-O makes for the image and marks what it infers; " +

@@ -47,6 +47,10 @@ type Trace struct {
 	// CredentialsFor are the registries the client had credentials for,
 	// when the log shows its credential lookup.
 	CredentialsFor []string
+	// CredentialsHint says where the client takes credentials from, when
+	// that is not a login on the machine the command ran on (a node's
+	// kubelet takes them from the pod's imagePullSecrets).
+	CredentialsHint string
 }
 
 // reader is one log format.
