@@ -18,8 +18,12 @@ import (
 // answer can be read back: its status, and a body with the codes named.
 
 var (
-	// errURL is Go's url.Error: `Get "https://…": reason`.
-	errURL = regexp.MustCompile(`(?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)": (.*)$`)
+	// errURL is Go's url.Error: `Get "https://…": reason`; errURLBare the
+	// form registry clients print for an HTTP error: `GET https://…: CODE`.
+	errURL     = regexp.MustCompile(`(?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)": (.*)$`)
+	errURLBare = regexp.MustCompile(`\b(GET|HEAD|POST|PUT|PATCH|DELETE) (https?://\S+): `)
+	// errURLQuoted finds every quoted URL of an error, nested ones too.
+	errURLQuoted = regexp.MustCompile(`(?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)"`)
 	// errStatus is a status the client quotes.
 	errStatus = regexp.MustCompile(`(?i)(?:invalid status code from registry|unexpected (?:http )?(?:status|code)[a-z ]*:?|status code|http status)\s*(\d{3})`)
 )
@@ -43,14 +47,25 @@ var codes = []struct {
 // applyError reads a client's final error back onto the flow it is about.
 // insufficient says the client logged a challenge with
 // error="insufficient_scope" (containers/image does).
+//
+// Only a request the log shows unanswered gets an answer this way: a logged
+// answer is the registry's own, and an error that names a request whose
+// failure the log shows only repeats it.
 func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow {
 	m := strings.ToLower(msg)
+	for _, re := range []*regexp.Regexp{errURLQuoted, errURLBare} {
+		for _, sm := range re.FindAllStringSubmatch(msg, -1) {
+			if f := lastURL(flows, sm[1], sm[2]); f != nil && loggedFailure(f) {
+				return flows
+			}
+		}
+	}
 	// A transport failure names its URL: Go's url.Error.
 	if sm := errURL.FindStringSubmatch(msg); sm != nil {
 		reason := sm[3]
 		if k := failureKind(reason); k != "" {
 			f := lastURL(flows, sm[1], sm[2])
-			if f == nil {
+			if f == nil || !unanswered(f) {
 				f = addFlow(&flows, strings.ToUpper(sm[1]), sm[2])
 			}
 			setErr(f, reason)
@@ -179,10 +194,24 @@ func setStatus(f *flow.Flow, status int, errs []map[string]string, msg string) {
 	f.Response = r
 }
 
-// lastFlow is the last flow of a kind: "manifest", "blob", "token" (a
+// unanswered: the log shows the request but not how it ended.
+func unanswered(f *flow.Flow) bool {
+	return f.Err == nil && f.Response != nil && f.Response.Status == 0
+}
+
+// loggedFailure: the log shows the request failed, in the registry's or
+// the transport's own words.
+func loggedFailure(f *flow.Flow) bool {
+	return f.Err != nil || f.Response != nil && !f.Response.Inferred && f.Response.Status >= 400
+}
+
+// lastFlow is the last unanswered flow of a kind: "manifest", "blob", "token" (a
 // request outside /v2/), "repo" (any request under /v2/<name>/), "any".
 func lastFlow(flows []*flow.Flow, what string) *flow.Flow {
 	for i := len(flows) - 1; i >= 0; i-- {
+		if !unanswered(flows[i]) {
+			continue
+		}
 		p := flows[i].Request.URL.Path
 		ok := false
 		switch what {

@@ -342,7 +342,7 @@ func readGGCR(ls []line) *Trace {
 	}
 	t.Image = ggcrImage(flows)
 	if lastErr != "" {
-		flows = ggcrApplyError(sts, flows, lastErr)
+		flows = applyError(flows, lastErr, false)
 		flows = failSomewhere(flows, lastErr, t.Image)
 	}
 	t.HidesAuth = ggcrAuth(sts, lastErr != "")
@@ -560,33 +560,6 @@ func dechunk(ls []string) []string {
 		}
 	}
 	return out
-}
-
-// ggcrApplyError reads the client's final error back onto the request it
-// names — only one the log did not show answered: a logged answer is the
-// registry's own, and the error only repeats it.
-func ggcrApplyError(sts []*ggcrState, flows []*flow.Flow, msg string) []*flow.Flow {
-	method, named := "", ""
-	if m := errURL.FindStringSubmatch(msg); m != nil {
-		method, named = m[1], m[2]
-	} else if m := ggcrErrorLike.FindString(msg); strings.HasSuffix(m, ": ") {
-		method, named, _ = strings.Cut(strings.TrimSuffix(m, ": "), " ")
-	}
-	if f := lastURL(flows, method, named); named != "" && f != nil && (f.Err != nil || f.Response != nil && !f.Response.Inferred && f.Response.Status >= 400) {
-		return flows // the log shows the answer the error reports
-	}
-	var open []*flow.Flow
-	for _, st := range sts {
-		if st.f.Err == nil && st.f.Response != nil && st.f.Response.Status == 0 {
-			open = append(open, st.f)
-		}
-	}
-	got := applyError(open, msg, false)
-	for _, f := range got[len(open):] {
-		f.ID = flow.ID(len(flows) + 1)
-		flows = append(flows, f)
-	}
-	return flows
 }
 
 // ggcrAuth puts back Authorization's scheme on the requests whose dump

@@ -61,7 +61,6 @@ var (
 	orasRspHead = regexp.MustCompile(`^<-- Response #(\d+)$`)
 	orasHeader  = regexp.MustCompile(`^\s*("(?:[^"\\]|\\.)*"): ("(?:[^"\\]|\\.)*")$`)
 	orasQuoted  = regexp.MustCompile(`^[<>] [A-Za-z ]+: ("(?:[^"\\]|\\.)*")$`)
-	orasErrURL  = regexp.MustCompile(`\b(GET|HEAD|POST|PUT|PATCH|DELETE|Get|Head|Post|Put|Patch|Delete) "(https?://[^"]+)"`)
 	// orasBodyNote is what oras prints instead of a body.
 	orasBodyNote = regexp.MustCompile(`^(?:No response body to print|Response body is empty|Response body (?:for redirect|without a content type|of content type .*|exceeding the trace size limit) is not printed|Response body redacted due to potential credentials|Error reading response body: .*)$`)
 	// orasNotFound is oras-go's errdef.ErrNotFound for a manifest's 404:
@@ -180,7 +179,7 @@ func readOras(ls []line) *Trace {
 	t.HidesAuth = orasAuth(sts)
 	t.Image = orasImage(flows)
 	if clientErr != "" {
-		flows = orasApplyError(sts, flows, clientErr)
+		flows = orasApplyError(flows, clientErr)
 		flows = failSomewhere(flows, clientErr, t.Image)
 	}
 	for _, f := range flows {
@@ -369,7 +368,7 @@ func orasResponse(st *orasState, e orasEnt) {
 // request's failure (the transport's own errors are not so worded; Go's
 // url.Error writes "Post").
 func orasCancelled(msg string) bool {
-	m := orasErrURL.FindStringSubmatch(msg)
+	m := errURLQuoted.FindStringSubmatch(msg)
 	return m != nil && m[1] == strings.ToUpper(m[1])
 }
 
@@ -418,7 +417,7 @@ func orasTokenChallenges(sts []*orasState) []*orasChallenge {
 // error when it quotes the URL, else the challenge's service and scope.
 func orasQueries(sts []*orasState, clientErr string) {
 	quoted := map[string]string{} // host+path -> raw query, from the error
-	for _, m := range orasErrURL.FindAllStringSubmatch(clientErr, -1) {
+	for _, m := range errURLQuoted.FindAllStringSubmatch(clientErr, -1) {
 		if u, err := url.Parse(m[2]); err == nil && u.RawQuery != "" && !strings.Contains(u.RawQuery, "REDACTED") {
 			quoted[u.Host+u.Path] = u.RawQuery
 		}
@@ -513,29 +512,15 @@ func orasAuth(sts []*orasState) (hidden bool) {
 	return hidden
 }
 
-// orasApplyError reads oras's error back onto a request the log shows
-// unanswered — never over a logged answer, which the error only repeats.
-func orasApplyError(sts []*orasState, flows []*flow.Flow, msg string) []*flow.Flow {
-	for _, m := range orasErrURL.FindAllStringSubmatch(msg, -1) {
-		if f := lastURL(flows, m[1], m[2]); f != nil && (f.Err != nil || f.Response != nil && !f.Response.Inferred && f.Response.Status >= 400) {
-			return flows // the log shows the answer the error reports
-		}
-	}
-	var open []*flow.Flow
-	for _, st := range sts {
-		if st.f.Err == nil && st.f.Response != nil && st.f.Response.Status == 0 {
-			open = append(open, st.f)
-		}
-	}
-	got := applyError(open, msg, false)
-	if orasNotFound.MatchString(msg) && len(got) == len(open) {
-		if f := lastFlow(open, "manifest"); f != nil && strings.Contains(f.Request.URL.Path, "/manifests/") && f.Response != nil && f.Response.Status == 0 {
+// orasApplyError reads oras's error back (applyError); oras-go's own
+// "REF: not found" is the manifest's 404.
+func orasApplyError(flows []*flow.Flow, msg string) []*flow.Flow {
+	n := len(flows)
+	flows = applyError(flows, msg, false)
+	if orasNotFound.MatchString(msg) && len(flows) == n {
+		if f := lastFlow(flows, "manifest"); f != nil && strings.Contains(f.Request.URL.Path, "/manifests/") {
 			setStatus(f, http.StatusNotFound, nil, msg)
 		}
-	}
-	for _, f := range got[len(open):] {
-		f.ID = flow.ID(len(flows) + 1)
-		flows = append(flows, f)
 	}
 	return flows
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -437,21 +438,10 @@ func rcApplyError(flows []*flow.Flow, msg string) []*flow.Flow {
 			return flows
 		}
 	}
-	var open []*flow.Flow
-	for _, f := range flows {
-		if f.Err == nil && f.Response != nil && f.Response.Status == 0 {
-			open = append(open, f)
-		}
-	}
-	if len(open) == 0 {
+	if !slices.ContainsFunc(flows, unanswered) {
 		return flows
 	}
-	got := applyError(open, msg, false)
-	for _, f := range got[len(open):] {
-		f.ID = flow.ID(len(flows) + 1)
-		flows = append(flows, f)
-	}
-	return flows
+	return applyError(flows, msg, false)
 }
 
 // rcAuth puts back what regclient sent where the log shows "[censored]"
