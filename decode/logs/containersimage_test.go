@@ -281,3 +281,13 @@ func fuzzReader(f *testing.F, dir string, seeds ...string) {
 		}
 	})
 }
+
+// fixture reads testdata/DIR/NAME.
+func fixture(t *testing.T, dir, name string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}

@@ -2,8 +2,6 @@ package logs
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -55,18 +53,9 @@ func TestGGCRGoldens(t *testing.T) {
 	checkGoldens(t, "ggcr", FormatGGCR, 10, ggcrSummary)
 }
 
-func readGGCRFixture(t *testing.T, name string) string {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "ggcr", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(raw)
-}
-
 // What the goldens rest on, said plainly.
 func TestGGCRWhatTheLogShows(t *testing.T) {
-	tr := read(t, readGGCRFixture(t, "crane-push-without-push-permission.log"))
+	tr := read(t, fixture(t, "ggcr", "crane-push-without-push-permission.log"))
 	if tr.Name != "crane debug log" || tr.HidesAuth || tr.Image == "" || !strings.Contains(tr.Command, "crane push") {
 		t.Errorf("trace: %+v", tr)
 	}
@@ -107,7 +96,7 @@ func TestGGCRWhatTheLogShows(t *testing.T) {
 		}
 	}
 	// An anonymous request is shown as such: the dump has no Authorization.
-	tr = read(t, readGGCRFixture(t, "crane-anonymous-pull-from-a-Basic-auth-registry.log"))
+	tr = read(t, fixture(t, "ggcr", "crane-anonymous-pull-from-a-Basic-auth-registry.log"))
 	for _, f := range tr.Flows {
 		if a := f.Request.Header.Get("Authorization"); a != "" {
 			t.Errorf("%s: anonymous run, Authorization %q", f.ID, a)
@@ -122,7 +111,7 @@ var goStamp = regexp.MustCompile(`^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} `)
 // timestamps — gives the same flows.
 func TestGGCRCopiesOfOneLog(t *testing.T) {
 	for _, name := range []string{"crane-push-without-push-permission.log", "crane-wrong-password-through-nginx-auth_basic.log", "crane-missing-tag-with-good-credentials.log"} {
-		raw := readGGCRFixture(t, name)
+		raw := fixture(t, "ggcr", name)
 		base := flowLines(ggcrSummary(read(t, raw)))
 		variants := map[string]func(string) string{
 			"CRLF line ends":     func(l string) string { return strings.TrimSuffix(l, "\r") + "\r" },

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -769,7 +770,9 @@ func (b *kBuilder) token(ref kRef, head string, oauth bool, e string, n int) {
 	}
 	tf := b.add(method, realm, n, tokenURL != "")
 	if oauth {
-		b.t.CredentialsFor = appendOnce(b.t.CredentialsFor, ref.host())
+		if h := ref.host(); !slices.Contains(b.t.CredentialsFor, h) {
+			b.t.CredentialsFor = append(b.t.CredentialsFor, h)
+		}
 		if method == http.MethodGet {
 			tf.Request.Header.Set("Authorization", redactedNoUser)
 		} else {
@@ -786,15 +789,6 @@ func (b *kBuilder) token(ref kRef, head string, oauth bool, e string, n int) {
 	} else {
 		setErr(tf, reason)
 	}
-}
-
-func appendOnce(xs []string, x string) []string {
-	for _, y := range xs {
-		if y == x {
-			return xs
-		}
-	}
-	return append(xs, x)
 }
 
 // generic: CRI-O's containers/image errors, dockershim's, and anything

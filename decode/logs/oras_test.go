@@ -1,8 +1,6 @@
 package logs
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,18 +15,9 @@ func TestOrasGoldens(t *testing.T) {
 	checkGoldens(t, "oras", FormatOras, 10, summary)
 }
 
-func readOrasFixture(t *testing.T, name string) string {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "oras", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(raw)
-}
-
 // What the goldens rest on, said plainly.
 func TestOrasWhatTheLogShows(t *testing.T) {
-	tr := read(t, readOrasFixture(t, "oras-wrong-password.log"))
+	tr := read(t, fixture(t, "oras", "oras-wrong-password.log"))
 	if tr.Name != "oras debug log" || tr.HidesAuth || !strings.Contains(tr.Command, "oras pull ") || tr.Lacks == "" {
 		t.Errorf("trace: %+v", tr)
 	}
@@ -51,7 +40,7 @@ func TestOrasWhatTheLogShows(t *testing.T) {
 
 	// A push: interleaved requests pair up by number, the token obtained
 	// is carried as Bearer, the token response holds a token.
-	tr = read(t, readOrasFixture(t, "oras-good-push-to-a-new-repository.log"))
+	tr = read(t, fixture(t, "oras", "oras-good-push-to-a-new-repository.log"))
 	if !strings.Contains(tr.Command, "oras push ") || !strings.HasSuffix(tr.Image, "/team/other:oras") {
 		t.Errorf("command %q image %q", tr.Command, tr.Image)
 	}
@@ -70,14 +59,14 @@ func TestOrasWhatTheLogShows(t *testing.T) {
 	}
 
 	// A Basic challenge: oras-go caches Basic for the host and sends it.
-	tr = read(t, readOrasFixture(t, "oras-wrong-password-on-a-Basic-auth-registry.log"))
+	tr = read(t, fixture(t, "oras", "oras-wrong-password-on-a-Basic-auth-registry.log"))
 	if a := tr.Flows[1].Request.Header.Get("Authorization"); a != redactedNoUser {
 		t.Errorf("retry after a Basic challenge: Authorization %q", a)
 	}
 
 	// A token request oras cancelled when another request failed: the
 	// error names that request, and is the client's hang-up.
-	tr = read(t, readOrasFixture(t, "oras-push-without-push-permission.log"))
+	tr = read(t, fixture(t, "oras", "oras-push-without-push-permission.log"))
 	cancelled := 0
 	for _, f := range tr.Flows {
 		if f.Err != nil && f.Err.Kind == flow.ErrClientClosed {
@@ -95,7 +84,7 @@ var orasStamp = regexp.MustCompile(`^\[\d{4}-\d{2}-\d{2}T[^\]]*\]`)
 // timestamp on every line, a journal's prefix — gives the same flows.
 func TestOrasCopiesOfOneLog(t *testing.T) {
 	for _, name := range []string{"oras-push-without-push-permission.log", "oras-wrong-password-through-nginx-auth_basic.log", "oras-token-realm-on-a-closed-port.log"} {
-		raw := readOrasFixture(t, name)
+		raw := fixture(t, "oras", name)
 		base := flowLines(summary(read(t, raw)))
 		variants := map[string]func(string) string{
 			"CRLF line ends":  func(l string) string { return l + "\r" },

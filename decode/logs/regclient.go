@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -321,7 +322,7 @@ func readRegclient(ls []line) *Trace {
 		case msg == "Image export" || msg == "Image copy" || msg == "Image export failed" || strings.HasPrefix(msg, "Image "):
 			if op == "" {
 				op = strings.ToLower(strings.TrimPrefix(msg, "Image "))
-				src, tgt = firstNonEmpty(r.get("ref"), r.get("source")), r.get("target")
+				src, tgt = cmp.Or(r.get("ref"), r.get("source")), r.get("target")
 			}
 		}
 		if lv := strings.ToUpper(r.get("level")); (strings.HasPrefix(lv, "WARN") || strings.HasPrefix(lv, "ERROR")) && r.get("err") != "" {
@@ -398,15 +399,6 @@ func readRegclient(ls []line) *Trace {
 }
 
 var rcErrorWords = regexp.MustCompile(`(?i)\b(failed|error|unauthorized|denied|forbidden|not found|refused|timeout|no such host|certificate|bad gateway)\b`)
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
 
 // rcApplyError reads the final error back: the body regclient quotes after
 // "[http NNN]: " goes on the last flow logged with that status whose body

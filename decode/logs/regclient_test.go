@@ -2,8 +2,6 @@ package logs
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,18 +14,9 @@ func TestRegclientGoldens(t *testing.T) {
 	checkGoldens(t, "regclient", FormatRegclient, 14, summary)
 }
 
-func readRegclientFixture(t *testing.T, name string) string {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "regclient", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(raw)
-}
-
 // What the goldens rest on, said plainly.
 func TestRegclientWhatTheLogShows(t *testing.T) {
-	tr := read(t, readRegclientFixture(t, "regctl-push-without-push-permission.log"))
+	tr := read(t, fixture(t, "regclient", "regctl-push-without-push-permission.log"))
 	if tr.Name != "regctl trace log" || tr.HidesAuth || tr.Lacks == "" || !strings.Contains(tr.Command, "regctl image copy") ||
 		len(tr.CredentialsFor) != 1 || len(tr.Errors) != 1 {
 		t.Errorf("trace: %+v", tr)
@@ -44,19 +33,19 @@ func TestRegclientWhatTheLogShows(t *testing.T) {
 		}
 	}
 	// An anonymous token request is shown as such: no Authorization logged.
-	tr = read(t, readRegclientFixture(t, "regctl-anonymous-pull-of-a-missing-repository.log"))
+	tr = read(t, fixture(t, "regclient", "regctl-anonymous-pull-of-a-missing-repository.log"))
 	if a := tr.Flows[1].Request.Header.Get("Authorization"); a != "" {
 		t.Errorf("anonymous token request with %q", a)
 	}
 	// The registry's 404 body, quoted in regctl's error, is put back
 	// without touching the logged status.
-	tr = read(t, readRegclientFixture(t, "regctl-missing-tag-with-good-credentials.log"))
+	tr = read(t, fixture(t, "regclient", "regctl-missing-tag-with-good-credentials.log"))
 	f := tr.Flows[2]
 	if f.Response.Status != 404 || f.Response.Inferred || !strings.Contains(string(f.Response.Body.Captured), "MANIFEST_UNKNOWN") {
 		t.Errorf("404: %+v", f.Response)
 	}
 	// A transport error stays one, on every retry.
-	tr = read(t, readRegclientFixture(t, "regctl-registry-name-that-does-not-resolve.log"))
+	tr = read(t, fixture(t, "regclient", "regctl-registry-name-that-does-not-resolve.log"))
 	for _, f := range tr.Flows {
 		if f.Err == nil || f.Err.Kind != "proxy-refused" {
 			t.Errorf("%s: %+v", f.ID, f.Err)
@@ -70,7 +59,7 @@ func TestRegclientWhatTheLogShows(t *testing.T) {
 func TestRegclientCopiesOfOneLog(t *testing.T) {
 	for _, name := range []string{"regctl-push-without-push-permission.log", "regctl-wrong-password-on-a-Basic-auth-registry.log",
 		"regctl-missing-tag-with-good-credentials.log", "regctl-token-realm-on-a-closed-port.log", "regctl-good-pull.log"} {
-		raw := readRegclientFixture(t, name)
+		raw := fixture(t, "regclient", name)
 		base := flowLines(summary(read(t, raw)))
 		variants := map[string]func(string) string{
 			"CRLF line ends":    func(l string) string { return l + "\r" },
