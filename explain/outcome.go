@@ -213,6 +213,10 @@ func decideOutcome(op *Operation) *Outcome {
 	op.roles = make([]Role, len(op.Exchanges))
 	var probes []int
 	for i, x := range op.Exchanges {
+		why := ""
+		if bad(x) {
+			why = probeWhy(op, i, x)
+		}
 		switch {
 		case !bad(x):
 			op.roles[i] = RoleOK
@@ -220,10 +224,10 @@ func decideOutcome(op *Operation) *Outcome {
 			// The normal first step of every authenticated registry; the
 			// operation stopping right after is judged below.
 			op.roles[i] = RoleOK
-		case probeWhy(op, i, x) != "":
+		case why != "":
 			op.roles[i] = RoleProbe
 			probes = append(probes, i)
-			o.Probes = append(o.Probes, Probe{X: x, Why: probeWhy(op, i, x)})
+			o.Probes = append(o.Probes, Probe{X: x, Why: why})
 		case retried(op, i, x):
 			op.roles[i] = RoleRetried
 		default:
