@@ -60,6 +60,9 @@ type Finding struct {
 	Why         string
 	Fix         string
 	CannotProve string
+	// Suspected: the trace (a log) lacks what the rule needs; Rule is the
+	// one what it shows points to, and CannotProve says what would prove it.
+	Suspected bool
 }
 
 // Operation is what one client did with one registry: its pings, token
@@ -269,11 +272,7 @@ func Explain(in Input) *Report {
 	recovered := func(op *Operation) bool { return op != nil && op.Outcome().RecoveredBy != nil }
 	primary := -1
 	var primaryOp *Operation
-	docs := map[Rule]*RuleDoc{}
-	ds := ruleDocs()
-	for i := range ds {
-		docs[ds[i].ID] = &ds[i]
-	}
+	docs := ruleDoc()
 	for _, r := range allRules() {
 		type found struct {
 			f  Finding
@@ -307,9 +306,11 @@ func Explain(in Input) *Report {
 		}
 		for _, fo := range fs {
 			f := fo.f
-			f.Rule = r.id
+			if !f.Suspected {
+				f.Rule = r.id
+			}
 			// The general texts live in one place, ruledocs.go.
-			if d := docs[r.id]; d != nil {
+			if d := docs[f.Rule]; d != nil {
 				if f.Fix == "" {
 					f.Fix = d.Fix
 				}

@@ -110,7 +110,8 @@ func bad(x *decode.Exchange) bool {
 	if x.Flow.Err != nil || r == nil || r.Status >= 400 {
 		return true
 	}
-	if x.Kind == decode.KindTokenRequest && r.Status == http.StatusOK {
+	// A log's 200 to a token request does not show the body: not bad.
+	if x.Kind == decode.KindTokenRequest && r.Status == http.StatusOK && !r.Inferred {
 		tr := x.TokenResponse
 		return tr == nil || tr.Token == nil && tr.AccessToken == nil
 	}

@@ -540,7 +540,8 @@ func credTokenUnusable(in *Input, op *Operation) []Finding {
 		return nil
 	}
 	for i, x := range op.Exchanges {
-		if !credIsToken(x) || x.Flow.Err != nil || status(x) != http.StatusOK || credLaterTokenOK(op, i) {
+		// A log that says a token came back does not show its body.
+		if !credIsToken(x) || x.Flow.Err != nil || status(x) != http.StatusOK || !headersKnown(x) || credLaterTokenOK(op, i) {
 			continue
 		}
 		var what string

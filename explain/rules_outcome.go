@@ -83,6 +83,10 @@ func outcomeUnexplained(in *Input, ops []*Operation) []Finding {
 		if o.Reached || o.RecoveredBy != nil || in.covered[op] {
 			continue
 		}
+		if f, ok := suspectFinding(in, op); ok {
+			out = append(out, f)
+			continue
+		}
 		x := o.Stop
 		verdict := VerdictUnexplained
 		if x.Flow.Err != nil || x.Kind == decode.KindTunnel {

@@ -423,8 +423,9 @@ func vendorTraces() []ruleTrace {
 				flowtest.Get("https://registry.test/v2/").UA(credSkopeoUA).Status(401).Inferred(),
 				flowtest.Get(base() + "/manifests/1.0").UA(credSkopeoUA).Status(401).Inferred(),
 			},
-			want:    []Rule{RuleUnexplainedFailure},
-			primary: RuleUnexplainedFailure,
+			want:      []Rule{RuleInsufficientScope},
+			primary:   RuleInsufficientScope,
+			suspected: true,
 		},
 
 		// Class 5: vendor texts that need their own fix.

@@ -25,6 +25,9 @@ type ruleTrace struct {
 	// ("" when none may be).
 	want    []Rule
 	primary Rule
+	// suspected: the primary finding is a rule the log points to but
+	// cannot prove (Finding.Suspected).
+	suspected bool
 }
 
 // allTraces collects every group's traces.
@@ -38,6 +41,7 @@ func allTraces() []ruleTrace {
 	ts = append(ts, verdictTraces()...)
 	ts = append(ts, outcomeTraces()...)
 	ts = append(ts, vendorTraces()...)
+	ts = append(ts, suspectTraces()...)
 	return ts
 }
 
@@ -88,6 +92,14 @@ func TestRulesFireOnTheirTracesAndNothingElse(t *testing.T) {
 			}
 			if len(rep.Findings) > 0 && tr.primary != "" && !rep.Findings[0].Primary {
 				t.Error("the primary finding is not first")
+			}
+			for _, f := range rep.Findings {
+				if f.Suspected && (tr.source == nil || !strings.HasPrefix(f.CannotProve, "Suspected, not proven: ")) {
+					t.Errorf("%s is suspected in a wire trace or without saying what would prove it: %q", f.Rule, f.CannotProve)
+				}
+				if f.Primary && f.Suspected != tr.suspected {
+					t.Errorf("primary %s suspected=%v, want %v", f.Rule, f.Suspected, tr.suspected)
+				}
 			}
 		})
 	}

@@ -15,30 +15,34 @@ func TestExplainKubernetesEvents(t *testing.T) {
 	dir := filepath.Join("..", "..", "decode", "logs", "testdata", "kubernetes")
 	for _, c := range []struct {
 		file, rule string // rule "" : nothing failed
+		// suspected: the events point to the rule but cannot prove it.
+		suspected bool
 	}{
-		{"describe-insufficient-scope-private.log", "insufficient-scope-ambiguous-denied"},
+		{"describe-insufficient-scope-private.log", "insufficient-scope-ambiguous-denied", false},
 		// A one-component name on Docker Hub: a locally built image.
-		{"describe-insufficient-scope.log", "local-only-image-resolved-remotely"},
-		// A HEAD's 401 says unauthorized and nothing about why.
-		{"describe-head-401.log", "unexplained-failure"},
-		{"describe-head-401-old-wrapped.log", "unexplained-failure"},
-		{"get-events-head-403.log", "unexplained-failure"},
+		{"describe-insufficient-scope.log", "local-only-image-resolved-remotely", false},
+		// A HEAD's 401 says unauthorized and nothing about why: the
+		// usual cause is suspected, the token's grants would prove it.
+		{"describe-head-401.log", "insufficient-scope-ambiguous-denied", true},
+		{"describe-head-401-old-wrapped.log", "insufficient-scope-ambiguous-denied", true},
+		{"get-events-head-403.log", "denied-authenticated-but-forbidden", true},
 		// A HEAD 404 has no code, and the events do not show whether the
 		// request was authorised.
-		{"describe-not-found.log", "not-found-is-real"},
-		{"describe-no-such-host.log", "registry-unreachable"},
-		{"journal-connect-timeout.log", "registry-unreachable"},
-		{"describe-x509.log", "proxy-or-mitm-interference"},
-		{"describe-rate-limit-wrapped.log", "rate-limited-toomanyrequests"},
-		{"get-events-rate-limit-crio.log", "rate-limited-toomanyrequests"},
-		{"describe-anonymous-token-401.log", "insufficient-scope-ambiguous-denied"},
-		{"journal-anonymous-token-timeout.log", "realm-unreachable-untrusted-or-rejected"},
-		{"get-events-wide-oauth-token-403.log", "unexplained-failure"},
-		{"describe-no-basic-auth-credentials.log", "basic-challenge-no-credentials"},
-		{"describe-crio-manifest-unknown.log", "not-found-is-real"},
-		{"get-events-backoff-only.log", "unexplained-failure"},
-		{"describe-pulled-after-failure.log", ""},
-		{"describe-pulled.log", ""},
+		{"describe-not-found.log", "not-found-is-real", false},
+		{"describe-no-such-host.log", "registry-unreachable", false},
+		{"journal-connect-timeout.log", "registry-unreachable", false},
+		{"describe-x509.log", "proxy-or-mitm-interference", false},
+		{"describe-rate-limit-wrapped.log", "rate-limited-toomanyrequests", false},
+		{"get-events-rate-limit-crio.log", "rate-limited-toomanyrequests", false},
+		{"describe-anonymous-token-401.log", "insufficient-scope-ambiguous-denied", false},
+		{"journal-anonymous-token-timeout.log", "realm-unreachable-untrusted-or-rejected", false},
+		// containerd asks for an OAuth token only with credentials.
+		{"get-events-wide-oauth-token-403.log", "credentials-rejected-at-token-endpoint", true},
+		{"describe-no-basic-auth-credentials.log", "basic-challenge-no-credentials", false},
+		{"describe-crio-manifest-unknown.log", "not-found-is-real", false},
+		{"get-events-backoff-only.log", "unexplained-failure", false},
+		{"describe-pulled-after-failure.log", "", false},
+		{"describe-pulled.log", "", false},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			code, out, errOut := runCLI(t, "explain", "--format", "json", filepath.Join(dir, c.file))
@@ -46,6 +50,7 @@ func TestExplainKubernetesEvents(t *testing.T) {
 				Findings []struct {
 					Rule        string `json:"rule"`
 					Primary     bool   `json:"primary"`
+					Suspected   bool   `json:"suspected"`
 					Verdict     string `json:"verdict"`
 					CannotProve string `json:"cannotProve"`
 				} `json:"findings"`
@@ -61,6 +66,9 @@ func TestExplainKubernetesEvents(t *testing.T) {
 			for _, f := range rep.Findings {
 				if f.Primary {
 					primary = f.Rule
+					if f.Suspected != c.suspected {
+						t.Errorf("%s suspected=%v, want %v", f.Rule, f.Suspected, c.suspected)
+					}
 				}
 				if f.Verdict != "ok" && !strings.Contains(f.CannotProve, "regtrace proxy --har trace.har") {
 					t.Errorf("%s does not say how to record the pull: %q", f.Rule, f.CannotProve)

@@ -65,6 +65,9 @@ func Text(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 			b.WriteByte('\n')
 		}
 		head := fmt.Sprintf("%s  [%s]", f.Verdict, f.Rule)
+		if f.Suspected {
+			head += "  (suspected: cannot prove)"
+		}
 		switch {
 		case f.Primary:
 			fmt.Fprintf(&b, "%s %s\n", red.Sprint("WHY IT FAILED:"), red.Sprint(head))
@@ -182,6 +185,9 @@ func Markdown(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 			fmt.Fprintf(&b, "### %s\n\n", f.Verdict)
 		}
 		fmt.Fprintf(&b, "Rule `%s`", f.Rule)
+		if f.Suspected {
+			b.WriteString(" (suspected: cannot prove)")
+		}
 		if l := operationLabel(f); l != "" {
 			fmt.Fprintf(&b, " · %s", mdEscape(l))
 		}
@@ -274,6 +280,9 @@ type jsonFinding struct {
 	Why         string    `json:"why"`
 	Fix         string    `json:"fix"`
 	CannotProve string    `json:"cannotProve,omitempty"`
+	// Suspected: what the trace shows points to this rule, but it lacks
+	// what would prove it (a log); CannotProve says what.
+	Suspected bool `json:"suspected,omitempty"`
 }
 
 type jsonOperation struct {
@@ -304,6 +313,7 @@ func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 			Rule: string(f.Rule), Verdict: string(f.Verdict), Primary: f.Primary,
 			Client: f.Client, Registry: f.Registry, Repo: f.Repo, Evidence: f.Evidence,
 			Why: scrub(f.Why, opts.NoRedact), Fix: scrub(f.Fix, opts.NoRedact), CannotProve: scrub(f.CannotProve, opts.NoRedact),
+			Suspected: f.Suspected,
 		}
 		if jf.Evidence == nil {
 			jf.Evidence = []flow.ID{}
