@@ -304,11 +304,13 @@ func suiteClients() []*client {
 			return w.run(t, w.env(t, refHost(ref), creds), need(t, "regctl"), "-v", "trace", "image", "copy", "ocidir://"+w.layout+":1.0", ref)
 		},
 	}
+	// docker: the daemon pulls and pushes, and its debug log (logged only
+	// errors, no HTTP) is what a ticket carries, with the CLI's last words.
 	var dockerd *dockerDaemon
-	docker := &client{name: "docker",
+	docker := &client{name: "docker", logs: true,
 		prepare: func(t *testing.T, w *clientWorld) { dockerd = startDockerd(t, w) },
 		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
-			return dockerd.cli(t, w, refHost(ref), creds, "pull", ref)
+			return dockerd.logged(t, w, refHost(ref), creds, "pull", ref)
 		},
 		push: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
 			src := w.reg + "/team/app:1.0"
@@ -319,7 +321,7 @@ func suiteClients() []*client {
 				t.Fatalf("docker tag: %v\n%s", err, out)
 			}
 			w.rec.Take(t) // only the push is the scenario
-			return dockerd.cli(t, w, refHost(ref), creds, "push", ref)
+			return dockerd.logged(t, w, refHost(ref), creds, "push", ref)
 		},
 	}
 	return []*client{skopeo, podman, oras, crane, regctl, docker}
@@ -348,6 +350,25 @@ type scenario struct {
 	only string
 	// check looks at the decoded flows.
 	check func(t *testing.T, w *clientWorld, client string, xs []*decode.Exchange)
+}
+
+// logCannotTell are the scenarios whose client debug log holds nothing
+// that tells the HAR's rule from another's: there the log must fail when
+// the client did, and its rule is only reported. dockerd logs no HTTP: a
+// wrong password at a Basic registry (distribution's htpasswd or nginx
+// auth_basic) and a repository's Bearer challenge after a 200 ping all end
+// in the same one line, "unauthorized: authentication required", after the
+// manifest's HEAD and GET.
+//
+// TODO(issue 13): with explain's suspected form (Finding.Suspected), these
+// must give the HAR's rule marked suspected, or no rule — never another
+// rule; then drop them from this set.
+var logCannotTell = map[string]map[string]bool{
+	"docker": {
+		"wrong password on a Basic-auth registry":                 true,
+		"wrong password through nginx auth_basic":                 true,
+		"private repository behind a 200 ping, credentials given": true,
+	},
 }
 
 // recoversAfter200Ping are the clients measured to follow a repository's
@@ -672,7 +693,9 @@ func TestClients(t *testing.T) {
 					if c.logs {
 						logRule, logFailed := explainLog(t, out)
 						logTable[c.name][sc.name] = string(logRule)
-						if logRule != got || logFailed != (err != nil) {
+						if logCannotTell[c.name][sc.name] && logFailed == (err != nil) {
+							t.Logf("%s's debug log cannot tell this scenario's rule: it gives %q, the HAR %q", c.name, logRule, got)
+						} else if logRule != got || logFailed != (err != nil) {
 							t.Errorf("%s's debug log gives %q (failed %v), the HAR %q (client failed %v)\nlog:\n%s", c.name, logRule, logFailed, got, err != nil, out)
 						}
 						if dir := os.Getenv("REGTRACE_CLIENT_LOGS"); dir != "" {

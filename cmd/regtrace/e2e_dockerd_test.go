@@ -12,7 +12,8 @@ import (
 
 // dockerDaemon is a dockerd started for a test, in the sandbox, with its
 // own data root and socket, no networking of its own, vfs storage, the
-// proxy in its environment and the regtrace CA in its certs.d.
+// proxy in its environment and the regtrace CA in its certs.d. It logs at
+// debug level (the log a ticket carries: issue 13), into logs.
 type dockerDaemon struct {
 	sock string
 	logs *lockedBuffer
@@ -57,7 +58,7 @@ func startDockerdWithCerts(t *testing.T, w *clientWorld, hosts []string) *docker
 	cmd := w.sb.command(ctx, env, bin,
 		"--data-root", data, "--exec-root", execRoot, "--pidfile", filepath.Join(execRoot, "docker.pid"),
 		"-H", "unix://"+d.sock, "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-		"--storage-driver=vfs", "--log-level=warn")
+		"--storage-driver=vfs", "--debug")
 	cmd.Stdout, cmd.Stderr = d.logs, d.logs
 	// SIGTERM is dockerd's clean shutdown; the sandbox kills the group on
 	// timeout.
@@ -96,4 +97,16 @@ func (d *dockerDaemon) cli(t *testing.T, w *clientWorld, host, creds string, arg
 	t.Helper()
 	env := w.env(t, host, creds, "DOCKER_HOST=unix://"+d.sock)
 	return w.run(t, env, append([]string{need(t, "docker")}, args...)...)
+}
+
+// logged runs the docker CLI as cli does and returns what dockerd logged
+// while it ran, then the CLI's own output (which ends with its final
+// error): the log of one docker command, as a ticket would carry it.
+func (d *dockerDaemon) logged(t *testing.T, w *clientWorld, host, creds string, args ...string) (string, error) {
+	t.Helper()
+	mark := len(d.logs.String())
+	out, err := d.cli(t, w, host, creds, args...)
+	// dockerd logs the API call's end after it answered: let it land.
+	time.Sleep(100 * time.Millisecond)
+	return d.logs.String()[mark:] + out, err
 }

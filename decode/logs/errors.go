@@ -89,8 +89,31 @@ func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow 
 			return flows
 		}
 	}
-	var errs []map[string]string
-	status, what := 0, "any"
+	errs, status, what := registryCodes(msg)
+	if status == 0 {
+		return flows
+	}
+	if strings.Contains(m, "reading manifest") || strings.Contains(m, "manifest") && what == "repo" {
+		what = "manifest"
+	}
+	f := lastFlow(flows, what)
+	if f == nil {
+		return flows
+	}
+	setStatus(f, status, errs, msg)
+	if status == 401 && insufficient {
+		f.Response.Header.Set("Www-Authenticate", `Bearer error="insufficient_scope"`)
+	}
+	return flows
+}
+
+// registryCodes reads back the registry's answer a client's error quotes:
+// the error codes it names (as a body's errors), the status they are
+// answered with (or the one the error quotes), and which request they are
+// about (manifest, blob, repo, any). status 0: the message names none.
+func registryCodes(msg string) (errs []map[string]string, status int, what string) {
+	m := strings.ToLower(msg)
+	what = "any"
 	for _, c := range codes {
 		for _, w := range c.words {
 			if strings.Contains(m, w) {
@@ -107,21 +130,7 @@ func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow 
 	if sm := errStatus.FindStringSubmatch(msg); sm != nil {
 		status, _ = strconv.Atoi(sm[1])
 	}
-	if status == 0 {
-		return flows
-	}
-	if strings.Contains(m, "reading manifest") || strings.Contains(m, "manifest") && what == "repo" {
-		what = "manifest"
-	}
-	f := lastFlow(flows, what)
-	if f == nil {
-		return flows
-	}
-	setStatus(f, status, errs, msg)
-	if status == 401 && insufficient {
-		f.Response.Header.Set("Www-Authenticate", `Bearer error="insufficient_scope"`)
-	}
-	return flows
+	return errs, status, what
 }
 
 // failSomewhere: the client failed, so some flow must show it. When the

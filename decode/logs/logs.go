@@ -75,6 +75,7 @@ func readers() []reader {
 		{format: FormatGGCR, sniff: sniffGGCR, read: readGGCR},
 		{format: FormatRegclient, sniff: sniffRegclient, read: readRegclient},
 		{format: FormatKubernetesEvents, sniff: sniffKubernetes, read: readKubernetes},
+		{format: FormatDockerd, sniff: sniffDockerd, read: readDockerd},
 		{format: FormatOras, sniff: sniffOras, read: readOras},
 	}
 }
