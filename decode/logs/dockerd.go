@@ -970,6 +970,7 @@ func (b *dBuilder) failedAt(op *dOp, g dTarget, ping *flow.Flow, method string, 
 			// which it sends as Basic.
 			tf.Request.Header.Set("Authorization", redactedNoUser)
 			b.credsFor(g.host)
+			b.proven++
 		}
 		if kind != "" || !dHasCode(reason) {
 			setErr(tf, reason)
@@ -1019,8 +1020,13 @@ func dHasCode(s string) bool {
 	return st != 0
 }
 
-// dAnswer is the answer a registry error stands for.
+// dAnswer is the answer a registry error stands for: "CODE: message"
+// keeps its message in the body.
 func dAnswer(f *flow.Flow, s string) {
 	errs, st, _ := registryCodes(s)
+	if code, msg, ok := strings.Cut(strings.TrimSpace(s), ": "); ok && len(errs) == 1 && !strings.Contains(msg, "\n") &&
+		strings.EqualFold(strings.ReplaceAll(code, " ", "_"), errs[0]["code"]) {
+		errs[0]["message"] = msg
+	}
 	setStatus(f, st, errs, s)
 }

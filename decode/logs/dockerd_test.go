@@ -132,6 +132,27 @@ time="t" level=error msg="Not continuing with pull after error: Get \"https://re
 		{"a log with no pull in it and the CLI's error only: the manifest carries it",
 			"Error response from daemon: manifest for reg.example/team/app:2 not found: manifest unknown: manifest unknown",
 			[]string{`#3 GET https://reg.example/v2/team/app/manifests/2 (404 inferred body={"errors":[{"code":"MANIFEST_UNKNOWN"`}, nil},
+		{"two pulls in one journal: each its own requests, the first one's success kept",
+			`Dec 04 10:00:00 h dockerd[1]: time="t" level=debug msg="Calling POST /v1.41/images/create?fromImage=reg.example%2Fteam%2Fa&tag=1"
+Dec 04 10:00:00 h dockerd[1]: time="t" level=debug msg="Trying to pull reg.example/team/a from https://reg.example v2"
+Dec 04 10:00:00 h dockerd[1]: time="t" level=debug msg="Pulling ref from V2 registry: reg.example/team/a:1"
+Dec 04 10:00:01 h dockerd[1]: time="t" level=debug msg="Calling POST /v1.41/images/create?fromImage=reg.example%2Fteam%2Fb&tag=2"
+Dec 04 10:00:01 h dockerd[1]: time="t" level=debug msg="Trying to pull reg.example/team/b from https://reg.example v2"
+Dec 04 10:00:01 h dockerd[1]: time="t" level=info msg="Attempting next endpoint for pull after error: manifest unknown: manifest unknown"`,
+			[]string{"#2 HEAD https://reg.example/v2/team/a/manifests/1 (200 inferred)", "#5 GET https://reg.example/v2/team/b/manifests/2 (404 inferred"},
+			[]string{"team/a/manifests/1 (0", "team/a/manifests/1 (404"}},
+		{"a push that mounts one layer and uploads another, then tags",
+			`time="t" level=debug msg="Calling POST /v1.41/images/reg.example/team/b/push?tag=3"
+time="t" level=debug msg="Trying to push reg.example/team/b to https://reg.example v2"
+time="t" level=debug msg="Pushing repository: reg.example/team/b:3"
+time="t" level=debug msg="Checking for presence of layer sha256:d1 (sha256:b1) in reg.example/team/b"
+time="t" level=debug msg="attempting to mount layer sha256:d1 (sha256:b1) from reg.example/team/a"
+time="t" level=debug msg="Checking for presence of layer sha256:d2 (sha256:b2) in reg.example/team/b"
+time="t" level=debug msg="Pushing layer: sha256:d2"
+time="t" level=debug msg="uploaded layer sha256:d2 (sha256:b2), 42 bytes"
+3: digest: sha256:0000000000000000000000000000000000000000000000000000000000000000 size: 1`,
+			[]string{"POST https://reg.example/v2/team/b/blobs/uploads/?mount=sha256%3Ab1&from=team%2Fa", "PUT https://reg.example/v2/team/b/blobs/uploads/?digest=sha256%3Ab2 (201 inferred)",
+				"PUT https://reg.example/v2/team/b/manifests/3 (201 inferred)"}, nil},
 		{"an error dockerd words its own way still fails somewhere",
 			call + try + `time="t" level=error msg="Not continuing with pull after error: something odd happened"`,
 			[]string{"err other: the client failed here: something odd happened"}, nil},
