@@ -147,10 +147,13 @@ func dFieldStart(s string) bool {
 
 // dOp is one pull or push the log shows.
 type dOp struct {
-	push  bool
-	image string // as the API call names it: "host/name:tag"
-	line  int
-	eps   []*dEndpoint
+	push bool
+	// login: a docker login (POST /auth), to loginHost.
+	login     bool
+	loginHost string
+	image     string // as the API call names it: "host/name:tag"
+	line      int
+	eps       []*dEndpoint
 	// pulled: "Pulling ref from V2 registry" — the manifest was fetched.
 	pulled     bool
 	pulledLine int
@@ -311,6 +314,11 @@ func readDockerd(ls []line) *Trace {
 				cur = newOp(push, img, l.n)
 				continue
 			}
+			if dAPIPath(path) == "/auth" {
+				cur = newOp(false, "", l.n)
+				cur.login = true
+				continue
+			}
 		case 'T':
 			m := dTrying.FindStringSubmatch(msg)
 			if m == nil {
@@ -329,6 +337,13 @@ func readDockerd(ls []line) *Trace {
 		}
 		if cur == nil {
 			continue
+		}
+		if cur.login && cur.loginHost == "" {
+			// The login's form data names the registry (the password is
+			// masked by dockerd, and never kept here).
+			if m := dServerAddr.FindStringSubmatch(l.text); m != nil {
+				cur.loginHost = dLoginHost(m[1])
+			}
 		}
 		switch msg[0] {
 		case 'A':
@@ -426,12 +441,25 @@ func readDockerd(ls []line) *Trace {
 	// command's output after the journal, or alone).
 	if len(cli.errs) > 0 {
 		if cur == nil {
-			cur = newOp(false, dImageOfError(cli.errs[0]), cli.errLine)
-			if m := dReqURL.FindStringSubmatch(cli.errs[0]); m != nil && cur.image == "" {
+			e := cli.errs[0]
+			cur = newOp(false, dImageOfError(e), cli.errLine)
+			m := dReqURL.FindStringSubmatchIndex(e)
+			switch {
+			case dLoginFailed.MatchString(e):
+				cur.login = true
+			case m != nil && cur.image == "":
 				// The error names the registry, not the image.
-				if u, err := url.Parse(m[2]); err == nil && u.Host != "" {
-					cur.eps = append(cur.eps, &dEndpoint{base: &url.URL{Scheme: u.Scheme, Host: u.Host}, line: cli.errLine, err: cli.errs[0], errLine: cli.errLine})
+				u, err := url.Parse(e[m[4]:m[5]])
+				if err != nil || u.Host == "" {
+					break
 				}
+				if reason := e[m[1]:]; (u.Path == "/v2/" || u.Path == "/v2") && failureKind(reason) == "" && dHasCode(reason) {
+					// A registry's code wrapped in the ping's URL: only a
+					// login's authenticated GET /v2/ asks the token server.
+					cur.login, cur.loginHost = true, u.Host
+					break
+				}
+				cur.eps = append(cur.eps, &dEndpoint{base: &url.URL{Scheme: u.Scheme, Host: u.Host}, line: cli.errLine, err: e, errLine: cli.errLine})
 			}
 		}
 		if cur.final == "" {
@@ -467,6 +495,11 @@ func readDockerd(ls []line) *Trace {
 		}
 	}
 	for _, op := range ops {
+		if op.login && op.image == "" && t.Command == "" && len(ops) == 1 {
+			host := b.target(op, nil).host
+			t.Command = "regtrace proxy --har trace.har, with dockerd set up by regtrace ca trust --client docker " +
+				"(the CA in /etc/docker/certs.d/<host:port>/ca.crt, the proxy in dockerd's environment, dockerd restarted); then docker login " + host
+		}
 		if op.image != "" {
 			t.Image = op.image
 			verb := "pull"
@@ -497,12 +530,7 @@ func dAPIImage(path string) (image string, push, ok bool) {
 	if err != nil {
 		return "", false, false
 	}
-	p := u.Path
-	if strings.HasPrefix(p, "/v") {
-		if i := strings.IndexByte(p[1:], '/'); i >= 0 {
-			p = p[i+1:]
-		}
-	}
+	p := dAPIPath(path)
 	q := u.Query()
 	tag := q.Get("tag")
 	switch {
@@ -525,6 +553,42 @@ func dAPIImage(path string) (image string, push, ok bool) {
 	}
 	return image, push, true
 }
+
+// dAPIPath is an API call's path without its version: /images/create.
+func dAPIPath(path string) string {
+	u, err := url.Parse(path)
+	if err != nil {
+		return ""
+	}
+	p := u.Path
+	if strings.HasPrefix(p, "/v1.") || strings.HasPrefix(p, "/v2.") {
+		if i := strings.IndexByte(p[1:], '/'); i >= 0 {
+			p = p[i+1:]
+		}
+	}
+	return p
+}
+
+// dServerAddr is the registry of a login's form data, as dockerd logs it
+// (JSON in "form data: {…}", or its form-data field from 25 on, escaped).
+var dServerAddr = regexp.MustCompile(`\\?"serveraddress\\?":\s*\\?"([^"\\]*)`)
+
+// dLoginHost is the registry host of a login's server address: a host, or
+// a URL (Docker Hub's is https://index.docker.io/v1/).
+func dLoginHost(addr string) string {
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		addr = u.Host
+	}
+	addr = strings.TrimSuffix(addr, "/")
+	if addr == "index.docker.io" || addr == "docker.io" {
+		return "registry-1.docker.io"
+	}
+	return addr
+}
+
+// dLoginFailed: a login whose authenticated GET /v2/ was answered with an
+// error status (registry/auth.go loginV2).
+var dLoginFailed = regexp.MustCompile(`login attempt to (https?://\S+?) failed with status: (\d{3})`)
 
 // dImageOfError is the image a final error names, for a log that holds
 // only the CLI's output.
@@ -597,6 +661,21 @@ func (g dTarget) manifest(ref string) string {
 }
 
 func (b *dBuilder) target(op *dOp, ep *dEndpoint) dTarget {
+	if op.login {
+		host := op.loginHost
+		if m := dReqURL.FindStringSubmatch(op.final); m != nil && host == "" {
+			if u, err := url.Parse(m[2]); err == nil {
+				host = u.Host
+			}
+		}
+		if m := dLoginFailed.FindStringSubmatch(op.final); m != nil && host == "" {
+			if u, err := url.Parse(m[1]); err == nil {
+				host = u.Host
+			}
+		}
+		host = cmp.Or(host, "unknown")
+		return dTarget{base: "https://" + host, host: host, hub: kRef{domain: host}.hub()}
+	}
 	img := op.image
 	if ep != nil && (img == "" || parseRef(img).name != parseRef(ep.name).name) {
 		img = ep.name
@@ -647,6 +726,10 @@ func (b *dBuilder) op(op *dOp, layers map[string]string, cliOK bool) {
 		}
 		start := len(b.flows)
 		ping := b.add(http.MethodGet, g.base+"/v2/", n, false)
+		if op.login {
+			b.login(op, g, ping, e, en)
+			continue
+		}
 		if ep != nil && ep.v1 || ep == nil && dV1NotFound.MatchString(e) {
 			b.v1(op, g, ping, start, e, en)
 			continue
@@ -669,6 +752,44 @@ func (b *dBuilder) op(op *dOp, layers map[string]string, cliOK bool) {
 			b.pullFlows(op, g, cliOK)
 		}
 	}
+}
+
+// login builds a docker login's requests (registry/auth.go loginV2): an
+// anonymous ping, then GET /v2/ with the credentials, for which dockerd
+// first asks the token server when the ping challenged Bearer. A token
+// server's refusal comes wrapped in the GET's URL; the registry's own
+// refusal as "login attempt to URL failed with status: N".
+func (b *dBuilder) login(op *dOp, g dTarget, ping *flow.Flow, e string, n int) {
+	if e == "" {
+		return
+	}
+	if m := dLoginFailed.FindStringSubmatch(e); m != nil {
+		// The ping challenged (a ping answered 200 lets the login
+		// through); which scheme, and so what the GET carried (Basic, or a
+		// token got with the credentials), the log does not say.
+		st, _ := strconv.Atoi(m[2])
+		ping.Response.Status = http.StatusUnauthorized
+		b.add(http.MethodGet, m[1], n, true).Response.Status = st
+		b.credsFor(g.host)
+		return
+	}
+	b.start = len(b.flows) - 1
+	if urls := dReqURL.FindAllStringSubmatchIndex(e, -1); len(urls) > 0 {
+		last := urls[len(urls)-1]
+		method, raw := strings.ToUpper(e[last[2]:last[3]]), e[last[4]:last[5]]
+		if u, err := url.Parse(raw); err == nil && u.Host != "" {
+			reason := strings.TrimSpace(e[last[1]:])
+			if (u.Path == "/v2/" || u.Path == "/v2") && len(urls) == 1 && failureKind(reason) == "" && dHasCode(reason) {
+				// The credentials went to the token server, which refused.
+				b.tokenRefused(g, ping, false, reason, n)
+				return
+			}
+			b.failedAt(op, g, ping, method, u, reason, len(urls) > 1, e, n)
+			return
+		}
+	}
+	sub := applyError(b.flows[b.start:], e, false)
+	b.flows = append(b.flows[:b.start], failSomewhere(sub, e, "")...)
 }
 
 // dV1NotFound is the legacy V1 API's answer for an image it does not
@@ -933,7 +1054,10 @@ func (g dTarget) scope(push bool) string {
 func (b *dBuilder) bearer(g dTarget, ping *flow.Flow, push bool, n int) *flow.Flow {
 	realm, svc := g.realm()
 	ch := fmt.Sprintf("Bearer realm=%q", realm)
-	q := url.Values{"scope": {g.scope(push)}}
+	q := url.Values{}
+	if g.name != "" {
+		q.Set("scope", g.scope(push)) // a login asks for no scope
+	}
 	if svc != "" {
 		ch += fmt.Sprintf(",service=%q", svc)
 		q.Set("service", svc)
@@ -998,8 +1122,9 @@ func (b *dBuilder) failedAt(op *dOp, g dTarget, ping *flow.Flow, method string, 
 func (b *dBuilder) tokenRefused(g dTarget, ping *flow.Flow, push bool, reason string, n int) {
 	tf := b.bearer(g, ping, push, n)
 	m := strings.ToLower(reason)
-	if strings.Contains(m, "username or password") || strings.Contains(m, "username/password") || strings.Contains(m, "incorrect") {
-		// The token server's words for credentials it checked.
+	if g.name == "" || strings.Contains(m, "username or password") || strings.Contains(m, "username/password") || strings.Contains(m, "incorrect") {
+		// A login sends credentials; elsewhere, the token server's words
+		// for credentials it checked.
 		tf.Request.Header.Set("Authorization", redactedNoUser)
 		b.credsFor(g.host)
 		b.proven++

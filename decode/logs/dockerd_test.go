@@ -219,6 +219,7 @@ func FuzzDockerdRead(f *testing.F) {
 		"Error response from daemon: Head \"https://a/v2/b/manifests/c\": Get \"http://%zz\": x",
 		"DEBU[0000] Trying to push a to https://b v1\nERRO[0000] Not continuing with push after error: errors:\nx\ny",
 		`{"level":"debug","msg":"handling POST request","request-url":"/v1.47/images/x/push?tag=@"}`+"\n"+`{"level":"info","msg":"Attempting next endpoint for pull after error"}`,
+		`time="t" level=debug msg="Calling POST /v1.41/auth"`+"\n"+`time="t" level=debug msg="form data: {\"serveraddress\":\"::\"}"`+"\n"+"Error response from daemon: login attempt to http://%zz failed with status: 999",
 		`time="t" level=debug msg="Checking for presence of layer sha256:a (sha256:b) in c"`+"\n"+`time="t" level=debug msg="attempting to mount layer sha256:a (sha256:b) from :::"`+"\n"+"a: Mounted from x\nerrors:",
 	)
 }
