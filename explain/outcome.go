@@ -174,37 +174,49 @@ func opLater(op *Operation, i int, pred func(*decode.Exchange) bool) bool {
 	return false
 }
 
-// retried reports whether a later exchange of op did what x failed to do:
-// the same host and path succeeded (any method: a HEAD refused 401 is often
-// retried as a GET), or, for a token request or a tunnel, a later one to
-// the same place succeeded.
-func retried(op *Operation, i int, x *decode.Exchange) bool {
-	p := tokPath(x)
-	for _, y := range op.Exchanges[i+1:] {
+// retriedFlags says, for each exchange of op, whether a later exchange did
+// what it failed to do: the same host and path succeeded (any method: a
+// HEAD refused 401 is often retried as a GET), or, for a token request or a
+// tunnel, a later one to the same place succeeded. One backward pass: an
+// operation of a long log has hundreds of thousands of exchanges.
+func retriedFlags(op *Operation) []bool {
+	out := make([]bool, len(op.Exchanges))
+	pastAuth := map[string]bool{} // paths a later request got past authentication on
+	good := map[string]bool{}     // paths a later request succeeded on
+	goodHost := map[string]bool{} // hosts a later exchange succeeded with
+	goodToken, goodRegOrToken := false, false
+	for i := len(op.Exchanges) - 1; i >= 0; i-- {
+		x := op.Exchanges[i]
+		p := tokPath(x)
+		host := strings.ToLower(x.Host)
+		switch {
 		// A 401 is the start of the auth handshake: once the same request
 		// gets past authentication (whatever it then answers, a 404 the
 		// next exchange is judged on), the 401 did its job.
-		if status(x) == http.StatusUnauthorized && x.Flow.Err == nil && y.Flow.Err == nil && tokPath(y) == p &&
-			status(y) != 0 && status(y) != http.StatusUnauthorized && status(y) != http.StatusForbidden {
-			return true
-		}
-		if bad(y) {
-			continue
-		}
-		switch {
-		case tokPath(y) == p:
-			return true
-		case x.Kind == decode.KindTunnel && strings.EqualFold(y.Host, x.Host):
-			return true
-		case x.Kind == decode.KindTunnel && x.ToRealm && y.Kind == decode.KindTokenRequest:
-			return true
-		case x.Kind == decode.KindPing && (y.Kind.IsRegistry() || y.Kind == decode.KindTokenRequest):
+		case status(x) == http.StatusUnauthorized && x.Flow.Err == nil && pastAuth[p]:
+			out[i] = true
+		case good[p]:
+			out[i] = true
+		case x.Kind == decode.KindTunnel && goodHost[host]:
+			out[i] = true
+		case x.Kind == decode.KindTunnel && x.ToRealm && goodToken:
+			out[i] = true
+		case x.Kind == decode.KindPing && goodRegOrToken:
 			// The registry answered later requests: the failed ping did not
 			// stop the operation.
-			return true
+			out[i] = true
+		}
+		if s := status(x); x.Flow.Err == nil && s != 0 && s != http.StatusUnauthorized && s != http.StatusForbidden {
+			pastAuth[p] = true
+		}
+		if !bad(x) {
+			good[p] = true
+			goodHost[host] = true
+			goodToken = goodToken || x.Kind == decode.KindTokenRequest
+			goodRegOrToken = goodRegOrToken || x.Kind.IsRegistry() || x.Kind == decode.KindTokenRequest
 		}
 	}
-	return false
+	return out
 }
 
 // decideOutcome classifies each exchange of op and decides the outcome.
@@ -213,6 +225,7 @@ func decideOutcome(op *Operation) *Outcome {
 	o := &Outcome{}
 	op.roles = make([]Role, len(op.Exchanges))
 	var probes []int
+	retried := retriedFlags(op)
 	for i, x := range op.Exchanges {
 		why := ""
 		if bad(x) {
@@ -229,7 +242,7 @@ func decideOutcome(op *Operation) *Outcome {
 			op.roles[i] = RoleProbe
 			probes = append(probes, i)
 			o.Probes = append(o.Probes, Probe{X: x, Why: why})
-		case retried(op, i, x):
+		case retried[i]:
 			op.roles[i] = RoleRetried
 		default:
 			op.roles[i] = RoleFailed

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,31 +93,51 @@ func manifest(repo string, failing bool) *flowtest.Builder {
 	return b.Status(200).JSON(`{"schemaVersion":2}`)
 }
 
-// BenchmarkExplain100MBLog explains a 100 MB skopeo debug log (the target
-// is under 3 s): a recorded run repeated, each with its own repository.
+// benchLogMB is the log size BenchmarkExplain100MBLog builds:
+// REGTRACE_BENCH_LOG_MB sets a smaller one to profile with.
+func benchLogMB() int {
+	if n, err := strconv.Atoi(os.Getenv("REGTRACE_BENCH_LOG_MB")); err == nil && n > 0 {
+		return n
+	}
+	return 100
+}
+
+// BenchmarkExplain100MBLog explains a 100 MB log of each format (the
+// target is under 3 s): a recorded failing run repeated, each copy with
+// its own repository, so every copy is an operation of its own.
 func BenchmarkExplain100MBLog(b *testing.B) {
-	one, err := os.ReadFile(filepath.Join("..", "..", "decode", "logs", "testdata", "containers-image", "skopeo-anonymous-pull-of-a-missing-repository.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(b.TempDir(), "big.log")
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriter(f)
-	size := 0
-	for i := 0; size < 100<<20; i++ {
-		n, _ := w.WriteString(strings.ReplaceAll(string(one), "team/nope", fmt.Sprintf("team/r%d", i)))
-		size += n
-	}
-	w.Flush()
-	f.Close()
-	b.SetBytes(int64(size))
-	b.ResetTimer()
-	for b.Loop() {
-		if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != exitFound {
-			b.Fatalf("exit %d", code)
-		}
+	for _, c := range []struct{ name, file, repo string }{
+		{"skopeo", "containers-image/skopeo-anonymous-pull-of-a-missing-repository.log", "team/nope"},
+		{"crane", "ggcr/crane-anonymous-pull-of-a-missing-repository.log", "team/nope"},
+		{"oras", "oras/oras-anonymous-pull-of-a-missing-repository.log", "team/nope"},
+		{"regctl", "regclient/regctl-anonymous-pull-of-a-missing-repository.log", "team/nope"},
+		{"kubernetes", "kubernetes/describe-insufficient-scope-private.log", "acmecorp/ingest-worker"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			one, err := os.ReadFile(filepath.Join("..", "..", "decode", "logs", "testdata", c.file))
+			if err != nil {
+				b.Fatal(err)
+			}
+			path := filepath.Join(b.TempDir(), "big.log")
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			w := bufio.NewWriter(f)
+			size := 0
+			for i := 0; size < benchLogMB()<<20; i++ {
+				n, _ := w.WriteString(strings.ReplaceAll(string(one), c.repo, fmt.Sprintf("%s%d", c.repo, i)))
+				size += n
+			}
+			w.Flush()
+			f.Close()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for b.Loop() {
+				if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != exitFound {
+					b.Fatalf("exit %d", code)
+				}
+			}
+		})
 	}
 }

@@ -105,6 +105,7 @@ func runExplain(c *cli.Context) error {
 // recognising it by content; "-" is standard input.
 func readInput(path string, stdin io.Reader) (explain.Input, error) {
 	var r io.Reader
+	var file *os.File
 	if path == "-" {
 		r = stdin
 	} else {
@@ -113,7 +114,7 @@ func readInput(path string, stdin io.Reader) (explain.Input, error) {
 			return explain.Input{}, err
 		}
 		defer f.Close()
-		r = f
+		r, file = f, f
 	}
 	br := bufio.NewReaderSize(r, 64*1024)
 	head, _ := br.Peek(4096)
@@ -136,7 +137,14 @@ func readInput(path string, stdin io.Reader) (explain.Input, error) {
 		}
 		return readHARInput(tmp.Name())
 	}
-	t, err := logs.Read(br)
+	// logs.Read sizes its buffer from a file it is given.
+	var lr io.Reader = br
+	if file != nil {
+		if _, err := file.Seek(0, io.SeekStart); err == nil {
+			lr = file
+		}
+	}
+	t, err := logs.Read(lr)
 	if err != nil {
 		return explain.Input{}, fmt.Errorf("%s: %w", path, err)
 	}

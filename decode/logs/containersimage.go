@@ -63,13 +63,13 @@ func parseLogrus(s string) (level, msg string, ok bool) {
 // a 100 MB log is millions of lines.
 func logfmtValue(s, key string) (string, bool) {
 	for i := 0; ; {
-		j := strings.Index(s[i:], key+"=")
+		j := strings.Index(s[i:], key)
 		if j < 0 {
 			return "", false
 		}
 		j += i
-		if j > 0 && s[j-1] != ' ' {
-			i = j + len(key) + 1
+		if j > 0 && s[j-1] != ' ' || j+len(key) >= len(s) || s[j+len(key)] != '=' {
+			i = j + len(key)
 			continue
 		}
 		v := s[j+len(key)+1:]
@@ -120,7 +120,6 @@ func logrusLevel(abbr string) string {
 }
 
 var (
-	ciRequest   = regexp.MustCompile(`^(GET|HEAD|POST|PUT|PATCH|DELETE) (https?://\S+)$`)
 	ciPing      = regexp.MustCompile(`^Ping (https?://\S+) status (\d{3})$`)
 	ciPingErr   = regexp.MustCompile(`^Ping (https?://\S+) err (.*)$`)
 	ciTrying    = regexp.MustCompile(`^Trying to access "([^"]+)"`)
@@ -180,15 +179,15 @@ func readContainersImage(ls []line) *Trace {
 			first = msg[:1]
 		}
 		switch {
-		case strings.ContainsAny(first, "GHPD") && ciRequest.MatchString(msg):
-			m := ciRequest.FindStringSubmatch(msg)
-			u, err := url.Parse(m[2])
+		case strings.ContainsAny(first, "GHPD") && requestLine(msg) != "":
+			method, raw, _ := strings.Cut(msg, " ")
+			u, err := url.Parse(raw)
 			if err != nil || u.Host == "" {
 				continue
 			}
 			flows = append(flows, &flow.Flow{
 				ID: flow.ID(len(flows) + 1), Origin: "line " + strconv.Itoa(l.n),
-				Request:  flow.Request{Method: m[1], URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
+				Request:  flow.Request{Method: method, URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
 				Response: &flow.Response{Inferred: true, Header: http.Header{}},
 			})
 		case first == "P" && ciPing.MatchString(msg):
@@ -246,6 +245,25 @@ func readContainersImage(ls []line) *Trace {
 		}
 	}
 	return t
+}
+
+// requestLine returns the URL of a request line ("GET https://…", the
+// whole message), or "". Most debug lines are not: this runs on millions.
+func requestLine(msg string) string {
+	m, _, ok := strings.Cut(msg[:min(len(msg), 8)], " ")
+	if !ok {
+		return ""
+	}
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE":
+	default:
+		return ""
+	}
+	u := msg[len(m)+1:]
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") || strings.ContainsAny(u, " \t") {
+		return ""
+	}
+	return u
 }
 
 // ciCredsFound: the lookup found credentials for a registry, from --creds

@@ -15,10 +15,10 @@
 package logs
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/regtrace/regtrace/decode/flow"
@@ -101,23 +101,22 @@ const sniffLines = 400
 
 // Read reads a log, recognising its format by content. A line longer than
 // maxLine keeps its first maxLine bytes: reading is total.
+//
+// The log is held once, as one string its lines are cut from: readers
+// look back and ahead, and a line of its own per allocation cost more
+// time than the reading (a 100 MB log is millions of lines).
 func Read(r io.Reader) (*Trace, error) {
-	br := bufio.NewReaderSize(r, 64*1024)
-	var ls []line
-	n := 0
-	for {
-		text, err := readLine(br)
-		if text != "" || err == nil {
-			n++
-			ls = append(ls, line{n: n, text: clean(text)})
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading the log at line %d: %w", n+1, err)
+	var sb strings.Builder
+	if st, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() {
+			sb.Grow(int(fi.Size()) + 1)
 		}
 	}
+	if _, err := io.Copy(&sb, r); err != nil {
+		n := strings.Count(sb.String(), "\n")
+		return nil, fmt.Errorf("reading the log at line %d: %w", n+1, err)
+	}
+	ls := splitLines(sb.String())
 	head := make([]string, 0, min(len(ls), sniffLines))
 	for _, l := range ls[:min(len(ls), sniffLines)] {
 		head = append(head, l.text)
@@ -134,23 +133,23 @@ func Read(r io.Reader) (*Trace, error) {
 	return nil, fmt.Errorf("%w: it reads HAR files and these logs: %s", ErrUnknownFormat, strings.Join(names, ", "))
 }
 
-// readLine returns the next line without its newline, cut at maxLine
-// (the rest of a longer line is skipped).
-func readLine(br *bufio.Reader) (string, error) {
-	var b []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(b)+len(chunk) <= maxLine {
-			b = append(b, chunk...)
-		} else if len(b) < maxLine {
-			b = append(b, chunk[:maxLine-len(b)]...)
+// splitLines cuts s into cleaned lines, each at most maxLine bytes (the
+// rest of a longer line is dropped). A last line without a newline counts.
+func splitLines(s string) []line {
+	ls := make([]line, 0, strings.Count(s, "\n")+1)
+	for n := 1; s != ""; n++ {
+		text := s
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			text, s = s[:i], s[i+1:]
+		} else {
+			s = ""
 		}
-		if err == bufio.ErrBufferFull {
-			continue
+		if len(text) > maxLine {
+			text = text[:maxLine]
 		}
-		s := strings.TrimSuffix(string(b), "\n")
-		return s, err
+		ls = append(ls, line{n: n, text: clean(text)})
 	}
+	return ls
 }
 
 // clean strips what varies between copies of one log: ANSI colour, a

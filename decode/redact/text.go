@@ -57,19 +57,26 @@ var (
 )
 
 func scrubCommandLine(s string) string {
-	if !strings.Contains(s, "-") {
-		return s
+	// Each expression runs only on text holding a literal it needs: the
+	// texts of a long report are many, and few are command lines.
+	if strings.Contains(s, "creds") {
+		s = credsFlagRE.ReplaceAllStringFunc(s, func(m string) string {
+			sm := credsFlagRE.FindStringSubmatch(m)
+			if strings.HasPrefix(sm[3], Mark) {
+				return m
+			}
+			return sm[1] + sm[2] + ":" + Mark
+		})
 	}
-	s = credsFlagRE.ReplaceAllStringFunc(s, func(m string) string {
-		sm := credsFlagRE.FindStringSubmatch(m)
-		if strings.HasPrefix(sm[3], Mark) {
-			return m
+	for _, c := range []struct {
+		re   *regexp.Regexp
+		need string
+	}{{passwordFlagRE, "--"}, {loginShortPRE, "-p"}} {
+		if !strings.Contains(s, c.need) {
+			continue
 		}
-		return sm[1] + sm[2] + ":" + Mark
-	})
-	for _, re := range []*regexp.Regexp{passwordFlagRE, loginShortPRE} {
-		s = re.ReplaceAllStringFunc(s, func(m string) string {
-			sm := re.FindStringSubmatch(m)
+		s = c.re.ReplaceAllStringFunc(s, func(m string) string {
+			sm := c.re.FindStringSubmatch(m)
 			if strings.HasPrefix(sm[2], Mark) || strings.HasPrefix(sm[2], "-") {
 				return m // already redacted, or the next flag (--password-stdin)
 			}
