@@ -71,6 +71,10 @@ type line struct {
 // readers are tried in order; the first whose sniff matches reads.
 func readers() []reader {
 	return []reader{
+		// containerd's resolver logs first: its records are logrus, as
+		// skopeo's and dockerd's are, but only it logs "do request".
+		{format: FormatCtr, sniff: sniffCtr, read: readCtr},
+		{format: FormatContainerd, sniff: sniffContainerd, read: readContainerd},
 		{format: FormatContainersImage, sniff: sniffContainersImage, read: readContainersImage},
 		{format: FormatGGCR, sniff: sniffGGCR, read: readGGCR},
 		{format: FormatRegclient, sniff: sniffRegclient, read: readRegclient},

@@ -270,6 +270,35 @@ var textHeaders = []struct {
 	{"cookie", cookie},
 }
 
+// proseAfterAuthorization: what follows "authorization:" in a text is
+// words, not credentials — containerd's "may require authorization:
+// server message: insufficient_scope: authorization failed". Credentials
+// (RFC 9110 §11.4) are a scheme and a token68 or auth-params, none of
+// which holds ": " outside a quoted string; a scheme clients send
+// (Basic, Bearer, …) is redacted all the same.
+func proseAfterAuthorization(v string) bool {
+	scheme, rest, ok := strings.Cut(v, " ")
+	if !ok || strings.ContainsAny(scheme, ":=\"") || knownScheme[asciiLower(scheme)] {
+		return false
+	}
+	quoted := false
+	for i := 0; i < len(rest); i++ {
+		switch {
+		case rest[i] == '"':
+			quoted = !quoted
+		case !quoted && rest[i] == ':' && i+1 < len(rest) && rest[i+1] == ' ':
+			return true
+		}
+	}
+	return false
+}
+
+// knownScheme are the HTTP authentication schemes registries and their
+// clients use (IANA's registry, and AWS's).
+var knownScheme = map[string]bool{"basic": true, "bearer": true, "digest": true, "negotiate": true, "ntlm": true,
+	"hoba": true, "mutual": true, "vapid": true, "scram-sha-1": true, "scram-sha-256": true, "aws4-hmac-sha256": true,
+	"token": true, "dpop": true, "privatetoken": true, "concealed": true}
+
 // scrubHeaderValues redacts Authorization, Cookie and Set-Cookie values
 // quoted in text, such as curl -v or Go debug output. A value ends at a
 // quote, a closing bracket or the end of the line; after '=' (a query
@@ -305,6 +334,9 @@ func scrubHeaderValues(s string) string {
 			v := strings.TrimRight(s[start:end], " \t")
 			end = start + len(v)
 			redact := h.redact
+			if h.name == "authorization" && proseAfterAuthorization(v) {
+				continue
+			}
 			if h.name == "cookie" && strings.HasSuffix(lower[:i], "set-") {
 				redact = setCookie
 			}

@@ -1,0 +1,885 @@
+package logs
+
+import (
+	"cmp"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/redact"
+)
+
+// FormatContainerd is containerd's debug log: the daemon's (crictl and
+// the kubelet pull inside it, through the CRI plugin; containerd 2.x's
+// transfer service pulls there for ctr too), with `--log-level debug` or
+// `[debug] level = "debug"`, as logrus text (logfmt) or, with `format =
+// "json"`, JSON, plain or from `journalctl -u containerd`; and the same
+// lines from `ctr --debug` (containerd 1.x's ctr resolves and fetches in
+// its own process and logs there). Its resolver (remotes/docker,
+// core/remotes/docker from 2.0) logs, per request:
+//
+//	level=debug msg=resolving host=reg method=HEAD url=https://reg/v2/x/manifests/1
+//	level=debug msg="do request" host=reg request.header.accept=… request.header.user-agent=containerd/1.6.20 request.method=HEAD url=…
+//	level=debug msg="fetch response received" host=reg response.header.www-authenticate="Bearer realm=…" response.status="401 Unauthorized" url=…
+//	level=debug msg=Unauthorized header="Bearer realm=…" host=reg
+//	level=info msg="trying next host" error="failed to authorize: failed to fetch oauth token: unexpected status: 401 Unauthorized" host=reg
+//	level=info msg="trying next host - response was http.StatusNotFound" host=reg      (1.x; 2.x: "… after status: 404 Not Found", "fetch failed …" at the last host)
+//	level=error msg="PullImage \"reg/x:1\" failed" error="rpc error: … failed to resolve reference …"   (CRI's final error)
+//	ctr: failed to resolve reference "reg/x:1": …                                                      (ctr's final error)
+//
+// Each registry request is logged with its method, URL and headers
+// (Authorization is left out: requestFields skips it), and its answer
+// with status and headers; bodies never. Token requests go through the
+// same HTTP client but not through the resolver's logging: they are not
+// in the log, only their failure, in the error ("failed to fetch anonymous
+// token", "failed to fetch oauth token"). The reader puts back what
+// containerd's authorizer (remotes/docker/authorizer.go) provably did: a
+// 401 with a Bearer challenge followed by the same request again means a
+// token was obtained from the challenge's realm and sent as Bearer; after a
+// Basic challenge, the request again means credentials were sent as Basic
+// (without them containerd stops: "no basic auth credentials"). A token
+// request's failure is a POST of a password grant ("oauth": containerd had
+// credentials), then, when the POST was refused 400, 401, 404 or 405, a GET
+// with Basic — the error is the last one's — or an anonymous GET.
+//
+// A daemon log at info level has no requests, only the errors: they are
+// read as the Kubernetes events reader reads the same error texts.
+const FormatContainerd Format = "containerd"
+
+// FormatCtr is `ctr --debug --http-dump` output (containerd 1.x's ctr, or
+// 2.x's with --local): the resolver's debug log above, and each request
+// and response dumped whole by httputil.DumpRequest/DumpResponse through a
+// logrus writer — one info record per dumped line (`level=info
+// msg="HEAD /v2/x/manifests/1 HTTP/1.1"`, `msg="Authorization: Basic …"`,
+// a record without msg for each blank line), with a body's last line glued
+// to the next dump's first (`msg="…&username=aliceHTTP/1.1 401
+// Unauthorized"`) since a body does not end with a newline. The dumps
+// hold what the debug log lacks: token requests with their forms and
+// answers, bodies, and Authorization headers, in clear — regtrace redacts
+// them (a dumped form holds the password). Blob bodies are not kept.
+const FormatCtr Format = "ctr"
+
+// cdRec is one logrus record of containerd or ctr.
+type cdRec struct {
+	n     int
+	f     map[string]string
+	blank bool // a record with no message: a dump's blank line
+}
+
+func (r *cdRec) msg() string   { return r.f["msg"] }
+func (r *cdRec) level() string { return strings.ToLower(r.f["level"]) }
+
+// dump: only time, level and msg, at info: a line of --http-dump (the
+// resolver's own records carry host, url or digest fields).
+func (r *cdRec) dump() bool {
+	if r.level() != "info" {
+		return false
+	}
+	for k := range r.f {
+		if k != "time" && k != "level" && k != "msg" {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	// cdTerminal is logrus's terminal form: "DEBU[0000] message   k=v".
+	cdTerminal = regexp.MustCompile(`^(TRAC|DEBU|INFO|WARN|ERRO|FATA|PANI)\[[^\]]*\] ?(.*)$`)
+	cdField    = regexp.MustCompile(`  +[A-Za-z_][A-Za-z0-9_.\-]*=`)
+	// cdReqLine and cdRespLine end a dumped line that starts a request or
+	// a response (what precedes is the previous dump's body).
+	cdReqLine  = regexp.MustCompile(`(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (/\S*) HTTP/\d(?:\.\d)?$`)
+	cdRespLine = regexp.MustCompile(`HTTP/\d(?:\.\d)? (\d{3})(?: [A-Za-z][A-Za-z '-]*)?$`)
+	// cdPullImage is the CRI plugin's final error record.
+	cdPullImage = regexp.MustCompile(`^PullImage "([^"]*)" failed`)
+	cdStatus404 = regexp.MustCompile(`(?:response was http\.StatusNotFound|after status: 404\b)`)
+)
+
+var cdLevels = map[string]string{"TRAC": "trace", "DEBU": "debug", "INFO": "info", "WARN": "warning", "ERRO": "error", "FATA": "fatal", "PANI": "panic"}
+
+// cdParse reads a line as a logrus record: logfmt, JSON or the terminal
+// form; nil when it is none.
+func cdParse(s string, n int) *cdRec {
+	if m := cdTerminal.FindStringSubmatch(s); m != nil {
+		rest := m[2]
+		msg, fields := rest, ""
+		if loc := cdField.FindStringIndex(rest); loc != nil {
+			msg, fields = rest[:loc[0]], rest[loc[0]:]
+		}
+		msg = strings.TrimRight(msg, " ")
+		r := &cdRec{n: n, f: map[string]string{"level": cdLevels[m[1]]}}
+		if fields != "" {
+			if fr := rcParse("msg=x "+fields, n); fr != nil {
+				for k, v := range fr.f {
+					if k != "msg" {
+						r.f[k] = v
+					}
+				}
+			}
+		}
+		if msg == "" {
+			r.blank = true
+		} else {
+			r.f["msg"] = msg
+		}
+		return r
+	}
+	if strings.HasPrefix(s, "{") {
+		if rr := rcParseJSON(s, n); rr != nil {
+			return &cdRec{n: n, f: rr.f}
+		}
+		return nil
+	}
+	if !strings.Contains(s, "level=") {
+		return nil
+	}
+	if rr := rcParse(s, n); rr != nil {
+		if _, ok := rr.f["level"]; ok {
+			return &cdRec{n: n, f: rr.f}
+		}
+		return nil
+	}
+	// "time=… level=info": a dumped blank line.
+	if lv, ok := logfmtValue(s, "level"); ok && lv != "" {
+		return &cdRec{n: n, f: map[string]string{"level": lv}, blank: true}
+	}
+	return nil
+}
+
+// cdResolverMsgs are the resolver's messages.
+func cdResolver(r *cdRec) bool {
+	switch m := r.msg(); {
+	case m == "do request" || m == "fetch response received":
+		return r.f["url"] != ""
+	case m == "resolving" || m == "Unauthorized" || strings.HasPrefix(m, "trying next host") || strings.HasPrefix(m, "fetch failed"):
+		return r.f["host"] != "" || r.f["url"] != "" || r.f["digest"] != ""
+	case cdPullImage.MatchString(m):
+		return r.f["error"] != ""
+	}
+	return false
+}
+
+func sniffCtr(head []string) bool {
+	resolver := false
+	for _, h := range head {
+		if strings.HasPrefix(h, "ctr: ") && kRuntime(h) == rtContainerd {
+			return true
+		}
+		r := cdParse(h, 0)
+		if r == nil {
+			continue
+		}
+		if r.dump() && cdReqLine.MatchString(r.msg()) && strings.HasPrefix(r.msg(), strings.SplitN(r.msg(), " ", 2)[0]) {
+			return true
+		}
+		if r.msg() == "fetching" && r.f["image"] != "" {
+			return true // ctr pull's first record
+		}
+		resolver = resolver || cdResolver(r) && r.f["mediatype"] != "" // ctr's fetch context
+	}
+	return resolver && slices.ContainsFunc(head, func(h string) bool { return strings.HasPrefix(h, "ctr: ") })
+}
+
+func sniffContainerd(head []string) bool {
+	for _, h := range head {
+		if !strings.Contains(h, "level") {
+			continue
+		}
+		if r := cdParse(h, 0); r != nil && cdResolver(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// cdState is what the reader knows of one flow beyond the flow itself.
+type cdState struct {
+	f         *flow.Flow
+	logged    bool // "do request"
+	answered  bool // "fetch response received"
+	dumpReq   bool // its request was dumped
+	dumpResp  bool // its response was dumped
+	authShown bool // the dump showed its Authorization
+	// after is the 401 its host answered before it was logged: the
+	// challenge containerd's authorizer answered when it sent it.
+	after *cdState
+	sent  bool // the log shows it went out (answered, dumped, or failed in transport)
+}
+
+// cdDump is the dump being read: a request or a response, its start
+// line, headers and body lines.
+type cdDump struct {
+	resp         bool
+	method, path string
+	status       int
+	head         http.Header
+	inBody       bool
+	body         []string
+	n            int
+	placed       *cdState // the request's flow, once its headers are read
+}
+
+type cdReader struct {
+	t       *Trace
+	sts     []*cdState
+	cur     *cdDump
+	dumps   bool
+	final   string // the final error
+	finalAt int
+	// challenged: host -> the last challenge a 401 carried, and the
+	// request it answered.
+	challenged map[string]*cdState
+	// tokenFor and basicFor: host -> the authorizer holds a token for it,
+	// or credentials it sends as Basic. Each host attempt ("resolving")
+	// and the fetches after "resolved" start afresh (in ctr 1.6's dumps,
+	// the first request of each carries no Authorization); tokenEver
+	// remembers a token was obtained for the host at all.
+	tokenFor, basicFor, tokenEver map[string]bool
+	// unknownCreds: a token was obtained, and whether with credentials
+	// the log does not say.
+	unknownCreds bool
+}
+
+func readCtr(ls []line) *Trace { return readContainerdLike(ls, FormatCtr) }
+
+func readContainerd(ls []line) *Trace { return readContainerdLike(ls, FormatContainerd) }
+
+func readContainerdLike(ls []line, format Format) *Trace {
+	t := &Trace{Format: format}
+	rd := &cdReader{t: t, challenged: map[string]*cdState{}, tokenFor: map[string]bool{}, basicFor: map[string]bool{}, tokenEver: map[string]bool{}}
+	for _, l := range ls {
+		if format == FormatCtr && strings.HasPrefix(l.text, "ctr: ") {
+			rd.endDump()
+			rd.final, rd.finalAt = strings.TrimPrefix(l.text, "ctr: "), l.n
+			continue
+		}
+		r := cdParse(l.text, l.n)
+		if r == nil {
+			continue
+		}
+		if r.blank || r.dump() && !strings.HasPrefix(r.msg(), "PullImage ") {
+			rd.dumpLine(r)
+			continue
+		}
+		rd.record(r)
+	}
+	rd.endDump()
+	rd.finish()
+	return t
+}
+
+func (rd *cdReader) add(method string, u *url.URL, n int, origin string) *cdState {
+	st := &cdState{f: &flow.Flow{
+		ID: flow.ID(len(rd.sts) + 1), Origin: cmp.Or(origin, "line "+strconv.Itoa(n)),
+		Request:  flow.Request{Method: method, URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
+		Response: &flow.Response{Inferred: true, Header: http.Header{}},
+	}}
+	rd.sts = append(rd.sts, st)
+	return st
+}
+
+// fieldHeaders reads request.header.* or response.header.* fields: keys
+// lower-cased, a repeated value as KEY.1, KEY.2.
+func fieldHeaders(f map[string]string, prefix string) http.Header {
+	h := http.Header{}
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		name := k[len(prefix):]
+		if i := strings.LastIndexByte(name, '.'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		if name == "" {
+			continue
+		}
+		h.Add(name, redact.Header(name, f[k]))
+	}
+	return h
+}
+
+func (rd *cdReader) record(r *cdRec) {
+	switch msg := r.msg(); {
+	case msg == "do request":
+		u, err := url.Parse(r.f["url"])
+		method := strings.ToUpper(cmp.Or(r.f["request.method"], r.f["method"]))
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || method == "" || strings.ContainsAny(method, " \t") {
+			return
+		}
+		st := rd.add(method, u, r.n, "")
+		st.logged = true
+		for k, vs := range fieldHeaders(r.f, "request.header.") {
+			st.f.Request.Header[k] = vs
+		}
+		st.after = rd.challenged[u.Host]
+		delete(rd.challenged, u.Host)
+	case msg == "fetch response received":
+		code, _, _ := strings.Cut(r.f["response.status"], " ")
+		n, err := strconv.Atoi(code)
+		if err != nil || n < 100 || n > 999 {
+			return
+		}
+		st := rd.logged(r.f["url"], func(st *cdState) bool { return !st.answered && st.f.Err == nil })
+		if st == nil {
+			return
+		}
+		st.answered = true
+		resp := st.f.Response
+		// The record holds every header; a dump's lines may not all be
+		// there yet (each host's client writes through a pipe of its own,
+		// read concurrently), but its body is kept.
+		resp.Header = fieldHeaders(r.f, "response.header.")
+		if !st.dumpResp {
+			resp.Body = dumpBody(resp.Header, nil, true)
+		}
+		resp.Status, resp.Inferred = n, false
+		if st.f.Request.Method == http.MethodHead || n == http.StatusNoContent || n == http.StatusNotModified {
+			resp.Body = flow.Body{Complete: true}
+		}
+		rd.send(st)
+		if n == http.StatusUnauthorized {
+			rd.challenged[st.f.Request.URL.Host] = st
+		}
+	case msg == "resolving":
+		// An attempt at the next host entry starts afresh: its first
+		// request answers no challenge (a token the authorizer holds for
+		// the host name is still sent).
+		if h := r.f["host"]; h != "" {
+			delete(rd.challenged, h)
+			delete(rd.tokenFor, h)
+			delete(rd.basicFor, h)
+		}
+	case msg == "resolved":
+		clear(rd.challenged)
+		clear(rd.tokenFor)
+		clear(rd.basicFor)
+	case msg == "Unauthorized":
+		// The challenge, when "fetch response received" did not show it
+		// (a log filtered to these lines).
+		host := r.f["host"]
+		if st := rd.challenged[host]; st != nil && r.f["header"] != "" && st.f.Response.Header.Get("Www-Authenticate") == "" {
+			st.f.Response.Header.Set("Www-Authenticate", r.f["header"])
+		}
+	case strings.HasPrefix(msg, "trying next host") || strings.HasPrefix(msg, "fetch failed"):
+		if e := r.f["error"]; e != "" {
+			rd.attemptError(e, r.n)
+		} else if cdStatus404.MatchString(msg) {
+			// the HEAD's 404, already logged
+		}
+	case cdPullImage.MatchString(msg):
+		rd.endDump()
+		rd.final, rd.finalAt = r.f["error"], r.n
+		if rd.t.Image == "" {
+			rd.t.Image = cdPullImage.FindStringSubmatch(msg)[1]
+		}
+	case msg == "fetching" || strings.HasPrefix(msg, "PullImage "):
+		if img := r.f["image"]; img != "" && rd.t.Image == "" {
+			rd.t.Image = img
+		} else if m := regexp.MustCompile(`^PullImage "([^"]+)"`).FindStringSubmatch(msg); m != nil && rd.t.Image == "" {
+			rd.t.Image = m[1]
+		}
+	}
+}
+
+// logged is the last flow logged by "do request" for raw that ok accepts.
+func (rd *cdReader) logged(raw string, ok func(*cdState) bool) *cdState {
+	for i := len(rd.sts) - 1; i >= 0; i-- {
+		st := rd.sts[i]
+		if st.logged && st.f.Request.URL.String() == raw && ok(st) {
+			return st
+		}
+	}
+	return nil
+}
+
+// send: the log shows st went out. Unless a dump shows its headers, the
+// Authorization containerd's authorizer put on it is put back: after a
+// Bearer challenge for its host, a token (obtained then: containerd logs
+// "do request" before it authorizes, so only a request that went out
+// proves the token); after a Basic one, credentials.
+func (rd *cdReader) send(st *cdState) {
+	if st.sent {
+		return
+	}
+	st.sent = true
+	if st.dumpReq {
+		return
+	}
+	host := st.f.Request.URL.Host
+	if ch := st.after; ch != nil && ch.f.Response.Status == http.StatusUnauthorized {
+		c := ch.f.Response.Header.Get("Www-Authenticate")
+		switch {
+		case len(c) >= 6 && strings.EqualFold(c[:6], "bearer"):
+			if !rd.tokenFor[host] && !rd.dumps {
+				rd.impliedToken(ch, st)
+			}
+			rd.tokenFor[host], rd.tokenEver[host] = true, true
+		case len(c) >= 5 && strings.EqualFold(c[:5], "basic"):
+			rd.basicFor[host] = true
+		}
+	}
+	resp := st.f.Response
+	switch {
+	case rd.tokenFor[host]:
+		st.f.Request.Header.Set("Authorization", tokenFromLog)
+	case rd.basicFor[host]:
+		st.f.Request.Header.Set("Authorization", redactedNoUser)
+	case rd.tokenEver[host] && st.f.Err == nil && resp != nil && resp.Status > 0 && resp.Status < 300:
+		// Answered without a challenge on a registry that wanted a
+		// token: the authorizer had kept one.
+		st.f.Request.Header.Set("Authorization", tokenFromLog)
+		rd.tokenFor[host] = true
+	}
+}
+
+// impliedToken: containerd asked the challenge's realm for a token
+// between ch and retry, and got one (it retried). The log does not show
+// the request: it is put before the retry, its answer a token.
+func (rd *cdReader) impliedToken(ch, retry *cdState) {
+	realm, ok := cdRealm(ch)
+	if !ok {
+		return
+	}
+	st := rd.add(http.MethodGet, realm, 0, "implied by "+retry.f.Origin)
+	st.f.Response.Status = http.StatusOK
+	b, _ := json.Marshal(map[string]string{"token": tokenFromLog[len("Bearer "):] + "-" + strings.TrimPrefix(st.f.ID.String(), "#")})
+	st.f.Response.Body = flow.Body{Captured: b, Size: int64(len(b)), Complete: true}
+	st.f.Response.Header.Set("Content-Type", "application/json")
+	// before the retry
+	rd.move(st, retry)
+	rd.unknownCreds = true
+}
+
+// move puts st just before before.
+func (rd *cdReader) move(st, before *cdState) {
+	i := slices.Index(rd.sts, st)
+	j := slices.Index(rd.sts, before)
+	if i < 0 || j < 0 || i < j {
+		return
+	}
+	rd.sts = slices.Delete(rd.sts, i, i+1)
+	rd.sts = slices.Insert(rd.sts, j, st)
+}
+
+// cdRealm is the token request a 401's Bearer challenge asks for, as
+// containerd sends it anonymously: GET realm?scope=…&service=….
+func cdRealm(ch *cdState) (*url.URL, bool) {
+	c := ch.f.Response.Header.Get("Www-Authenticate")
+	realm := challengeParam(c, "realm")
+	u, err := url.Parse(realm)
+	if realm == "" || err != nil || u.Host == "" || !u.IsAbs() {
+		return nil, false
+	}
+	q := u.Query()
+	if s := challengeParam(c, "scope"); s != "" {
+		q.Set("scope", s)
+	}
+	if s := challengeParam(c, "service"); s != "" {
+		q.Set("service", s)
+	}
+	u.RawQuery = q.Encode()
+	return u, true
+}
+
+// attemptError reads the error a host's attempt ended with.
+func (rd *cdReader) attemptError(e string, n int) {
+	e = strings.TrimSpace(e)
+	if m := kAuthorize.FindStringSubmatch(e); m != nil {
+		rd.tokenError(m[1] == "oauth", m[2], n)
+		return
+	}
+	if m := kDoRequest.FindStringSubmatch(e); m != nil {
+		u, err := url.Parse(m[2])
+		if err != nil || u.Host == "" {
+			return
+		}
+		for i := len(rd.sts) - 1; i >= 0; i-- {
+			st := rd.sts[i]
+			if st.logged && !st.answered && st.f.Err == nil && strings.EqualFold(st.f.Request.Method, m[1]) && st.f.Request.URL.Host == u.Host && st.f.Request.URL.Path == u.Path {
+				rd.send(st)
+				setErr(st.f, m[3])
+				return
+			}
+		}
+		setErr(rd.add(strings.ToUpper(m[1]), u, n, "").f, m[3])
+	}
+}
+
+// tokenError: the token request for the last challenge failed. A dump
+// shows it (only a transport error is to be put on it); without one it
+// is put back as containerd made it.
+func (rd *cdReader) tokenError(oauth bool, e string, n int) {
+	// The request it was authorizing never went out: containerd logged
+	// it, then failed to authorize it.
+	var ch *cdState
+	for i := len(rd.sts) - 1; i >= 0; i-- {
+		st := rd.sts[i]
+		if st.logged && !st.sent && st.f.Err == nil && !st.answered && !st.dumpReq {
+			if ch == nil {
+				ch = st.after
+			}
+			rd.sts = slices.Delete(rd.sts, i, i+1)
+			break
+		}
+	}
+	for i := len(rd.sts) - 1; i >= 0 && ch == nil; i-- {
+		if r := rd.sts[i].f.Response; rd.sts[i].logged && r != nil && r.Status == http.StatusUnauthorized {
+			ch = rd.sts[i]
+		}
+	}
+	method, st, reason := http.MethodGet, 0, ""
+	var target *url.URL
+	switch {
+	case kReqStatus.MatchString(e):
+		m := kReqStatus.FindStringSubmatch(e)
+		method = m[1]
+		target, _ = url.Parse(m[2])
+		st, _ = strconv.Atoi(m[3])
+	case kBareStatus.MatchString(e):
+		st, _ = strconv.Atoi(kBareStatus.FindStringSubmatch(e)[1])
+	case kDoRequest.MatchString(e):
+		m := kDoRequest.FindStringSubmatch(e)
+		method, reason = strings.ToUpper(m[1]), m[3]
+		target, _ = url.Parse(m[2])
+	default:
+		reason = e
+		if oauth {
+			method = http.MethodPost
+		}
+	}
+	// A dump shows the token requests: a transport error is the only
+	// thing to add, on the request it names.
+	if rd.dumps {
+		if reason != "" && target != nil {
+			for i := len(rd.sts) - 1; i >= 0; i-- {
+				s := rd.sts[i]
+				if s.dumpReq && !s.dumpResp && s.f.Err == nil && s.f.Request.URL.Host == target.Host && s.f.Request.URL.Path == target.Path {
+					setErr(s.f, reason)
+					return
+				}
+			}
+		} else {
+			return
+		}
+	}
+	realm := target
+	if realm == nil && ch != nil {
+		realm, _ = cdRealm(ch)
+	}
+	if realm == nil {
+		return
+	}
+	fallback := st == 400 || st == 401 || st == 404 || st == 405
+	if oauth && method == http.MethodGet && st > 0 && !fallback {
+		method = http.MethodPost // a bare status not of the fallback's: the POST's own
+	}
+	post := func() *cdState {
+		u := *realm
+		u.RawQuery = ""
+		p := rd.add(http.MethodPost, &u, n, "implied by line "+strconv.Itoa(n))
+		q := realm.Query()
+		form := url.Values{"grant_type": {"password"}, "client_id": {"containerd-client"}, "password": {"REDACTED"}}
+		for _, k := range []string{"scope", "service"} {
+			if v := q.Get(k); v != "" {
+				form.Set(k, v)
+			}
+		}
+		p.f.Request.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		p.f.Request.Body = flow.Body{Captured: []byte(form.Encode()), Size: int64(len(form.Encode())), Complete: true}
+		return p
+	}
+	var last *cdState
+	switch {
+	case oauth && method == http.MethodPost:
+		last = post()
+	case oauth:
+		// the POST was refused with one of the statuses that make
+		// containerd ask again with GET: which one, the log does not say.
+		p := post()
+		if st > 0 {
+			p.f.Response.Status = st
+		}
+		g := *realm
+		last = rd.add(http.MethodGet, &g, n, "implied by line "+strconv.Itoa(n))
+		last.f.Request.Header.Set("Authorization", redactedNoUser)
+	default:
+		g := *realm
+		last = rd.add(http.MethodGet, &g, n, "implied by line "+strconv.Itoa(n))
+	}
+	if oauth {
+		if h := ""; ch != nil {
+			h = ch.f.Request.URL.Host
+			if !slices.Contains(rd.t.CredentialsFor, h) {
+				rd.t.CredentialsFor = append(rd.t.CredentialsFor, h)
+			}
+		}
+	}
+	if st > 0 {
+		last.f.Response.Status = st
+	} else {
+		setErr(last.f, reason)
+	}
+}
+
+// dumpLine reads one line of --http-dump.
+func (rd *cdReader) dumpLine(r *cdRec) {
+	s := r.msg()
+	if r.blank {
+		s = ""
+	}
+	d := rd.cur
+	// A start line, after the previous dump's body (glued to its last
+	// line), or anywhere: each host's client dumps through a pipe of its
+	// own, so one dump's lines may break into another's.
+	if m := cdReqLine.FindStringSubmatchIndex(s); m != nil && (m[0] == 0 || d != nil && d.inBody) {
+		rd.bodyTail(s[:m[0]])
+		rd.endDump()
+		rd.dumps = true
+		rd.cur = &cdDump{method: s[m[2]:m[3]], path: s[m[4]:m[5]], head: http.Header{}, n: r.n}
+		return
+	}
+	if m := cdRespLine.FindStringSubmatchIndex(s); m != nil && (m[0] == 0 || d != nil && d.inBody) {
+		rd.bodyTail(s[:m[0]])
+		rd.endDump()
+		rd.dumps = true
+		st, _ := strconv.Atoi(s[m[2]:m[3]])
+		rd.cur = &cdDump{resp: true, status: st, head: http.Header{}, n: r.n}
+		return
+	}
+	if d == nil {
+		return
+	}
+	if d.inBody {
+		if len(d.body) < 1024 {
+			d.body = append(d.body, s)
+		}
+		return
+	}
+	if s == "" {
+		d.inBody = true
+		if !d.resp {
+			rd.placeRequest(d)
+		}
+		return
+	}
+	if k, v, ok := strings.Cut(s, ":"); ok && !strings.ContainsAny(k, " \t") {
+		d.head.Add(k, strings.TrimSpace(v))
+	}
+}
+
+func (rd *cdReader) bodyTail(s string) {
+	if s != "" && rd.cur != nil && rd.cur.inBody {
+		rd.cur.body = append(rd.cur.body, s)
+	}
+}
+
+// placeRequest: a request's headers are whole — the flow is found or
+// made now, so that the response dumped next finds it.
+func (rd *cdReader) placeRequest(d *cdDump) {
+	host := d.head.Get("Host")
+	if host == "" {
+		return
+	}
+	var st *cdState
+	for _, s := range rd.sts {
+		u := s.f.Request.URL
+		if s.logged && !s.dumpReq && s.f.Request.Method == d.method && u.Host == host && u.RequestURI() == d.path {
+			st = s
+			break
+		}
+	}
+	if st == nil {
+		scheme := "https"
+		for _, s := range rd.sts {
+			if s.f.Request.URL.Host == host {
+				scheme = s.f.Request.URL.Scheme
+			}
+		}
+		u, err := url.Parse(scheme + "://" + host + d.path)
+		if err != nil || u.Host == "" {
+			return
+		}
+		st = rd.add(d.method, u, d.n, "")
+	}
+	if st.logged {
+		// It goes out now, after the token requests its authorizing
+		// made: wire order is dump order.
+		i := slices.Index(rd.sts, st)
+		rd.sts = append(slices.Delete(rd.sts, i, i+1), st)
+	}
+	st.dumpReq = true
+	st.sent = true
+	for k, vs := range d.head {
+		if k == "Host" {
+			continue
+		}
+		st.f.Request.Header.Del(k)
+		for _, v := range vs {
+			st.f.Request.Header.Add(k, redact.Header(k, v))
+		}
+		if k == "Authorization" {
+			st.authShown = true
+		}
+	}
+	d.placed = st // its body follows
+}
+
+// endDump ends the dump being read.
+func (rd *cdReader) endDump() {
+	d := rd.cur
+	rd.cur = nil
+	if d == nil {
+		return
+	}
+	if !d.resp {
+		if d.placed == nil {
+			rd.placeRequest(d) // its headers were cut short by another dump
+		}
+		if d.placed == nil || len(d.body) == 0 || d.method != http.MethodPost && d.method != http.MethodPut && d.method != http.MethodPatch {
+			return // a GET has no body: lines here are another dump's
+		}
+		f := d.placed.f
+		f.Request.Body = dumpBody(f.Request.Header, d.body, false)
+		return
+	}
+	// The response goes to the oldest dumped request still waiting for
+	// one: the one whose digest it names, if any.
+	var st *cdState
+	dg := d.head.Get("Docker-Content-Digest")
+	for _, s := range rd.sts {
+		if s.dumpReq && !s.dumpResp && s.f.Err == nil {
+			if st == nil {
+				st = s
+			}
+			if dg != "" && strings.HasSuffix(s.f.Request.URL.Path, "/"+dg) {
+				st = s
+				break
+			}
+		}
+	}
+	if st == nil {
+		return
+	}
+	st.dumpResp = true
+	resp := st.f.Response
+	if !st.answered {
+		// "fetch response received", when it comes, has every header.
+		resp.Status, resp.Inferred = d.status, false
+		resp.Header = http.Header{}
+		for k, vs := range d.head {
+			for _, v := range vs {
+				resp.Header.Add(k, redact.Header(k, v))
+			}
+		}
+	}
+	switch {
+	case st.f.Request.Method == http.MethodHead || d.status == http.StatusNoContent || d.status == http.StatusNotModified:
+		resp.Body = flow.Body{Complete: true}
+	case strings.Contains(st.f.Request.URL.Path, "/blobs/") && d.status < 300:
+		resp.Body = dumpBody(resp.Header, nil, true) // a layer: not kept
+	default:
+		resp.Body = dumpBody(resp.Header, d.body, false)
+	}
+	if d.status == http.StatusUnauthorized && st.logged {
+		rd.challenged[st.f.Request.URL.Host] = st
+	}
+}
+
+// finish reads the final error back and fills in the trace.
+func (rd *cdReader) finish() {
+	t := rd.t
+	var flows []*flow.Flow
+	for _, st := range rd.sts {
+		flows = append(flows, st.f)
+	}
+	if t.Image == "" && rd.final != "" {
+		if m := kResolve.FindStringSubmatch(kRPC.ReplaceAllString(rd.final, "")); m != nil && m[1] != "" {
+			t.Image = m[1]
+		} else if m := kUnpack.FindStringSubmatch(kRPC.ReplaceAllString(rd.final, "")); m != nil {
+			t.Image = m[1]
+		}
+	}
+	if t.Image == "" {
+		t.Image = ggcrImage(flows)
+	}
+	registry := false
+	for _, st := range rd.sts {
+		registry = registry || st.logged || st.dumpReq && strings.HasPrefix(st.f.Request.URL.Path, "/v2/")
+	}
+	if rd.final != "" {
+		t.Errors = append(t.Errors, redact.Text(rd.final))
+		if !registry {
+			// An info-level log: only the error, read as the events
+			// reader reads it.
+			b := &kBuilder{t: &Trace{}, runtime: rtContainerd}
+			b.failure(parseRef(t.Image), rd.final, rd.finalAt)
+			flows = b.flows
+			rd.unknownCreds = rd.unknownCreds || b.proven < b.pulls
+			for _, h := range b.t.CredentialsFor {
+				if !slices.Contains(t.CredentialsFor, h) {
+					t.CredentialsFor = append(t.CredentialsFor, h)
+				}
+			}
+		} else {
+			flows = failSomewhere(flows, rd.final, t.Image)
+		}
+	}
+	for i, f := range flows {
+		f.ID = flow.ID(i + 1)
+		if f.Request.Header.Get("User-Agent") == "" {
+			f.Request.Header.Set("User-Agent", "containerd")
+		}
+	}
+	t.Flows = flows
+	// containerd never sends Authorization unasked: without a dump,
+	// what it sent follows from the challenges (see FormatContainerd),
+	// except whether a token it obtained was asked for with credentials.
+	hidden := rd.unknownCreds
+	for _, st := range rd.sts {
+		hidden = hidden || rd.dumps && st.logged && st.sent && !st.dumpReq
+	}
+	t.HidesAuth = hidden
+	img := cmp.Or(t.Image, "IMAGE")
+	if t.Format == FormatCtr {
+		t.Name = "ctr debug output"
+		if rd.dumps {
+			t.Name = "ctr --http-dump output"
+		}
+		t.CredentialsHint = "ctr sends only the credentials given with --user user:password (or --refresh); it never reads a docker login's config.json."
+		t.Command = redact.Text("regtrace proxy --har trace.har; then, with the hosts directory that regtrace ca trust --client containerd sets up: " +
+			"HTTPS_PROXY=http://127.0.0.1:8080 ctr --debug images pull --hosts-dir /etc/containerd/certs.d " + img)
+		t.Lacks = "Authorization headers and token requests, unless --http-dump was given (regtrace puts back the token requests " +
+			"containerd's authorizer makes, and the scheme it sends, from the challenges and the errors)"
+		if rd.dumps {
+			t.Lacks = "the TLS and timing of each exchange, and a layer's body (not kept)"
+			if hidden {
+				t.Lacks = "Authorization for requests whose dump is missing; " + t.Lacks
+			}
+		}
+	} else {
+		t.Name = "containerd debug log"
+		t.CredentialsHint = "containerd takes credentials from the CRI pull request (the kubelet's imagePullSecrets, crictl --creds) " +
+			"or from its own registry configuration (hosts.toml, the CRI plugin's configs.auth), not from a docker login on a workstation."
+		t.Command = (&kBuilder{runtime: rtContainerd}).command(img)
+		t.Lacks = "Authorization headers, token requests and bodies: containerd logs each registry request and its answer's status " +
+			"and headers, never the token requests (regtrace puts them back from the challenges and the errors, and marks them inferred)"
+		if !registry && rd.final != "" {
+			t.Lacks = "the requests themselves: this log is at info level and keeps only the errors (--log-level debug, or " +
+				"[debug] level = \"debug\" in config.toml, logs each request and its answer)"
+		}
+	}
+	t.Command = redact.Text(t.Command)
+	slices.Sort(t.CredentialsFor)
+}

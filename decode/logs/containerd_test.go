@@ -1,0 +1,270 @@
+package logs
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestCtrGoldens reads real `ctr --debug images pull` output, with and
+// without --http-dump (containerd 1.6.20, recorded through the regtrace
+// proxy against the client suite's registries; the HAR of each run is
+// beside it), and compares what the reader made of each with its golden.
+func TestCtrGoldens(t *testing.T) {
+	checkGoldens(t, "ctr", FormatCtr, 20, summary)
+}
+
+// TestContainerdGoldens reads containerd daemon logs: the resolver's
+// lines of the recorded ctr runs as the daemon writes them for a CRI pull
+// (logfmt and JSON, journald-prefixed, at info level with only the
+// errors, and with containerd 2.x's wordings), ending with the CRI
+// plugin's "PullImage … failed".
+func TestContainerdGoldens(t *testing.T) {
+	checkGoldens(t, "containerd", FormatContainerd, 8, summary)
+}
+
+// The same log, however it was copied: with CRLF, ANSI colour, journald
+// prefixes, logrus's terminal form, fields in another order, or as JSON,
+// gives the same flows.
+func TestContainerdCopiesOfOneLog(t *testing.T) {
+	for _, name := range []string{"ctr-wrong-password.log", "ctr-nodump-wrong-password.log", "ctr-good-pull.log", "ctr-nodump-anonymous-pull-of-a-missing-repository.log"} {
+		raw := fixture(t, "ctr", name)
+		base := read(t, raw)
+		variants := map[string]func(string) string{
+			"CRLF line ends":  func(l string) string { return l + "\r" },
+			"journald prefix": func(l string) string { return "Dec 04 16:58:45 node-7 ctr[1234]: " + l },
+			"ANSI colour":     func(l string) string { return "\x1b[36m" + l + "\x1b[0m" },
+			"fields reversed": reverseLogrus,
+			"JSON":            logrusToJSON,
+			"terminal form":   logrusTerminal,
+		}
+		for vn, v := range variants {
+			t.Run(name+"/"+vn, func(t *testing.T) {
+				var ls []string
+				for _, l := range strings.Split(strings.TrimRight(raw, "\n"), "\n") {
+					ls = append(ls, v(l))
+				}
+				got := read(t, strings.Join(ls, "\n"))
+				if got.Format != base.Format {
+					t.Fatalf("format %s, want %s", got.Format, base.Format)
+				}
+				if a, b := flowsOnly(summary(got)), flowsOnly(summary(base)); a != b {
+					t.Errorf("flows differ from the plain log\n--- got\n%s\n--- want\n%s", a, b)
+				}
+			})
+		}
+	}
+}
+
+var logrusRec = regexp.MustCompile(`^time=`)
+
+// logrusFields splits a logfmt record into its key=value fields.
+func logrusFields(l string) []string {
+	r := rcParse(l, 0)
+	if r == nil {
+		return nil
+	}
+	var out []string
+	for i := 0; i < len(l); {
+		for i < len(l) && l[i] == ' ' {
+			i++
+		}
+		j := strings.IndexByte(l[i:], '=')
+		if j < 0 {
+			break
+		}
+		_, next := rcValue(l, i+j+1)
+		out = append(out, l[i:next])
+		i = next
+	}
+	return out
+}
+
+func reverseLogrus(l string) string {
+	if !logrusRec.MatchString(l) {
+		return l
+	}
+	f := logrusFields(l)
+	if f == nil {
+		return l
+	}
+	slices.Reverse(f)
+	return strings.Join(f, " ")
+}
+
+func logrusToJSON(l string) string {
+	if !logrusRec.MatchString(l) {
+		return l
+	}
+	r := rcParse(l, 0)
+	if r == nil {
+		lv, _ := logfmtValue(l, "level")
+		return `{"level":"` + lv + `","msg":"","time":"2026-12-04T18:41:55Z"}`
+	}
+	b, _ := json.Marshal(r.f)
+	return string(b)
+}
+
+func logrusTerminal(l string) string {
+	if !logrusRec.MatchString(l) {
+		return l
+	}
+	r := rcParse(l, 0)
+	lv, _ := logfmtValue(l, "level")
+	abbr := strings.ToUpper(lv)
+	if len(abbr) > 4 {
+		abbr = abbr[:4]
+	}
+	if r == nil {
+		return abbr + "[0000] "
+	}
+	s := abbr + "[0000] " + r.f["msg"]
+	if len(r.f["msg"]) < 44 {
+		s += strings.Repeat(" ", 44-len(r.f["msg"]))
+	}
+	var keys []string
+	for k := range r.f {
+		if k != "msg" && k != "time" && k != "level" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := r.f[k]
+		if strings.ContainsAny(v, " \"=") || v == "" {
+			v = strconv.Quote(v)
+		}
+		s += "  " + k + "=" + v
+	}
+	return s
+}
+
+// What the reader makes of a log, case by case.
+func TestContainerdWhatTheLogShows(t *testing.T) {
+	t.Run("http-dump: token requests, forms and Authorization, redacted", func(t *testing.T) {
+		tr := read(t, fixture(t, "ctr", "ctr-wrong-password.log"))
+		if tr.HidesAuth {
+			t.Error("a full dump hides no Authorization")
+		}
+		var post, get bool
+		for _, f := range tr.Flows {
+			if f.Request.Method == "POST" && strings.HasSuffix(f.Request.URL.Path, "/token") {
+				post = true
+				body := string(f.Request.Body.Captured)
+				if !strings.Contains(body, "grant_type=password") || !strings.Contains(body, "username=alice") || strings.Contains(body, "not-the-password") {
+					t.Errorf("POST form %q", body)
+				}
+				if f.Response == nil || f.Response.Status != 401 || f.Response.Inferred {
+					t.Errorf("POST answer %+v", f.Response)
+				}
+			}
+			if f.Request.Method == "GET" && strings.HasSuffix(f.Request.URL.Path, "/token") {
+				get = true
+				if a := f.Request.Header.Get("Authorization"); a != "Basic REDACTED(user=alice)" {
+					t.Errorf("GET fallback Authorization %q", a)
+				}
+			}
+		}
+		if !post || !get {
+			t.Errorf("token requests: POST %v, GET with Basic %v", post, get)
+		}
+	})
+	t.Run("debug log only: a token obtained is put back, its credentials unknown", func(t *testing.T) {
+		tr := read(t, fixture(t, "ctr", "ctr-nodump-anonymous-pull-of-a-missing-repository.log"))
+		if !tr.HidesAuth {
+			t.Error("whether the token was asked for with credentials is not in the log")
+		}
+		fl := tr.Flows
+		if len(fl) < 3 || fl[1].Request.URL.Path != "/token" || fl[1].Response.Status != 200 || !fl[1].Response.Inferred ||
+			fl[2].Request.Header.Get("Authorization") != tokenFromLog {
+			t.Fatalf("want HEAD 401, implied token, HEAD with it:\n%s", summary(tr))
+		}
+	})
+	t.Run("debug log only: a Basic challenge not answered proves no credentials", func(t *testing.T) {
+		tr := read(t, fixture(t, "ctr", "ctr-nodump-anonymous-pull-from-a-Basic-auth-registry.log"))
+		if tr.HidesAuth {
+			t.Errorf("containerd sends nothing unasked and did not answer the Basic challenge:\n%s", summary(tr))
+		}
+	})
+	t.Run("debug log only: an oauth token refused", func(t *testing.T) {
+		tr := read(t, fixture(t, "ctr", "ctr-nodump-wrong-password.log"))
+		s := summary(tr)
+		if !strings.Contains(s, "POST https://auth.test") || !strings.Contains(s, `(401 inferred) auth="Basic REDACTED(user=)"`) {
+			t.Errorf("want the POST and its GET fallback refused:\n%s", s)
+		}
+		if !slices.Contains(tr.CredentialsFor, "registry.test:"+strings.Split(strings.Split(tr.Image, ":")[1], "/")[0]) {
+			t.Errorf("credentials for %v", tr.CredentialsFor)
+		}
+	})
+	t.Run("info-level daemon log: read as the events reader reads the error", func(t *testing.T) {
+		tr := read(t, fixture(t, "containerd", "containerd-info-level-wrong-password.log"))
+		if tr.Format != FormatContainerd || len(tr.Flows) == 0 || !strings.Contains(tr.Lacks, "info level") {
+			t.Fatalf("%s\n%s", tr.Lacks, summary(tr))
+		}
+	})
+	t.Run("dump lines of two hosts interleaved", func(t *testing.T) {
+		// ctr gives each host's client a pipe of its own: a response's
+		// last headers can come after the next host's request dump. The
+		// resolver's record has them all.
+		tr := read(t, fixture(t, "ctr", "ctr-private-repository-without-credentials.log"))
+		for _, f := range tr.Flows {
+			if f.Response != nil && f.Response.Status == 401 && f.Response.Header.Get("Www-Authenticate") == "" {
+				t.Errorf("%s: a 401 without its challenge\n%s", f.ID, summary(tr))
+			}
+		}
+	})
+}
+
+// Secrets a dump prints are not in anything the reader keeps.
+func TestCtrDumpSecretsRedacted(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "ctr", "*.log"))
+	for _, p := range files {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := read(t, string(raw))
+		var all strings.Builder
+		all.WriteString(strings.Join(tr.Errors, "\n") + tr.Command)
+		for _, f := range tr.Flows {
+			for k, vs := range f.Request.Header {
+				all.WriteString(k + ": " + strings.Join(vs, ",") + "\n")
+			}
+			all.Write(f.Request.Body.Captured)
+			if f.Response != nil {
+				all.Write(f.Response.Body.Captured)
+			}
+		}
+		got := all.String()
+		for _, secret := range []string{"alice-pw", "not-the-password", "YWxpY2U6"} {
+			if strings.Contains(got, secret) {
+				t.Errorf("%s: %q kept", filepath.Base(p), secret)
+			}
+		}
+		// JWTs keep header and claims, never the signature.
+		for _, m := range regexp.MustCompile(`eyJ[\w-]+\.eyJ[\w-]+\.([\w-]+)`).FindAllStringSubmatch(got, -1) {
+			if m[1] != "REDACTED" {
+				t.Errorf("%s: a token's signature kept", filepath.Base(p))
+				break
+			}
+		}
+	}
+}
+
+func FuzzReadContainerd(f *testing.F) {
+	fuzzReader(f, "containerd",
+		`{"level":"debug","msg":"do request","request.method":"HEAD","url":"https://r/v2/a/manifests/1"}`,
+		`time="x" level=info msg="trying next host" error="failed to authorize: failed to fetch anonymous token: unexpected status: 403 Forbidden" host=r`,
+		`time="x" level=error msg="PullImage \"r/a:1\" failed" error="failed to resolve reference \"r/a:1\": r/a:1: not found"`)
+}
+
+func FuzzReadCtr(f *testing.F) {
+	fuzzReader(f, "ctr",
+		"time=\"x\" level=info msg=\"GET /token HTTP/1.1\"\ntime=\"x\" level=info msg=\"Host: a\"\ntime=\"x\" level=info\ntime=\"x\" level=info msg=\"{}HTTP/1.1 200 OK\"",
+		"INFO[0000] HEAD /v2/a/manifests/1 HTTP/1.1\nINFO[0000] Host: r\nINFO[0000]\nINFO[0000] HTTP/1.1 401 Unauthorized\nctr: failed to resolve reference \"r/a:1\": r/a:1: not found")
+}
