@@ -63,6 +63,9 @@ type Finding struct {
 	// Suspected: the trace (a log) lacks what the rule needs; Rule is the
 	// one what it shows points to, and CannotProve says what would prove it.
 	Suspected bool
+	// Candidates, on an unexplained failure read from a log, are the rules
+	// what the log shows fits, most likely first: only the wire can tell.
+	Candidates []Rule
 }
 
 // Operation is what one client did with one registry: its pings, token

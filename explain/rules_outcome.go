@@ -83,7 +83,8 @@ func outcomeUnexplained(in *Input, ops []*Operation) []Finding {
 		if o.Reached || o.RecoveredBy != nil || in.covered[op] {
 			continue
 		}
-		if f, ok := suspectFinding(in, op); ok {
+		f, sus, ok := suspectFinding(in, op)
+		if ok {
 			out = append(out, f)
 			continue
 		}
@@ -114,19 +115,34 @@ func outcomeUnexplained(in *Input, ops []*Operation) []Finding {
 		if len(op.Repos) == 1 {
 			repo = op.Repos[0]
 		}
+		fix := fmt.Sprintf("Look at %s in full (`regtrace explain --flow %d FILE`); capture the client's own error and debug log "+
+			"(skopeo/podman --debug, crane -v, oras --debug, regctl -v trace, dockerd or containerd in debug mode) and the registry's log at that time.",
+			x.Flow.ID, x.Flow.ID)
+		if src := in.Source; src != nil && src.Capture != "" {
+			// The log is what was captured: the wire is what is missing.
+			fix = "Record the run on the wire, which shows what the " + src.Name + " cannot (" + src.Capture + "), and explain that HAR."
+		}
 		out = append(out, Finding{
-			Verdict:  verdict,
-			Client:   clientName(op.Client),
-			Registry: op.Registry,
-			Repo:     repo,
-			Evidence: ids(ev...),
-			Why:      why + " No rule in regtrace's catalog matches what happened before it.",
-			Fix: fmt.Sprintf("Look at %s in full (`regtrace explain --flow %d FILE`); capture the client's own error and debug log "+
-				"(skopeo/podman --debug, crane -v, oras --debug, regctl -v trace, dockerd or containerd in debug mode) and the registry's log at that time.",
-				x.Flow.ID, x.Flow.ID),
+			Verdict:    verdict,
+			Client:     clientName(op.Client),
+			Registry:   op.Registry,
+			Repo:       repo,
+			Evidence:   ids(ev...),
+			Why:        why + whyNoRule(in, sus),
+			Candidates: sus.rules,
+			Fix:        fix,
 		})
 	}
 	return out
+}
+
+// whyNoRule ends an unexplained failure's why: the rules a log's failure
+// fits, or that none does.
+func whyNoRule(in *Input, s suspicion) string {
+	if len(s.rules) > 1 {
+		return candidatesText(in, s)
+	}
+	return " No rule in regtrace's catalog matches what happened before it."
 }
 
 func goalWords(g Goal) string {

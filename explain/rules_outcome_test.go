@@ -423,9 +423,9 @@ func vendorTraces() []ruleTrace {
 				flowtest.Get("https://registry.test/v2/").UA(credSkopeoUA).Status(401).Inferred(),
 				flowtest.Get(base() + "/manifests/1.0").UA(credSkopeoUA).Status(401).Inferred(),
 			},
-			want:      []Rule{RuleInsufficientScope},
-			primary:   RuleInsufficientScope,
-			suspected: true,
+			want:       []Rule{RuleUnexplainedFailure},
+			primary:    RuleUnexplainedFailure,
+			candidates: []Rule{RuleInsufficientScope, RuleAccessEmptyAuthed, RuleCredentialsRejectedAtToken},
 		},
 
 		// Class 5: vendor texts that need their own fix.

@@ -706,6 +706,9 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 			continue
 		}
 		who := "anonymously"
+		if in.authHidden() {
+			who = "with or without credentials (" + in.hiddenNote() + ")"
+		}
 		if tokCredsSent(tx) {
 			who = "with credentials"
 			if u := tokUser(tx); u != "" {

@@ -10,101 +10,140 @@ import (
 
 // A log shows less than the wire. When a failed operation read from one is
 // explained by no rule, what the log does show of where it stopped (stage,
-// status, the challenge's error=, whether credentials went to the token
-// server) often points at one rule whose proof needs what the log lacks
-// (the Authorization, the token's grants, the challenge). That rule is
-// named, marked Suspected, with what would prove it: never a rule the
-// visible evidence contradicts, and never on a wire trace, where a rule
-// that did not fire did not fit.
+// status, the challenge's error=, whether credentials went out) leaves a
+// set of rules that a wire trace of the run could give. One rule left is
+// named, marked Suspected, with what would prove it; several are listed as
+// the finding's Candidates, with what would tell them apart. A rule the
+// visible evidence rules out is never named, and a wire trace is never
+// suspected: there a rule that did not fire did not fit.
 
-// suspect is one rule's visible signature at the stop of a failed
-// operation. match returns what the log would have to show to prove the
-// rule, "" when the stop does not fit.
-type suspect struct {
-	rule  Rule
-	match func(in *Input, op *Operation, x *decode.Exchange) string
+// tri is what a log shows of a yes/no fact: yes, no, or not shown.
+type tri int
+
+const (
+	unknown tri = iota
+	yes
+	no
+)
+
+// suspicion is the rules a log's failure fits and what would decide.
+type suspicion struct {
+	rules []Rule
+	lack  string
 }
 
-func suspects() []suspect {
-	return []suspect{
-		{RuleTokenRejectedAudIssKey, func(in *Input, op *Operation, x *decode.Exchange) string {
-			if StageOf(x) != StageRegistry || status(x) != http.StatusUnauthorized || tokChallengeError(x) != "invalid_token" || tokClaims(x) != nil {
-				return ""
-			}
-			return fmt.Sprintf("the token the request carried (its exp, nbf, aud and iss): the registry refused the token itself (error=\"invalid_token\"), "+
-				"which an expired token (%s) or a token server whose clock runs ahead (%s) also causes", RuleTokenExpired, RuleClockSkew)
-		}},
-		{RuleAccessEmptyAuthed, func(in *Input, op *Operation, x *decode.Exchange) string {
-			if !refusedAtRegistry(x) || tokClaims(x) != nil {
-				return ""
-			}
-			if tx := tokenBefore(op, x); tx == nil || !tokCredsSent(tx) {
-				return ""
-			}
-			return "what the token granted (its access claim): the client authenticated at the token server, and the registry still refused; " +
-				"an empty grant means this account may not read the repository or it does not exist"
-		}},
-		{RuleInsufficientScope, func(in *Input, op *Operation, x *decode.Exchange) string {
-			if refusedAtRegistry(x) && tokClaims(x) == nil {
-				return fmt.Sprintf("whether the request carried a token and what it granted, and the registry's challenge: a token without the repository's scope "+
-					"(a private or missing repository, or no credentials used) is the usual cause; a token the registry rejects itself is %s", RuleTokenRejectedAudIssKey)
-			}
-			if StageOf(x) == StageToken && tokRefused(x) && tokVisiblyAnonymous(in, x) {
-				return "the token server's answer body and whether the registry hides missing repositories: an anonymous token request refused is what a private (or missing) repository gets"
-			}
-			return ""
-		}},
-		{RuleCredentialsRejectedAtToken, func(in *Input, op *Operation, x *decode.Exchange) string {
-			if StageOf(x) != StageToken || !tokRefused(x) || tokVisiblyAnonymous(in, x) {
-				return ""
-			}
-			if !tokCredsSent(x) && !credentialsConfigured(in, op) {
-				return ""
-			}
-			return "which credentials reached the token server and its answer body: a refused user name or password (or an expired one) is the usual cause; " +
-				"a token server that refuses a valid account access to a private or missing repository answers the same"
-		}},
-		{RuleDeniedAuthenticated, func(in *Input, op *Operation, x *decode.Exchange) string {
-			if StageOf(x) != StageRegistry || status(x) != http.StatusForbidden || x.Auth.Scheme != "" && !in.authHidden() {
-				return ""
-			}
-			return fmt.Sprintf("which identity the request carried: a 403 to an account the registry knows means it lacks the permission; "+
-				"a 403 to an anonymous request means the registry wants a login first (%s)", RuleInsufficientScope)
-		}},
-		{RuleNotFoundIsReal, func(in *Input, op *Operation, x *decode.Exchange) string {
-			if StageOf(x) != StageRegistry || status(x) != http.StatusNotFound {
-				return ""
-			}
-			return "what the token granted: a registry that hides repositories from tokens without their scope (GHCR and others) also answers 404"
-		}},
+// suspect reads where op stopped, in a log, and returns the rules it
+// fits, most likely first.
+func suspect(in *Input, op *Operation) suspicion {
+	x := op.Outcome().Stop
+	if in.Source == nil || x == nil || x.Flow.Err != nil {
+		return suspicion{}
 	}
+	creds := credsShown(in, op, x)
+	bearer, basic := schemeShown(op, x)
+	var s suspicion
+	add := func(r Rule, ok bool) {
+		if ok {
+			s.rules = append(s.rules, r)
+		}
+	}
+	switch st := StageOf(x); {
+	case st == StageRegistry && status(x) == http.StatusUnauthorized && tokChallengeError(x) == "invalid_token":
+		if tokClaims(x) != nil {
+			return suspicion{} // the token is there: the token rules have read it
+		}
+		add(RuleTokenRejectedAudIssKey, true)
+		add(RuleTokenExpired, true)
+		add(RuleClockSkew, true)
+		s.lack = "the token the request carried (its exp, nbf, aud and iss): the registry refused the token itself (error=\"invalid_token\")"
+	case st == StageRegistry && status(x) == http.StatusUnauthorized && x.Repo != "":
+		if tokClaims(x) != nil {
+			return suspicion{}
+		}
+		add(RuleInsufficientScope, basic != yes)
+		add(RuleAccessEmptyAuthed, basic != yes && bearer != no && creds != no)
+		add(RuleCredentialsRejectedAtToken, bearer != yes && creds != no)
+		add(RulePerRepoChallengeIgnored, bearer != yes && basic != yes && creds != yes && !pingRefused(op))
+		s.lack = "the challenges, whether the request carried credentials or a token, and what the token granted"
+	case st == StageRegistry && status(x) == http.StatusForbidden:
+		add(RuleDeniedAuthenticated, creds != no)
+		add(RuleInsufficientScope, creds != yes && bearer != no)
+		s.lack = "which identity the request carried: a 403 to an account the registry knows means it lacks the permission, a 403 to an anonymous request that the registry wants a login first"
+	case st == StageRegistry && status(x) == http.StatusNotFound:
+		add(RuleNotFoundIsReal, true)
+		add(RuleInsufficientScope, bearer == yes && tokClaims(x) == nil)
+		s.lack = "what the token granted: a registry that hides repositories from tokens without their scope (GHCR and others) also answers 404"
+	case st == StageToken && (status(x) == http.StatusUnauthorized || status(x) == http.StatusForbidden):
+		add(RuleCredentialsRejectedAtToken, creds != no)
+		add(RuleInsufficientScope, creds != yes)
+		s.lack = "which credentials reached the token server, and its answer body: a token server refuses wrong credentials, and an anonymous request for a private (or missing) repository, the same way"
+	}
+	return s
 }
 
-// refusedAtRegistry: a repository request refused with 401 (not for the
-// token itself) or 403 to a bearer request.
-func refusedAtRegistry(x *decode.Exchange) bool {
-	if StageOf(x) != StageRegistry || x.Repo == "" {
-		return false
+// credsShown says whether the log shows the request that failed (or the
+// token request before it) carried credentials.
+func credsShown(in *Input, op *Operation, x *decode.Exchange) tri {
+	tx := x
+	if x.Kind != decode.KindTokenRequest {
+		tx = tokenBefore(op, x)
 	}
-	switch status(x) {
-	case http.StatusUnauthorized:
-		return tokChallengeError(x) != "invalid_token"
-	case http.StatusForbidden:
-		return tokBearer(x)
+	switch {
+	case tx != nil && tokCredsSent(tx):
+		return yes
+	case strings.EqualFold(x.Auth.Scheme, "basic") && !x.Auth.Empty:
+		return yes
+	case credentialsConfigured(in, op):
+		return yes
+	case !in.authHidden():
+		return no
+	}
+	return unknown
+}
+
+// schemeShown says whether the log shows Bearer (a token request or a
+// Bearer challenge or header) or Basic (a Basic challenge or header) in
+// the operation up to x.
+func schemeShown(op *Operation, x *decode.Exchange) (bearer, basic tri) {
+	bearer, basic = unknown, unknown
+	for _, y := range op.Exchanges {
+		if y.Kind == decode.KindTokenRequest || bearerChallenge(y) != nil || strings.EqualFold(y.Auth.Scheme, "bearer") {
+			bearer = yes
+		}
+		if strings.EqualFold(y.Auth.Scheme, "basic") && y.Kind != decode.KindTokenRequest || basicChallengeShown(y) {
+			basic = yes
+		}
+		if y == x {
+			break
+		}
+	}
+	if bearer == yes && basic == unknown {
+		basic = no
+	}
+	if basic == yes && bearer == unknown {
+		bearer = no
+	}
+	return bearer, basic
+}
+
+func basicChallengeShown(y *decode.Exchange) bool {
+	for _, c := range y.Challenges {
+		if strings.EqualFold(c.Scheme, "basic") {
+			return true
+		}
 	}
 	return false
 }
 
-func tokRefused(x *decode.Exchange) bool {
-	s := status(x)
-	return s == http.StatusUnauthorized || s == http.StatusForbidden
-}
-
-// tokVisiblyAnonymous: the log says the token request carried nothing
-// (containerd's "failed to fetch anonymous token"), not merely that it
-// does not show it.
-func tokVisiblyAnonymous(in *Input, x *decode.Exchange) bool {
-	return !in.authHidden() && !tokCredsSent(x) && x.Auth.Scheme == ""
+// pingRefused: the log shows the operation's /v2/ answered 401, so the
+// client was challenged from the start.
+func pingRefused(op *Operation) bool {
+	for _, y := range op.Exchanges {
+		if y.Kind == decode.KindPing && status(y) == http.StatusUnauthorized {
+			return true
+		}
+	}
+	return false
 }
 
 // credentialsConfigured: the log shows the client had credentials for
@@ -135,36 +174,39 @@ func tokenBefore(op *Operation, x *decode.Exchange) *decode.Exchange {
 	return out
 }
 
-// suspectFinding returns the finding for the first rule whose visible
-// signature fits where op stopped, when the input is a log.
-func suspectFinding(in *Input, op *Operation) (Finding, bool) {
-	if in.Source == nil {
-		return Finding{}, false
+// suspectFinding returns, for a failed operation read from a log, the
+// finding for the one rule its stop fits (Suspected), or false with the
+// rules it fits when they are several or none.
+func suspectFinding(in *Input, op *Operation) (Finding, suspicion, bool) {
+	s := suspect(in, op)
+	if len(s.rules) != 1 {
+		return Finding{}, s, false
 	}
 	x := op.Outcome().Stop
-	if x == nil || x.Flow.Err != nil {
-		return Finding{}, false
-	}
+	d := ruleDoc()[s.rules[0]]
+	why := fmt.Sprintf("The %s failed: %s. Of the rules it could be, the evidence in the %s leaves only this one (%s), but cannot prove it.",
+		goalWords(op.Outcome().Goal), describeStop(x), in.Source.Name, lowerFirst(d.Title))
+	return Finding{
+		Rule:        s.rules[0],
+		Verdict:     d.Verdicts[0],
+		Suspected:   true,
+		Evidence:    ids(x),
+		Why:         why,
+		Fix:         d.Fix,
+		CannotProve: "Suspected, not proven: not in the " + in.Source.Name + ": " + s.lack + ".",
+	}, s, true
+}
+
+// candidatesText says which rules a log's failure fits, for a finding
+// that cannot name one.
+func candidatesText(in *Input, s suspicion) string {
 	docs := ruleDoc()
-	for _, s := range suspects() {
-		lack := s.match(in, op, x)
-		if lack == "" {
-			continue
-		}
-		d := docs[s.rule]
-		why := fmt.Sprintf("The %s failed: %s. The evidence in the %s fits this rule (%s), but cannot prove it.",
-			goalWords(op.Outcome().Goal), describeStop(x), in.Source.Name, strings.TrimSuffix(lowerFirst(d.Title), "."))
-		return Finding{
-			Rule:        s.rule,
-			Verdict:     d.Verdicts[0],
-			Suspected:   true,
-			Evidence:    ids(x),
-			Why:         why,
-			Fix:         d.Fix,
-			CannotProve: "Suspected, not proven: not in the " + in.Source.Name + ": " + lack + ".",
-		}, true
+	var parts []string
+	for _, r := range s.rules {
+		parts = append(parts, fmt.Sprintf("%s (%s)", r, lowerFirst(docs[r].Title)))
 	}
-	return Finding{}, false
+	return fmt.Sprintf(" What regtrace read from the %s fits %d rules, and only the wire can tell them apart: %s. Not in the %s: %s.",
+		in.Source.Name, len(s.rules), strings.Join(parts, "; "), in.Source.Name, s.lack)
 }
 
 // ruleDoc indexes the rule texts by rule.

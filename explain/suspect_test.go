@@ -4,25 +4,29 @@ import (
 	"github.com/regtrace/regtrace/decode/flow/flowtest"
 )
 
-// suspectTraces: failures read from logs that lack what the rule needs.
-// Each names the rule the visible stop points to, marked suspected; the
-// same stop on the wire, or one that fits no rule, stays unexplained.
+// suspectTraces: failures read from logs that lack what the rules need.
+// One rule left by what the log shows is named, suspected; several are
+// listed as candidates of an unexplained failure; the same stop on the
+// wire is judged by the rules alone.
 func suspectTraces() []ruleTrace {
 	events := func(creds ...string) *Source {
 		return &Source{Name: "Kubernetes events", HidesAuth: true, Lacks: "the requests", Capture: "crictl pull x", CredentialsFor: creds}
 	}
 	ctrdLog := &Source{Name: "containerd debug log", Lacks: "the token's claims", Capture: "regtrace proxy"}
+	dockerdLog := &Source{Name: "dockerd debug log", HidesAuth: true, Lacks: "every HTTP status", Capture: "regtrace proxy"}
 	reg := "https://registry.test"
 	manifest := reg + "/v2/shop/cart/manifests/1.8.0"
 	realm := "https://auth.test/token?scope=repository%3Ashop%2Fcart%3Apull&service=registry.test"
+	bearer := `Bearer realm="https://auth.test/token",service="registry.test"`
 	return []ruleTrace{
 		{
-			name:   "containerd's HEAD 401 from an event points to a token without the repository's scope",
+			name:   "containerd's HEAD 401 from an event fits every rule of a refused request",
 			source: events(),
 			flows: []*flowtest.Builder{
 				flowtest.Head(manifest).UA(outCtrdUA).Status(401).Inferred(),
 			},
-			want: []Rule{RuleInsufficientScope}, primary: RuleInsufficientScope, suspected: true,
+			want: []Rule{RuleUnexplainedFailure}, primary: RuleUnexplainedFailure,
+			candidates: []Rule{RuleInsufficientScope, RuleAccessEmptyAuthed, RuleCredentialsRejectedAtToken, RulePerRepoChallengeIgnored},
 		},
 		{
 			name: "the same HEAD 401 on the wire proves the challenge missing, not suspected",
@@ -33,62 +37,78 @@ func suspectTraces() []ruleTrace {
 			primary: RuleAuthRequiredNotChallenge,
 		},
 		{
-			name:   "a log's 401 invalid_token with the token not shown points to the token itself",
-			source: ctrdLog,
+			name:   "dockerd's 401 after a Basic challenge, credentials not shown, leaves only refused credentials",
+			source: dockerdLog,
 			flows: []*flowtest.Builder{
-				flowtest.Get(manifest).UA(outCtrdUA).Status(401).Inferred().
-					Challenge(`Bearer realm="https://auth.test/token",service="registry.test",error="invalid_token"`),
+				flowtest.Get(reg + "/v2/").UA("docker/20.10").Status(401).Inferred().Challenge(`Basic realm="Registry"`),
+				flowtest.Get(manifest).UA("docker/20.10").Status(401).Inferred(),
 			},
-			want: []Rule{RuleTokenRejectedAudIssKey}, primary: RuleTokenRejectedAudIssKey, suspected: true,
+			want: []Rule{RuleCredentialsRejectedAtToken}, primary: RuleCredentialsRejectedAtToken, suspected: true,
 		},
 		{
-			name:   "a log that shows credentials at the token server, then a 401 from the registry, points to an empty grant",
+			name:   "a log's 401 invalid_token with the token not shown fits the three token rules",
 			source: ctrdLog,
 			flows: []*flowtest.Builder{
-				flowtest.Head(manifest).UA(outCtrdUA).Status(401).Inferred().
-					Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
+				flowtest.Get(manifest).UA(outCtrdUA).Status(401).Inferred().Challenge(bearer + `,error="invalid_token"`),
+			},
+			want: []Rule{RuleUnexplainedFailure}, primary: RuleUnexplainedFailure,
+			candidates: []Rule{RuleTokenRejectedAudIssKey, RuleTokenExpired, RuleClockSkew},
+		},
+		{
+			name:   "a log that shows credentials at the token server, then a 401, fits an empty grant or a missing scope",
+			source: ctrdLog,
+			flows: []*flowtest.Builder{
+				flowtest.Head(manifest).UA(outCtrdUA).Status(401).Inferred().Challenge(bearer),
 				flowtest.Get(realm).UA(outCtrdUA).Basic("alice", "pw").Status(200).Inferred(),
 				flowtest.Get(manifest).UA(outCtrdUA).Status(401).Inferred(),
 			},
-			want: []Rule{RuleAccessEmptyAuthed}, primary: RuleAccessEmptyAuthed, suspected: true,
+			want: []Rule{RuleUnexplainedFailure}, primary: RuleUnexplainedFailure,
+			candidates: []Rule{RuleInsufficientScope, RuleAccessEmptyAuthed},
 		},
 		{
-			name:   "an event's token 403 with a pull secret for the registry points to refused credentials",
+			name:   "an event's token 403 with a pull secret for the registry leaves only refused credentials",
 			source: events("registry.test"),
 			flows: []*flowtest.Builder{
-				flowtest.Head(manifest).UA(outCtrdUA).Status(401).Inferred().
-					Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
+				flowtest.Head(manifest).UA(outCtrdUA).Status(401).Inferred().Challenge(bearer),
 				flowtest.Get(realm).UA(outCtrdUA).Status(403).Inferred(),
 			},
 			want: []Rule{RuleCredentialsRejectedAtToken}, primary: RuleCredentialsRejectedAtToken, suspected: true,
 		},
 		{
-			name:   "an event's token 401 with no sign of credentials either way stays unexplained",
+			name:   "an event's token 401 with no sign of credentials either way fits refused credentials or a private repository",
 			source: events(),
 			flows: []*flowtest.Builder{
-				flowtest.Head(manifest).UA(outCtrdUA).Status(401).Inferred().
-					Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
+				flowtest.Head(manifest).UA(outCtrdUA).Status(401).Inferred().Challenge(bearer),
 				flowtest.Get(realm).UA(outCtrdUA).Status(401).Inferred(),
 			},
 			want: []Rule{RuleUnexplainedFailure}, primary: RuleUnexplainedFailure,
+			candidates: []Rule{RuleCredentialsRejectedAtToken, RuleInsufficientScope},
 		},
 		{
 			name:   "a log that shows an anonymous token request refused proves the ambiguous denial, not suspected",
 			source: ctrdLog,
 			flows: []*flowtest.Builder{
-				flowtest.Head(manifest).UA(outCtrdUA).Status(401).Inferred().
-					Challenge(`Bearer realm="https://auth.test/token",service="registry.test"`),
+				flowtest.Head(manifest).UA(outCtrdUA).Status(401).Inferred().Challenge(bearer),
 				flowtest.Get(realm).UA(outCtrdUA).Status(403).Inferred(),
 			},
 			want: []Rule{RuleInsufficientScope}, primary: RuleInsufficientScope,
 		},
 		{
-			name:   "an event's registry 403 points to an account without the permission",
-			source: events(),
+			name:   "an event's registry 403 with a pull secret for the registry leaves only a denied account",
+			source: events("registry.test"),
 			flows: []*flowtest.Builder{
 				flowtest.Head(manifest).UA(outCtrdUA).Status(403).Inferred(),
 			},
 			want: []Rule{RuleDeniedAuthenticated}, primary: RuleDeniedAuthenticated, suspected: true,
+		},
+		{
+			name:   "an event's registry 403 with no sign of an identity fits a denied account or a login wanted",
+			source: events(),
+			flows: []*flowtest.Builder{
+				flowtest.Head(manifest).UA(outCtrdUA).Status(403).Inferred(),
+			},
+			want: []Rule{RuleUnexplainedFailure}, primary: RuleUnexplainedFailure,
+			candidates: []Rule{RuleDeniedAuthenticated, RuleInsufficientScope},
 		},
 		{
 			name:   "a log's 500 from the registry fits no rule and stays unexplained",

@@ -28,6 +28,9 @@ type ruleTrace struct {
 	// suspected: the primary finding is a rule the log points to but
 	// cannot prove (Finding.Suspected).
 	suspected bool
+	// candidates: the primary (unexplained) finding lists these rules as
+	// what a log's failure fits.
+	candidates []Rule
 }
 
 // allTraces collects every group's traces.
@@ -99,6 +102,12 @@ func TestRulesFireOnTheirTracesAndNothingElse(t *testing.T) {
 				}
 				if f.Primary && f.Suspected != tr.suspected {
 					t.Errorf("primary %s suspected=%v, want %v", f.Rule, f.Suspected, tr.suspected)
+				}
+				if f.Primary && !slices.Equal(f.Candidates, tr.candidates) {
+					t.Errorf("primary %s candidates %v, want %v", f.Rule, f.Candidates, tr.candidates)
+				}
+				if len(f.Candidates) > 0 && (tr.source == nil || f.Rule != RuleUnexplainedFailure) {
+					t.Errorf("%s lists candidates %v outside an unexplained failure read from a log", f.Rule, f.Candidates)
 				}
 			}
 		})

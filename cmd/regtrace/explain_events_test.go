@@ -21,11 +21,11 @@ func TestExplainKubernetesEvents(t *testing.T) {
 		{"describe-insufficient-scope-private.log", "insufficient-scope-ambiguous-denied", false},
 		// A one-component name on Docker Hub: a locally built image.
 		{"describe-insufficient-scope.log", "local-only-image-resolved-remotely", false},
-		// A HEAD's 401 says unauthorized and nothing about why: the
-		// usual cause is suspected, the token's grants would prove it.
-		{"describe-head-401.log", "insufficient-scope-ambiguous-denied", true},
-		{"describe-head-401-old-wrapped.log", "insufficient-scope-ambiguous-denied", true},
-		{"get-events-head-403.log", "denied-authenticated-but-forbidden", true},
+		// A HEAD's 401 or 403 says refused and nothing about why: the
+		// finding lists the rules it fits.
+		{"describe-head-401.log", "unexplained-failure", false},
+		{"describe-head-401-old-wrapped.log", "unexplained-failure", false},
+		{"get-events-head-403.log", "unexplained-failure", false},
 		// A HEAD 404 has no code, and the events do not show whether the
 		// request was authorised.
 		{"describe-not-found.log", "not-found-is-real", false},
@@ -44,15 +44,18 @@ func TestExplainKubernetesEvents(t *testing.T) {
 		{"describe-pulled-after-failure.log", "", false},
 		{"describe-pulled.log", "", false},
 	} {
+		// An unexplained failure whose stop fits several rules lists them.
+		wantCandidates := map[string]int{"describe-head-401.log": 4, "describe-head-401-old-wrapped.log": 4, "get-events-head-403.log": 2}[c.file]
 		t.Run(c.file, func(t *testing.T) {
 			code, out, errOut := runCLI(t, "explain", "--format", "json", filepath.Join(dir, c.file))
 			var rep struct {
 				Findings []struct {
-					Rule        string `json:"rule"`
-					Primary     bool   `json:"primary"`
-					Suspected   bool   `json:"suspected"`
-					Verdict     string `json:"verdict"`
-					CannotProve string `json:"cannotProve"`
+					Rule        string   `json:"rule"`
+					Primary     bool     `json:"primary"`
+					Suspected   bool     `json:"suspected"`
+					Candidates  []string `json:"candidates"`
+					Verdict     string   `json:"verdict"`
+					CannotProve string   `json:"cannotProve"`
 				} `json:"findings"`
 				Source struct {
 					Name    string `json:"name"`
@@ -68,6 +71,9 @@ func TestExplainKubernetesEvents(t *testing.T) {
 					primary = f.Rule
 					if f.Suspected != c.suspected {
 						t.Errorf("%s suspected=%v, want %v", f.Rule, f.Suspected, c.suspected)
+					}
+					if len(f.Candidates) != wantCandidates {
+						t.Errorf("%s candidates %v, want %d of them", f.Rule, f.Candidates, wantCandidates)
 					}
 				}
 				if f.Verdict != "ok" && !strings.Contains(f.CannotProve, "regtrace proxy --har trace.har") {

@@ -283,6 +283,8 @@ type jsonFinding struct {
 	// Suspected: what the trace shows points to this rule, but it lacks
 	// what would prove it (a log); CannotProve says what.
 	Suspected bool `json:"suspected,omitempty"`
+	// Candidates: the rules an unexplained failure read from a log fits.
+	Candidates []string `json:"candidates,omitempty"`
 }
 
 type jsonOperation struct {
@@ -314,6 +316,9 @@ func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 			Client: f.Client, Registry: f.Registry, Repo: f.Repo, Evidence: f.Evidence,
 			Why: scrub(f.Why, opts.NoRedact), Fix: scrub(f.Fix, opts.NoRedact), CannotProve: scrub(f.CannotProve, opts.NoRedact),
 			Suspected: f.Suspected,
+		}
+		for _, r := range f.Candidates {
+			jf.Candidates = append(jf.Candidates, string(r))
 		}
 		if jf.Evidence == nil {
 			jf.Evidence = []flow.ID{}
