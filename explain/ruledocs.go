@@ -573,8 +573,8 @@ func ruleDocs() []RuleDoc {
 			Signature: "Runs last. Every operation that did not reach its goal, was not recovered by a later run, and is covered by no failure-explaining finding gets one, " +
 				"naming where it stopped (ping, token server, realm, tunnel, registry) and whether the token request there was anonymous. " +
 				"transport-failure when it stopped on a transport error or a tunnel that could not be opened. " +
-				"From a log (which lacks the challenges, the Authorization or the token's grants), a stop whose visible part fits one rule — a 401 or 403 at the registry or the token server, " +
-				"an invalid_token, a 404 — gets that rule instead, marked suspected, with what the log would have to show to prove it.",
+				"From a log (which lacks the challenges, the Authorization or the token's grants), the rules a wire trace of the same stop could give (a 401 or 403 at the registry or the token server, " +
+				"an invalid_token, a 404) are narrowed by what the log does show: one left is named instead, marked suspected, with what would prove it; several are listed as this finding's candidates.",
 			ClientsSay: "",
 			Fix: "Look at the exchange where it stopped in full (`regtrace explain --flow <id> FILE`); capture the client's own error and debug log " +
 				"(skopeo/podman --debug, crane -v, oras --debug, regctl -v trace, dockerd or containerd in debug mode) and the registry's log at that time.",
