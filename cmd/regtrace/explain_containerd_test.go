@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -106,5 +107,38 @@ func TestExplainContainerdLogs(t *testing.T) {
 				t.Errorf("capture %q", capture)
 			}
 		})
+	}
+}
+
+// regtrace redact scrubs what ctr --http-dump prints in clear: the
+// Authorization lines (Basic with the password, Bearer tokens), the
+// token form's password and the token responses.
+func TestRedactCtrHTTPDump(t *testing.T) {
+	dir := filepath.Join("..", "..", "decode", "logs", "testdata", "ctr")
+	for _, name := range []string{"ctr-good-pull.log", "ctr-wrong-password.log"} {
+		out := filepath.Join(t.TempDir(), "ticket.log")
+		if code, _, errb := runCLI(t, "redact", filepath.Join(dir, name), out); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		for _, secret := range []string{"alice-pw", "not-the-password", "YWxpY2U6"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("%s: %q kept", name, secret)
+			}
+		}
+		if !strings.Contains(s, `msg="Authorization: Basic REDACTED(user=alice)"`) && name == "ctr-wrong-password.log" ||
+			!strings.Contains(s, "password=REDACTED") {
+			t.Errorf("%s: the dump's credentials are not redacted in place:\n%s", name, s)
+		}
+		for _, m := range regexp.MustCompile(`eyJ[\w-]+\.eyJ[\w-]+\.([\w-]+)`).FindAllStringSubmatch(s, -1) {
+			if m[1] != "REDACTED" {
+				t.Errorf("%s: a token's signature kept", name)
+				break
+			}
+		}
 	}
 }

@@ -106,7 +106,44 @@ var cdLevels = map[string]string{"TRAC": "trace", "DEBU": "debug", "INFO": "info
 // cdParse reads a line as a logrus record: logfmt, JSON or the terminal
 // form; nil when it is none.
 func cdParse(s string, n int) *cdRec {
-	if m := cdTerminal.FindStringSubmatch(s); m != nil {
+	if r := cdFastDump(s, n); r != nil {
+		return r
+	}
+	if len(s) > 5 && s[4] == '[' && s[0] >= 'A' && s[0] <= 'Z' {
+		if m := cdTerminal.FindStringSubmatch(s); m != nil {
+			return cdParseTerminal(m, n)
+		}
+	}
+	return cdParseRecord(s, n)
+}
+
+// cdFastDump reads the commonest line of ctr's output, a dumped line
+// (`time="…" level=info msg="…"`, or no msg), without the general parser.
+func cdFastDump(s string, n int) *cdRec {
+	if !strings.HasPrefix(s, "time=") {
+		return nil
+	}
+	_, i := rcValue(s, len("time="))
+	rest := s[i:]
+	if !strings.HasPrefix(rest, " level=info") {
+		return nil
+	}
+	rest = rest[len(" level=info"):]
+	if rest == "" {
+		return &cdRec{n: n, f: map[string]string{"level": "info"}, blank: true}
+	}
+	if !strings.HasPrefix(rest, " msg=") {
+		return nil
+	}
+	msg, j := rcValue(rest, len(" msg="))
+	if j != len(rest) {
+		return nil
+	}
+	return &cdRec{n: n, f: map[string]string{"level": "info", "msg": msg}}
+}
+
+func cdParseTerminal(m []string, n int) *cdRec {
+	{
 		rest := m[2]
 		msg, fields := rest, ""
 		if loc := cdField.FindStringIndex(rest); loc != nil {
@@ -130,7 +167,16 @@ func cdParse(s string, n int) *cdRec {
 		}
 		return r
 	}
+}
+
+func cdParseRecord(s string, n int) *cdRec {
 	if strings.HasPrefix(s, "{") {
+		if f, ok := flatJSON(s); ok {
+			if _, ok := f["msg"]; ok {
+				return &cdRec{n: n, f: f}
+			}
+			return nil
+		}
 		if rr := rcParseJSON(s, n); rr != nil {
 			return &cdRec{n: n, f: rr.f}
 		}
@@ -150,6 +196,21 @@ func cdParse(s string, n int) *cdRec {
 		return &cdRec{n: n, f: map[string]string{"level": lv}, blank: true}
 	}
 	return nil
+}
+
+// cdWorth are words a record the reader uses holds; most of a daemon's
+// journal holds none of them.
+var cdWorth = []string{"do request", "fetch response received", "resolv", "Unauthorized", "trying next host", "fetch failed", "PullImage", "fetching"}
+
+// cdWorthParsing: the line may be a record the reader uses (ctr's
+// dumped lines are info records).
+func cdWorthParsing(s string, format Format) bool {
+	for _, w := range cdWorth {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return format == FormatCtr && (strings.Contains(s, "level=info") || strings.HasPrefix(s, "INFO[") || strings.Contains(s, `"info"`))
 }
 
 // cdResolverMsgs are the resolver's messages.
@@ -175,7 +236,7 @@ func sniffCtr(head []string) bool {
 		if r == nil {
 			continue
 		}
-		if r.dump() && cdReqLine.MatchString(r.msg()) && strings.HasPrefix(r.msg(), strings.SplitN(r.msg(), " ", 2)[0]) {
+		if m := cdStart(cdReqLine, r.msg()); r.dump() && m != nil && m[0] == 0 {
 			return true
 		}
 		if r.msg() == "fetching" && r.f["image"] != "" {
@@ -210,6 +271,10 @@ type cdState struct {
 	// challenge containerd's authorizer answered when it sent it.
 	after *cdState
 	sent  bool // the log shows it went out (answered, dumped, or failed in transport)
+	// seq orders the flows as they went out; dropped: containerd logged
+	// it, then failed to authorize it, so it never did.
+	seq     int
+	dropped bool
 }
 
 // cdDump is the dump being read: a request or a response, its start
@@ -241,6 +306,11 @@ type cdReader struct {
 	// the first request of each carries no Authorization); tokenEver
 	// remembers a token was obtained for the host at all.
 	tokenFor, basicFor, tokenEver map[string]bool
+	// undumped are the logged requests whose dump may still come, and
+	// awaiting the dumped requests whose response may: a few at a time.
+	undumped, awaiting []*cdState
+	seq                int
+	plainHTTP          map[string]bool // hosts logged with http:// URLs
 	// unknownCreds: a token was obtained, and whether with credentials
 	// the log does not say.
 	unknownCreds bool
@@ -252,11 +322,14 @@ func readContainerd(ls []line) *Trace { return readContainerdLike(ls, FormatCont
 
 func readContainerdLike(ls []line, format Format) *Trace {
 	t := &Trace{Format: format}
-	rd := &cdReader{t: t, challenged: map[string]*cdState{}, tokenFor: map[string]bool{}, basicFor: map[string]bool{}, tokenEver: map[string]bool{}}
+	rd := &cdReader{t: t, challenged: map[string]*cdState{}, tokenFor: map[string]bool{}, basicFor: map[string]bool{}, tokenEver: map[string]bool{}, plainHTTP: map[string]bool{}}
 	for _, l := range ls {
 		if format == FormatCtr && strings.HasPrefix(l.text, "ctr: ") {
 			rd.endDump()
 			rd.final, rd.finalAt = strings.TrimPrefix(l.text, "ctr: "), l.n
+			continue
+		}
+		if !cdWorthParsing(l.text, format) {
 			continue
 		}
 		r := cdParse(l.text, l.n)
@@ -280,8 +353,28 @@ func (rd *cdReader) add(method string, u *url.URL, n int, origin string) *cdStat
 		Request:  flow.Request{Method: method, URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
 		Response: &flow.Response{Inferred: true, Header: http.Header{}},
 	}}
+	rd.seq += 2
+	st.seq = rd.seq
 	rd.sts = append(rd.sts, st)
 	return st
+}
+
+// maxPending bounds undumped and awaiting: a dump comes right after its
+// record, a response right after its request.
+const maxPending = 64
+
+func pend(l []*cdState, st *cdState) []*cdState {
+	if len(l) >= maxPending {
+		l = l[1:]
+	}
+	return append(l, st)
+}
+
+func unpend(l []*cdState, st *cdState) []*cdState {
+	if i := slices.Index(l, st); i >= 0 {
+		return slices.Delete(l, i, i+1)
+	}
+	return l
 }
 
 // fieldHeaders reads request.header.* or response.header.* fields: keys
@@ -320,11 +413,15 @@ func (rd *cdReader) record(r *cdRec) {
 		}
 		st := rd.add(method, u, r.n, "")
 		st.logged = true
+		if u.Scheme == "http" {
+			rd.plainHTTP[u.Host] = true
+		}
 		for k, vs := range fieldHeaders(r.f, "request.header.") {
 			st.f.Request.Header[k] = vs
 		}
 		st.after = rd.challenged[u.Host]
 		delete(rd.challenged, u.Host)
+		rd.undumped = pend(rd.undumped, st)
 	case msg == "fetch response received":
 		code, _, _ := strings.Cut(r.f["response.status"], " ")
 		n, err := strconv.Atoi(code)
@@ -336,6 +433,7 @@ func (rd *cdReader) record(r *cdRec) {
 			return
 		}
 		st.answered = true
+		rd.undumped = unpend(rd.undumped, st)
 		resp := st.f.Response
 		// The record holds every header; a dump's lines may not all be
 		// there yet (each host's client writes through a pipe of its own,
@@ -380,6 +478,10 @@ func (rd *cdReader) record(r *cdRec) {
 		}
 	case cdPullImage.MatchString(msg):
 		rd.endDump()
+		if rd.final != "" {
+			// An earlier pull of the journal: its error is kept.
+			rd.t.Errors = append(rd.t.Errors, redact.Text(rd.final))
+		}
 		rd.final, rd.finalAt = r.f["error"], r.n
 		if rd.t.Image == "" {
 			rd.t.Image = cdPullImage.FindStringSubmatch(msg)[1]
@@ -397,7 +499,7 @@ func (rd *cdReader) record(r *cdRec) {
 func (rd *cdReader) logged(raw string, ok func(*cdState) bool) *cdState {
 	for i := len(rd.sts) - 1; i >= 0; i-- {
 		st := rd.sts[i]
-		if st.logged && st.f.Request.URL.String() == raw && ok(st) {
+		if st.logged && !st.dropped && st.f.Request.URL.String() == raw && ok(st) {
 			return st
 		}
 	}
@@ -464,13 +566,7 @@ func (rd *cdReader) impliedToken(ch, retry *cdState) {
 
 // move puts st just before before.
 func (rd *cdReader) move(st, before *cdState) {
-	i := slices.Index(rd.sts, st)
-	j := slices.Index(rd.sts, before)
-	if i < 0 || j < 0 || i < j {
-		return
-	}
-	rd.sts = slices.Delete(rd.sts, i, i+1)
-	rd.sts = slices.Insert(rd.sts, j, st)
+	st.seq = before.seq - 1
 }
 
 // cdRealm is the token request a 401's Bearer challenge asks for, as
@@ -507,7 +603,7 @@ func (rd *cdReader) attemptError(e string, n int) {
 		}
 		for i := len(rd.sts) - 1; i >= 0; i-- {
 			st := rd.sts[i]
-			if st.logged && !st.answered && st.f.Err == nil && strings.EqualFold(st.f.Request.Method, m[1]) && st.f.Request.URL.Host == u.Host && st.f.Request.URL.Path == u.Path {
+			if st.logged && !st.dropped && !st.answered && st.f.Err == nil && strings.EqualFold(st.f.Request.Method, m[1]) && st.f.Request.URL.Host == u.Host && st.f.Request.URL.Path == u.Path {
 				rd.send(st)
 				setErr(st.f, m[3])
 				return
@@ -526,16 +622,15 @@ func (rd *cdReader) tokenError(oauth bool, e string, n int) {
 	var ch *cdState
 	for i := len(rd.sts) - 1; i >= 0; i-- {
 		st := rd.sts[i]
-		if st.logged && !st.sent && st.f.Err == nil && !st.answered && !st.dumpReq {
-			if ch == nil {
-				ch = st.after
-			}
-			rd.sts = slices.Delete(rd.sts, i, i+1)
+		if st.logged && !st.dropped && !st.sent && st.f.Err == nil && !st.answered && !st.dumpReq {
+			ch = st.after
+			st.dropped = true
+			rd.undumped = unpend(rd.undumped, st)
 			break
 		}
 	}
 	for i := len(rd.sts) - 1; i >= 0 && ch == nil; i-- {
-		if r := rd.sts[i].f.Response; rd.sts[i].logged && r != nil && r.Status == http.StatusUnauthorized {
+		if r := rd.sts[i].f.Response; rd.sts[i].logged && !rd.sts[i].dropped && r != nil && r.Status == http.StatusUnauthorized {
 			ch = rd.sts[i]
 		}
 	}
@@ -643,14 +738,14 @@ func (rd *cdReader) dumpLine(r *cdRec) {
 	// A start line, after the previous dump's body (glued to its last
 	// line), or anywhere: each host's client dumps through a pipe of its
 	// own, so one dump's lines may break into another's.
-	if m := cdReqLine.FindStringSubmatchIndex(s); m != nil && (m[0] == 0 || d != nil && d.inBody) {
+	if m := cdStart(cdReqLine, s); m != nil && (m[0] == 0 || d != nil && d.inBody) {
 		rd.bodyTail(s[:m[0]])
 		rd.endDump()
 		rd.dumps = true
 		rd.cur = &cdDump{method: s[m[2]:m[3]], path: s[m[4]:m[5]], head: http.Header{}, n: r.n}
 		return
 	}
-	if m := cdRespLine.FindStringSubmatchIndex(s); m != nil && (m[0] == 0 || d != nil && d.inBody) {
+	if m := cdStart(cdRespLine, s); m != nil && (m[0] == 0 || d != nil && d.inBody) {
 		rd.bodyTail(s[:m[0]])
 		rd.endDump()
 		rd.dumps = true
@@ -679,6 +774,23 @@ func (rd *cdReader) dumpLine(r *cdRec) {
 	}
 }
 
+// cdStart matches a start line's regexp at the end of s, where "HTTP/"
+// is: most dumped lines hold none, and a body line can be long.
+func cdStart(re *regexp.Regexp, s string) []int {
+	i := strings.LastIndex(s, "HTTP/")
+	if i < 0 || len(s)-i > 64 {
+		return nil
+	}
+	from := max(0, i-4096)
+	m := re.FindStringSubmatchIndex(s[from:])
+	for k := range m {
+		if m[k] >= 0 {
+			m[k] += from
+		}
+	}
+	return m
+}
+
 func (rd *cdReader) bodyTail(s string) {
 	if s != "" && rd.cur != nil && rd.cur.inBody {
 		rd.cur.body = append(rd.cur.body, s)
@@ -693,19 +805,17 @@ func (rd *cdReader) placeRequest(d *cdDump) {
 		return
 	}
 	var st *cdState
-	for _, s := range rd.sts {
+	for _, s := range rd.undumped {
 		u := s.f.Request.URL
-		if s.logged && !s.dumpReq && s.f.Request.Method == d.method && u.Host == host && u.RequestURI() == d.path {
+		if !s.dumpReq && !s.dropped && s.f.Request.Method == d.method && u.Host == host && u.RequestURI() == d.path {
 			st = s
 			break
 		}
 	}
 	if st == nil {
 		scheme := "https"
-		for _, s := range rd.sts {
-			if s.f.Request.URL.Host == host {
-				scheme = s.f.Request.URL.Scheme
-			}
+		if rd.plainHTTP[host] {
+			scheme = "http"
 		}
 		u, err := url.Parse(scheme + "://" + host + d.path)
 		if err != nil || u.Host == "" {
@@ -716,9 +826,11 @@ func (rd *cdReader) placeRequest(d *cdDump) {
 	if st.logged {
 		// It goes out now, after the token requests its authorizing
 		// made: wire order is dump order.
-		i := slices.Index(rd.sts, st)
-		rd.sts = append(slices.Delete(rd.sts, i, i+1), st)
+		rd.seq += 2
+		st.seq = rd.seq
+		rd.undumped = unpend(rd.undumped, st)
 	}
+	rd.awaiting = pend(rd.awaiting, st)
 	st.dumpReq = true
 	st.sent = true
 	for k, vs := range d.head {
@@ -758,8 +870,8 @@ func (rd *cdReader) endDump() {
 	// one: the one whose digest it names, if any.
 	var st *cdState
 	dg := d.head.Get("Docker-Content-Digest")
-	for _, s := range rd.sts {
-		if s.dumpReq && !s.dumpResp && s.f.Err == nil {
+	for _, s := range rd.awaiting {
+		if !s.dumpResp && s.f.Err == nil {
 			if st == nil {
 				st = s
 			}
@@ -772,6 +884,7 @@ func (rd *cdReader) endDump() {
 	if st == nil {
 		return
 	}
+	rd.awaiting = unpend(rd.awaiting, st)
 	st.dumpResp = true
 	resp := st.f.Response
 	if !st.answered {
@@ -800,6 +913,8 @@ func (rd *cdReader) endDump() {
 // finish reads the final error back and fills in the trace.
 func (rd *cdReader) finish() {
 	t := rd.t
+	rd.sts = slices.DeleteFunc(rd.sts, func(st *cdState) bool { return st.dropped })
+	slices.SortStableFunc(rd.sts, func(a, b *cdState) int { return a.seq - b.seq })
 	var flows []*flow.Flow
 	for _, st := range rd.sts {
 		flows = append(flows, st.f)
@@ -882,4 +997,91 @@ func (rd *cdReader) finish() {
 	}
 	t.Command = redact.Text(t.Command)
 	slices.Sort(t.CredentialsFor)
+}
+
+// flatJSON reads a JSON object whose values are strings, numbers, booleans
+// or null (logrus's JSONFormatter writes no other), faster than
+// encoding/json; ok is false for anything else, which encoding/json then
+// reads.
+func flatJSON(s string) (map[string]string, bool) {
+	s = strings.TrimRight(s, " \t")
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return nil, false
+	}
+	f := make(map[string]string, 8)
+	i := 1
+	str := func() (string, bool) {
+		if i >= len(s) || s[i] != '"' {
+			return "", false
+		}
+		j, esc := i+1, false
+		for ; j < len(s) && s[j] != '"'; j++ {
+			if s[j] == '\\' {
+				esc = true
+				j++
+			}
+		}
+		if j >= len(s) {
+			return "", false
+		}
+		raw := s[i : j+1]
+		i = j + 1
+		if !esc {
+			return raw[1 : len(raw)-1], true
+		}
+		var v string
+		if json.Unmarshal([]byte(raw), &v) != nil {
+			return "", false
+		}
+		return v, true
+	}
+	for {
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+		if i < len(s) && s[i] == '}' && len(f) == 0 {
+			return f, i == len(s)-1
+		}
+		k, ok := str()
+		if !ok || i >= len(s) || s[i] != ':' {
+			return nil, false
+		}
+		i++
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+		var v string
+		if i < len(s) && s[i] == '"' {
+			if v, ok = str(); !ok {
+				return nil, false
+			}
+		} else {
+			j := i
+			for j < len(s) && s[j] != ',' && s[j] != '}' {
+				j++
+			}
+			v = strings.TrimSpace(s[i:j])
+			if v == "" || strings.ContainsAny(v, "[{\"") {
+				return nil, false
+			}
+			if v == "null" {
+				v = ""
+			}
+			i = j
+		}
+		f[k] = v
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+		if i >= len(s) {
+			return nil, false
+		}
+		if s[i] == '}' {
+			return f, i == len(s)-1
+		}
+		if s[i] != ',' {
+			return nil, false
+		}
+		i++
+	}
 }

@@ -268,3 +268,41 @@ func FuzzReadCtr(f *testing.F) {
 		"time=\"x\" level=info msg=\"GET /token HTTP/1.1\"\ntime=\"x\" level=info msg=\"Host: a\"\ntime=\"x\" level=info\ntime=\"x\" level=info msg=\"{}HTTP/1.1 200 OK\"",
 		"INFO[0000] HEAD /v2/a/manifests/1 HTTP/1.1\nINFO[0000] Host: r\nINFO[0000]\nINFO[0000] HTTP/1.1 401 Unauthorized\nctr: failed to resolve reference \"r/a:1\": r/a:1: not found")
 }
+
+// flatJSON reads what encoding/json reads, or says it cannot.
+func TestFlatJSON(t *testing.T) {
+	lines := strings.Split(fixture(t, "containerd", "containerd-json-wrong-password.log"), "\n")
+	lines = append(lines, `{"a":"x\"y\\u00e9\n","b":1.5,"c":true,"d":null}`, `{}`, `{"a":{"b":1}}`, `{"a":[1]}`, `{"a":"b"} x`, `{"a" : "b" , "c":2 }`, `{"a":"b",}`, `{"a":}`)
+	for _, l := range lines {
+		if l == "" {
+			continue
+		}
+		got, ok := flatJSON(l)
+		var m map[string]any
+		err := json.Unmarshal([]byte(l), &m)
+		if !ok {
+			continue // encoding/json reads it
+		}
+		if err != nil {
+			t.Errorf("flatJSON read %q, encoding/json: %v", l, err)
+			continue
+		}
+		for k, v := range m {
+			want := ""
+			switch v := v.(type) {
+			case string:
+				want = v
+			case nil:
+			default:
+				b, _ := json.Marshal(v)
+				want = string(b)
+			}
+			if got[k] != want {
+				t.Errorf("%q: %s=%q, want %q", l, k, got[k], want)
+			}
+		}
+		if len(got) != len(m) {
+			t.Errorf("%q: %v, want %v", l, got, m)
+		}
+	}
+}
