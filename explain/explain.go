@@ -118,6 +118,9 @@ type inputIndex struct {
 	// lastRegistryFlow: User-Agent -> registry -> last registry (V2/V1)
 	// exchange's flow ID.
 	lastRegistryFlow map[string]map[string]flow.ID
+	// logins: registry -> the docker-login-like exchanges to it
+	// (credLoginCandidate), built on first use by credLoginExchange.
+	logins map[string]*loginList
 }
 
 func (in *Input) index() *inputIndex {
@@ -414,6 +417,11 @@ func Group(xs []*decode.Exchange) []*Operation {
 	byFlow := map[flow.ID]*Operation{}
 	started := map[*Operation]bool{} // kept as we go: a scan per ping would be quadratic
 	lastByReg := map[string]*Operation{}
+	type opRepo struct {
+		op   *Operation
+		repo string
+	}
+	hasRepo := map[opRepo]bool{}
 	for _, x := range xs {
 		reg := x.Registry
 		if x.Kind == decode.KindBlobRedirect && x.RedirectFrom != 0 {
@@ -450,7 +458,10 @@ func Group(xs []*decode.Exchange) []*Operation {
 		}
 		if x.Repo != "" {
 			n := decode.NormalizeRepo(reg, x.Repo)
-			if !slices.Contains(op.Repos, n) {
+			// A set, not a scan of op.Repos: one client's long log is one
+			// operation over thousands of repositories.
+			if k := (opRepo{op, n}); !hasRepo[k] {
+				hasRepo[k] = true
 				op.Repos = append(op.Repos, n)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/regtrace/regtrace/decode"
@@ -1050,21 +1051,55 @@ func credBasicNoCredentials(in *Input, op *Operation) []Finding {
 
 // credLoginExchange: a docker-login-like success for this registry — a
 // scope-less offline token obtained with credentials, or a ping answered 200
-// to Basic credentials.
+// to Basic credentials — the first such exchange in the trace whose flow
+// precedes before.
 func credLoginExchange(in *Input, op *Operation, before flow.ID) *decode.Exchange {
-	for _, y := range in.Exchanges {
-		if y.Flow.ID >= before || y.Registry != op.Registry {
-			continue
-		}
-		if credTokenOK(y) && credTokenCreds(y.TokenRequest) && len(y.TokenRequest.Scopes) == 0 &&
-			(y.TokenRequest.OfflineToken || strings.EqualFold(y.TokenRequest.AccessType, "offline")) {
-			return y
-		}
-		if y.Kind == decode.KindPing && credBasicSent(y.Auth) && status(y) == http.StatusOK && y.Flow.Err == nil {
-			return y
+	ix := in.index()
+	if ix.logins == nil {
+		ix.logins = map[string]*loginList{}
+		for _, y := range in.Exchanges {
+			if !credLoginCandidate(y) {
+				continue
+			}
+			l := ix.logins[y.Registry]
+			if l == nil {
+				l = &loginList{}
+				ix.logins[y.Registry] = l
+			}
+			m := y.Flow.ID
+			if n := len(l.minID); n > 0 {
+				m = min(m, l.minID[n-1])
+			}
+			l.xs = append(l.xs, y)
+			l.minID = append(l.minID, m)
 		}
 	}
-	return nil
+	l := ix.logins[op.Registry]
+	if l == nil {
+		return nil
+	}
+	// minID is non-increasing: the first candidate below before is the
+	// first position where the running minimum drops below it.
+	i := sort.Search(len(l.minID), func(i int) bool { return l.minID[i] < before })
+	if i == len(l.minID) {
+		return nil
+	}
+	return l.xs[i]
+}
+
+// loginList: one registry's login candidates in trace order, and the
+// running minimum of their flow IDs.
+type loginList struct {
+	xs    []*decode.Exchange
+	minID []flow.ID
+}
+
+func credLoginCandidate(y *decode.Exchange) bool {
+	if credTokenOK(y) && credTokenCreds(y.TokenRequest) && len(y.TokenRequest.Scopes) == 0 &&
+		(y.TokenRequest.OfflineToken || strings.EqualFold(y.TokenRequest.AccessType, "offline")) {
+		return true
+	}
+	return y.Kind == decode.KindPing && credBasicSent(y.Auth) && status(y) == http.StatusOK && y.Flow.Err == nil
 }
 
 func credLoginProvesLittle(in *Input, op *Operation) []Finding {
