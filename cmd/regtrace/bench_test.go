@@ -112,6 +112,11 @@ func BenchmarkExplain100MBLog(b *testing.B) {
 		{"oras", "oras/oras-anonymous-pull-of-a-missing-repository.log", "team/nope"},
 		{"regctl", "regclient/regctl-anonymous-pull-of-a-missing-repository.log", "team/nope"},
 		{"kubernetes", "kubernetes/describe-insufficient-scope-private.log", "acmecorp/ingest-worker"},
+		{"dockerd", "dockerd/dockerd-anonymous-pull-of-a-missing-repository.log", "team/nope"},
+		{"containerd", "containerd/containerd-anonymous-pull-from-a-Basic-auth-registry.log", "team/app"},
+		{"containerd-json", "containerd/containerd-json-anonymous-pull-of-a-missing-repository.log", "team/nope"},
+		{"ctr", "ctr/ctr-anonymous-pull-of-a-missing-repository.log", "team/nope"},
+		{"ctr-nodump", "ctr/ctr-nodump-anonymous-pull-of-a-missing-repository.log", "team/nope"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			one, err := os.ReadFile(filepath.Join("..", "..", "decode", "logs", "testdata", c.file))
