@@ -52,6 +52,8 @@ func TestExplainContainerdLogs(t *testing.T) {
 		"ctr-nodump-missing-tag-with-good-credentials.log":          true,
 		"containerd-journald-missing-tag-with-good-credentials.log": true,
 		"containerd-2x-missing-tag-with-good-credentials.log":       true,
+		"containerd-cri-text-missing-tag-with-good-credentials.log": true,
+		"containerd-cri-json-missing-tag-with-good-credentials.log": true,
 	}
 	// A log whose run has no HAR of its own: the rule it must give.
 	noHAR := map[string]string{
@@ -61,18 +63,17 @@ func TestExplainContainerdLogs(t *testing.T) {
 		// nothing of it), and becomes ctr's final error.
 		"ctr-nodump-missing-tag-hosts-toml-without-top-level-ca.log": "proxy-or-mitm-interference",
 	}
+	// The daemon logs derived from ctr's runs (journald, info level, 2.x
+	// wordings) are held to the HAR of the run they come from; the CRI
+	// pulls' own (containerd-cri-text-*, -json-*) to theirs,
+	// containerd-cri-SCENARIO.har, recorded with the text run.
 	daemonRun := map[string]string{
-		"containerd-2x-json-wrong-password.log":                            "wrong-password",
-		"containerd-2x-missing-tag-with-good-credentials.log":              "missing-tag-with-good-credentials",
-		"containerd-anonymous-pull-from-a-Basic-auth-registry.log":         "anonymous-pull-from-a-Basic-auth-registry",
-		"containerd-info-level-private-repository-without-credentials.log": "private-repository-without-credentials",
-		"containerd-info-level-wrong-password.log":                         "wrong-password",
-		"containerd-journald-missing-tag-with-good-credentials.log":        "missing-tag-with-good-credentials",
-		"containerd-journald-token-realm-on-a-closed-port.log":             "token-realm-on-a-closed-port",
-		"containerd-json-anonymous-pull-of-a-missing-repository.log":       "anonymous-pull-of-a-missing-repository",
-		"containerd-json-good-pull.log":                                    "good-pull",
-		"containerd-json-wrong-password.log":                               "wrong-password",
-		"containerd-registry-name-that-does-not-resolve.log":               "registry-name-that-does-not-resolve",
+		"containerd-2x-json-wrong-password.log":                            "ctr-wrong-password",
+		"containerd-2x-missing-tag-with-good-credentials.log":              "ctr-missing-tag-with-good-credentials",
+		"containerd-info-level-private-repository-without-credentials.log": "ctr-private-repository-without-credentials",
+		"containerd-info-level-wrong-password.log":                         "ctr-wrong-password",
+		"containerd-journald-missing-tag-with-good-credentials.log":        "ctr-missing-tag-with-good-credentials",
+		"containerd-journald-token-realm-on-a-closed-port.log":             "ctr-token-realm-on-a-closed-port",
 	}
 	logs, _ := filepath.Glob(filepath.Join(dir, "ctr", "*.log"))
 	daemon, _ := filepath.Glob(filepath.Join(dir, "containerd", "*.log"))
@@ -85,13 +86,16 @@ func TestExplainContainerdLogs(t *testing.T) {
 			got, susp, capture := explainPrimary(t, p)
 			want, ok := noHAR[name]
 			if !ok {
-				run := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(name, "ctr-nodump-"), "ctr-"), ".log")
+				har := filepath.Join(dir, "ctr", "ctr-"+strings.TrimPrefix(strings.TrimPrefix(name, "ctr-nodump-"), "ctr-"))
 				if r, isDaemon := daemonRun[name]; isDaemon {
-					run = r
+					har = filepath.Join(dir, "ctr", r+".log")
+				} else if cri, ok := strings.CutPrefix(name, "containerd-cri-"); ok {
+					_, scenario, _ := strings.Cut(cri, "-") // text-… or json-…
+					har = filepath.Join(dir, "containerd", "containerd-cri-"+scenario)
 				} else if strings.HasPrefix(name, "containerd-") {
 					t.Fatalf("a daemon log without its run: add it to daemonRun")
 				}
-				har := filepath.Join(dir, "ctr", "ctr-"+run+".har")
+				har = strings.TrimSuffix(har, ".log") + ".har"
 				if _, err := os.Stat(har); err != nil {
 					t.Fatalf("no HAR of the run: %v", err)
 				}

@@ -249,7 +249,7 @@ func sniffCtr(head []string) bool {
 
 func sniffContainerd(head []string) bool {
 	for _, h := range head {
-		if !strings.Contains(h, "level") {
+		if !strings.Contains(h, "level") && (len(h) < 5 || h[4] != '[') {
 			continue
 		}
 		if r := cdParse(h, 0); r != nil && cdResolver(r) {

@@ -19,11 +19,12 @@ func TestCtrGoldens(t *testing.T) {
 	checkGoldens(t, "ctr", FormatCtr, 20, summary)
 }
 
-// TestContainerdGoldens reads containerd daemon logs: the resolver's
-// lines of the recorded ctr runs as the daemon writes them for a CRI pull
-// (logfmt and JSON, journald-prefixed, at info level with only the
-// errors, and with containerd 2.x's wordings), ending with the CRI
-// plugin's "PullImage … failed".
+// TestContainerdGoldens reads containerd daemon logs: real ones of CRI
+// pulls (crictl against containerd 1.6.20 at debug level, text and JSON,
+// through the regtrace proxy, the HAR of each text run beside it:
+// containerd-cri-*), and the recorded ctr runs' resolver lines as the
+// daemon writes them, hand-varied (journald-prefixed, at info level with
+// only the errors, containerd 2.x's wordings).
 func TestContainerdGoldens(t *testing.T) {
 	checkGoldens(t, "containerd", FormatContainerd, 8, summary)
 }
@@ -32,8 +33,10 @@ func TestContainerdGoldens(t *testing.T) {
 // prefixes, logrus's terminal form, fields in another order, or as JSON,
 // gives the same flows.
 func TestContainerdCopiesOfOneLog(t *testing.T) {
-	for _, name := range []string{"ctr-wrong-password.log", "ctr-nodump-wrong-password.log", "ctr-good-pull.log", "ctr-nodump-anonymous-pull-of-a-missing-repository.log"} {
-		raw := fixture(t, "ctr", name)
+	for _, name := range []string{"ctr/ctr-wrong-password.log", "ctr/ctr-nodump-wrong-password.log", "ctr/ctr-good-pull.log",
+		"ctr/ctr-nodump-anonymous-pull-of-a-missing-repository.log", "containerd/containerd-cri-text-wrong-password.log", "containerd/containerd-cri-text-good-pull.log"} {
+		dir, file, _ := strings.Cut(name, "/")
+		raw := fixture(t, dir, file)
 		base := read(t, raw)
 		variants := map[string]func(string) string{
 			"CRLF line ends":  func(l string) string { return l + "\r" },
@@ -271,7 +274,7 @@ func FuzzReadCtr(f *testing.F) {
 
 // flatJSON reads what encoding/json reads, or says it cannot.
 func TestFlatJSON(t *testing.T) {
-	lines := strings.Split(fixture(t, "containerd", "containerd-json-wrong-password.log"), "\n")
+	lines := strings.Split(fixture(t, "containerd", "containerd-cri-json-wrong-password.log"), "\n")
 	lines = append(lines, `{"a":"x\"y\\u00e9\n","b":1.5,"c":true,"d":null}`, `{}`, `{"a":{"b":1}}`, `{"a":[1]}`, `{"a":"b"} x`, `{"a" : "b" , "c":2 }`, `{"a":"b",}`, `{"a":}`)
 	for _, l := range lines {
 		if l == "" {
