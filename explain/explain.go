@@ -121,6 +121,9 @@ type inputIndex struct {
 	// logins: registry -> the docker-login-like exchanges to it
 	// (credLoginCandidate), built on first use by credLoginExchange.
 	logins map[string]*loginList
+	// credSent: the exchanges that sent credentials, built on first use by
+	// credSentElsewhere.
+	credSent *credSentIdx
 }
 
 func (in *Input) index() *inputIndex {

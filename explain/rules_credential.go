@@ -250,30 +250,102 @@ func credSameClient(a, b decode.Client) bool {
 // pull) prove nothing about this run: only the same operation, or the same
 // host under another name, counts.
 func credSentElsewhere(in *Input, op *Operation) *decode.Exchange {
-	want := credHostname(op.Registry)
-	mine := map[*decode.Exchange]bool{}
-	for _, x := range op.Exchanges {
-		mine[x] = true
+	ix := credSentIndex(in)
+	if len(ix.pos) == 0 {
+		return nil
 	}
-	for _, y := range in.Exchanges {
-		if !mine[y] && y.Registry == op.Registry {
-			continue
-		}
-		if !credSameClient(y.Client, op.Client) {
-			continue
-		}
-		sent := credBasicSent(y.Auth)
-		if credIsToken(y) {
-			sent = credTokenCreds(y.TokenRequest)
-		}
-		if !sent {
-			continue
-		}
-		if y.Registry == op.Registry || credHostname(y.Registry) == want || credHostname(y.Host) == want {
-			return y
+	best, bestPos := (*decode.Exchange)(nil), len(in.Exchanges)
+	// This operation's own requests to its registry.
+	for _, y := range op.Exchanges {
+		if p, ok := ix.pos[y]; ok && y.Registry == op.Registry && credSameClient(y.Client, op.Client) {
+			best, bestPos = y, p
+			break
 		}
 	}
-	return nil
+	// The same host under another registry name, from any operation: the
+	// first sending by each (registry, client) is enough.
+	for reg, c := range ix.byHost[credHostname(op.Registry)] {
+		if reg == op.Registry {
+			continue
+		}
+		if op.Client.UserAgent != "" {
+			if p, ok := c.byUA[op.Client.UserAgent]; ok && p < bestPos {
+				best, bestPos = in.Exchanges[p], p
+			}
+		}
+		if op.Client.Program != "" {
+			if p, ok := c.byProgram[[2]string{op.Client.Program, op.Client.Family}]; ok && p < bestPos {
+				best, bestPos = in.Exchanges[p], p
+			}
+		}
+	}
+	return best
+}
+
+// credSent: the exchange carried a user's credentials.
+func credSent(y *decode.Exchange) bool {
+	if credIsToken(y) {
+		return credTokenCreds(y.TokenRequest)
+	}
+	return credBasicSent(y.Auth)
+}
+
+// credSentIdx indexes the exchanges that sent credentials, for
+// credSentElsewhere: a scan of the trace per operation is quadratic on a
+// long log.
+type credSentIdx struct {
+	pos map[*decode.Exchange]int // position in in.Exchanges
+	// byHost: host name (of the registry or of the request) -> registry
+	// -> the first sending by each client.
+	byHost map[string]map[string]*credFirstSent
+}
+
+type credFirstSent struct {
+	byUA      map[string]int    // non-empty User-Agent -> position
+	byProgram map[[2]string]int // non-empty program, family -> position
+}
+
+func credSentIndex(in *Input) *credSentIdx {
+	ix := in.index()
+	if ix.credSent != nil {
+		return ix.credSent
+	}
+	cs := &credSentIdx{pos: map[*decode.Exchange]int{}, byHost: map[string]map[string]*credFirstSent{}}
+	for i, y := range in.Exchanges {
+		if !credSent(y) {
+			continue
+		}
+		cs.pos[y] = i
+		h1, h2 := credHostname(y.Registry), credHostname(y.Host)
+		for _, h := range []string{h1, h2} {
+			regs := cs.byHost[h]
+			if regs == nil {
+				regs = map[string]*credFirstSent{}
+				cs.byHost[h] = regs
+			}
+			c := regs[y.Registry]
+			if c == nil {
+				c = &credFirstSent{byUA: map[string]int{}, byProgram: map[[2]string]int{}}
+				regs[y.Registry] = c
+			}
+			if ua := y.Client.UserAgent; ua != "" {
+				if _, ok := c.byUA[ua]; !ok {
+					c.byUA[ua] = i
+				}
+			}
+			if y.Client.Program != "" {
+				k := [2]string{y.Client.Program, y.Client.Family}
+				if _, ok := c.byProgram[k]; !ok {
+					c.byProgram[k] = i
+				}
+			}
+			if h1 == h2 {
+				break
+			}
+		}
+	}
+	ix.credSent = cs
+	return cs
 }
 
 // credMovedOn: after this operation's last exchange the same client went on
