@@ -1,7 +1,6 @@
 package render
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -350,7 +349,6 @@ func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 		}
 		out.Operations = append(out.Operations, jo)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	jw := &jsonWriter{w: w, b: make([]byte, 0, 80<<10)}
+	return jw.report(&out)
 }
