@@ -51,10 +51,13 @@ import (
 // read as the Kubernetes events reader reads the same error texts.
 const FormatContainerd Format = "containerd"
 
-// FormatCtr is `ctr --debug --http-dump` output (containerd 1.x's ctr, or
-// 2.x's with --local): the resolver's debug log above, and each request
-// and response dumped whole by httputil.DumpRequest/DumpResponse through a
-// logrus writer — one info record per dumped line (`level=info
+// FormatCtr is `ctr --debug --http-dump` output: containerd 1.x's ctr
+// resolves in its own process and logs the resolver's debug lines above;
+// 2.x's pulls through the daemon's transfer service (unless --local), whose
+// dumps are streamed back to ctr (core/transfer/registry: WithHTTPDebug,
+// WithClientStream) while the debug lines stay in the daemon's log. Each
+// request and response is dumped whole by httputil.DumpRequest and
+// DumpResponse through a logrus writer — one info record per dumped line (`level=info
 // msg="HEAD /v2/x/manifests/1 HTTP/1.1"`, `msg="Authorization: Basic …"`,
 // a record without msg for each blank line), with a body's last line glued
 // to the next dump's first (`msg="…&username=aliceHTTP/1.1 401
@@ -98,7 +101,7 @@ var (
 	cdRespLine = regexp.MustCompile(`HTTP/\d(?:\.\d)? (\d{3})(?: [A-Za-z][A-Za-z '-]*)?$`)
 	// cdPullImage is the CRI plugin's final error record.
 	cdPullImage = regexp.MustCompile(`^PullImage "([^"]*)" failed`)
-	cdStatus404 = regexp.MustCompile(`(?:response was http\.StatusNotFound|after status: 404\b)`)
+	cdPulling   = regexp.MustCompile(`^PullImage "([^"]+)"`)
 )
 
 var cdLevels = map[string]string{"TRAC": "trace", "DEBU": "debug", "INFO": "info", "WARN": "warning", "ERRO": "error", "FATA": "fatal", "PANI": "panic"}
@@ -471,10 +474,10 @@ func (rd *cdReader) record(r *cdRec) {
 			st.f.Response.Header.Set("Www-Authenticate", r.f["header"])
 		}
 	case strings.HasPrefix(msg, "trying next host") || strings.HasPrefix(msg, "fetch failed"):
+		// "… - response was http.StatusNotFound", "… after status: 404
+		// Not Found": the answer is logged already.
 		if e := r.f["error"]; e != "" {
 			rd.attemptError(e, r.n)
-		} else if cdStatus404.MatchString(msg) {
-			// the HEAD's 404, already logged
 		}
 	case cdPullImage.MatchString(msg):
 		rd.endDump()
@@ -489,7 +492,7 @@ func (rd *cdReader) record(r *cdRec) {
 	case msg == "fetching" || strings.HasPrefix(msg, "PullImage "):
 		if img := r.f["image"]; img != "" && rd.t.Image == "" {
 			rd.t.Image = img
-		} else if m := regexp.MustCompile(`^PullImage "([^"]+)"`).FindStringSubmatch(msg); m != nil && rd.t.Image == "" {
+		} else if m := cdPulling.FindStringSubmatch(msg); m != nil && rd.t.Image == "" {
 			rd.t.Image = m[1]
 		}
 	}

@@ -177,6 +177,20 @@ func TestContainerdWhatTheLogShows(t *testing.T) {
 			t.Errorf("token requests: POST %v, GET with Basic %v", post, get)
 		}
 	})
+	t.Run("http-dump without --debug: the dumps alone", func(t *testing.T) {
+		var ls []string
+		for _, l := range strings.Split(fixture(t, "ctr", "ctr-wrong-password.log"), "\n") {
+			if !strings.Contains(l, "level=debug") {
+				ls = append(ls, l)
+			}
+		}
+		tr := read(t, strings.Join(ls, "\n"))
+		s := summary(tr)
+		if tr.Format != FormatCtr || tr.HidesAuth || !strings.Contains(s, "POST https://auth.test") ||
+			!strings.Contains(s, `(401) auth="Basic REDACTED(user=alice)"`) || !strings.Contains(s, "HEAD https://registry.test") {
+			t.Errorf("%s", s)
+		}
+	})
 	t.Run("debug log only: a token obtained is put back, its credentials unknown", func(t *testing.T) {
 		tr := read(t, fixture(t, "ctr", "ctr-nodump-anonymous-pull-of-a-missing-repository.log"))
 		if !tr.HidesAuth {
