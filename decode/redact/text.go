@@ -304,19 +304,17 @@ var knownScheme = map[string]bool{"basic": true, "bearer": true, "digest": true,
 // quote, a closing bracket or the end of the line; after '=' (a query
 // parameter) also at a space, '&' or ';'.
 func scrubHeaderValues(s string) string {
-	lower := asciiLower(s)
 	for _, h := range textHeaders {
-		if !strings.Contains(lower, h.name) {
+		if indexFold(s, h.name, 0) == len(s) {
 			continue
 		}
 		var b strings.Builder
 		pos, last := 0, 0
 		for pos < len(s) {
-			i := strings.Index(lower[pos:], h.name)
-			if i < 0 {
+			i := indexFold(s, h.name, pos)
+			if i == len(s) {
 				break
 			}
-			i += pos
 			pos = i + 1
 			m := headerValueRE.FindStringIndex(s[i+len(h.name):])
 			if m == nil {
@@ -337,7 +335,7 @@ func scrubHeaderValues(s string) string {
 			if h.name == "authorization" && proseAfterAuthorization(v) {
 				continue
 			}
-			if h.name == "cookie" && strings.HasSuffix(lower[:i], "set-") {
+			if h.name == "cookie" && i >= 4 && indexFold(s[i-4:i], "set-", 0) == 0 {
 				redact = setCookie
 			}
 			if r := redact(v); r != v {
@@ -350,10 +348,37 @@ func scrubHeaderValues(s string) string {
 		if last > 0 {
 			b.WriteString(s[last:])
 			s = b.String()
-			lower = asciiLower(s)
 		}
 	}
 	return s
+}
+
+// indexFold is the index of sub, lower-case ASCII, in s at or after pos,
+// comparing ASCII letters without case (as in asciiLower: no Unicode
+// folding, byte offsets are s's); len(s) when absent. It allocates nothing,
+// unlike lower-casing each text a long report holds.
+func indexFold(s, sub string, pos int) int {
+	c0 := sub[0]
+	for i := pos; i+len(sub) <= len(s); i++ {
+		if lowerByte(s[i]) != c0 {
+			continue
+		}
+		j := 1
+		for j < len(sub) && lowerByte(s[i+j]) == sub[j] {
+			j++
+		}
+		if j == len(sub) {
+			return i
+		}
+	}
+	return len(s)
+}
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // asciiLower lower-cases ASCII letters only, so byte offsets stay valid.
@@ -603,16 +628,15 @@ func isAuthParam(k string) bool {
 }
 
 func scrubSchemeCredentials(s string) string {
-	lower := asciiLower(s)
 	var b strings.Builder
 	pos, last := 0, 0
 	nextBasic, nextBearer := -1, -1
 	for pos < len(s) {
 		if nextBasic < pos {
-			nextBasic = indexFrom(lower, "basic", pos)
+			nextBasic = indexFold(s, "basic", pos)
 		}
 		if nextBearer < pos {
-			nextBearer = indexFrom(lower, "bearer", pos)
+			nextBearer = indexFold(s, "bearer", pos)
 		}
 		i, basic := nextBearer, false
 		if nextBasic < nextBearer {
