@@ -309,11 +309,25 @@ func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	if src := rep.Source; src != nil {
 		out.Source = &jsonSource{Name: src.Name, Lacks: src.Lacks, Capture: src.Capture}
 	}
+	// A long log's findings repeat the same texts (one fix for every
+	// operation that failed alike): each is scrubbed once.
+	scrubbed := map[string]string{}
+	scrubOnce := func(s string) string {
+		if opts.NoRedact || s == "" {
+			return s
+		}
+		r, ok := scrubbed[s]
+		if !ok {
+			r = redact.Text(s)
+			scrubbed[s] = r
+		}
+		return r
+	}
 	for _, f := range rep.Findings {
 		jf := jsonFinding{
 			Rule: string(f.Rule), Verdict: string(f.Verdict), Primary: f.Primary,
 			Client: f.Client, Registry: f.Registry, Repo: f.Repo, Evidence: f.Evidence,
-			Why: scrub(f.Why, opts.NoRedact), Fix: scrub(f.Fix, opts.NoRedact), CannotProve: scrub(f.CannotProve, opts.NoRedact),
+			Why: scrubOnce(f.Why), Fix: scrubOnce(f.Fix), CannotProve: scrubOnce(f.CannotProve),
 			Suspected: f.Suspected,
 		}
 		for _, r := range f.Candidates {
