@@ -282,6 +282,9 @@ func Explain(in Input) *Report {
 	primary := -1
 	var primaryOp *Operation
 	docs := ruleDoc()
+	// A long log's findings share their texts: each text is joined to the
+	// source's note (or hint) once, and the findings share the result.
+	withNote, withHint := textJoins{}, textJoins{}
 	for _, r := range allRules() {
 		type found struct {
 			f  Finding
@@ -328,9 +331,9 @@ func Explain(in Input) *Report {
 				}
 			}
 			if src := in.Source; src != nil && f.Verdict != VerdictOK {
-				f.CannotProve = strings.TrimSpace(f.CannotProve + " " + src.note())
+				f.CannotProve = withNote.join(f.CannotProve, src.note)
 				if src.CredentialsHint != "" && credentialVerdict(f.Verdict) {
-					f.Fix = strings.TrimSpace(f.Fix + " " + src.CredentialsHint)
+					f.Fix = withHint.join(f.Fix, func() string { return src.CredentialsHint })
 				}
 			}
 			if r.explains && f.Verdict != VerdictOK {
@@ -364,6 +367,18 @@ func Explain(in Input) *Report {
 		rep.Findings[0] = p
 	}
 	return rep
+}
+
+// textJoins memoises strings.TrimSpace(text + " " + tail()) by text.
+type textJoins map[string]string
+
+func (m textJoins) join(text string, tail func() string) string {
+	if r, ok := m[text]; ok {
+		return r
+	}
+	r := strings.TrimSpace(text + " " + tail())
+	m[text] = r
+	return r
 }
 
 func boolRank(b bool) int {
