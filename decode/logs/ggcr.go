@@ -189,13 +189,76 @@ type ggcrState struct {
 	tokenReq   bool // ggcr says its response holds credentials
 	omitBody   bool // ggcr omitted the bodies
 	reqOmitted bool
+	url        string // f.Request.URL.String()
 }
+
+// ggcrQueue holds flows in log order for one of the lookups below, each
+// the first flow that matches: a flow that can never match again leaves
+// the queue when a lookup passes it, so a long log costs each lookup the
+// still-open flows before its match, not the whole log.
+type ggcrQueue struct{ head, tail *ggcrNode }
+
+type ggcrNode struct {
+	st   *ggcrState
+	next *ggcrNode
+}
+
+func (q *ggcrQueue) push(st *ggcrState) {
+	n := &ggcrNode{st: st}
+	if q.tail == nil {
+		q.head = n
+	} else {
+		q.tail.next = n
+	}
+	q.tail = n
+}
+
+// first is the first flow that matches; flows that are done (for good)
+// are dropped on the way.
+func (q *ggcrQueue) first(done, match func(*ggcrState) bool) *ggcrState {
+	var prev *ggcrNode
+	for n := q.head; n != nil; n = n.next {
+		if done(n.st) {
+			if prev == nil {
+				q.head = n.next
+			} else {
+				prev.next = n.next
+			}
+			if q.tail == n {
+				q.tail = prev
+			}
+			continue
+		}
+		if match(n.st) {
+			return n.st
+		}
+		prev = n
+	}
+	return nil
+}
+
+// ggcrQueues are the open flows of a log: unanswered ones, ones whose
+// request dump is to come, answered ones whose response dump may come.
+type ggcrQueues struct{ unanswered, reqDump, respDump ggcrQueue }
+
+func (qs *ggcrQueues) push(st *ggcrState) {
+	qs.unanswered.push(st)
+	qs.reqDump.push(st)
+	qs.respDump.push(st)
+}
+
+// Once answered, a flow waits for its response dump only if it was
+// answered by a "<--" line, and stops waiting for good.
+func ggcrAnswered(st *ggcrState) bool     { return st.answered }
+func ggcrRespDumpDone(st *ggcrState) bool { return st.answered && !st.wantResp }
+func ggcrReqDumpDone(st *ggcrState) bool  { return st.reqDump || st.dumpFailed }
 
 func readGGCR(ls []line) *Trace {
 	t := &Trace{Format: FormatGGCR,
 		Lacks: "credentials or tokens (it prints every Authorization header as <redacted>; regtrace puts back the scheme " +
 			"go-containerregistry sends), token responses, or blob bodies"}
 	var sts []*ggcrState
+	var qs ggcrQueues
 	var lastErr string
 	uas := map[string]int{}
 	add := func(n int, method, raw string) *ggcrState {
@@ -208,7 +271,9 @@ func readGGCR(ls []line) *Trace {
 			Request:  flow.Request{Method: method, URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
 			Response: &flow.Response{Inferred: true, Header: http.Header{}},
 		}}
+		st.url = u.String()
 		sts = append(sts, st)
+		qs.push(st)
 		return st
 	}
 	es := ggcrEntries(ls)
@@ -222,7 +287,7 @@ func readGGCR(ls []line) *Trace {
 			}
 		case eIn:
 			m := ggcrIn.FindStringSubmatch(e.first)
-			st := ggcrPending(sts, "", m[2])
+			st := ggcrPending(&qs, "", m[2])
 			if st == nil && m[2] != "" {
 				// The request is not in the log (it was cut there): the
 				// status line does not name the method.
@@ -242,7 +307,7 @@ func readGGCR(ls []line) *Trace {
 			}
 		case eInErr:
 			m := ggcrInErr.FindStringSubmatch(e.first)
-			st := ggcrPending(sts, m[2], m[3])
+			st := ggcrPending(&qs, m[2], m[3])
 			if st == nil {
 				st = add(e.n, m[2], m[3])
 			}
@@ -254,7 +319,7 @@ func readGGCR(ls []line) *Trace {
 		case eReqDump:
 			m := ggcrReqLine.FindStringSubmatch(e.first)
 			h, body := dumpParts(e.rest)
-			st := ggcrForReqDump(sts, m[1], m[2], h.Get("Host"))
+			st := ggcrForReqDump(&qs, m[1], m[2], h.Get("Host"))
 			if st == nil {
 				raw := m[2]
 				if !strings.Contains(raw, "://") {
@@ -289,7 +354,7 @@ func readGGCR(ls []line) *Trace {
 		case eRespDump:
 			m := ggcrRespLine.FindStringSubmatch(e.first)
 			status, _ := strconv.Atoi(m[2])
-			st := ggcrForRespDump(sts, status)
+			st := ggcrForRespDump(&qs, status)
 			if st == nil {
 				continue
 			}
@@ -310,10 +375,10 @@ func readGGCR(ls []line) *Trace {
 		case eDumpFail:
 			m := ggcrDumpFail.FindStringSubmatch(e.first)
 			if m[1] == "response" {
-				if st := ggcrPendingDump(sts, m[2], m[3]); st != nil {
+				if st := ggcrPendingDump(&qs, m[2], m[3]); st != nil {
 					st.wantResp = false
 				}
-			} else if st := ggcrForReqDump(sts, m[2], m[3], ""); st != nil {
+			} else if st := ggcrForReqDump(&qs, m[2], m[3], ""); st != nil {
 				st.dumpFailed = true
 			}
 		case eError:
@@ -385,59 +450,53 @@ func readGGCR(ls []line) *Trace {
 
 // ggcrPending is the first flow to rawURL (and method, when given) that
 // has no answer yet.
-func ggcrPending(sts []*ggcrState, method, rawURL string) *ggcrState {
+func ggcrPending(qs *ggcrQueues, method, rawURL string) *ggcrState {
 	u, err := url.Parse(rawURL)
 	if rawURL == "" || err != nil {
 		return nil
 	}
-	for _, st := range sts {
-		if !st.answered && st.f.Request.URL.String() == u.String() && (method == "" || st.f.Request.Method == method) {
-			return st
-		}
-	}
-	return nil
+	us := u.String()
+	return qs.unanswered.first(ggcrAnswered, func(st *ggcrState) bool {
+		return !st.answered && st.url == us && (method == "" || st.f.Request.Method == method)
+	})
 }
 
 // ggcrPendingDump is the first answered flow to method and rawURL whose
 // response dump is still to come.
-func ggcrPendingDump(sts []*ggcrState, method, rawURL string) *ggcrState {
+func ggcrPendingDump(qs *ggcrQueues, method, rawURL string) *ggcrState {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil
 	}
-	for _, st := range sts {
-		if st.wantResp && st.f.Request.Method == method && st.f.Request.URL.String() == u.String() {
-			return st
-		}
-	}
-	return nil
+	us := u.String()
+	return qs.respDump.first(ggcrRespDumpDone, func(st *ggcrState) bool {
+		return st.wantResp && st.f.Request.Method == method && st.url == us
+	})
 }
 
 // ggcrForReqDump is the first flow whose request line is method target
 // (a request URI, or an absolute URL through a proxy) with no dump yet.
-func ggcrForReqDump(sts []*ggcrState, method, target, host string) *ggcrState {
-	for _, st := range sts {
+func ggcrForReqDump(qs *ggcrQueues, method, target, host string) *ggcrState {
+	abs := ""
+	if t, err := url.Parse(target); err == nil && t.Host != "" {
+		abs = t.String()
+	}
+	return qs.reqDump.first(ggcrReqDumpDone, func(st *ggcrState) bool {
 		if st.reqDump || st.dumpFailed || st.f.Request.Method != method {
-			continue
+			return false
 		}
 		u := st.f.Request.URL
-		if t, err := url.Parse(target); err == nil && t.Host != "" && t.String() == u.String() || strings.HasPrefix(target, "/") && target == u.RequestURI() && (host == "" || host == u.Host) {
-			return st
-		}
-	}
-	return nil
+		return abs != "" && abs == st.url || strings.HasPrefix(target, "/") && target == u.RequestURI() && (host == "" || host == u.Host)
+	})
 }
 
 // ggcrForRespDump is the first flow answered with status whose response
 // dump is still to come: the dump follows its "<--" line, but another
 // request's entries may come between.
-func ggcrForRespDump(sts []*ggcrState, status int) *ggcrState {
-	for _, st := range sts {
-		if st.wantResp && st.f.Response != nil && st.f.Response.Status == status {
-			return st
-		}
-	}
-	return nil
+func ggcrForRespDump(qs *ggcrQueues, status int) *ggcrState {
+	return qs.respDump.first(ggcrRespDumpDone, func(st *ggcrState) bool {
+		return st.wantResp && st.f.Response != nil && st.f.Response.Status == status
+	})
 }
 
 // dumpParts splits a dump's lines after its first: the header lines up to
