@@ -444,6 +444,19 @@ func rcAuth(sts []*rcState, creds map[string]string) (hidden bool) {
 	schemes := map[string]map[string]bool{} // registry host -> challenged schemes
 	realms := map[string]string{}           // realm host+path -> registry host
 	tokens := map[string]string{}           // registry host -> token last issued
+	// Whether a token is used later: the last request that shows an
+	// Authorization header, per host, and to any /v2/ path (looked up,
+	// not scanned for, on each token response: a long log has thousands).
+	lastAuth, lastAuthV2 := map[string]int{}, -1
+	for i, g := range sts {
+		if g.authShown {
+			gu := g.f.Request.URL
+			lastAuth[gu.Host] = i
+			if strings.HasPrefix(gu.Path, "/v2/") {
+				lastAuthV2 = i
+			}
+		}
+	}
 	for i, st := range sts {
 		f := st.f
 		u := f.Request.URL
@@ -477,11 +490,7 @@ func rcAuth(sts []*rcState, creds map[string]string) (hidden bool) {
 			if f.Err != nil || resp == nil || resp.Status != http.StatusOK || len(resp.Body.Captured) > 0 {
 				break
 			}
-			used := false
-			for _, g := range sts[i+1:] {
-				gu := g.f.Request.URL
-				used = used || g.authShown && (gu.Host == reg || reg == "" && strings.HasPrefix(gu.Path, "/v2/"))
-			}
+			used := lastAuth[reg] > i || reg == "" && lastAuthV2 > i
 			if used {
 				tok := tokenFromLog[len("Bearer "):] + "-" + strings.TrimPrefix(f.ID.String(), "#")
 				b, _ := json.Marshal(map[string]string{"token": tok})
