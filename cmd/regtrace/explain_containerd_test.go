@@ -69,6 +69,8 @@ func TestExplainContainerdLogs(t *testing.T) {
 	// containerd-cri-SCENARIO.har, recorded with the text run.
 	daemonRun := map[string]string{
 		"containerd-2x-json-wrong-password.log":                            "ctr-wrong-password",
+		"containerd-anonymous-pull-from-a-Basic-auth-registry.log":         "ctr-anonymous-pull-from-a-Basic-auth-registry",
+		"containerd-json-anonymous-pull-of-a-missing-repository.log":       "ctr-anonymous-pull-of-a-missing-repository",
 		"containerd-2x-missing-tag-with-good-credentials.log":              "ctr-missing-tag-with-good-credentials",
 		"containerd-info-level-private-repository-without-credentials.log": "ctr-private-repository-without-credentials",
 		"containerd-info-level-wrong-password.log":                         "ctr-wrong-password",
