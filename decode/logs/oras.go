@@ -251,18 +251,57 @@ func orasRequest(e orasEnt, id string, n int) *orasState {
 func orasHeaders(ls []string) map[string]string {
 	out := map[string]string{}
 	for _, l := range ls {
-		m := orasHeader.FindStringSubmatch(l)
-		if m == nil {
+		qk, qv, ok := orasHeaderLine(l)
+		if !ok {
 			continue
 		}
-		k, err1 := strconv.Unquote(m[1])
-		v, err2 := strconv.Unquote(m[2])
+		k, err1 := strconv.Unquote(qk)
+		v, err2 := strconv.Unquote(qv)
 		if err1 != nil || err2 != nil || k == "" || strings.ContainsAny(k, " \t:\r\n") {
 			continue
 		}
 		out[k] = v
 	}
 	return out
+}
+
+// orasHeaderLine is orasHeader's match without a regexp (it runs on every
+// header line of every dump): the two quoted strings, quotes included.
+func orasHeaderLine(l string) (k, v string, ok bool) {
+	i := 0
+	for i < len(l) && strings.IndexByte(" \t\n\f\r", l[i]) >= 0 {
+		i++
+	}
+	e := orasQuotedEnd(l, i)
+	if e < 0 || !strings.HasPrefix(l[e:], ": ") {
+		return "", "", false
+	}
+	if orasQuotedEnd(l, e+2) != len(l) {
+		return "", "", false
+	}
+	return l[i:e], l[e+2:], true
+}
+
+// orasQuotedEnd is the end of the Go-quoted string at s[i] ("(?:[^"\\]|\\.)*"),
+// or -1.
+func orasQuotedEnd(s string, i int) int {
+	if i >= len(s) || s[i] != '"' {
+		return -1
+	}
+	for j := i + 1; j < len(s); {
+		switch s[j] {
+		case '"':
+			return j + 1
+		case '\\':
+			if j+1 >= len(s) || s[j+1] == '\n' {
+				return -1
+			}
+			j += 2
+		default:
+			j++
+		}
+	}
+	return -1
 }
 
 func orasUnquote(l string) string {
