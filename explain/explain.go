@@ -124,14 +124,27 @@ type inputIndex struct {
 	// credSent: the exchanges that sent credentials, built on first use by
 	// credSentElsewhere.
 	credSent *credSentIdx
+	// byID finds an exchange by its flow (a token's issuer).
+	byID map[flow.ID]*decode.Exchange
+	// scopeChallenges: operation -> path -> its registry 401s with a
+	// Bearer challenge naming scopes, in order; built on first use by
+	// tokChallengeBefore.
+	scopeChallenges map[*Operation]map[string][]*decode.Exchange
+	// servedSuffix: registry NUL "name" -> the first exchange the registry
+	// answered 2xx for a repository ending in "/name"; built on first use
+	// by tokLibraryPrefix.
+	servedSuffix map[string]*decode.Exchange
 }
 
 func (in *Input) index() *inputIndex {
 	if in.idx != nil {
 		return in.idx
 	}
-	ix := &inputIndex{lastRegistryFlow: map[string]map[string]flow.ID{}}
+	ix := &inputIndex{lastRegistryFlow: map[string]map[string]flow.ID{}, byID: make(map[flow.ID]*decode.Exchange, len(in.Exchanges))}
 	for _, y := range in.Exchanges {
+		if _, dup := ix.byID[y.Flow.ID]; !dup {
+			ix.byID[y.Flow.ID] = y
+		}
 		if !(y.Kind.IsRegistry() || y.Kind.IsV1()) {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -94,14 +95,7 @@ func tokIssuer(in *Input, op *Operation, x *decode.Exchange) *decode.Exchange {
 	if x.TokenFrom == 0 {
 		return nil
 	}
-	for _, xs := range [][]*decode.Exchange{op.Exchanges, in.Exchanges} {
-		for _, y := range xs {
-			if y.Flow.ID == x.TokenFrom {
-				return y
-			}
-		}
-	}
-	return nil
+	return in.index().byID[x.TokenFrom]
 }
 
 // tokCredsSent reports whether a token request carried credentials: a Basic
@@ -281,13 +275,33 @@ func tokLibraryPrefix(in *Input, op *Operation, x *decode.Exchange) (string, *de
 		return "library/" + x.Repo, nil, true
 	}
 	// General case: the same registry served the namespaced name.
-	for _, y := range in.Exchanges {
-		if y.Kind.IsRegistry() && y.Registry == x.Registry && y.Repo != x.Repo &&
-			strings.HasSuffix(y.Repo, "/"+x.Repo) && status(y) >= 200 && status(y) < 300 {
-			return y.Repo, y, true
-		}
+	if y := servedWithSuffix(in, x.Registry, x.Repo); y != nil {
+		return y.Repo, y, true
 	}
 	return "", nil, false
+}
+
+// servedWithSuffix returns the first exchange registry reg answered 2xx for
+// a repository named ".../name".
+func servedWithSuffix(in *Input, reg, name string) *decode.Exchange {
+	ix := in.index()
+	if ix.servedSuffix == nil {
+		ix.servedSuffix = map[string]*decode.Exchange{}
+		for _, y := range in.Exchanges {
+			if !y.Kind.IsRegistry() || status(y) < 200 || status(y) >= 300 {
+				continue
+			}
+			for i := 0; i < len(y.Repo); i++ {
+				if y.Repo[i] != '/' {
+					continue
+				}
+				if k := y.Registry + "\x00" + y.Repo[i+1:]; ix.servedSuffix[k] == nil {
+					ix.servedSuffix[k] = y
+				}
+			}
+		}
+	}
+	return ix.servedSuffix[reg+"\x00"+name]
 }
 
 func tokLibraryPrefixRule(in *Input, op *Operation) []Finding {
@@ -501,7 +515,7 @@ func tokMultipleScopesRule(in *Input, op *Operation) []Finding {
 			}
 		}
 		// (b) The challenge asked for several scopes, the client requested fewer.
-		ch := tokChallengeBefore(op, x, tx)
+		ch := tokChallengeBefore(in, op, x, tx)
 		if ch == nil {
 			continue
 		}
@@ -534,19 +548,42 @@ func tokMultipleScopesRule(in *Input, op *Operation) []Finding {
 
 // tokChallengeBefore returns the last registry exchange before the token
 // request tx with a Bearer challenge listing scopes, on x's path.
-func tokChallengeBefore(op *Operation, x, tx *decode.Exchange) *decode.Exchange {
-	var found *decode.Exchange
-	for _, y := range op.Exchanges {
-		if y.Flow.ID >= tx.Flow.ID {
-			break
-		}
-		if y.Kind.IsRegistry() && status(y) == http.StatusUnauthorized && tokPath(y) == tokPath(x) {
-			if c := bearerChallenge(y); c != nil && c.Param("scope") != "" {
-				found = y
+func tokChallengeBefore(in *Input, op *Operation, x, tx *decode.Exchange) *decode.Exchange {
+	ix := in.index()
+	if ix.scopeChallenges == nil {
+		ix.scopeChallenges = map[*Operation]map[string][]*decode.Exchange{}
+	}
+	byPath, ok := ix.scopeChallenges[op]
+	if !ok {
+		byPath = map[string][]*decode.Exchange{}
+		for _, y := range op.Exchanges {
+			if y.Kind.IsRegistry() && status(y) == http.StatusUnauthorized {
+				if c := bearerChallenge(y); c != nil && c.Param("scope") != "" {
+					p := tokPath(y)
+					byPath[p] = append(byPath[p], y)
+				}
 			}
 		}
+		ix.scopeChallenges[op] = byPath
 	}
-	return found
+	ys := byPath[tokPath(x)]
+	// The last one before the token request; a reader may number flows
+	// out of order, and then the list is walked.
+	if !slices.IsSortedFunc(ys, func(a, b *decode.Exchange) int { return int(a.Flow.ID) - int(b.Flow.ID) }) {
+		var found *decode.Exchange
+		for _, y := range ys {
+			if y.Flow.ID >= tx.Flow.ID {
+				break
+			}
+			found = y
+		}
+		return found
+	}
+	i := sort.Search(len(ys), func(i int) bool { return ys[i].Flow.ID >= tx.Flow.ID })
+	if i == 0 {
+		return nil
+	}
+	return ys[i-1]
 }
 
 func tokQuoteList(ss []string) string {
