@@ -282,3 +282,22 @@ func clipMsg(s string) string {
 	}
 	return s
 }
+
+// inferredFlow is request id of a log, to raw (an unparsable URL becomes
+// https://unknown/), whose answer the log does not show: status 0 until a
+// reader sets it. shown is false for a request the log only implies.
+func inferredFlow(id int, method, raw string, n int, shown bool) *flow.Flow {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || !u.IsAbs() {
+		u = &url.URL{Scheme: "https", Host: "unknown", Path: "/"}
+	}
+	origin := "line " + strconv.Itoa(n)
+	if !shown {
+		origin = "implied by line " + strconv.Itoa(n)
+	}
+	return &flow.Flow{
+		ID: flow.ID(id), Origin: origin,
+		Request:  flow.Request{Method: method, URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
+		Response: &flow.Response{Inferred: true, Header: http.Header{}},
+	}
+}

@@ -519,19 +519,8 @@ func (b *kBuilder) command(image string) string {
 // add appends a flow whose answer is inferred (status 0: unknown, until
 // set).
 func (b *kBuilder) add(method, raw string, n int, shown bool) *flow.Flow {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || !u.IsAbs() {
-		u = &url.URL{Scheme: "https", Host: "unknown", Path: "/"}
-	}
-	origin := "line " + strconv.Itoa(n)
-	if !shown {
-		origin = "implied by line " + strconv.Itoa(n)
-	}
-	f := &flow.Flow{
-		ID: flow.ID(len(b.flows) + 1), Origin: origin,
-		Request:  flow.Request{Method: method, URL: u, Proto: "HTTP/1.1", Header: http.Header{}},
-		Response: &flow.Response{Inferred: true, Header: http.Header{}},
-	}
+	f := inferredFlow(len(b.flows)+1, method, raw, n, shown)
+	u := f.Request.URL
 	if method == http.MethodHead || method == http.MethodGet && strings.Contains(u.Path, "/manifests/") {
 		f.Request.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, */*")
 	}
