@@ -91,7 +91,7 @@ func tokPath(x *decode.Exchange) string {
 }
 
 // tokIssuer returns the token response that issued the token x carried.
-func tokIssuer(in *Input, op *Operation, x *decode.Exchange) *decode.Exchange {
+func tokIssuer(in *Input, x *decode.Exchange) *decode.Exchange {
 	if x.TokenFrom == 0 {
 		return nil
 	}
@@ -263,14 +263,14 @@ func tokLibraryPrefix(in *Input, op *Operation, x *decode.Exchange) (string, *de
 	// On Docker Hub a one-component name is wrong whatever the token says:
 	// when its grants cannot be read (opaque, or a log), the name decides.
 	unreadable := x.Token == nil || tokClaims(x) == nil || tokClaims(x).AccessMalformed
-	hubName := unreadable && !strings.Contains(x.Repo, "/") && tokIsHub(x, tokIssuer(in, op, x))
+	hubName := unreadable && !strings.Contains(x.Repo, "/") && tokIsHub(x, tokIssuer(in, x))
 	if !tokDenied(x) || x.Repo == "" || !tokBearer(x) || !tokGrantsNothing(x) && !hubName {
 		return "", nil, false
 	}
 	if ec := tokChallengeError(x); ec == "invalid_token" {
 		return "", nil, false
 	}
-	tx := tokIssuer(in, op, x)
+	tx := tokIssuer(in, x)
 	if !strings.Contains(x.Repo, "/") && tokIsHub(x, tx) {
 		return "library/" + x.Repo, nil, true
 	}
@@ -313,7 +313,7 @@ func tokLibraryPrefixRule(in *Input, op *Operation) []Finding {
 			continue
 		}
 		seen[x.Repo] = true
-		tx := tokIssuer(in, op, x)
+		tx := tokIssuer(in, x)
 		why := fmt.Sprintf("%s asked for repository %q, and %s grants nothing on it (scope repository:%s:pull got an empty access list); "+
 			"%s answered %d.", x.Flow.ID, x.Repo, tokIssuedBy(tx), x.Repo, x.Flow.ID, status(x))
 		cannot := "Whether the client or a proxy in front of the registry dropped the namespace: the trace shows only the name that reached the registry."
@@ -372,7 +372,7 @@ func tokMountRule(in *Input, op *Operation) []Finding {
 			}
 		}
 		seen[x.Repo+"\x00"+x.From] = true
-		tx := tokIssuer(in, op, x)
+		tx := tokIssuer(in, x)
 		why := fmt.Sprintf("%s tried to mount blob %s into %q from %q. A mount needs pull on the source as well as pull,push on the target, "+
 			"and %s does not grant repository:%s:pull; %s answered %d, failing the whole upload instead of falling back to a normal one.",
 			x.Flow.ID, x.Ref, x.Repo, x.From, tokIssuedBy(tx), x.From, x.Flow.ID, status(x))
@@ -410,7 +410,7 @@ func tokPushRule(in *Input, op *Operation) []Finding {
 			continue
 		}
 		seen[x.Repo] = true
-		tx := tokIssuer(in, op, x)
+		tx := tokIssuer(in, x)
 		var what string
 		var cannot string
 		switch {
@@ -482,7 +482,7 @@ func tokMultipleScopesRule(in *Input, op *Operation) []Finding {
 		if !tokDenied(x) || !tokBearer(x) || len(x.Missing) == 0 || tokChallengeError(x) == "invalid_token" {
 			continue
 		}
-		tx := tokIssuer(in, op, x)
+		tx := tokIssuer(in, x)
 		c := tokClaims(x)
 		if tx == nil || tx.TokenRequest == nil || c == nil || !c.HasAccess {
 			continue
@@ -673,7 +673,7 @@ func tokAccessEmptyRule(in *Input, op *Operation) []Finding {
 			continue
 		}
 		c := tokClaims(x)
-		tx := tokIssuer(in, op, x)
+		tx := tokIssuer(in, x)
 		if c == nil || c.Subject == "" || !c.HasAccess || len(c.Access) != 0 || !tokCredsSent(tx) || seen[x.Repo] {
 			continue
 		}
@@ -720,7 +720,7 @@ func tokInsufficientScopeRule(in *Input, op *Operation) []Finding {
 		if ec == "invalid_token" {
 			continue
 		}
-		tx := tokIssuer(in, op, x)
+		tx := tokIssuer(in, x)
 		// An opaque token (GHCR, GAR, ECR Public, Harbor) shows no grants:
 		// obtained anonymously and refused without error=, it is most
 		// likely a private or missing repository and no login.
@@ -931,7 +931,7 @@ func tokExpiredRule(in *Input, op *Operation) []Finding {
 		if !ok {
 			continue
 		}
-		tx := tokIssuer(in, op, x)
+		tx := tokIssuer(in, x)
 		c := tokClaims(x)
 		clock := "the registry's Date header"
 		if !fromDate {
@@ -981,7 +981,7 @@ func tokSkewRule(in *Input, op *Operation) []Finding {
 		if !ok {
 			continue
 		}
-		tx := tokIssuer(in, op, x)
+		tx := tokIssuer(in, x)
 		seen[x.Repo] = true
 		out = append(out, tokWithRepo(Finding{
 			Verdict:  VerdictTokenProblem,
@@ -1021,7 +1021,7 @@ func tokRejectedRule(in *Input, op *Operation) []Finding {
 		if _, _, _, skew := tokNotYetValid(x); skew {
 			continue
 		}
-		tx := tokIssuer(in, op, x)
+		tx := tokIssuer(in, x)
 		c := tokClaims(x)
 		why := fmt.Sprintf("%s carried %s and the registry refused the token itself (401", x.Flow.ID, tokIssuedBy(tx))
 		if ec != "" {

@@ -34,7 +34,7 @@ func verdictAuthenticated(in *Input, op *Operation, x *decode.Exchange) (string,
 	case strings.EqualFold(x.Auth.Scheme, "basic") && x.Auth.User != "" && !x.Auth.Empty && !x.Auth.Malformed:
 		return fmt.Sprintf("Basic credentials of %q", x.Auth.User), true
 	case tokBearer(x):
-		tx := tokIssuer(in, op, x)
+		tx := tokIssuer(in, x)
 		if c := tokClaims(x); c != nil && c.Subject != "" {
 			return fmt.Sprintf("%s for %q", tokIssuedBy(tx), c.Subject), true
 		}
@@ -92,7 +92,7 @@ func verdictDenied(in *Input, op *Operation) []Finding {
 		why += ". The registry knows who is asking and refuses this action to that identity."
 		out = append(out, tokWithRepo(Finding{
 			Verdict:  VerdictDenied,
-			Evidence: ids(tokIssuer(in, op, x), x),
+			Evidence: ids(tokIssuer(in, x), x),
 			Why:      why,
 		}, x))
 	}
@@ -138,7 +138,7 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 			if len(x.Missing) > 0 {
 				continue
 			}
-			tx := tokIssuer(in, op, x)
+			tx := tokIssuer(in, x)
 			ev = append(ev, tx)
 			if c := tokClaims(x); c != nil && c.HasAccess {
 				how = fmt.Sprintf("carried %s, whose access covers it", tokIssuedBy(tx))
@@ -305,7 +305,7 @@ func verdictRateFinding(in *Input, op *Operation, x *decode.Exchange) Finding {
 	if _, ok := verdictAuthenticated(in, op, x); ok {
 		anon = false
 	}
-	if tx := tokIssuer(in, op, x); tx != nil {
+	if tx := tokIssuer(in, x); tx != nil {
 		ev = append(ev, tx)
 	}
 	if strings.Contains(strings.ToLower(msg), "unauthenticated") {

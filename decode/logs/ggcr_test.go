@@ -112,7 +112,7 @@ var goStamp = regexp.MustCompile(`^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} `)
 func TestGGCRCopiesOfOneLog(t *testing.T) {
 	for _, name := range []string{"crane-push-without-push-permission.log", "crane-wrong-password-through-nginx-auth_basic.log", "crane-missing-tag-with-good-credentials.log"} {
 		raw := fixture(t, "ggcr", name)
-		base := flowLines(ggcrSummary(read(t, raw)))
+		base := flowsOnly(ggcrSummary(read(t, raw)))
 		variants := map[string]func(string) string{
 			"CRLF line ends":     func(l string) string { return strings.TrimSuffix(l, "\r") + "\r" },
 			"ANSI colour":        func(l string) string { return "\x1b[2m" + l + "\x1b[0m" },
@@ -128,23 +128,13 @@ func TestGGCRCopiesOfOneLog(t *testing.T) {
 				for _, l := range strings.Split(strings.TrimRight(raw, "\n"), "\n") {
 					ls = append(ls, v(l))
 				}
-				got := flowLines(ggcrSummary(read(t, strings.Join(ls, "\n"))))
+				got := flowsOnly(ggcrSummary(read(t, strings.Join(ls, "\n"))))
 				if got != base {
 					t.Errorf("flows differ from the plain log\n--- got\n%s\n--- want\n%s", got, base)
 				}
 			})
 		}
 	}
-}
-
-func flowLines(s string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.HasPrefix(l, "#") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 const ggcrPing = `2026/12/04 17:12:15 --> GET https://reg.example/v2/

@@ -85,7 +85,7 @@ var orasStamp = regexp.MustCompile(`^\[\d{4}-\d{2}-\d{2}T[^\]]*\]`)
 func TestOrasCopiesOfOneLog(t *testing.T) {
 	for _, name := range []string{"oras-push-without-push-permission.log", "oras-wrong-password-through-nginx-auth_basic.log", "oras-token-realm-on-a-closed-port.log"} {
 		raw := fixture(t, "oras", name)
-		base := flowLines(summary(read(t, raw)))
+		base := flowsOnly(summary(read(t, raw)))
 		variants := map[string]func(string) string{
 			"CRLF line ends":  func(l string) string { return l + "\r" },
 			"ANSI colour":     func(l string) string { return "\x1b[2m" + l + "\x1b[0m" },
@@ -99,7 +99,7 @@ func TestOrasCopiesOfOneLog(t *testing.T) {
 				for _, l := range strings.Split(strings.TrimRight(raw, "\n"), "\n") {
 					ls = append(ls, v(l))
 				}
-				got := flowLines(summary(read(t, strings.Join(ls, "\n"))))
+				got := flowsOnly(summary(read(t, strings.Join(ls, "\n"))))
 				if got != base {
 					t.Errorf("flows differ from the plain log\n--- got\n%s\n--- want\n%s", got, base)
 				}

@@ -60,7 +60,7 @@ func TestRegclientCopiesOfOneLog(t *testing.T) {
 	for _, name := range []string{"regctl-push-without-push-permission.log", "regctl-wrong-password-on-a-Basic-auth-registry.log",
 		"regctl-missing-tag-with-good-credentials.log", "regctl-token-realm-on-a-closed-port.log", "regctl-good-pull.log"} {
 		raw := fixture(t, "regclient", name)
-		base := flowLines(summary(read(t, raw)))
+		base := flowsOnly(summary(read(t, raw)))
 		variants := map[string]func(string) string{
 			"CRLF line ends":    func(l string) string { return l + "\r" },
 			"ANSI colour":       func(l string) string { return "\x1b[2m" + l + "\x1b[0m" },
@@ -79,7 +79,7 @@ func TestRegclientCopiesOfOneLog(t *testing.T) {
 				if tr.Format != FormatRegclient {
 					t.Fatalf("format %s", tr.Format)
 				}
-				if got := flowLines(summary(tr)); got != base {
+				if got := flowsOnly(summary(tr)); got != base {
 					t.Errorf("flows differ from the plain log\n--- got\n%s\n--- want\n%s", got, base)
 				}
 			})
