@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/regtrace/regtrace/decode/flow"
 )
@@ -170,6 +172,51 @@ var commonTokenPaths = []string{
 
 // Decode returns the meaning of f and updates the session's state.
 func (s *Session) Decode(f *flow.Flow) *Exchange {
+	x, r := parse(f)
+	return s.finish(x, r)
+}
+
+// DecodeAll decodes flows in order, as Decode one at a time would. What
+// depends on no other flow (challenges, error bodies, paths) is parsed on
+// every core first: a long log holds hundreds of thousands of flows.
+func (s *Session) DecodeAll(flows []*flow.Flow) []*Exchange {
+	xs := make([]*Exchange, len(flows))
+	rs := make([]route, len(flows))
+	parallel(len(flows), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xs[i], rs[i] = parse(flows[i])
+		}
+	})
+	for i, x := range xs {
+		s.finish(x, rs[i])
+	}
+	return xs
+}
+
+// parallelMin is the fewest items worth splitting across goroutines.
+var parallelMin = 4096
+
+// parallel calls fn on contiguous parts of [0, n), one per core.
+func parallel(n int, fn func(lo, hi int)) {
+	parts := runtime.GOMAXPROCS(0)
+	if n < parallelMin || parts < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := n*p/parts, n*(p+1)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// parse is the part of decoding that needs no session state.
+func parse(f *flow.Flow) (*Exchange, route) {
 	x := &Exchange{Flow: f}
 	req := f.Request
 	u := req.URL
@@ -178,7 +225,6 @@ func (s *Session) Decode(f *flow.Flow) *Exchange {
 	}
 	x.Host = strings.ToLower(u.Host)
 	x.Registry = NormalizeRegistry(x.Host)
-	x.Client = s.client(req.Header.Get("User-Agent"))
 	if a := req.Header.Get("Authorization"); a != "" {
 		x.Auth = ParseAuthorization(a)
 	}
@@ -187,9 +233,23 @@ func (s *Session) Decode(f *flow.Flow) *Exchange {
 		x.Challenges, issues = ParseChallenges(f.Response.Header.Values("Www-Authenticate")...)
 		x.Issues = append(x.Issues, issues...)
 		x.RateLimit = ParseRateLimit(f.Response.Header, f.Start)
+		if f.Response.Status >= 400 {
+			b := f.Response.Body
+			x.Errors = ParseErrorBody(f.Response.Header.Get("Content-Type"), b.Captured, b.Truncated)
+		}
 	}
+	return x, classifyPath(req.Method, u)
+}
 
-	r := classifyPath(req.Method, u)
+// finish decodes what depends on the flows before x, and learns from x.
+func (s *Session) finish(x *Exchange, r route) *Exchange {
+	f := x.Flow
+	req := f.Request
+	u := req.URL
+	if u == nil {
+		u = &url.URL{}
+	}
+	x.Client = s.client(req.Header.Get("User-Agent"))
 	switch {
 	case req.Method == http.MethodConnect:
 		// The target as requests in the tunnel name it, without :443, so a
@@ -229,10 +289,6 @@ func (s *Session) Decode(f *flow.Flow) *Exchange {
 	}
 	s.learnChallenges(x)
 	s.learnRedirect(x)
-	if f.Response != nil && f.Response.Status >= 400 && !f.Response.Synthetic {
-		b := f.Response.Body
-		x.Errors = ParseErrorBody(f.Response.Header.Get("Content-Type"), b.Captured, b.Truncated)
-	}
 	return x
 }
 

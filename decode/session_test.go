@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -327,6 +328,68 @@ func TestSessionFailedConnect(t *testing.T) {
 		}
 		if x := xs[i]; x.Kind != KindTunnel || x.Host != want.host || x.Registry != want.registry || x.Flow.Err.Kind != flow.ErrRefused {
 			t.Errorf("flow %d: %v host %q registry %q, want connect %q %q", i+1, x.Kind, x.Host, x.Registry, want.host, want.registry)
+		}
+	}
+}
+
+// TestDecodeAllAgreesWithDecode: DecodeAll parses on every core first;
+// each exchange must still read the session state the flows before it
+// left (realms learnt from challenges, tokens issued, redirects).
+func TestDecodeAllAgreesWithDecode(t *testing.T) {
+	defer func(n int) { parallelMin = n }(parallelMin)
+	parallelMin = 1
+	var bs []*flowtest.Builder
+	for i := range 40 {
+		repo := fmt.Sprintf("team/app%d", i)
+		realm := fmt.Sprintf("https://auth%d.test/token", i%3)
+		bs = append(bs,
+			flowtest.New(http.MethodConnect, "https://registry.test:443").Status(200),
+			flowtest.Get("https://registry.test/v2/").UA("containerd/1.7.2").Status(401).
+				Challenge(`Bearer realm="`+realm+`",service="registry.test"`),
+			// A tunnel to the realm joins the registry that named it.
+			flowtest.New(http.MethodConnect, fmt.Sprintf("https://auth%d.test:443", i%3)).Err(flow.ErrRefused, "refused"),
+			// Not a well-known token path: only the challenge before
+			// makes it a token request.
+			flowtest.Post(realm).UA("containerd/1.7.2").Form(url.Values{"scope": {"repository:" + repo + ":pull"}, "service": {"registry.test"}}).
+				Status(200).JSON(`{"access_token":"opaque-`+repo+`"}`),
+			flowtest.Head("https://registry.test/v2/"+repo+"/manifests/1.0").UA("containerd/1.7.2").Bearer("opaque-"+repo).
+				Status(404).Challenge(`Bearer realm="`+realm+`",error="insufficient_scope"`),
+			flowtest.Get("https://registry.test/v2/"+repo+"/blobs/sha256:ab").UA("skopeo/1.9.3").Bearer("opaque-"+repo).
+				Status(307).Location("https://blobs.test/"+repo+"?sig=x"),
+			flowtest.Get("https://blobs.test/"+repo+"?sig=x").UA("skopeo/1.9.3").Status(403).
+				RespBody("application/xml", `<Error><Code>AccessDenied</Code></Error>`),
+			flowtest.Get("https://registry.test/v2/"+repo+"/manifests/2.0").UA("skopeo/1.9.3").Status(429).
+				RespHeader("Ratelimit-Remaining", "0;w=21600").JSON(`{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}`),
+		)
+	}
+	flows := flowtest.Seq(bs...)
+	want := decodeAll(flows)
+	got := NewSession().DecodeAll(flows)
+	if len(got) != len(want) {
+		t.Fatalf("DecodeAll gave %d exchanges for %d flows", len(got), len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("flow %d (%s %s):\nDecodeAll %+v\nDecode    %+v", i, flows[i].Request.Method, flows[i].Request.URL, *got[i], *want[i])
+		}
+	}
+	var kinds = map[Kind]int{}
+	for _, x := range got {
+		kinds[x.Kind]++
+	}
+	// The test only shows something if the state-dependent kinds occur.
+	realmTunnels := 0
+	for _, x := range got {
+		if x.ToRealm {
+			realmTunnels++
+		}
+	}
+	if realmTunnels == 0 {
+		t.Error("no tunnel to a realm: the flows do not exercise the realm hosts")
+	}
+	for _, k := range []Kind{KindTokenRequest, KindBlobRedirect, KindTunnel} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s exchange: the flows do not exercise the session state (%v)", k, kinds)
 		}
 	}
 }

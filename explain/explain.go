@@ -14,8 +14,10 @@
 package explain
 
 import (
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
@@ -81,6 +83,10 @@ type Operation struct {
 	outcome  *Outcome
 	roles    []Role             // per exchange, set with outcome
 	failures []*decode.Exchange // tokFailures, once asked
+	// scopeChallenges: path -> the operation's registry 401s with a Bearer
+	// challenge naming scopes, in order; built on first use by
+	// tokChallengeBefore.
+	scopeChallenges map[string][]*decode.Exchange
 }
 
 // Last returns the last registry (V2, V1) exchange, or nil.
@@ -120,20 +126,19 @@ type inputIndex struct {
 	lastRegistryFlow map[string]map[string]flow.ID
 	// logins: registry -> the docker-login-like exchanges to it
 	// (credLoginCandidate), built on first use by credLoginExchange.
-	logins map[string]*loginList
+	logins     map[string]*loginList
+	loginsOnce sync.Once
 	// credSent: the exchanges that sent credentials, built on first use by
 	// credSentElsewhere.
-	credSent *credSentIdx
+	credSent     *credSentIdx
+	credSentOnce sync.Once
 	// byID finds an exchange by its flow (a token's issuer).
 	byID map[flow.ID]*decode.Exchange
-	// scopeChallenges: operation -> path -> its registry 401s with a
-	// Bearer challenge naming scopes, in order; built on first use by
-	// tokChallengeBefore.
-	scopeChallenges map[*Operation]map[string][]*decode.Exchange
 	// servedSuffix: registry NUL "name" -> the first exchange the registry
 	// answered 2xx for a repository ending in "/name"; built on first use
 	// by tokLibraryPrefix.
-	servedSuffix map[string]*decode.Exchange
+	servedSuffix     map[string]*decode.Exchange
+	servedSuffixOnce sync.Once
 }
 
 func (in *Input) index() *inputIndex {
@@ -273,6 +278,54 @@ func allRules() []rule {
 	return rs
 }
 
+// found is a finding and the operation it is about (nil: none).
+type found struct {
+	f  Finding
+	op *Operation
+}
+
+// parallelMin is the fewest operations worth splitting across cores, and
+// parallelParts how many parts they are split into.
+var (
+	parallelMin   = 2048
+	parallelParts = runtime.GOMAXPROCS(0)
+)
+
+// opFindings runs an operation rule on every operation, in order: on a long
+// trace, on every core, each over a contiguous part of the operations.
+func opFindings(in *Input, r rule, ops []*Operation) []found {
+	run := func(ops []*Operation) []found {
+		var fs []found
+		for _, op := range ops {
+			for _, f := range r.op(in, op) {
+				if f.Client == "" {
+					f.Client = clientName(op.Client)
+				}
+				if f.Registry == "" {
+					f.Registry = op.Registry
+				}
+				fs = append(fs, found{f, op})
+			}
+		}
+		return fs
+	}
+	parts := parallelParts
+	if len(ops) < parallelMin || parts < 2 {
+		return run(ops)
+	}
+	res := make([][]found, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[p] = run(ops[len(ops)*p/parts : len(ops)*(p+1)/parts])
+		}()
+	}
+	wg.Wait()
+	return slices.Concat(res...)
+}
+
 // Explain groups the exchanges into operations, decides each one's outcome
 // and runs every rule.
 func Explain(in Input) *Report {
@@ -298,11 +351,13 @@ func Explain(in Input) *Report {
 	// A long log's findings share their texts: each text is joined to the
 	// source's note (or hint) once, and the findings share the result.
 	withNote, withHint := textJoins{}, textJoins{}
+	// The rules run on several cores over a long trace's operations: what
+	// they share is built here, before any of them reads it.
+	in.index()
+	for _, op := range rep.Operations {
+		tokFailures(op)
+	}
 	for _, r := range allRules() {
-		type found struct {
-			f  Finding
-			op *Operation
-		}
 		var fs []found
 		if r.global != nil {
 			for _, f := range r.global(&in, rep.Operations) {
@@ -317,17 +372,7 @@ func Explain(in Input) *Report {
 			}
 		}
 		if r.op != nil {
-			for _, op := range rep.Operations {
-				for _, f := range r.op(&in, op) {
-					if f.Client == "" {
-						f.Client = clientName(op.Client)
-					}
-					if f.Registry == "" {
-						f.Registry = op.Registry
-					}
-					fs = append(fs, found{f, op})
-				}
-			}
+			fs = append(fs, opFindings(&in, r, rep.Operations)...)
 		}
 		for _, fo := range fs {
 			f := fo.f

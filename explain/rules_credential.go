@@ -307,9 +307,11 @@ type credFirstSent struct {
 
 func credSentIndex(in *Input) *credSentIdx {
 	ix := in.index()
-	if ix.credSent != nil {
-		return ix.credSent
-	}
+	ix.credSentOnce.Do(func() { ix.credSent = buildCredSent(in) })
+	return ix.credSent
+}
+
+func buildCredSent(in *Input) *credSentIdx {
 	cs := &credSentIdx{pos: map[*decode.Exchange]int{}, byHost: map[string]map[string]*credFirstSent{}}
 	for i, y := range in.Exchanges {
 		if !credSent(y) {
@@ -344,7 +346,6 @@ func credSentIndex(in *Input) *credSentIdx {
 			}
 		}
 	}
-	ix.credSent = cs
 	return cs
 }
 
@@ -1127,7 +1128,7 @@ func credBasicNoCredentials(in *Input, op *Operation) []Finding {
 // precedes before.
 func credLoginExchange(in *Input, op *Operation, before flow.ID) *decode.Exchange {
 	ix := in.index()
-	if ix.logins == nil {
+	ix.loginsOnce.Do(func() {
 		ix.logins = map[string]*loginList{}
 		for _, y := range in.Exchanges {
 			if !credLoginCandidate(y) {
@@ -1145,7 +1146,7 @@ func credLoginExchange(in *Input, op *Operation, before flow.ID) *decode.Exchang
 			l.xs = append(l.xs, y)
 			l.minID = append(l.minID, m)
 		}
-	}
+	})
 	l := ix.logins[op.Registry]
 	if l == nil {
 		return nil

@@ -285,7 +285,7 @@ func tokLibraryPrefix(in *Input, op *Operation, x *decode.Exchange) (string, *de
 // a repository named ".../name".
 func servedWithSuffix(in *Input, reg, name string) *decode.Exchange {
 	ix := in.index()
-	if ix.servedSuffix == nil {
+	ix.servedSuffixOnce.Do(func() {
 		ix.servedSuffix = map[string]*decode.Exchange{}
 		for _, y := range in.Exchanges {
 			if !y.Kind.IsRegistry() || status(y) < 200 || status(y) >= 300 {
@@ -300,7 +300,7 @@ func servedWithSuffix(in *Input, reg, name string) *decode.Exchange {
 				}
 			}
 		}
-	}
+	})
 	return ix.servedSuffix[reg+"\x00"+name]
 }
 
@@ -549,12 +549,8 @@ func tokMultipleScopesRule(in *Input, op *Operation) []Finding {
 // tokChallengeBefore returns the last registry exchange before the token
 // request tx with a Bearer challenge listing scopes, on x's path.
 func tokChallengeBefore(in *Input, op *Operation, x, tx *decode.Exchange) *decode.Exchange {
-	ix := in.index()
-	if ix.scopeChallenges == nil {
-		ix.scopeChallenges = map[*Operation]map[string][]*decode.Exchange{}
-	}
-	byPath, ok := ix.scopeChallenges[op]
-	if !ok {
+	byPath := op.scopeChallenges
+	if byPath == nil {
 		byPath = map[string][]*decode.Exchange{}
 		for _, y := range op.Exchanges {
 			if y.Kind.IsRegistry() && status(y) == http.StatusUnauthorized {
@@ -564,7 +560,7 @@ func tokChallengeBefore(in *Input, op *Operation, x, tx *decode.Exchange) *decod
 				}
 			}
 		}
-		ix.scopeChallenges[op] = byPath
+		op.scopeChallenges = byPath
 	}
 	ys := byPath[tokPath(x)]
 	// The last one before the token request; a reader may number flows

@@ -148,12 +148,8 @@ func readInput(path string, stdin io.Reader) (explain.Input, error) {
 	if err != nil {
 		return explain.Input{}, fmt.Errorf("%s: %w", path, err)
 	}
-	sess := decode.NewSession()
-	in := explain.Input{Source: &explain.Source{Name: t.Name, HidesAuth: t.HidesAuth, Lacks: t.Lacks, Capture: t.Command,
+	in := explain.Input{Exchanges: decode.NewSession().DecodeAll(t.Flows), Source: &explain.Source{Name: t.Name, HidesAuth: t.HidesAuth, Lacks: t.Lacks, Capture: t.Command,
 		CredentialsFor: t.CredentialsFor, CredentialsHint: t.CredentialsHint}}
-	for _, f := range t.Flows {
-		in.Exchanges = append(in.Exchanges, sess.Decode(f))
-	}
 	return in, nil
 }
 
@@ -174,10 +170,5 @@ func readHARInput(path string) (explain.Input, error) {
 	if err != nil {
 		return explain.Input{}, err
 	}
-	sess := decode.NewSession()
-	in := explain.Input{Handshakes: tr.Handshakes, Sanitized: tr.Sanitized, Exchanges: make([]*decode.Exchange, 0, len(tr.Flows))}
-	for _, f := range tr.Flows {
-		in.Exchanges = append(in.Exchanges, sess.Decode(f))
-	}
-	return in, nil
+	return explain.Input{Handshakes: tr.Handshakes, Sanitized: tr.Sanitized, Exchanges: decode.NewSession().DecodeAll(tr.Flows)}, nil
 }

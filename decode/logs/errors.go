@@ -53,7 +53,12 @@ var codes = []struct {
 // failure the log shows only repeats it.
 func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow {
 	m := strings.ToLower(msg)
+	// The URL patterns are the costly ones, and most errors name no URL.
+	hasURL := strings.Contains(msg, "://")
 	for _, re := range []*regexp.Regexp{errURLQuoted, errURLBare} {
+		if !hasURL {
+			break
+		}
 		for _, sm := range re.FindAllStringSubmatch(msg, -1) {
 			if f := lastURL(flows, sm[1], sm[2]); f != nil && loggedFailure(f) {
 				return flows
@@ -61,7 +66,7 @@ func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow 
 		}
 	}
 	// A transport failure names its URL: Go's url.Error.
-	if sm := errURL.FindStringSubmatch(msg); sm != nil {
+	if sm := urlError(msg, hasURL); sm != nil {
 		reason := sm[3]
 		if k := failureKind(reason); k != "" {
 			f := lastURL(flows, sm[1], sm[2])
@@ -82,8 +87,8 @@ func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow 
 	if strings.Contains(m, "bearer token") || strings.Contains(m, "auth token") || strings.Contains(m, "invalid username/password") {
 		if f := lastFlow(flows, "token"); f != nil {
 			st := 401
-			if sm := errStatus.FindStringSubmatch(msg); sm != nil {
-				st, _ = strconv.Atoi(sm[1])
+			if n := quotedStatus(msg); n != 0 {
+				st = n
 			}
 			setStatus(f, st, nil, msg)
 			return flows
@@ -107,6 +112,13 @@ func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow 
 	return flows
 }
 
+func urlError(msg string, hasURL bool) []string {
+	if !hasURL {
+		return nil
+	}
+	return errURL.FindStringSubmatch(msg)
+}
+
 // registryCodes reads back the registry's answer a client's error quotes:
 // the error codes it names (as a body's errors), the status they are
 // answered with (or the one the error quotes), and which request they are
@@ -127,10 +139,25 @@ func registryCodes(msg string) (errs []map[string]string, status int, what strin
 			}
 		}
 	}
-	if sm := errStatus.FindStringSubmatch(msg); sm != nil {
-		status, _ = strconv.Atoi(sm[1])
+	if n := quotedStatus(msg); n != 0 {
+		status = n
 	}
 	return errs, status, what
+}
+
+// quotedStatus is the HTTP status an error quotes (errStatus), or 0.
+func quotedStatus(msg string) int {
+	// Every errStatus form says "status" or "code": most errors say
+	// neither, and skip the pattern.
+	m := strings.ToLower(msg)
+	if !strings.Contains(m, "status") && !strings.Contains(m, "code") {
+		return 0
+	}
+	if sm := errStatus.FindStringSubmatch(msg); sm != nil {
+		n, _ := strconv.Atoi(sm[1])
+		return n
+	}
+	return 0
 }
 
 // failSomewhere: the client failed, so some flow must show it. When the
@@ -192,11 +219,17 @@ func setErr(f *flow.Flow, msg string) {
 	f.Response = nil
 }
 
+// errorBody is distribution's error body; a struct marshals faster than
+// a map, to the same bytes.
+type errorBody struct {
+	Errors []map[string]string `json:"errors"`
+}
+
 // setStatus gives f the answer read back from the client's error.
 func setStatus(f *flow.Flow, status int, errs []map[string]string, msg string) {
 	r := &flow.Response{Status: status, Inferred: true, Header: http.Header{}}
 	if len(errs) > 0 {
-		b, _ := json.Marshal(map[string]any{"errors": errs})
+		b, _ := json.Marshal(errorBody{errs})
 		r.Header.Set("Content-Type", "application/json")
 		r.Body = flow.Body{Captured: b, Size: int64(len(b)), Complete: true}
 	}
