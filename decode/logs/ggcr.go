@@ -634,6 +634,10 @@ func ggcrAuth(sts []*ggcrState, failed bool) (hidden bool) {
 	realms := map[string]string{} // token realm (host+path) -> registry host
 	tokens := map[string]string{} // registry host -> the token last issued for it
 	var reg string                // the registry last pinged
+	lastUse := map[string]int{}   // host -> the last request to it
+	for i, st := range sts {
+		lastUse[st.f.Request.URL.Host] = i
+	}
 	for i, st := range sts {
 		f := st.f
 		u := f.Request.URL
@@ -678,11 +682,7 @@ func ggcrAuth(sts []*ggcrState, failed bool) (hidden bool) {
 			if f.Err != nil || resp == nil || resp.Status != http.StatusOK || len(resp.Body.Captured) > 0 {
 				break
 			}
-			usedLater := !failed
-			for _, g := range sts[i+1:] {
-				usedLater = usedLater || g.f.Request.URL.Host == r
-			}
-			if usedLater {
+			if !failed || lastUse[r] > i {
 				tok := tokenFromLog[len("Bearer "):] + "-" + strings.TrimPrefix(f.ID.String(), "#")
 				b, _ := json.Marshal(map[string]string{"token": tok})
 				resp.Body.Captured = b
