@@ -8,7 +8,7 @@ import (
 )
 
 // clients lists, in order, the clients Trust knows.
-var clients = []string{"docker", "containerd", "podman", "skopeo", "oras", "crane", "regctl", "curl"}
+var clients = []string{"docker", "containerd", "crictl", "podman", "skopeo", "oras", "crane", "regctl", "curl"}
 
 // Clients returns the names Trust accepts.
 func Clients() []string { return slices.Clone(clients) }
@@ -108,37 +108,22 @@ sudo systemctl daemon-reload && sudo systemctl restart docker
 docker pull "$IMAGE"
 `,
 
-	"containerd": `# containerd: crictl and the kubelet pull inside the daemon, so configure containerd.
-# 1. Trust the CA for each registry, in a hosts.toml under its host[:port]
-#    (Docker Hub: directory docker.io, server and host https://registry-1.docker.io).
-sudo mkdir -p "/etc/containerd/certs.d/$REGISTRY"
-sudo cp {ca} "/etc/containerd/certs.d/$REGISTRY/regtrace-ca.crt"
-sudo tee "/etc/containerd/certs.d/$REGISTRY/hosts.toml" >/dev/null <<EOF
-server = "https://$REGISTRY"
+	"containerd": `# containerd: ctr (and nerdctl) pull with containerd's resolver; crictl and the kubelet pull inside
+# the daemon, configured the same way: see --client crictl.
+` + containerdNode + `# 3. Pull with ctr. ctr 1.x fetches in its own process, hence HTTPS_PROXY here (and step 2 is not needed);
+#    ctr 2.x hands the pull to the daemon's transfer service, hence step 2. Both read hosts.toml from --hosts-dir.
+#    nerdctl pulls in its own process too, with the same hosts directory: HTTPS_PROXY={proxy} nerdctl pull "$IMAGE".
+sudo HTTPS_PROXY={proxy} ctr images pull --hosts-dir /etc/containerd/certs.d "$IMAGE"
+#    With credentials: --user USER (ctr asks for the password) or --user USER:PASSWORD.
+` + containerdUndo,
 
-[host."https://$REGISTRY"]
-  capabilities = ["pull", "resolve", "push"]
-  ca = "/etc/containerd/certs.d/$REGISTRY/regtrace-ca.crt"
-EOF
-#    The CRI plugin reads hosts.toml only under its config_path, whose default varies by version:
-sudo containerd config dump | grep config_path
-#    If it is empty, set it in /etc/containerd/config.toml (restarted below):
-#      [plugins."io.containerd.cri.v1.images".registry]   # containerd 2.x; 1.x: [plugins."io.containerd.grpc.v1.cri".registry]
-#        config_path = "/etc/containerd/certs.d"
-#    Or trust the CA system-wide instead:
-#      sudo cp {ca} /usr/local/share/ca-certificates/regtrace.crt && sudo update-ca-certificates  # Debian, Ubuntu
-#      sudo cp {ca} /etc/pki/ca-trust/source/anchors/regtrace.crt && sudo update-ca-trust         # Fedora, RHEL
-# 2. Give containerd the proxy in its service environment, restart it and pull:
-sudo mkdir -p /etc/systemd/system/containerd.service.d
-sudo tee /etc/systemd/system/containerd.service.d/regtrace-proxy.conf >/dev/null <<'EOF'
-[Service]
-Environment="HTTPS_PROXY={proxyRaw}"
-EOF
-sudo systemctl daemon-reload && sudo systemctl restart containerd
+	"crictl": `# crictl and the kubelet: the CRI plugin inside containerd pulls, so configure the daemon
+# (ctr and nerdctl: see --client containerd).
+` + containerdNode + `# 3. Pull as the kubelet does, through the CRI socket:
 sudo crictl pull "$IMAGE"
-#    ctr and nerdctl pull in their own process: give them the proxy and the hosts directory:
-#      sudo HTTPS_PROXY={proxy} ctr images pull --hosts-dir /etc/containerd/certs.d "$IMAGE"
-`,
+#    With credentials, as a pod's imagePullSecrets hand them to the CRI plugin:
+#    --creds USER:PASSWORD, or --auth followed by base64 of USER:PASSWORD.
+` + containerdUndo,
 
 	"podman": `# podman: trust the CA for each registry, under its host[:port]
 # (rootless podman also reads ~/.config/containers/certs.d). On macOS and Windows, run this in the
@@ -189,6 +174,54 @@ SSL_CERT_FILE={bundle} HTTPS_PROXY={proxy} regctl manifest get "$IMAGE"
 curl -x {proxy} --cacert {ca} "https://$REGISTRY/v2/"
 `,
 }
+
+// containerdNode configures containerd on a node, for ctr and for the CRI
+// plugin alike. containerd tries each [host."…"] of a hosts.toml in order,
+// then server, each with its own TLS settings only (docs/hosts.md; the
+// top-level keys are server's: parseHostsFile in
+// core/remotes/docker/config/hosts.go, remotes/docker/config in 1.x), so
+// the CA goes at the top level next to server and under every host. A
+// [host] that repeats server would be tried twice: there is none.
+const containerdNode = `# 1. Trust the CA in a hosts.toml under the registry's host[:port] (Docker Hub: REGISTRY=docker.io, and
+#    server = "https://registry-1.docker.io"). containerd tries each [host."…"] in order, then server,
+#    each with its own settings only: ca at the top level is server's, a host needs its own ca line.
+sudo mkdir -p "/etc/containerd/certs.d/$REGISTRY"
+sudo cp {ca} "/etc/containerd/certs.d/$REGISTRY/regtrace-ca.crt"
+sudo test -e "/etc/containerd/certs.d/$REGISTRY/hosts.toml" && sudo cp "/etc/containerd/certs.d/$REGISTRY/hosts.toml" "/etc/containerd/certs.d/$REGISTRY/hosts.toml.before-regtrace"
+sudo tee "/etc/containerd/certs.d/$REGISTRY/hosts.toml" >/dev/null <<EOF
+server = "https://$REGISTRY"
+ca = "/etc/containerd/certs.d/$REGISTRY/regtrace-ca.crt"
+EOF
+#    If the old hosts.toml (now hosts.toml.before-regtrace) had mirrors, add them back, each with the same ca line:
+#      [host."https://mirror.example.com"]
+#        capabilities = ["pull", "resolve"]
+#        ca = "/etc/containerd/certs.d/$REGISTRY/regtrace-ca.crt"
+#    hosts.toml is read on every pull (no restart). ctr finds it by --hosts-dir, the CRI plugin under its
+#    config_path, whose default varies by version:
+sudo containerd config dump | grep config_path
+#    If it is empty, set it in /etc/containerd/config.toml (restarted below):
+#      [plugins."io.containerd.cri.v1.images".registry]   # containerd 2.x; 1.x: [plugins."io.containerd.grpc.v1.cri".registry]
+#        config_path = "/etc/containerd/certs.d"
+#    Or trust the CA system-wide instead:
+#      sudo cp {ca} /usr/local/share/ca-certificates/regtrace.crt && sudo update-ca-certificates  # Debian, Ubuntu
+#      sudo cp {ca} /etc/pki/ca-trust/source/anchors/regtrace.crt && sudo update-ca-trust         # Fedora, RHEL
+# 2. Give containerd the proxy in its service environment and restart it. Running containers keep running:
+#    containerd.service has KillMode=process, so each container's shim outlives the restart.
+sudo mkdir -p /etc/systemd/system/containerd.service.d
+sudo tee /etc/systemd/system/containerd.service.d/regtrace-proxy.conf >/dev/null <<'EOF'
+[Service]
+Environment="HTTPS_PROXY={proxyRaw}"
+EOF
+sudo systemctl daemon-reload && sudo systemctl restart containerd
+`
+
+// containerdUndo reverses containerdNode.
+const containerdUndo = `# Undo both steps afterwards (again, running containers survive the restart):
+#   sudo rm "/etc/containerd/certs.d/$REGISTRY/hosts.toml" "/etc/containerd/certs.d/$REGISTRY/regtrace-ca.crt"
+#   sudo mv "/etc/containerd/certs.d/$REGISTRY/hosts.toml.before-regtrace" "/etc/containerd/certs.d/$REGISTRY/hosts.toml"  # if there was one
+#   sudo rm /etc/systemd/system/containerd.service.d/regtrace-proxy.conf
+#   sudo systemctl daemon-reload && sudo systemctl restart containerd   # and remove config_path if you added it
+`
 
 // shellSafe matches words that need no quoting in a POSIX shell.
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)

@@ -2,6 +2,7 @@ package certs
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,7 +36,18 @@ func TestTrust(t *testing.T) {
 			"/etc/systemd/system/containerd.service.d/",
 			"update-ca-certificates",
 			"sudo systemctl restart containerd",
+			"\nsudo HTTPS_PROXY=http://127.0.0.1:8080 ctr images pull --hosts-dir /etc/containerd/certs.d \"$IMAGE\"\n",
+			"--client crictl",
 		}},
+		{client: "crictl", want: []string{
+			`ca = "/etc/containerd/certs.d/$REGISTRY/regtrace-ca.crt"`,
+			`Environment="HTTPS_PROXY=http://127.0.0.1:8080"`,
+			"\nsudo crictl pull \"$IMAGE\"\n",
+			"--creds USER:PASSWORD",
+			"imagePullSecrets",
+			"the kubelet",
+			"--client containerd",
+		}, not: []string{"\nsudo HTTPS_PROXY=http://127.0.0.1:8080 ctr "}},
 		{client: "podman", want: []string{
 			`sudo cp /home/u/.config/regtrace/ca.crt "/etc/containers/certs.d/$REGISTRY/ca.crt"`,
 			`cp /home/u/.config/regtrace/ca.crt "$CERTDIR/ca.crt"`,
@@ -183,4 +195,147 @@ func TestTrustFillsRegistryAndImage(t *testing.T) {
 	if got, _ := Trust("skopeo", TrustParams{}); !strings.Contains(got, "REGISTRY=registry.example.com\n") {
 		t.Errorf("no placeholder registry:\n%s", got)
 	}
+}
+
+// TestTrustContainerdEveryHostTrustsTheCA reads the hosts.toml the
+// containerd and crictl instructions write, and the mirror entry they tell
+// the user to add back, as containerd does: each [host."…"] in order, then
+// server with the top-level keys (parseHostsFile, core/remotes/docker/config/
+// hosts.go). Every one must carry ca: containerd 1.6 measured through
+// regtrace tried server without the CA after an auth failure on the host
+// ("x509: certificate signed by unknown authority") when only the host had it.
+func TestTrustContainerdEveryHostTrustsTheCA(t *testing.T) {
+	const registry = "registry.test:5443"
+	wantCA := "/etc/containerd/certs.d/" + registry + "/regtrace-ca.crt"
+	for _, c := range []string{"containerd", "crictl"} {
+		got, err := Trust(c, TrustParams{CACert: testCA, Registry: registry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(got, "$REGISTRY", registry)
+		if !strings.Contains(text, "sudo cp "+testCA+" \""+wantCA+"\"") {
+			t.Errorf("Trust(%q) does not copy the CA to %s:\n%s", c, wantCA, got)
+		}
+		written, ok := heredoc(text, `hosts.toml" >/dev/null <<EOF`)
+		if !ok {
+			t.Fatalf("Trust(%q) writes no hosts.toml:\n%s", c, got)
+		}
+		top, hosts := parseHostsTOML(t, written)
+		if top["server"] != `"https://`+registry+`"` {
+			t.Errorf("Trust(%q): hosts.toml server = %s, want the registry:\n%s", c, top["server"], written)
+		}
+		// The mirror the user is told to add back, uncommented, after
+		// what the instructions wrote.
+		var mirror []string
+		in := false
+		for _, line := range strings.Split(text, "\n") {
+			l, comment := strings.CutPrefix(strings.TrimSpace(line), "#")
+			if !comment {
+				in = false
+				continue
+			}
+			l = strings.TrimSpace(l)
+			if strings.HasPrefix(l, "[host.") {
+				in = true
+			} else if in && !strings.Contains(l, " = ") {
+				in = false
+			}
+			if in {
+				mirror = append(mirror, l)
+			}
+		}
+		if len(mirror) == 0 {
+			t.Errorf("Trust(%q) shows no mirror entry with its ca line:\n%s", c, got)
+		}
+		top, hosts = parseHostsTOML(t, written+"\n"+strings.Join(mirror, "\n"))
+		tries := append(hosts, hostEntry{name: "server " + top["server"], keys: top})
+		for _, h := range tries {
+			if h.keys["ca"] != `"`+wantCA+`"` {
+				t.Errorf("Trust(%q): containerd tries %s with ca = %q, want %q:\n%s", c, h.name, h.keys["ca"], wantCA, got)
+			}
+		}
+		if len(tries) < 2 {
+			t.Errorf("Trust(%q): the mirror example has no [host] entry", c)
+		}
+		// A [host] that repeats server makes containerd try it twice.
+		for _, h := range hosts {
+			if top["server"] == strings.TrimSuffix(strings.TrimPrefix(h.name, "[host."), "]") {
+				t.Errorf("Trust(%q): %s repeats server: containerd would try it twice", c, h.name)
+			}
+		}
+	}
+}
+
+// TestTrustContainerdUndo: both steps are undone, and the restart is said to
+// leave containers running.
+func TestTrustContainerdUndo(t *testing.T) {
+	for _, c := range []string{"containerd", "crictl"} {
+		got, err := Trust(c, TrustParams{CACert: testCA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []string{
+			`sudo rm "/etc/containerd/certs.d/$REGISTRY/hosts.toml" "/etc/containerd/certs.d/$REGISTRY/regtrace-ca.crt"`,
+			"hosts.toml.before-regtrace",
+			"sudo rm /etc/systemd/system/containerd.service.d/regtrace-proxy.conf",
+			"Running containers keep running",
+			"KillMode=process",
+		} {
+			if !strings.Contains(got, w) {
+				t.Errorf("Trust(%q) lacks %q:\n%s", c, w, got)
+			}
+		}
+		// Undoing is for afterwards: none of it runs when the text is pasted.
+		for _, line := range strings.Split(got, "\n") {
+			if strings.HasPrefix(line, "sudo rm") || strings.HasPrefix(line, "sudo mv") {
+				t.Errorf("Trust(%q) runs %q when pasted", c, line)
+			}
+		}
+	}
+}
+
+// heredoc returns the body of the here-document whose command line ends with
+// opener.
+func heredoc(text, opener string) (string, bool) {
+	_, rest, ok := strings.Cut(text, opener+"\n")
+	if !ok {
+		return "", false
+	}
+	body, _, ok := strings.Cut(rest, "\nEOF\n")
+	return body, ok
+}
+
+type hostEntry struct {
+	name string
+	keys map[string]string
+}
+
+// parseHostsTOML reads the part of TOML that hosts.toml uses here: key =
+// value lines at the top level and under [host."URL"] tables, in order.
+// Values are kept as written.
+func parseHostsTOML(t *testing.T, s string) (top map[string]string, hosts []hostEntry) {
+	t.Helper()
+	top = map[string]string{}
+	cur := top
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "[host.\"") && strings.HasSuffix(line, "\"]") {
+			if slices.ContainsFunc(hosts, func(h hostEntry) bool { return h.name == line }) {
+				t.Errorf("hosts.toml repeats %s", line)
+			}
+			hosts = append(hosts, hostEntry{name: line, keys: map[string]string{}})
+			cur = hosts[len(hosts)-1].keys
+			continue
+		}
+		k, v, ok := strings.Cut(line, " = ")
+		if !ok {
+			t.Errorf("hosts.toml line %q is not key = value", line)
+			continue
+		}
+		cur[k] = v
+	}
+	return top, hosts
 }
