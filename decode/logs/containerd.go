@@ -203,7 +203,7 @@ func cdParseRecord(s string, n int) *cdRec {
 
 // cdWorth are words a record the reader uses holds; most of a daemon's
 // journal holds none of them.
-var cdWorth = []string{"do request", "fetch response received", "resolv", "Unauthorized", "trying next host", "fetch failed", "PullImage", "fetching"}
+var cdWorth = []string{"do request", "fetch response received", "resolv", "Unauthorized", "trying next host", "fetch failed", "PullImage", "fetching", "pushing"}
 
 // cdWorthParsing: the line may be a record the reader uses (ctr's
 // dumped lines are info records).
@@ -317,6 +317,11 @@ type cdReader struct {
 	// unknownCreds: a token was obtained, and whether with credentials
 	// the log does not say.
 	unknownCreds bool
+	// ctxScope is the scope containerd adds to every token request of the
+	// operation the log shows: pull of the image fetched, or pull,push of
+	// the one pushed.
+	ctxScope string
+	push     bool // the log is of a push (ctr images push)
 }
 
 func readCtr(ls []line) *Trace { return readContainerdLike(ls, FormatCtr) }
@@ -490,11 +495,23 @@ func (rd *cdReader) record(r *cdRec) {
 			rd.t.Image = cdPullImage.FindStringSubmatch(msg)[1]
 		}
 	case msg == "fetching" || strings.HasPrefix(msg, "PullImage "):
-		if img := r.f["image"]; img != "" && rd.t.Image == "" {
-			rd.t.Image = img
-		} else if m := cdPulling.FindStringSubmatch(msg); m != nil && rd.t.Image == "" {
-			rd.t.Image = m[1]
+		img := r.f["image"]
+		if m := cdPulling.FindStringSubmatch(msg); img == "" && m != nil {
+			img = m[1]
 		}
+		if img != "" {
+			if rd.t.Image == "" {
+				rd.t.Image = img
+			}
+			rd.ctxScope = "repository:" + parseRef(img).name + ":pull"
+		}
+	case msg == "pushing" && r.f["image"] != "":
+		// ctr push's first record.
+		if rd.t.Image == "" {
+			rd.t.Image = r.f["image"]
+		}
+		rd.push = true
+		rd.ctxScope = "repository:" + parseRef(r.f["image"]).name + ":pull,push"
 	}
 }
 
@@ -553,7 +570,7 @@ func (rd *cdReader) send(st *cdState) {
 // between ch and retry, and got one (it retried). The log does not show
 // the request: it is put before the retry, its answer a token.
 func (rd *cdReader) impliedToken(ch, retry *cdState) {
-	realm, ok := cdRealm(ch)
+	realm, ok := cdRealm(ch, rd.ctxScope)
 	if !ok {
 		return
 	}
@@ -573,8 +590,11 @@ func (rd *cdReader) move(st, before *cdState) {
 }
 
 // cdRealm is the token request a 401's Bearer challenge asks for, as
-// containerd sends it anonymously: GET realm?scope=…&service=….
-func cdRealm(ch *cdState) (*url.URL, bool) {
+// containerd sends it anonymously: GET realm?scope=…&scope=…&service=….
+// Its scopes are the challenge's and the operation's own (ctxScope: the
+// resolver and fetcher add repository:NAME:pull, the pusher
+// repository:NAME:pull,push), sorted, each once (GetTokenScopes).
+func cdRealm(ch *cdState, ctxScope string) (*url.URL, bool) {
 	c := ch.f.Response.Header.Get("Www-Authenticate")
 	realm := challengeParam(c, "realm")
 	u, err := url.Parse(realm)
@@ -582,8 +602,16 @@ func cdRealm(ch *cdState) (*url.URL, bool) {
 		return nil, false
 	}
 	q := u.Query()
+	var scopes []string
 	if s := challengeParam(c, "scope"); s != "" {
-		q.Set("scope", s)
+		scopes = strings.Split(s, " ")
+	}
+	if ctxScope != "" {
+		scopes = append(scopes, ctxScope)
+	}
+	slices.Sort(scopes)
+	if scopes = slices.Compact(scopes); len(scopes) > 0 {
+		q["scope"] = scopes
 	}
 	if s := challengeParam(c, "service"); s != "" {
 		q.Set("service", s)
@@ -674,7 +702,7 @@ func (rd *cdReader) tokenError(oauth bool, e string, n int) {
 	}
 	realm := target
 	if realm == nil && ch != nil {
-		realm, _ = cdRealm(ch)
+		realm, _ = cdRealm(ch, rd.ctxScope)
 	}
 	if realm == nil {
 		return
@@ -689,10 +717,12 @@ func (rd *cdReader) tokenError(oauth bool, e string, n int) {
 		p := rd.add(http.MethodPost, &u, n, "implied by line "+strconv.Itoa(n))
 		q := realm.Query()
 		form := url.Values{"grant_type": {"password"}, "client_id": {"containerd-client"}, "password": {"REDACTED"}}
-		for _, k := range []string{"scope", "service"} {
-			if v := q.Get(k); v != "" {
-				form.Set(k, v)
-			}
+		// The form joins the scopes with spaces (FetchToken).
+		if sc := q["scope"]; len(sc) > 0 {
+			form.Set("scope", strings.Join(sc, " "))
+		}
+		if v := q.Get("service"); v != "" {
+			form.Set("service", v)
 		}
 		p.f.Request.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 		p.f.Request.Body = flow.Body{Captured: []byte(form.Encode()), Size: int64(len(form.Encode())), Complete: true}
@@ -954,10 +984,20 @@ func (rd *cdReader) finish() {
 			flows = failSomewhere(flows, rd.final, t.Image)
 		}
 	}
+	// The requests put back were sent by the process whose requests the
+	// log shows, with its User-Agent (the authorizer's token requests
+	// carry the resolver's headers).
+	ua := "containerd"
+	for _, f := range flows {
+		if v := f.Request.Header.Get("User-Agent"); v != "" {
+			ua = v
+			break
+		}
+	}
 	for i, f := range flows {
 		f.ID = flow.ID(i + 1)
 		if f.Request.Header.Get("User-Agent") == "" {
-			f.Request.Header.Set("User-Agent", "containerd")
+			f.Request.Header.Set("User-Agent", ua)
 		}
 	}
 	t.Flows = flows
@@ -976,8 +1016,12 @@ func (rd *cdReader) finish() {
 			t.Name = "ctr --http-dump output"
 		}
 		t.CredentialsHint = "ctr sends only the credentials given with --user user:password (or --refresh); it never reads a docker login's config.json."
+		verb := "pull"
+		if rd.push {
+			verb = "push"
+		}
 		t.Command = redact.Text("regtrace proxy --har trace.har; then, with the hosts directory that regtrace ca trust --client containerd sets up: " +
-			"HTTPS_PROXY=http://127.0.0.1:8080 ctr --debug images pull --hosts-dir /etc/containerd/certs.d " + img)
+			"HTTPS_PROXY=http://127.0.0.1:8080 ctr --debug images " + verb + " --hosts-dir /etc/containerd/certs.d " + img)
 		t.Lacks = "Authorization headers and token requests, unless --http-dump was given (regtrace puts back the token requests " +
 			"containerd's authorizer makes, and the scheme it sends, from the challenges and the errors)"
 		if rd.dumps {

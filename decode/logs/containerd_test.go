@@ -218,6 +218,42 @@ func TestContainerdWhatTheLogShows(t *testing.T) {
 			t.Errorf("credentials for %v", tr.CredentialsFor)
 		}
 	})
+	// containerd asks for the challenge's scopes and its operation's own
+	// (GetTokenScopes): a push adds pull,push on the repository pushed.
+	t.Run("debug log only: a push's token asks for push", func(t *testing.T) {
+		tr := read(t, fixture(t, "ctr", "ctr-nodump-push-without-push-permission.log"))
+		if got := tokenScopes(tr); !slices.Equal(got, []string{"repository:team/app:pull", "repository:team/app:pull,push"}) {
+			t.Errorf("token scopes %q\n%s", got, summary(tr))
+		}
+		if !strings.Contains(tr.Command, "ctr --debug images push ") {
+			t.Errorf("capture %q", tr.Command)
+		}
+	})
+	scopeLog := func(challenge string) string {
+		return `time="2026-12-05T10:00:00Z" level=debug msg=fetching image="reg.example:5000/acme/tools/cli:2.1"
+time="2026-12-05T10:00:00Z" level=debug msg="do request" host="reg.example:5000" request.header.user-agent="containerd/2.0.4" request.method=HEAD url="https://reg.example:5000/v2/acme/tools/cli/manifests/2.1"
+time="2026-12-05T10:00:00Z" level=debug msg="fetch response received" host="reg.example:5000" response.header.www-authenticate=` + strconv.Quote(challenge) + ` response.status="401 Unauthorized" url="https://reg.example:5000/v2/acme/tools/cli/manifests/2.1"
+time="2026-12-05T10:00:00Z" level=debug msg="do request" host="reg.example:5000" request.header.user-agent="containerd/2.0.4" request.method=HEAD url="https://reg.example:5000/v2/acme/tools/cli/manifests/2.1"
+time="2026-12-05T10:00:00Z" level=debug msg="fetch response received" host="reg.example:5000" response.status="200 OK" url="https://reg.example:5000/v2/acme/tools/cli/manifests/2.1"
+`
+	}
+	t.Run("debug log only: a challenge without a scope leaves the pull's own", func(t *testing.T) {
+		tr := read(t, scopeLog(`Bearer realm="https://login.example/oauth2/token",service="reg.example:5000"`))
+		if got := tokenScopes(tr); !slices.Equal(got, []string{"repository:acme/tools/cli:pull"}) {
+			t.Errorf("token scopes %q\n%s", got, summary(tr))
+		}
+	})
+	t.Run("debug log only: a challenge's scopes, one parameter each", func(t *testing.T) {
+		tr := read(t, scopeLog(`Bearer realm="https://login.example/oauth2/token",service="reg.example:5000",scope="repository:acme/base:pull repository:acme/tools/cli:pull"`))
+		if got := tokenScopes(tr); !slices.Equal(got, []string{"repository:acme/base:pull", "repository:acme/tools/cli:pull"}) {
+			t.Errorf("token scopes %q\n%s", got, summary(tr))
+		}
+		for _, f := range tr.Flows {
+			if ua := f.Request.Header.Get("User-Agent"); ua != "containerd/2.0.4" {
+				t.Errorf("%s %s: User-Agent %q, want the process's own", f.Request.Method, f.Request.URL, ua)
+			}
+		}
+	})
 	t.Run("info-level daemon log: read as the events reader reads the error", func(t *testing.T) {
 		tr := read(t, fixture(t, "containerd", "containerd-info-level-wrong-password.log"))
 		if tr.Format != FormatContainerd || len(tr.Flows) == 0 || !strings.Contains(tr.Lacks, "info level") {
@@ -235,6 +271,17 @@ func TestContainerdWhatTheLogShows(t *testing.T) {
 			}
 		}
 	})
+}
+
+// tokenScopes are the scope parameters of the trace's token requests.
+func tokenScopes(tr *Trace) []string {
+	var out []string
+	for _, f := range tr.Flows {
+		if strings.Contains(f.Request.URL.Path, "token") {
+			out = append(out, f.Request.URL.Query()["scope"]...)
+		}
+	}
+	return out
 }
 
 // Secrets a dump prints are not in anything the reader keeps.
