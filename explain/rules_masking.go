@@ -1,8 +1,10 @@
 package explain
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/regtrace/regtrace/decode"
@@ -235,13 +237,14 @@ func maskingRepoKey(x *decode.Exchange) string {
 }
 
 // maskingEndpointFallback: one client asked several registries for the
-// same repository; an earlier registry refused it (401/403 as its last
-// answer for that repository) and the last one failed otherwise (404, 5xx,
-// transport) — the answer the client reported hides the auth failure.
+// same repository, one after the other, and reported one registry's answer
+// by its own ranking (maskingPickFor), hiding another's: an auth failure
+// (401/403) behind a not-found, 5xx or transport error, or — containerd,
+// which can report a mirror's auth failure — the upstream's 404 behind it.
 func maskingEndpointFallback(in *Input, ops []*Operation) []Finding {
 	type key struct{ ua, repo string }
-	final := map[key]*decode.Exchange{}                 // last exchange of the client for the repository
-	lastPerReg := map[key]map[string]*decode.Exchange{} // … per registry
+	final := map[key]*decode.Exchange{}   // last exchange of the client for the repository
+	tried := map[key][]*decode.Exchange{} // its exchanges for it, in flow order
 	var order []key
 	for _, x := range in.Exchanges {
 		if !(x.Kind.IsRegistry() || x.Kind.IsV1()) || x.Repo == "" {
@@ -250,68 +253,362 @@ func maskingEndpointFallback(in *Input, ops []*Operation) []Finding {
 		k := key{x.Client.UserAgent, maskingRepoKey(x)}
 		if _, ok := final[k]; !ok {
 			order = append(order, k)
-			lastPerReg[k] = map[string]*decode.Exchange{}
 		}
 		final[k] = x
-		lastPerReg[k][x.Registry] = x
+		tried[k] = append(tried[k], x)
 	}
 	var out []Finding
 	for _, k := range order {
 		f := final[k]
-		if !bad(f) || maskingAuthFailure(f) {
+		pick := maskingPickFor(f)
+		answers := maskingAnswers(tried[k], pick.sameRequest)
+		if len(answers) < 2 {
 			continue
 		}
-		var hidden []*decode.Exchange
-		for reg, x := range lastPerReg[k] {
-			if reg != f.Registry && x.Flow.ID < f.Flow.ID && maskingAuthFailure(x) {
-				hidden = append(hidden, x)
+		rep, alt := pick.reported(in, answers), ""
+		if pick.other != nil {
+			if o := pick.other.reported(in, answers); o != rep && o != nil {
+				alt = fmt.Sprintf(" With containerd 1.x inside (its User-Agent does not say which containerd it embeds), it reports %s instead.", maskingDescribe(o))
 			}
 		}
-		if len(hidden) == 0 {
+		if rep == nil || !bad(rep) {
 			continue
 		}
-		// in flow order
-		for i := 1; i < len(hidden); i++ {
-			for j := i; j > 0 && hidden[j].Flow.ID < hidden[j-1].Flow.ID; j-- {
-				hidden[j], hidden[j-1] = hidden[j-1], hidden[j]
+		said := maskingDescribe(rep)
+		if pick.says {
+			if q := maskingContainerdSays(in, rep); q != "" {
+				said += fmt.Sprintf(", printed as %q", q)
 			}
 		}
-		h := hidden[0]
-		var descs, hosts []string
-		for _, x := range hidden {
-			descs = append(descs, maskingDescribe(x))
-			hosts = append(hosts, x.Host)
+		lead := fmt.Sprintf(pick.lead, clientName(f.Client), k.repo, said) + alt
+		if fd, ok := maskingHiddenAuthFailure(in, lead, pick, rep, answers); ok {
+			fd.Client = clientName(f.Client)
+			out = append(out, fd)
+		} else if fd, ok := maskingHiddenNotFound(lead, pick, rep, answers); ok {
+			fd.Client = clientName(f.Client)
+			out = append(out, fd)
 		}
-		verdict := VerdictUnauthorized
-		if status(h) == 403 {
-			verdict = VerdictDenied
-		}
-		credNote := "it carried no credentials"
-		if in.authHidden() {
-			credNote = "whether it carried credentials cannot be seen: " + in.hiddenNote()
-		}
-		if h.Auth.Scheme != "" {
-			credNote = "it carried " + h.Auth.Scheme + " credentials"
-			if h.Auth.User != "" {
-				credNote += " for " + h.Auth.User
-			}
-		}
-		ev := ids(append(hidden, f)...)
-		out = append(out, Finding{
-			Verdict:  verdict,
-			Client:   clientName(f.Client),
-			Registry: h.Registry,
-			Repo:     decode.NormalizeRepo(h.Host, h.Repo),
-			Evidence: ev,
-			Why: fmt.Sprintf("The client asked several registries for %s and reported the last answer, %s. Earlier, %s refused it: %s (%s). "+
-				"The final error is only the last endpoint's; the auth failure on %s is the one to fix if that is where the image should come from.",
-				k.repo, maskingDescribe(f), h.Host, strings.Join(descs, "; "), credNote, strings.Join(hosts, ", ")),
-			Fix: fmt.Sprintf("Decide which registry should serve the image. If it is %s, configure credentials for that host itself (credentials for the upstream name are not sent to a mirror) "+
-				"and pull again; otherwise remove or repair the mirror / search-registry entry and use a fully qualified reference (%s/%s).",
-				h.Host, f.Registry, decode.NormalizeRepo(f.Host, f.Repo)),
-		})
 	}
 	return out
+}
+
+// maskingAnswers returns, per registry in the order the client first asked
+// it, the registry's last answer among xs. With sameRequest, only answers
+// to the request of the client's last exchange count (containerd asks its
+// hosts in turn per request).
+func maskingAnswers(xs []*decode.Exchange, sameRequest bool) []*decode.Exchange {
+	last := xs[len(xs)-1]
+	var regs []string
+	per := map[string]*decode.Exchange{}
+	for _, x := range xs {
+		if sameRequest && !maskingSameRequest(x, last) {
+			continue
+		}
+		if _, ok := per[x.Registry]; !ok {
+			regs = append(regs, x.Registry)
+		}
+		per[x.Registry] = x
+	}
+	out := make([]*decode.Exchange, len(regs))
+	for i, r := range regs {
+		out[i] = per[r]
+	}
+	return out
+}
+
+// maskingSameRequest: x and y ask for the same object (a HEAD and a GET of
+// one manifest are one request: containerd follows a HEAD 403 with a GET).
+func maskingSameRequest(x, y *decode.Exchange) bool {
+	switch {
+	case x.Kind.IsManifest() && y.Kind.IsManifest(), x.Kind.IsBlob() && y.Kind.IsBlob():
+		return x.Ref == y.Ref
+	}
+	return x.Kind == y.Kind && x.Ref == y.Ref
+}
+
+// maskingPick is how a client chooses, of the answers of the registries it
+// asked in turn for one request, the one it reports.
+type maskingPick struct {
+	// lead opens the finding; it takes the client's name, the repository
+	// and the reported answer, and says why that one.
+	lead string
+	// reported returns the answer the client reports, nil when it got what
+	// it asked for.
+	reported func(in *Input, answers []*decode.Exchange) *decode.Exchange
+	// sameRequest: the client asks its registries in turn per request.
+	sameRequest bool
+	// containerd: the answers are its hosts, hosts.toml's server last.
+	containerd bool
+	// says: the client's error text is known (containerd's Resolve).
+	says bool
+	// other is the other ranking the client may use (a containerd-based
+	// program whose User-Agent does not say which containerd it embeds).
+	other *maskingPick
+}
+
+// maskingLast: the answer the client got last.
+func maskingLast(in *Input, answers []*decode.Exchange) *decode.Exchange {
+	last := answers[0]
+	for _, x := range answers[1:] {
+		if x.Flow.ID > last.Flow.ID {
+			last = x
+		}
+	}
+	return last
+}
+
+// containerd's rankings, read in core/remotes/docker/resolver.go
+// (dockerResolver.Resolve) and fetcher.go (dockerFetcher.Fetch) of 1.6,
+// 1.7 and 2.x. Resolve (a tag, or a digest by HEAD) asks each host in
+// order and returns on the first success. 1.6 and 1.7 return the first
+// error that is not a 404 ("firstErr"), or not found when every host
+// answered 404. 2.0 and later (commit b4814a29d, "return most relevant
+// error") rank the errors by firstErrPriority — 1 an error before any
+// status (transport, or the authorizer's own: "no basic auth credentials",
+// a token it could not fetch, a Bearer error= on the retried request), 2 a
+// 404, 3 any other status ≥ 400 after its retries — and return the first
+// of the highest. Fetch (a GET by digest, 1.x and 2.x) returns the first
+// host's error, 404 included.
+var (
+	maskingContainerd1 = maskingPick{
+		lead: "%s asked several hosts for %s and reported %s: containerd 1.x reports the first error that is not a 404, " +
+			"in the order of its hosts (hosts.toml's [host] entries, then server).",
+		reported:    maskingContainerdResolve(false),
+		sameRequest: true, containerd: true, says: true,
+	}
+	maskingContainerd2 = maskingPick{
+		lead: "%s asked several hosts for %s and reported %s: containerd 2 reports the first answer of the most relevant kind, " +
+			"an error status other than 404, then a 404, then an error raised before any status (a transport error, or its own authorization error such as no credentials for a Basic challenge).",
+		reported:    maskingContainerdResolve(true),
+		sameRequest: true, containerd: true, says: true,
+	}
+	maskingContainerdFetch = maskingPick{
+		lead:        "%s asked several hosts for %s and reported %s: fetching by digest, containerd reports the first host's error.",
+		reported:    maskingContainerdFirst,
+		sameRequest: true, containerd: true,
+	}
+)
+
+// maskingPickFor returns the ranking of the client that made x, its last
+// exchange for the repository.
+func maskingPickFor(x *decode.Exchange) maskingPick {
+	c := x.Client
+	switch c.Family {
+	case "docker":
+		return maskingPick{
+			lead:     "%[1]s asked several registries for %[2]s and reported the last answer, %[3]s: docker reports the last endpoint's error.",
+			reported: maskingLast,
+		}
+	case "containerd":
+	default:
+		return maskingPick{
+			lead: "%[1]s asked several registries for %[2]s, and its last answer was %[3]s " +
+				"(which answer this client prints regtrace does not know: docker prints the last endpoint's, containerd ranks them).",
+			reported: maskingLast,
+		}
+	}
+	if x.Flow.Request.Method == http.MethodGet && strings.Contains(x.Ref, ":") {
+		return maskingContainerdFetch
+	}
+	if c.Program == "containerd" || c.Program == "ctr" {
+		switch major, _, _ := strings.Cut(strings.TrimPrefix(c.Version, "v"), "."); major {
+		case "1":
+			return maskingContainerd1
+		case "2", "3":
+			return maskingContainerd2
+		}
+	}
+	// BuildKit and nerdctl embed a containerd their User-Agent does not name.
+	p := maskingContainerd2
+	p.other = &maskingContainerd1
+	return p
+}
+
+// maskingContainerdResolve returns containerd's Resolve ranking: 2.x's
+// priorities, or 1.x's first error that is not a 404.
+func maskingContainerdResolve(v2 bool) func(in *Input, answers []*decode.Exchange) *decode.Exchange {
+	return func(in *Input, answers []*decode.Exchange) *decode.Exchange {
+		ranks := make([]int, len(answers))
+		for i, x := range answers {
+			if ranks[i] = maskingContainerdRank(in, x); ranks[i] == 0 {
+				return nil // a host served it
+			}
+		}
+		var best *decode.Exchange
+		bestRank := 0
+		for i, x := range answers {
+			switch r := ranks[i]; {
+			case !v2 && r != 2:
+				return x
+			case !v2 && best == nil, v2 && r > bestRank:
+				best, bestRank = x, r
+			}
+		}
+		return best
+	}
+}
+
+// maskingContainerdFirst: Fetch's ranking, the first host's error.
+func maskingContainerdFirst(in *Input, answers []*decode.Exchange) *decode.Exchange {
+	for _, x := range answers {
+		if maskingContainerdRank(in, x) == 0 {
+			return nil
+		}
+	}
+	return answers[0]
+}
+
+// maskingContainerdRank is how far containerd got with one host, as 2.x's
+// firstErrPriority counts it: 0 it succeeded, 1 an error before any status,
+// 2 a 404, 3 any other status of 400 or more. The status is the one the
+// client saw: regtrace's own 502 for an upstream it could not reach is a
+// status to the client.
+func maskingContainerdRank(in *Input, x *decode.Exchange) int {
+	r := x.Flow.Response
+	switch {
+	case r == nil:
+		return 1
+	case r.Status < 400 && x.Flow.Err == nil:
+		return 0
+	case r.Status == http.StatusNotFound:
+		return 2
+	case r.Status != http.StatusUnauthorized || r.Synthetic || in.authHidden():
+		// Without Authorization in the trace, a 401 containerd's
+		// authorizer stopped at looks like any other.
+		return 3
+	}
+	c := bearerChallenge(x)
+	switch {
+	case x.Auth.Scheme == "" && maskingUsableChallenge(x):
+		// containerd answers a usable challenge by asking again with
+		// credentials or a token; ending anonymous means its authorizer
+		// stopped ("no basic auth credentials", a failed token fetch).
+		return 1
+	case c != nil && c.ErrorCode() != "" && strings.EqualFold(x.Auth.Scheme, "bearer"):
+		// invalidAuthorization: "server message: insufficient_scope".
+		return 1
+	}
+	return 3
+}
+
+// maskingContainerdSays is containerd's error for x when its Resolve
+// reports it, as 1.6 to 2.x word it (ErrInvalidAuthorization wrapped in
+// "pull access denied…", remotes/errors.ErrUnexpectedStatus, ErrNotFound),
+// or "" when the trace does not show which.
+func maskingContainerdSays(in *Input, x *decode.Exchange) string {
+	const denied = "pull access denied, repository does not exist or may require authorization: "
+	switch maskingContainerdRank(in, x) {
+	case 1:
+		c := bearerChallenge(x)
+		switch {
+		case x.Flow.Response == nil:
+		case x.Auth.Scheme == "" && c == nil:
+			return denied + "authorization failed: no basic auth credentials"
+		case c != nil && c.ErrorCode() != "" && x.Auth.Scheme != "":
+			return denied + "server message: " + c.ErrorCode() + ": authorization failed"
+		}
+	case 2:
+		return "…: not found"
+	case 3:
+		st := x.Flow.Response.Status
+		return fmt.Sprintf("unexpected status from %s request to …: %d %s", x.Flow.Request.Method, st, http.StatusText(st))
+	}
+	return ""
+}
+
+// maskingHiddenAuthFailure: the reported answer is not an auth failure,
+// and another registry refused the request (401/403).
+func maskingHiddenAuthFailure(in *Input, lead string, pick maskingPick, rep *decode.Exchange, answers []*decode.Exchange) (Finding, bool) {
+	if maskingAuthFailure(rep) {
+		return Finding{}, false
+	}
+	var hidden []*decode.Exchange
+	for _, x := range answers {
+		if x.Registry != rep.Registry && maskingAuthFailure(x) {
+			hidden = append(hidden, x)
+		}
+	}
+	if len(hidden) == 0 {
+		return Finding{}, false
+	}
+	slices.SortFunc(hidden, func(a, b *decode.Exchange) int { return cmp.Compare(a.Flow.ID, b.Flow.ID) })
+	h := hidden[0]
+	var descs, hosts []string
+	for _, x := range hidden {
+		descs = append(descs, maskingDescribe(x))
+		hosts = append(hosts, x.Host)
+	}
+	verdict := VerdictUnauthorized
+	if status(h) == 403 {
+		verdict = VerdictDenied
+	}
+	credNote := "it carried no credentials"
+	if in.authHidden() {
+		credNote = "whether it carried credentials cannot be seen: " + in.hiddenNote()
+	}
+	if h.Auth.Scheme != "" {
+		credNote = "it carried " + h.Auth.Scheme + " credentials"
+		if h.Auth.User != "" {
+			credNote += " for " + h.Auth.User
+		}
+	}
+	refused := "Another registry, %s, refused it"
+	switch {
+	case pick.containerd && len(hidden) > 1:
+		refused = "Other hosts, %s, refused it"
+	case pick.containerd:
+		refused = "Another host, %s, refused it"
+	case len(hidden) > 1:
+		refused = "Other registries, %s, refused it"
+	}
+	if !pick.containerd && h.Flow.ID < rep.Flow.ID {
+		refused = "Earlier, %s refused it"
+	}
+	up := answers[len(answers)-1] // docker's official endpoint, containerd's server
+	otherwise := fmt.Sprintf("remove or repair the mirror / search-registry entry and use a fully qualified reference (%s/%s)", up.Registry, decode.NormalizeRepo(up.Host, up.Repo))
+	if pick.containerd {
+		otherwise = fmt.Sprintf("remove or repair %s's [host] entry in hosts.toml (containerd then asks the others, the server %s last)", h.Host, up.Host)
+	}
+	return Finding{
+		Verdict:  verdict,
+		Registry: h.Registry,
+		Repo:     decode.NormalizeRepo(h.Host, h.Repo),
+		Evidence: ids(append(hidden, rep)...),
+		Why: fmt.Sprintf("%s "+refused+": %s (%s). The reported error hides that auth failure; the one on %s is the one to fix if that is where the image should come from.",
+			lead, strings.Join(hosts, ", "), strings.Join(descs, "; "), credNote, strings.Join(hosts, ", ")),
+		Fix: fmt.Sprintf("Decide which registry should serve the image. If it is %s, configure credentials for that host itself (credentials for the upstream name are not sent to a mirror) "+
+			"and pull again; otherwise %s.",
+			h.Host, otherwise),
+	}, true
+}
+
+// maskingHiddenNotFound: containerd reported a host's auth failure while
+// the last host it tried, hosts.toml's server (the upstream), answered
+// 404: fixing the credentials would end in not found.
+func maskingHiddenNotFound(lead string, pick maskingPick, rep *decode.Exchange, answers []*decode.Exchange) (Finding, bool) {
+	up := answers[len(answers)-1]
+	if !pick.containerd || !maskingAuthFailure(rep) || up == rep || up.Registry == rep.Registry || status(up) != http.StatusNotFound || up.Flow.Response.Synthetic {
+		return Finding{}, false
+	}
+	verdict := VerdictUnauthorizedAmbiguous
+	means := "a 404 either way: the reference is missing there, or the registry hides the repository from this identity"
+	if maskingTokenCovers(up) || strings.EqualFold(up.Auth.Scheme, "basic") && up.Auth.User != "" && !up.Auth.Empty {
+		verdict = VerdictNotFound
+		means = "the request was authorised, so the reference really is missing there"
+	}
+	upRepo := decode.NormalizeRepo(up.Host, up.Repo)
+	return Finding{
+		Verdict:  verdict,
+		Registry: up.Registry,
+		Repo:     upRepo,
+		Evidence: ids(rep, up),
+		Why: fmt.Sprintf("%s The last host it tried, %s (hosts.toml's server, normally the upstream), answered %s: %s. "+
+			"The reported auth failure is real, but it hides that answer: once %s lets the request through, the pull still fails unless %s serves the image itself.",
+			lead, up.Host, maskingDescribe(up), means, rep.Host, rep.Host),
+		Fix: fmt.Sprintf("Check the reference on %s first, which answered 404 (`crane ls %s/%s`, `skopeo list-tags docker://%s/%s` or `regctl tag ls %s/%s` list its tags). "+
+			"Then repair or remove the mirror: credentials with access on %s itself (those for %s are not sent to it), or take its [host] entry out of hosts.toml.",
+			up.Registry, up.Registry, upRepo, up.Registry, upRepo, up.Registry, upRepo, rep.Host, up.Registry),
+	}, true
 }
 
 // ---- 6. local-only-image-resolved-remotely ----

@@ -3,7 +3,12 @@ package explain
 import (
 	"encoding/base64"
 	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
 
+	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/flow/flowtest"
 )
@@ -25,6 +30,42 @@ const (
 	maskingBuildkit  = "buildkit/v0.12.5"
 )
 
+// containerd, docker and a token-auth registry for the mirror traces.
+const (
+	maskingCtrd2UA  = "containerd/v2.0.4"
+	maskingCtr16    = "containerd/1.6.20~ds1" // ctr from Debian's containerd package
+	maskingDocker24 = "docker/24.0.7 go/go1.20.10 git-commit/311b9ff kernel/6.1.0-13-amd64 os/linux arch/amd64 UpstreamClient(Docker-Client/24.0.7 \\(linux\\))"
+	maskingRegRealm = `Bearer realm="https://auth.test/token",service="registry.test"`
+)
+
+// The mirror traces' names, for TestEndpointFallbackFollowsTheClient.
+const (
+	maskingCtrd17MirrorNoCreds   = "containerd 1.7 reports a mirror's missing Basic credentials ahead of Docker Hub's not found"
+	maskingCtrd2MirrorNoCreds    = "containerd 2 reports Docker Hub's not found and hides a mirror's missing Basic credentials"
+	maskingBuildkitMirrorNoCreds = "buildkit's containerd ranks Docker Hub's not found above a mirror's missing Basic credentials"
+	maskingCtr16Mirror401        = "ctr 1.6 reports a mirror's 401 to its credentials and hides the upstream's 404"
+	maskingCtr16Mirror404        = "ctr 1.6 skips a mirror's 404 and reports the upstream's insufficient scope"
+	maskingDockerMirrorNoCreds   = "docker reports Docker Hub's manifest unknown, the last endpoint's, after a mirror refuses"
+	maskingCtrd2ThreeHosts       = "containerd 2 reports the first mirror's 404 over the second mirror's insufficient scope and the upstream's 404"
+	maskingCtrd2Mirror403        = "containerd 2 reports a mirror's 403 and hides the upstream's 404"
+)
+
+// maskingMirrorNoCredsHub404: a mirror answers 401 with a Basic challenge
+// the client has no credentials for, then Docker Hub, with a token that
+// grants pull, has no such tag.
+func maskingMirrorNoCredsHub404(ua string) []*flowtest.Builder {
+	pgTok := maskingHubToken("library/postgres", `"pull"`)
+	return []*flowtest.Builder{
+		flowtest.Head("https://mirror.corp.test/v2/library/postgres/manifests/14.2-corp?ns=docker.io").UA(ua).Status(401).
+			Challenge(`Basic realm="Registry Realm"`),
+		flowtest.Head("https://registry-1.docker.io/v2/library/postgres/manifests/14.2-corp").UA(ua).Status(401).
+			Challenge(maskingHubRealm + `,scope="repository:library/postgres:pull"`),
+		flowtest.Get("https://auth.docker.io/token?scope=repository%3Alibrary%2Fpostgres%3Apull&service=registry.docker.io").UA(ua).
+			Status(200).JSON(maskingHubTokenBody(pgTok)),
+		flowtest.Head("https://registry-1.docker.io/v2/library/postgres/manifests/14.2-corp").UA(ua).Bearer(pgTok).Status(404),
+	}
+}
+
 func maskingHubToken(repo string, actions string) string {
 	access := "[]"
 	if actions != "" {
@@ -42,6 +83,8 @@ func maskingTraces() []ruleTrace {
 	pgTok := maskingHubToken("library/postgres", `"pull"`)
 	localTok := maskingHubToken("library/coscupweb-base", "")
 	myappTok := maskingHubToken("library/myapp", `"pull"`)
+	appTok := maskingJWT("auth.test", "registry.test", `[{"type":"repository","name":"team/app","actions":["pull"]}]`)
+	anonTok := maskingJWT("auth.test", "registry.test", `[]`)
 	ghcrTok := "djE6YWNtZS90b29sOjE3NjczMjI5NDU="
 	s3URL := "https://corp-registry.s3.amazonaws.com/docker/registry/v2/blobs/sha256/4f/4f1a0000/data?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20260102%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260102T030405Z&X-Amz-Expires=1200&X-Amz-SignedHeaders=host&X-Amz-Signature=deadbeef"
 	ghcrBlobURL := "https://pkg-containers.githubusercontent.com/ghcr1/blobs/sha256:9b2c0000?se=2026-01-02T03%3A10%3A00Z&sig=abc&sp=r&spr=https&sr=b&sv=2019-12-12"
@@ -127,19 +170,116 @@ func maskingTraces() []ruleTrace {
 			primary: RuleNotFoundIsReal,
 		},
 
-		// 4. endpoint-fallback-masks-real-error
+		// 4. endpoint-fallback-masks-real-error: each client's own ranking
+		// of its registries' answers (maskingPickFor).
 		{
-			name: "a mirror refuses with a Basic challenge and Docker Hub's not found is what the client reports",
+			name:  maskingCtrd17MirrorNoCreds,
+			flows: maskingMirrorNoCredsHub404(maskingContainer),
+			want:  []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
+			// containerd 1.x reports the mirror's "no basic auth
+			// credentials" (its first error that is not a 404).
+			primary: RuleEndpointFallbackMasks,
+		},
+		{
+			name:    maskingCtrd2MirrorNoCreds,
+			flows:   maskingMirrorNoCredsHub404(maskingCtrd2UA),
+			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
+			primary: RuleEndpointFallbackMasks,
+		},
+		{
+			name:    maskingBuildkitMirrorNoCreds,
+			flows:   maskingMirrorNoCredsHub404(maskingBuildkit),
+			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
+			primary: RuleEndpointFallbackMasks,
+		},
+		{
+			// Measured with ctr 1.6 --user (issue 14): the mirror refuses
+			// the credentials (Basic, containerd retries), the upstream
+			// lets them read and has no such tag; ctr prints the mirror's
+			// "401 Unauthorized".
+			name: maskingCtr16Mirror401,
 			flows: []*flowtest.Builder{
-				flowtest.Head("https://mirror.corp.test/v2/library/postgres/manifests/14.2-corp?ns=docker.io").UA(maskingContainer).Status(401).
-					Challenge(`Basic realm="Registry Realm"`),
-				flowtest.Head("https://registry-1.docker.io/v2/library/postgres/manifests/14.2-corp").UA(maskingContainer).Status(401).
-					Challenge(maskingHubRealm + `,scope="repository:library/postgres:pull"`),
-				flowtest.Get("https://auth.docker.io/token?scope=repository%3Alibrary%2Fpostgres%3Apull&service=registry.docker.io").UA(maskingContainer).
-					Status(200).JSON(maskingHubTokenBody(pgTok)),
-				flowtest.Head("https://registry-1.docker.io/v2/library/postgres/manifests/14.2-corp").UA(maskingContainer).Bearer(pgTok).Status(404),
+				flowtest.Head("https://mirror.test/v2/team/app/manifests/9.9?ns=registry.test").UA(maskingCtr16).Status(401).
+					Challenge(`Basic realm="mirror"`),
+				flowtest.Head("https://mirror.test/v2/team/app/manifests/9.9?ns=registry.test").UA(maskingCtr16).Basic("alice", "s3cret").Status(401).
+					Challenge(`Basic realm="mirror"`),
+				flowtest.Head("https://mirror.test/v2/team/app/manifests/9.9?ns=registry.test").UA(maskingCtr16).Basic("alice", "s3cret").Status(401).
+					Challenge(`Basic realm="mirror"`),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/9.9").UA(maskingCtr16).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull"`),
+				flowtest.Get("https://auth.test/token?scope=repository%3Ateam%2Fapp%3Apull&service=registry.test").UA(maskingCtr16).
+					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/9.9").UA(maskingCtr16).Bearer(appTok).Status(404),
 			},
 			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
+			primary: RuleEndpointFallbackMasks,
+		},
+		{
+			// The other order: containerd skips the mirror's 404 and reports
+			// the upstream's auth error, which is no masking.
+			name: maskingCtr16Mirror404,
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://mirror.test/v2/team/app/manifests/1.0?ns=registry.test").UA(maskingCtr16).Status(404),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtr16).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull"`),
+				flowtest.Get("https://auth.test/token?scope=repository%3Ateam%2Fapp%3Apull&service=registry.test").UA(maskingCtr16).
+					Status(200).JSON(maskingHubTokenBody(anonTok)),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtr16).Bearer(anonTok).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull",error="insufficient_scope"`),
+			},
+			want:    []Rule{RuleInsufficientScope, RuleHeadErrorWithoutBody, RuleNotFoundIsReal},
+			primary: RuleInsufficientScope,
+		},
+		{
+			name: maskingDockerMirrorNoCreds,
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://mirror.corp.test/v2/").UA(maskingDocker24).Status(401).Challenge(`Basic realm="Registry Realm"`),
+				flowtest.Head("https://mirror.corp.test/v2/library/postgres/manifests/14.2-corp").UA(maskingDocker24).Status(401).
+					Challenge(`Basic realm="Registry Realm"`),
+				flowtest.Get("https://registry-1.docker.io/v2/").UA(maskingDocker24).Status(401).Challenge(maskingHubRealm),
+				flowtest.Get("https://auth.docker.io/token?scope=repository%3Alibrary%2Fpostgres%3Apull&service=registry.docker.io").UA(maskingDocker24).
+					Status(200).JSON(maskingHubTokenBody(pgTok)),
+				flowtest.Get("https://registry-1.docker.io/v2/library/postgres/manifests/14.2-corp").UA(maskingDocker24).Bearer(pgTok).Status(404).
+					JSON(`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"14.2-corp"}}]}`),
+			},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
+			primary: RuleEndpointFallbackMasks,
+		},
+		{
+			// Three hosts: containerd 2 reports the first 404, a mirror's,
+			// above the second mirror's insufficient_scope (raised by its
+			// own authorizer) — neither the last answer nor the first error.
+			name: maskingCtrd2ThreeHosts,
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://mirror-a.test/v2/team/app/manifests/1.0?ns=registry.test").UA(maskingCtrd2UA).Status(404),
+				flowtest.Head("https://mirror-b.test/v2/team/app/manifests/1.0?ns=registry.test").UA(maskingCtrd2UA).Status(401).
+					Challenge(`Bearer realm="https://mirror-b.test/token",service="mirror-b.test",scope="repository:team/app:pull"`),
+				flowtest.Get("https://mirror-b.test/token?scope=repository%3Ateam%2Fapp%3Apull&service=mirror-b.test").UA(maskingCtrd2UA).
+					Status(200).JSON(`{"token":"opaque-mirror-b"}`),
+				flowtest.Head("https://mirror-b.test/v2/team/app/manifests/1.0?ns=registry.test").UA(maskingCtrd2UA).Bearer("opaque-mirror-b").Status(401).
+					Challenge(`Bearer realm="https://mirror-b.test/token",service="mirror-b.test",scope="repository:team/app:pull",error="insufficient_scope"`),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtrd2UA).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull"`),
+				flowtest.Get("https://auth.test/token?scope=repository%3Ateam%2Fapp%3Apull&service=registry.test").UA(maskingCtrd2UA).
+					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtrd2UA).Bearer(appTok).Status(404),
+			},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal, RuleInsufficientScope},
+			primary: RuleEndpointFallbackMasks,
+		},
+		{
+			// A mirror's 403 is a status: containerd 2 ranks it above the
+			// upstream's 404 and reports it.
+			name: maskingCtrd2Mirror403,
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://mirror.test/v2/team/app/manifests/2.0?ns=registry.test").UA(maskingCtrd2UA).Basic("alice", "s3cret").Status(403),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/2.0").UA(maskingCtrd2UA).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull"`),
+				flowtest.Get("https://auth.test/token?scope=repository%3Ateam%2Fapp%3Apull&service=registry.test").UA(maskingCtrd2UA).
+					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/2.0").UA(maskingCtrd2UA).Bearer(appTok).Status(404),
+			},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal, RuleDeniedAuthenticated},
 			primary: RuleEndpointFallbackMasks,
 		},
 		{
@@ -271,5 +411,107 @@ func maskingTraces() []ruleTrace {
 			want:    []Rule{RuleRegistryUnreachable},
 			primary: RuleRegistryUnreachable,
 		},
+	}
+}
+
+// TestEndpointFallbackFollowsTheClient: the finding names the answer each
+// client reports by its own ranking (docker the last endpoint's, containerd
+// 1.x the first error that is not a 404, containerd 2 the most relevant),
+// with the verdict of what it hides.
+func TestEndpointFallbackFollowsTheClient(t *testing.T) {
+	byName := map[string]ruleTrace{}
+	for _, tr := range maskingTraces() {
+		byName[tr.name] = tr
+	}
+	tests := []struct {
+		trace    string
+		verdict  Verdict // "" when the rule must not fire
+		reported string
+		also     []string
+	}{
+		{maskingCtrd17MirrorNoCreds, VerdictNotFound, "reported #1 ", []string{"no basic auth credentials", "containerd 1.x", "answered #4 "}},
+		{maskingCtrd2MirrorNoCreds, VerdictUnauthorized, "reported #4 ", []string{"containerd 2", "refused it: #1 "}},
+		{maskingBuildkitMirrorNoCreds, VerdictUnauthorized, "reported #4 ", []string{"With containerd 1.x inside", "it reports #1 "}},
+		{maskingCtr16Mirror401, VerdictNotFound, "reported #3 ", []string{"401 Unauthorized", "answered #6 "}},
+		{maskingCtr16Mirror404, "", "", nil},
+		{maskingDockerMirrorNoCreds, VerdictUnauthorized, "reported the last answer, #5 ", []string{"docker reports the last endpoint's error", "refused it: #2 "}},
+		{maskingCtrd2ThreeHosts, VerdictUnauthorized, "reported #1 ", []string{"mirror-b.test, refused it: #4 "}},
+		{maskingCtrd2Mirror403, VerdictNotFound, "reported #1 ", []string{"403 Forbidden", "answered #4 ", "once mirror.test lets the request through"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.trace, func(t *testing.T) {
+			tr, ok := byName[tt.trace]
+			if !ok {
+				t.Fatalf("no trace %q", tt.trace)
+			}
+			var got *Finding
+			rep := Explain(tr.input())
+			for i, f := range rep.Findings {
+				if f.Rule == RuleEndpointFallbackMasks {
+					got = &rep.Findings[i]
+				}
+			}
+			if tt.verdict == "" {
+				if got != nil {
+					t.Fatalf("%s fired: %s", RuleEndpointFallbackMasks, got.Why)
+				}
+				return
+			}
+			if got == nil {
+				t.Fatalf("%s did not fire\n%s", RuleEndpointFallbackMasks, dump(rep))
+			}
+			if got.Verdict != tt.verdict {
+				t.Errorf("verdict = %s, want %s", got.Verdict, tt.verdict)
+			}
+			for _, w := range append(tt.also, tt.reported) {
+				if !strings.Contains(got.Why, w) {
+					t.Errorf("why lacks %q:\n%s", w, got.Why)
+				}
+			}
+			if tt.trace != maskingDockerMirrorNoCreds && strings.Contains(got.Why, "the last answer") {
+				t.Errorf("a containerd finding says the client reported the last answer:\n%s", got.Why)
+			}
+		})
+	}
+}
+
+func TestMaskingPickFor(t *testing.T) {
+	tests := []struct {
+		ua, method, ref string
+		want            *maskingPick
+		other           bool
+	}{
+		{ua: maskingCtr16, want: &maskingContainerd1},
+		{ua: maskingContainer, want: &maskingContainerd1},
+		{ua: "containerd/v1.6.24", want: &maskingContainerd1},
+		{ua: maskingCtrd2UA, want: &maskingContainerd2},
+		{ua: "containerd/2.1.0", want: &maskingContainerd2},
+		{ua: maskingBuildkit, want: &maskingContainerd2, other: true},
+		{ua: "nerdctl/1.7.6", want: &maskingContainerd2, other: true},
+		{ua: maskingCtrd2UA, method: http.MethodGet, ref: "sha256:1111111111111111111111111111111111111111111111111111111111111111", want: &maskingContainerdFetch},
+		{ua: maskingCtr16, method: http.MethodHead, ref: "sha256:1111111111111111111111111111111111111111111111111111111111111111", want: &maskingContainerd1},
+		{ua: maskingDocker24},
+		{ua: "skopeo/1.13.3"},
+	}
+	for _, tt := range tests {
+		method := tt.method
+		if method == "" {
+			method = http.MethodHead
+		}
+		ref := tt.ref
+		if ref == "" {
+			ref = "1.0"
+		}
+		b := flowtest.New(method, "https://registry.test/v2/team/app/manifests/"+ref).UA(tt.ua).Status(404)
+		x := decode.NewSession().Decode(b.Build(1, time.Time{}))
+		got := maskingPickFor(x)
+		switch {
+		case tt.want == nil && got.containerd:
+			t.Errorf("maskingPickFor(%s %q) = containerd's ranking, want the last answer", method, tt.ua)
+		case tt.want != nil && got.lead != tt.want.lead:
+			t.Errorf("maskingPickFor(%s %q) = %q, want %q", method, tt.ua, got.lead, tt.want.lead)
+		case (got.other != nil) != tt.other:
+			t.Errorf("maskingPickFor(%s %q) has another ranking = %v, want %v", method, tt.ua, got.other != nil, tt.other)
+		}
 	}
 }
