@@ -5,14 +5,15 @@ GO ?= go
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
 # Debian packages, and the program that shows each is installed (same order).
-APT_PACKAGES := docker-registry skopeo nginx-light curl podman docker.io uidmap mitmproxy chromium
-APT_BINS     := docker-registry skopeo nginx       curl podman dockerd   newuidmap mitmdump chromium
+APT_PACKAGES := docker-registry skopeo nginx-light curl podman docker.io containerd uidmap mitmproxy chromium
+APT_BINS     := docker-registry skopeo nginx       curl podman dockerd   containerd newuidmap mitmdump chromium
 # npm packages for the interop tests, installed into .tools/node_modules.
 NPM_PACKAGES := har-validator@5.1.5 chrome-har@1.3.1
 # Go clients, pinned, installed into .tools/bin.
 GO_TOOLS := oras.land/oras/cmd/oras@v1.3.6 \
 	github.com/google/go-containerregistry/cmd/crane@v0.22.1 \
-	github.com/regclient/regclient/cmd/regctl@v0.11.7
+	github.com/regclient/regclient/cmd/regctl@v0.11.7 \
+	sigs.k8s.io/cri-tools/cmd/crictl@v1.34.0
 
 .PHONY: test deps apt-deps npm-deps go-tools vet fmt-check unit build fuzz
 

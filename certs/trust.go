@@ -191,8 +191,11 @@ sudo test -e "/etc/containerd/certs.d/$REGISTRY/hosts.toml" && sudo cp "/etc/con
 sudo tee "/etc/containerd/certs.d/$REGISTRY/hosts.toml" >/dev/null <<EOF
 server = "https://$REGISTRY"
 ca = "/etc/containerd/certs.d/$REGISTRY/regtrace-ca.crt"
+
+# containerd 1.6 and 1.7 ignore a hosts.toml without this table ("invalid host tree").
+[host]
 EOF
-#    If the old hosts.toml (now hosts.toml.before-regtrace) had mirrors, add them back, each with the same ca line:
+#    If the old hosts.toml (now hosts.toml.before-regtrace) had mirrors, add them back below [host], each with the same ca line:
 #      [host."https://mirror.example.com"]
 #        capabilities = ["pull", "resolve"]
 #        ca = "/etc/containerd/certs.d/$REGISTRY/regtrace-ca.crt"

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/har"
 	"github.com/regtrace/regtrace/explain"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -324,7 +326,7 @@ func suiteClients() []*client {
 			return dockerd.logged(t, w, refHost(ref), creds, "push", ref)
 		},
 	}
-	return []*client{skopeo, podman, oras, crane, regctl, docker}
+	return append([]*client{skopeo, podman, oras, crane, regctl, docker}, containerdClients()...)
 }
 
 func lastLine(s string) string {
@@ -348,16 +350,18 @@ type scenario struct {
 	errRE, notRE *regexp.Regexp
 	// only, when set, is the one client the scenario applies to.
 	only string
+	// pushes: the scenario pushes, and clients that cannot (crictl) skip it.
+	pushes bool
 	// check looks at the decoded flows.
 	check func(t *testing.T, w *clientWorld, client string, xs []*decode.Exchange)
 }
 
 // recoversAfter200Ping are the clients measured to follow a repository's
-// Bearer challenge after an unchallenged /v2/ (oras and regctl do not ping
-// first at all). skopeo, podman and dockerd keep the ping's "no auth" and
+// Bearer challenge after an unchallenged /v2/ (oras, regctl and containerd
+// do not ping first at all). skopeo, podman and dockerd keep the ping's "no auth" and
 // never send the credentials; crane sends them as Basic to the registry and
 // gives up when it answers with a Bearer challenge.
-var recoversAfter200Ping = map[string]bool{"oras": true, "regctl": true}
+var recoversAfter200Ping = map[string]bool{"oras": true, "regctl": true, "ctr": true, "crictl": true}
 
 // normalisesHubHost are the clients measured to treat registry-1.docker.io
 // as Docker Hub and add library/ to a one-component name.
@@ -465,7 +469,9 @@ func clientScenarios() []scenario {
 				})
 				sent := false
 				for _, x := range xs {
-					sent = sent || (x.Kind == decode.KindTokenRequest && x.TokenRequest != nil && x.TokenRequest.Auth.User == "alice")
+					// As Basic, or in an OAuth2 password grant's form (containerd).
+					sent = sent || (x.Kind == decode.KindTokenRequest && x.TokenRequest != nil &&
+						(x.TokenRequest.Auth.User == "alice" || x.TokenRequest.Username == "alice"))
 				}
 				if sent != recoversAfter200Ping[c] {
 					t.Errorf("%s sent alice's credentials to the token server: %v, want %v", c, sent, recoversAfter200Ping[c])
@@ -502,7 +508,7 @@ func clientScenarios() []scenario {
 			},
 		},
 		nginx[0], nginx[1],
-		{name: "good push to a new repository",
+		{name: "good push to a new repository", pushes: true,
 			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
 				return c.push(t, w, w.reg+"/team/other:"+c.name, "admin:admin-pw")
 			},
@@ -524,7 +530,7 @@ func clientScenarios() []scenario {
 				})
 			},
 		},
-		{name: "push without push permission",
+		{name: "push without push permission", pushes: true,
 			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
 				return c.push(t, w, w.reg+"/team/app:pushed", alice)
 			},
@@ -548,7 +554,10 @@ func clientScenarios() []scenario {
 // registry that answers with a Basic challenge: distribution's htpasswd, or
 // nginx auth_basic in front of it, whose 401 is an HTML page (html).
 func basicScenarios(from, on string, host func(*clientWorld) string, html bool) [2]scenario {
-	page := func(x *decode.Exchange) bool { return !html || x.Errors.Format == "html" }
+	// A HEAD's answer has no body (containerd resolves with HEAD).
+	page := func(x *decode.Exchange) bool {
+		return !html || x.Errors.Format == "html" || x.Flow.Request.Method == http.MethodHead
+	}
 	prefix := "anonymous pull from "
 	if html {
 		prefix = "anonymous pull through "
@@ -623,7 +632,7 @@ func TestClients(t *testing.T) {
 				c.prepare(t, w)
 			}
 			for _, sc := range scenarios {
-				if sc.only != "" && sc.only != c.name {
+				if sc.only != "" && sc.only != c.name || sc.pushes && c.push == nil {
 					table[c.name][sc.name] = "-"
 					continue
 				}
@@ -684,8 +693,12 @@ func TestClients(t *testing.T) {
 						if !agrees || logFailed != (err != nil) {
 							t.Errorf("%s's debug log gives %q %v (failed %v), the HAR %q (client failed %v)\nlog:\n%s", c.name, logRule, cands, logFailed, got, err != nil, out)
 						}
+						// REGTRACE_CLIENT_LOGS=DIR keeps each log and the HAR of
+						// its run side by side: how reader fixtures are recorded.
 						if dir := os.Getenv("REGTRACE_CLIENT_LOGS"); dir != "" {
-							os.WriteFile(filepath.Join(dir, c.name+"-"+strings.NewReplacer(" ", "-", "/", "", ",", "").Replace(sc.name)+".log"), []byte(out), 0o644)
+							base := filepath.Join(dir, c.name+"-"+strings.NewReplacer(" ", "-", "/", "", ",", "").Replace(sc.name))
+							os.WriteFile(base+".log", []byte(out), 0o644)
+							writeHAR(t, base+".har", xs)
 						}
 					}
 					if err != nil {
@@ -723,6 +736,23 @@ func TestClients(t *testing.T) {
 	}
 	if p := os.Getenv("REGTRACE_CLIENT_TABLE"); p != "" {
 		os.WriteFile(p, []byte(b.String()), 0o644)
+	}
+}
+
+// writeHAR writes the flows of xs as a redacted HAR.
+func writeHAR(t *testing.T, path string, xs []*decode.Exchange) {
+	t.Helper()
+	w, err := har.Create(path, har.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range xs {
+		if err := w.Add(x.Flow, har.Annotation{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -17,15 +17,16 @@ import (
 // (only the proxy can, via --resolve) and no DNS query leaves the machine.
 // When a client can resolve a registry to loopback, dockerd treats it as
 // insecure and oras refuses its realm; behind a real proxy neither happens.
-// /etc/docker, /etc/containers and /etc/systemd are private directories too,
-// so trust set up by a test (certs.d) never touches the host.
+// /etc/docker, /etc/containers, /etc/containerd and /etc/systemd are private
+// directories too, so trust set up by a test (certs.d, hosts.toml) never
+// touches the host.
 type sandbox struct {
 	unshare string
 	dir     string
 }
 
 // sandboxedDirs are the /etc directories replaced by private ones.
-var sandboxedDirs = []string{"docker", "containers", "systemd"}
+var sandboxedDirs = []string{"docker", "containers", "containerd", "systemd"}
 
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
@@ -55,10 +56,10 @@ func newSandbox(t *testing.T) *sandbox {
 // etc is the private directory mounted on /etc/<name>.
 func (sb *sandbox) etc(name string) string { return filepath.Join(sb.dir, "etc", name) }
 
-const sandboxScript = `set -e
+var sandboxScript = `set -e
 mount --bind "$SB/hosts" /etc/hosts
 mount --bind "$SB/resolv.conf" /etc/resolv.conf
-for d in ` + "docker containers systemd" + `; do
+for d in ` + strings.Join(sandboxedDirs, " ") + `; do
 	mkdir -p "/etc/$d" # an empty mount point; what goes in it stays private
 	mount --bind "$SB/etc/$d" "/etc/$d"
 done

@@ -29,7 +29,8 @@ func TestTrustInstructionsWork(t *testing.T) {
 	rp := startProxy(t, "--ca-dir", caDir, "--no-color", "--resolve", "registry.test=127.0.0.1", "--upstream-ca", pki.CA)
 
 	shims := t.TempDir()
-	os.WriteFile(filepath.Join(shims, "sudo"), []byte("#!/bin/sh\nexec \"$@\"\n"), 0o755)
+	// sudo takes VAR=value before the command, as env does.
+	os.WriteFile(filepath.Join(shims, "sudo"), []byte("#!/bin/sh\nexec env \"$@\"\n"), 0o755)
 	os.WriteFile(filepath.Join(shims, "systemctl"), []byte("#!/bin/sh\necho \"systemctl $* (shim)\"\n"), 0o755)
 	home := t.TempDir()
 	// podman and skopeo keep their store and settings under the test.
@@ -56,8 +57,12 @@ func TestTrustInstructionsWork(t *testing.T) {
 		"curl":   {need(t, "curl"), "-sS", "-x", rp.URL, "https://" + host + "/v2/"},
 		"docker": {need(t, "docker"), "pull", image},
 		"podman": {need(t, "podman"), "pull", image},
+		// ctr fetches in its own process through the hosts directory;
+		// crictl asks the daemon, whose CRI plugin reads the same one.
+		"containerd": {need(t, "ctr"), "images", "pull", "--hosts-dir", containerdHostsDir, image},
+		"crictl":     {need(t, "crictl"), "pull", image},
 	}
-	for _, c := range []string{"skopeo", "podman", "oras", "crane", "regctl", "docker", "curl"} {
+	for _, c := range []string{"skopeo", "podman", "oras", "crane", "regctl", "docker", "containerd", "crictl", "curl"} {
 		t.Run(c, func(t *testing.T) {
 			// A sandbox each: skopeo's certs.d must not make podman pass.
 			sb := newSandbox(t)
@@ -66,6 +71,14 @@ func TestTrustInstructionsWork(t *testing.T) {
 				// dockerd with the proxy in its environment and nothing in certs.d.
 				d := startDockerdWithCerts(t, &clientWorld{pki: pki, sb: sb, rec: &recorder{URL: rp.URL}}, nil)
 				env = append(env, "DOCKER_HOST=unix://"+d.sock)
+			}
+			var cd *containerdDaemon
+			if c == "containerd" || c == "crictl" {
+				// containerd with the proxy in its environment, its
+				// config_path on the sandbox's /etc/containerd/certs.d,
+				// nothing in it.
+				cd = startContainerd(t, sb, rp.URL)
+				env = append(env, cd.criEnv()...)
 			}
 			run := func(argv ...string) (string, error) {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -92,6 +105,9 @@ func TestTrustInstructionsWork(t *testing.T) {
 			out, err := run("sh", "-ex", script)
 			if err != nil {
 				t.Fatalf("the instructions failed: %v\n%s\n--- script:\n%s", err, out, text.String())
+			}
+			if cd != nil {
+				hostsOK(t, out+cd.logs.String())
 			}
 			trace := rp.Stdout.String()[before:]
 			if c != "curl" && !strings.Contains(trace, "/v2/public/app/manifests/1.0  200") {

@@ -242,8 +242,8 @@ func sniffCtr(head []string) bool {
 		if m := cdStart(cdReqLine, r.msg()); r.dump() && m != nil && m[0] == 0 {
 			return true
 		}
-		if r.msg() == "fetching" && r.f["image"] != "" {
-			return true // ctr pull's first record
+		if (r.msg() == "fetching" || r.msg() == "pushing") && r.f["image"] != "" {
+			return true // ctr pull's or push's first record
 		}
 		resolver = resolver || cdResolver(r) && r.f["mediatype"] != "" // ctr's fetch context
 	}

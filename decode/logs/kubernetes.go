@@ -513,7 +513,7 @@ func (b *kBuilder) command(image string) string {
 	case rtDocker:
 		return "regtrace proxy --har trace.har, with the node's dockerd set up by regtrace ca trust --client docker; then docker pull " + image
 	}
-	return "regtrace proxy --har trace.har, with containerd on the node set up by regtrace ca trust --client containerd; then crictl pull " + image
+	return "regtrace proxy --har trace.har, with containerd on the node set up by regtrace ca trust --client crictl; then crictl pull " + image
 }
 
 // add appends a flow whose answer is inferred (status 0: unknown, until
