@@ -88,18 +88,32 @@ func sniffGGCR(head []string) bool {
 // stamped reports the latter, which only an entry's first line carries.
 func ggcrStrip(s string) (string, bool) {
 	s = strings.TrimRight(s, "\r") // a CR inside colour codes outlives clean
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 3 && pasteMaybe(s); i++ {
 		loc := pastePrefix.FindStringIndex(s)
 		if loc == nil {
 			break
 		}
 		s = s[loc[1]:]
 	}
+	if s == "" || !isDigit(s[0]) {
+		return s, false // ggcrPrefix opens with a digit
+	}
 	if loc := ggcrPrefix.FindStringIndex(s); loc != nil {
 		return s[loc[1]:], true
 	}
 	return s, false
 }
+
+// pasteMaybe is a cheap test that pastePrefix may match s: an optional
+// "[" then four digits and "-". Most lines fail it, and skip the regexp.
+func pasteMaybe(s string) bool {
+	if strings.HasPrefix(s, "[") {
+		s = s[1:]
+	}
+	return len(s) >= 5 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) && isDigit(s[3]) && s[4] == '-'
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // entry kinds
 const (
@@ -129,11 +143,11 @@ func ggcrKind(s string) int {
 		return eIn
 	case strings.HasPrefix(s, "<-- ") && ggcrInErr.MatchString(s):
 		return eInErr
-	case ggcrReqLine.MatchString(s):
+	case strings.Contains(s, " HTTP/") && ggcrReqLine.MatchString(s):
 		return eReqDump
-	case ggcrRespLine.MatchString(s):
+	case strings.HasPrefix(s, "HTTP/") && ggcrRespLine.MatchString(s):
 		return eRespDump
-	case ggcrDumpFail.MatchString(s):
+	case strings.HasPrefix(s, "Failed to dump ") && ggcrDumpFail.MatchString(s):
 		return eDumpFail
 	case strings.HasPrefix(s, "Error: "):
 		return eError

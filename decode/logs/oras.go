@@ -60,7 +60,6 @@ var (
 	orasReqHead = regexp.MustCompile(`^--> Request #(\d+)$`)
 	orasRspHead = regexp.MustCompile(`^<-- Response #(\d+)$`)
 	orasHeader  = regexp.MustCompile(`^\s*("(?:[^"\\]|\\.)*"): ("(?:[^"\\]|\\.)*")$`)
-	orasQuoted  = regexp.MustCompile(`^[<>] [A-Za-z ]+: ("(?:[^"\\]|\\.)*")$`)
 	// orasBodyNote is what oras prints instead of a body.
 	orasBodyNote = regexp.MustCompile(`^(?:No response body to print|Response body is empty|Response body (?:for redirect|without a content type|of content type .*|exceeding the trace size limit) is not printed|Response body redacted due to potential credentials|Error reading response body: .*)$`)
 	// orasNotFound is oras-go's errdef.ErrNotFound for a manifest's 404:
@@ -85,6 +84,9 @@ func orasStrip(s string) string {
 	for i := 0; i < 3; i++ {
 		if strings.HasPrefix(s, "[") && orasEntry.MatchString(s) {
 			break // the entry's own stamp
+		}
+		if !pasteMaybe(s) {
+			break
 		}
 		loc := pastePrefix.FindStringIndex(s)
 		if loc == nil {
@@ -305,11 +307,19 @@ func orasQuotedEnd(s string, i int) int {
 }
 
 func orasUnquote(l string) string {
-	m := orasQuoted.FindStringSubmatch(l)
-	if m == nil {
+	// orasQuoted by hand: "< " or "> ", letters and spaces, ": ", then a
+	// quoted string to the end, which strconv.Unquote checks in full.
+	if len(l) < 3 || (l[0] != '<' && l[0] != '>') || l[1] != ' ' {
 		return ""
 	}
-	s, err := strconv.Unquote(m[1])
+	j := 2
+	for j < len(l) && (l[j] == ' ' || 'A' <= l[j] && l[j] <= 'Z' || 'a' <= l[j] && l[j] <= 'z') {
+		j++
+	}
+	if j == 2 || !strings.HasPrefix(l[j:], ": \"") {
+		return ""
+	}
+	s, err := strconv.Unquote(l[j+2:])
 	if err != nil {
 		return ""
 	}
