@@ -310,11 +310,18 @@ func readDockerd(ls []line) *Trace {
 			} else if strings.HasPrefix(msg, "handling POST") {
 				path = d.reqURL
 			}
-			if img, push, ok := dAPIImage(path); ok {
+			if path == "" {
+				break
+			}
+			u, err := url.Parse(path) // once, for both questions below
+			if err != nil {
+				break
+			}
+			if img, push, ok := dAPIImage(u); ok {
 				cur = newOp(push, img, l.n)
 				continue
 			}
-			if dAPIPath(path) == "/auth" {
+			if dAPIPath(u) == "/auth" {
 				cur = newOp(false, "", l.n)
 				cur.login = true
 				continue
@@ -525,12 +532,8 @@ func dLayerOf(op *dOp, diffID string) *dLayer {
 
 // dAPIImage reads the image of a pull or push API call:
 // /v1.41/images/create?fromImage=NAME&tag=TAG, /images/NAME/push?tag=TAG.
-func dAPIImage(path string) (image string, push, ok bool) {
-	u, err := url.Parse(path)
-	if err != nil {
-		return "", false, false
-	}
-	p := dAPIPath(path)
+func dAPIImage(u *url.URL) (image string, push, ok bool) {
+	p := dAPIPath(u)
 	q := u.Query()
 	tag := q.Get("tag")
 	switch {
@@ -555,11 +558,7 @@ func dAPIImage(path string) (image string, push, ok bool) {
 }
 
 // dAPIPath is an API call's path without its version: /images/create.
-func dAPIPath(path string) string {
-	u, err := url.Parse(path)
-	if err != nil {
-		return ""
-	}
+func dAPIPath(u *url.URL) string {
 	p := u.Path
 	if strings.HasPrefix(p, "/v1.") || strings.HasPrefix(p, "/v2.") {
 		if i := strings.IndexByte(p[1:], '/'); i >= 0 {
