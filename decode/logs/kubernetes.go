@@ -610,7 +610,7 @@ func (b *kBuilder) resolve(ref kRef, e string, n int) bool {
 			}
 			f = kStatus(b.add(http.MethodHead, head, n, true), 401)
 			f.Request.Header.Set("Authorization", tokenFromLog)
-			f.Response.Header.Set("Www-Authenticate", chal+fmt.Sprintf(",error=%q", m[1]))
+			f.Response.Header.Set("Www-Authenticate", chal+",error="+strconv.Quote(m[1]))
 			return true
 		}
 		if strings.Contains(why, "no basic auth credentials") {
@@ -705,14 +705,16 @@ func (b *kBuilder) realm(ref kRef, tokenURL string) (string, string) {
 	if err != nil || u.Host == "" {
 		return "", "Bearer"
 	}
-	ch := fmt.Sprintf("Bearer realm=%q", u.Scheme+"://"+u.Host+u.Path)
-	if svc := u.Query().Get("service"); svc != "" {
-		ch += fmt.Sprintf(",service=%q", svc)
+	// strconv.Quote is fmt's %q for a string, without fmt.
+	ch := "Bearer realm=" + strconv.Quote(u.Scheme+"://"+u.Host+u.Path)
+	q := u.Query()
+	if svc := q.Get("service"); svc != "" {
+		ch += ",service=" + strconv.Quote(svc)
 	}
-	if sc := u.Query().Get("scope"); sc != "" {
+	if sc := q.Get("scope"); sc != "" {
 		scope = sc
 	}
-	return tokenURL, ch + fmt.Sprintf(",scope=%q", scope)
+	return tokenURL, ch + ",scope=" + strconv.Quote(scope)
 }
 
 // token: the HEAD was challenged, and the token request failed. An
