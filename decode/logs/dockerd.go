@@ -3,7 +3,6 @@ package logs
 import (
 	"cmp"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -1041,18 +1040,23 @@ func (g dTarget) scope(push bool) string {
 // in the log.
 func (b *dBuilder) bearer(g dTarget, ping *flow.Flow, push bool, n int) *flow.Flow {
 	realm, svc := g.realm()
-	ch := fmt.Sprintf("Bearer realm=%q", realm)
-	q := url.Values{}
+	// strconv.Quote is fmt's %q for a string; the query is what
+	// url.Values.Encode writes (keys sorted: scope, service).
+	ch := "Bearer realm=" + strconv.Quote(realm)
+	q := ""
 	if g.name != "" {
-		q.Set("scope", g.scope(push)) // a login asks for no scope
+		q = "scope=" + url.QueryEscape(g.scope(push)) // a login asks for no scope
 	}
 	if svc != "" {
-		ch += fmt.Sprintf(",service=%q", svc)
-		q.Set("service", svc)
+		ch += ",service=" + strconv.Quote(svc)
+		if q != "" {
+			q += "&"
+		}
+		q += "service=" + url.QueryEscape(svc)
 	}
 	ping.Response.Status = http.StatusUnauthorized
 	ping.Response.Header.Set("Www-Authenticate", ch)
-	return b.add(http.MethodGet, realm+"?"+q.Encode(), n, false)
+	return b.add(http.MethodGet, realm+"?"+q, n, false)
 }
 
 // failedAt: the error names the request that failed (the last URL of a
@@ -1070,14 +1074,15 @@ func (b *dBuilder) failedAt(op *dOp, g dTarget, ping *flow.Flow, method string, 
 	case nested || !strings.HasPrefix(u.Path, "/v2/"):
 		// The token request, on its way to the realm the challenge named.
 		realm := u.Scheme + "://" + u.Host + u.Path
-		ch := fmt.Sprintf("Bearer realm=%q", realm)
-		if svc := u.Query().Get("service"); svc != "" {
-			ch += fmt.Sprintf(",service=%q", svc)
+		ch := "Bearer realm=" + strconv.Quote(realm)
+		uq := u.Query()
+		if svc := uq.Get("service"); svc != "" {
+			ch += ",service=" + strconv.Quote(svc)
 		}
 		ping.Response.Status = http.StatusUnauthorized
 		ping.Response.Header.Set("Www-Authenticate", ch)
 		tf := b.add(method, u.String(), n, true)
-		if acct := u.Query().Get("account"); acct != "" {
+		if acct := uq.Get("account"); acct != "" {
 			// dockerd names the account only when it has credentials,
 			// which it sends as Basic.
 			tf.Request.Header.Set("Authorization", redactedNoUser)
