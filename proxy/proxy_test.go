@@ -906,12 +906,16 @@ func TestSettleWaitsForRequestsInProgress(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	// The slow request is being served: Settle must not return yet.
+	// Until the proxy holds the slow request (on a loaded machine this can
+	// take a while: the wait is not what is tested)...
+	for deadline := time.Now().Add(30 * time.Second); e.proxy.held.count() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow request never reached the proxy")
+		}
+	}
+	// ...then, while it is being served, Settle must not return.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	for e.proxy.held.count() == 0 && ctx.Err() == nil {
-		time.Sleep(time.Millisecond) // until the handler has begun
-	}
 	if err := e.proxy.Settle(ctx); err == nil {
 		t.Fatal("Settle returned while a request was being served")
 	}

@@ -23,8 +23,8 @@ func TestRunWithEachClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range suiteClients() {
-		if c.name == "docker" {
-			continue // the daemon pulls: see TestRunDockerSaysWhatToDo
+		if c.name == "docker" || c.name == "crictl" {
+			continue // the daemon pulls: see TestRunDaemonClientsSayWhatToDo
 		}
 		t.Run(c.name, func(t *testing.T) {
 			if c.prepare != nil {
@@ -72,18 +72,29 @@ func exitCode(err error) int {
 	return 0
 }
 
-// TestRunDockerSaysWhatToDo: the docker CLI does not pull, so regtrace run
-// says how to give the daemon the proxy and the CA, and still runs it.
-func TestRunDockerSaysWhatToDo(t *testing.T) {
-	docker := need(t, "docker")
-	var out, errb strings.Builder
-	code := run2(&out, &errb, "run", "--no-color", "--", docker, "--version")
-	if code != 0 || !strings.Contains(out.String(), "Docker version") {
-		t.Errorf("exit %d, stdout %q", code, out.String())
-	}
-	for _, want := range []string{"the daemon does", "/etc/docker/certs.d/<host:port>/ca.crt", "regtrace ca trust --client docker"} {
-		if !strings.Contains(errb.String(), want) {
-			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
-		}
+// TestRunDaemonClientsSayWhatToDo: the docker CLI and crictl do not pull,
+// so regtrace run says how to give the daemon the proxy and the CA, and
+// still runs them.
+func TestRunDaemonClientsSayWhatToDo(t *testing.T) {
+	for _, c := range []struct {
+		prog, version string
+		want          []string
+	}{
+		{"docker", "Docker version", []string{"the daemon does", "/etc/docker/certs.d/<host:port>/ca.crt", "regtrace ca trust --client docker"}},
+		{"crictl", "crictl version", []string{"the container runtime (containerd, CRI-O) does", "hosts.toml", "regtrace ca trust --client crictl"}},
+	} {
+		t.Run(c.prog, func(t *testing.T) {
+			bin := need(t, c.prog)
+			var out, errb strings.Builder
+			code := run2(&out, &errb, "run", "--no-color", "--", bin, "--version")
+			if code != 0 || !strings.Contains(out.String(), c.version) {
+				t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+			}
+			for _, want := range c.want {
+				if !strings.Contains(errb.String(), want) {
+					t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+				}
+			}
+		})
 	}
 }

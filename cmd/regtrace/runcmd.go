@@ -86,10 +86,15 @@ func runRun(c *cli.Context) error {
 	if os.Getenv("REGTRACE_ACTIVE") == "1" {
 		fmt.Fprintln(stderr, "regtrace: note: already inside regtrace run: this run's proxy goes direct, not through the outer one")
 	}
-	if filepath.Base(args[0]) == "docker" {
+	switch filepath.Base(args[0]) {
+	case "docker":
 		fmt.Fprintln(stderr, "regtrace: note: the docker CLI does not pull or push itself; the daemon does, and it does not use this proxy. "+
 			"Give the daemon the proxy (systemd drop-in Environment=HTTPS_PROXY=… or daemon.json \"proxies\") and the CA "+
 			"(/etc/docker/certs.d/<host:port>/ca.crt), then use regtrace proxy; see regtrace ca trust --client docker.")
+	case "crictl":
+		fmt.Fprintln(stderr, "regtrace: note: crictl does not pull itself; the container runtime (containerd, CRI-O) does, as for the kubelet, "+
+			"and it does not use this proxy. Give the runtime the proxy (systemd drop-in Environment=HTTPS_PROXY=…) and the CA "+
+			"(containerd: a hosts.toml under its config_path), then use regtrace proxy; see regtrace ca trust --client crictl.")
 	}
 	opts, err := proxyConfig(c)
 	if err != nil {
