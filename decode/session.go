@@ -50,6 +50,10 @@ type Exchange struct {
 	// Errors is what a non-2xx response body said.
 	Errors    ErrorBody
 	RateLimit *RateLimit
+	// Upstream is, for a registry request that names another registry in
+	// its ns query parameter, that registry, normalised: containerd asks a
+	// mirror from hosts.toml this way on behalf of the image's registry.
+	Upstream string
 	// ToRealm is true for a tunnel (KindTunnel) to a host that an earlier
 	// challenge named as its token realm; Registry is then that registry.
 	ToRealm bool
@@ -282,6 +286,9 @@ func (s *Session) finish(x *Exchange, r route) *Exchange {
 	default:
 		x.Kind, x.Repo, x.Ref, x.From = r.kind, r.repo, r.ref, r.from
 		x.Need = needs(req.Method, r)
+		if x.Kind.IsRegistry() {
+			x.Upstream = upstreamOf(u, x.Registry)
+		}
 	}
 
 	if x.Kind != KindTokenRequest {
@@ -290,6 +297,25 @@ func (s *Session) finish(x *Exchange, r route) *Exchange {
 	s.learnChallenges(x)
 	s.learnRedirect(x)
 	return x
+}
+
+// upstreamOf returns the registry a mirror request names in ns, or "" when
+// there is none, it is the registry asked, or it is not a host[:port].
+func upstreamOf(u *url.URL, registry string) string {
+	if !strings.Contains(u.RawQuery, "ns=") {
+		return ""
+	}
+	ns := u.Query().Get("ns")
+	if ns == "" || strings.ContainsAny(ns, "/ \t@?#") {
+		return ""
+	}
+	if _, err := url.Parse("https://" + ns); err != nil {
+		return ""
+	}
+	if r := NormalizeRegistry(ns); r != registry {
+		return r
+	}
+	return ""
 }
 
 func (s *Session) isRedirectTarget(u *url.URL) bool {

@@ -393,3 +393,25 @@ func TestDecodeAllAgreesWithDecode(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionMirrorNamesItsUpstream: containerd asks a hosts.toml mirror
+// with ns=<the image's registry>; the server itself gets no ns, and an ns
+// that is not a host, or names the registry asked, is not an upstream.
+func TestSessionMirrorNamesItsUpstream(t *testing.T) {
+	xs := decodeAll(flowtest.Seq(
+		flowtest.Head("https://mirror.example:5000/v2/library/nginx/manifests/1.27?ns=docker.io").UA("containerd/1.7.24").Status(404),
+		flowtest.Head("https://harbor.example/v2/proxy/team/app/manifests/1.0?ns=Registry.Example%3A5000").UA("containerd/2.0.0").Status(200),
+		flowtest.Get("https://harbor.example/v2/proxy/team/app/blobs/sha256:"+strings.Repeat("a", 64)+"?ns=registry.example:5000").UA("containerd/2.0.0").Status(200),
+		flowtest.Head("https://registry-1.docker.io/v2/library/nginx/manifests/1.27").UA("containerd/1.7.24").Status(200),
+		flowtest.Head("https://registry-1.docker.io/v2/library/nginx/manifests/1.27?ns=docker.io").UA("containerd/1.7.24").Status(200),
+		flowtest.Head("https://mirror.example/v2/a/manifests/1?ns=evil.example/path").Status(404),
+		flowtest.Head("https://mirror.example/v2/a/manifests/1?ns=").Status(404),
+		flowtest.Get("https://mirror.example/token?ns=docker.io&scope=repository:a:pull").Status(404),
+	))
+	want := []string{"docker.io", "registry.example:5000", "registry.example:5000", "", "", "", "", ""}
+	for i, x := range xs {
+		if x.Upstream != want[i] {
+			t.Errorf("#%d %s %s: Upstream %q, want %q", i+1, x.Kind, x.Flow.Request.URL, x.Upstream, want[i])
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
@@ -486,18 +487,37 @@ func clientName(c decode.Client) string {
 // Group splits exchanges into operations: one per client (User-Agent) and
 // registry. Token requests join the operation of the registry whose
 // challenge named their realm; redirect targets the operation that was
-// redirected.
+// redirected. A mirror asked on behalf of the image's registry (ns=, the
+// hosts of one hosts.toml) is part of that registry's operation, and so
+// are its token requests and a tunnel to it that could not be opened: a
+// fallback from mirror to upstream is one pull.
 func Group(xs []*decode.Exchange) []*Operation {
 	var ops []*Operation
 	byKey := map[string]*Operation{}
 	byFlow := map[flow.ID]*Operation{}
 	started := map[*Operation]bool{} // kept as we go: a scan per ping would be quadratic
 	lastByReg := map[string]*Operation{}
+	// mirrorOf: client and mirror registry -> the registry it stood in for.
+	mirrorOf := map[string]string{}
 	type opRepo struct {
 		op   *Operation
 		repo string
 	}
 	hasRepo := map[opRepo]bool{}
+	// dangling is a failed tunnel to a host no operation has used yet: the
+	// first host of a fallback (a mirror that is down) belongs to the
+	// operation the client's next request is part of, when it came at once.
+	var dangling *decode.Exchange
+	add := func(op *Operation, x *decode.Exchange) {
+		op.Exchanges = append(op.Exchanges, x)
+		byFlow[x.Flow.ID] = op
+	}
+	newOp := func(key string, x *decode.Exchange, reg string) *Operation {
+		op := &Operation{Client: x.Client, Registry: reg}
+		byKey[key] = op
+		ops = append(ops, op)
+		return op
+	}
 	for _, x := range xs {
 		reg := x.Registry
 		if x.Kind == decode.KindBlobRedirect && x.RedirectFrom != 0 {
@@ -505,14 +525,34 @@ func Group(xs []*decode.Exchange) []*Operation {
 				reg = op.Registry
 			}
 		}
-		key := x.Client.UserAgent + "\x00" + reg
+		ua := x.Client.UserAgent
+		if x.Upstream != "" {
+			mirrorOf[ua+"\x00"+reg] = x.Upstream
+			reg = x.Upstream
+		} else if up, ok := mirrorOf[ua+"\x00"+reg]; ok {
+			reg = up
+		}
+		if d := dangling; d != nil && !fallbackAfter(d, x) {
+			dangling = nil
+			op := newOp(d.Client.UserAgent+"\x00"+d.Registry, d, d.Registry)
+			add(op, d)
+			lastByReg[d.Registry] = op
+		}
+		key := ua + "\x00" + reg
 		op := byKey[key]
 		// A CONNECT does not name the client (Go's transport sends its own
 		// default User-Agent, others none): a tunnel that
 		// could not be opened belongs to the last operation on its
 		// registry, or to the realm's registry (decode attributes it).
-		if x.Kind == decode.KindTunnel && anonymousTunnel(x) && lastByReg[reg] != nil {
-			op = lastByReg[reg]
+		if x.Kind == decode.KindTunnel && anonymousTunnel(x) {
+			if o := lastByReg[x.Registry]; o != nil {
+				op = o
+			} else if o := lastByReg[reg]; o != nil {
+				op = o
+			} else if bad(x) && !x.ToRealm && dangling == nil {
+				dangling = x
+				continue
+			}
 		}
 		// Every registry client starts a run with a /v2/ ping: a ping after
 		// repository or token requests begins another operation (two skopeo
@@ -521,13 +561,16 @@ func Group(xs []*decode.Exchange) []*Operation {
 			op = nil
 		}
 		if op == nil {
-			op = &Operation{Client: x.Client, Registry: reg}
-			byKey[key] = op
-			ops = append(ops, op)
+			op = newOp(key, x, reg)
 		}
-		op.Exchanges = append(op.Exchanges, x)
-		byFlow[x.Flow.ID] = op
+		if d := dangling; d != nil {
+			dangling = nil
+			add(op, d)
+			lastByReg[d.Registry] = op
+		}
+		add(op, x)
 		lastByReg[reg] = op
+		lastByReg[x.Registry] = op
 		// A run that failed at the token server pings again next time.
 		if x.Repo != "" || x.Kind == decode.KindTokenRequest {
 			started[op] = true
@@ -542,7 +585,31 @@ func Group(xs []*decode.Exchange) []*Operation {
 			}
 		}
 	}
+	if d := dangling; d != nil {
+		add(newOp(d.Client.UserAgent+"\x00"+d.Registry, d, d.Registry), d)
+	}
 	return ops
+}
+
+// fallbackGap is how soon after a host failed a client's next request must
+// come to be its fallback to the next host: containerd, docker and
+// containers/image move on at once.
+const fallbackGap = 2 * time.Second
+
+// fallbackAfter reports whether next, a request made right after the
+// failed tunnel d, can be the same client moving on to its next host.
+func fallbackAfter(d, next *decode.Exchange) bool {
+	if next.Kind == decode.KindTunnel || next.ToRealm || !(next.Kind.IsRegistry() || next.Kind.IsV1()) {
+		return false
+	}
+	// Only clients with a list of hosts per registry move on to the next.
+	switch next.Client.Family {
+	case "containerd", "docker", "containers-image":
+	default:
+		return false
+	}
+	end := d.Flow.Start.Add(d.Flow.Timings.Total())
+	return !next.Flow.Start.Before(d.Flow.Start) && next.Flow.Start.Sub(end) <= fallbackGap
 }
 
 // ids collects flow IDs of exchanges.

@@ -185,11 +185,27 @@ func retriedFlags(op *Operation) []bool {
 	good := map[string]bool{}     // paths a later request succeeded on
 	goodHost := map[string]bool{} // hosts a later exchange succeeded with
 	goodToken, goodRegOrToken := false, false
+	// A fallback to another host (a mirror's answer, then the upstream's:
+	// one operation, see Group): the later host's answer is the one the
+	// operation is judged on. laterReg is a registry later registry
+	// requests went to, multiReg whether there were several; laterObj the
+	// same per object asked for.
+	laterReg, multiReg := "", false
+	laterObj, multiObj := map[string]string{}, map[string]bool{}
+	fellBack := func(x *decode.Exchange) bool {
+		if x.Repo == "" || !(x.Kind.IsRegistry() || x.Kind.IsV1()) {
+			return laterReg != "" && (multiReg || laterReg != x.Registry)
+		}
+		r, ok := laterObj[fallbackObject(x)]
+		return ok && (multiObj[fallbackObject(x)] || r != x.Registry)
+	}
 	for i := len(op.Exchanges) - 1; i >= 0; i-- {
 		x := op.Exchanges[i]
 		p := tokPath(x)
 		host := strings.ToLower(x.Host)
 		switch {
+		case bad(x) && x.Kind != decode.KindPing && fellBack(x):
+			out[i] = true
 		// A 401 is the start of the auth handshake: once the same request
 		// gets past authentication (whatever it then answers, a 404 the
 		// next exchange is judged on), the 401 did its job.
@@ -209,6 +225,19 @@ func retriedFlags(op *Operation) []bool {
 		if s := status(x); x.Flow.Err == nil && s != 0 && s != http.StatusUnauthorized && s != http.StatusForbidden {
 			pastAuth[p] = true
 		}
+		if x.Kind.IsRegistry() && x.Kind != decode.KindPing || x.Kind.IsV1() {
+			if laterReg != "" && laterReg != x.Registry {
+				multiReg = true
+			}
+			laterReg = x.Registry
+			if x.Repo != "" {
+				k := fallbackObject(x)
+				if r, ok := laterObj[k]; ok && r != x.Registry {
+					multiObj[k] = true
+				}
+				laterObj[k] = x.Registry
+			}
+		}
 		if !bad(x) {
 			good[p] = true
 			goodHost[host] = true
@@ -217,6 +246,19 @@ func retriedFlags(op *Operation) []bool {
 		}
 	}
 	return out
+}
+
+// fallbackObject names what x asked for the same way on every host of a
+// fallback: a mirror's library/ and Docker Hub's implicit one match.
+func fallbackObject(x *decode.Exchange) string {
+	class := "other"
+	switch {
+	case x.Kind.IsManifest():
+		class = "manifest"
+	case x.Kind.IsBlob():
+		class = "blob"
+	}
+	return class + "\x00" + strings.TrimPrefix(decode.NormalizeRepo(x.Host, x.Repo), "library/") + "\x00" + x.Ref
 }
 
 // decideOutcome classifies each exchange of op and decides the outcome.

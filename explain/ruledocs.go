@@ -575,6 +575,18 @@ func ruleDocs() []RuleDoc {
 			CannotProve: "Whether the source repository exists or is only hidden from this account.",
 		},
 		{
+			ID:       RuleMirrorFellBack,
+			Title:    "A mirror failed and the client got the image from the next host",
+			Catalog:  0,
+			Verdicts: []Verdict{VerdictOK},
+			Signature: "One operation asked several hosts for the same thing (containerd's hosts.toml mirrors, which name the image's registry in ?ns=, or a mirror list): " +
+				"the first failed (401/403, 404, 5xx, or could not be reached) and a later host served the request. The pull worked; the mirror served nothing.",
+			ClientsSay: "Nothing: containerd logs \"trying next host\" at info level, and the pull succeeds.",
+			Fix: "If the mirror should serve these pulls: credentials for the mirror host itself (those for the upstream name are not sent to it), " +
+				"its upstream and path (a pull-through cache for another registry answers 404), or its address; otherwise remove it from the mirror list.",
+			CannotProve: "Whether the mirror would serve other images, or other clients with their own credentials.",
+		},
+		{
 			ID:       RuleUnexplainedFailure,
 			Title:    "The operation failed and no rule explains why",
 			Catalog:  0,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/regtrace/regtrace/decode"
@@ -41,7 +42,7 @@ func maskingDescribe(x *decode.Exchange) string {
 	target := x.Host
 	if req.URL != nil {
 		target = req.URL.Path
-		if x.Kind == decode.KindBlobRedirect || x.Kind == decode.KindOther {
+		if x.Kind == decode.KindBlobRedirect || x.Kind == decode.KindOther || x.Kind == decode.KindTunnel {
 			target = x.Host + req.URL.Path
 		}
 	}
@@ -246,13 +247,35 @@ func maskingEndpointFallback(in *Input, ops []*Operation) []Finding {
 	final := map[key]*decode.Exchange{}   // last exchange of the client for the repository
 	tried := map[key][]*decode.Exchange{} // its exchanges for it, in flow order
 	var order []key
+	// A tunnel to a host that could not be opened (a mirror that is down)
+	// is that host's answer to the request its operation made next.
+	opOf := map[*decode.Exchange]*Operation{} // exchanges of operations with such a tunnel
+	for _, op := range ops {
+		if slices.ContainsFunc(op.Exchanges, func(x *decode.Exchange) bool {
+			return x.Kind == decode.KindTunnel && !x.ToRealm && bad(x)
+		}) {
+			for _, x := range op.Exchanges {
+				opOf[x] = op
+			}
+		}
+	}
+	downHost := map[*Operation]*decode.Exchange{}
 	for _, x := range in.Exchanges {
+		op := opOf[x]
+		if op != nil && x.Kind == decode.KindTunnel && !x.ToRealm && bad(x) {
+			downHost[op] = x
+			continue
+		}
 		if !(x.Kind.IsRegistry() || x.Kind.IsV1()) || x.Repo == "" {
 			continue
 		}
 		k := key{x.Client.UserAgent, maskingRepoKey(x)}
 		if _, ok := final[k]; !ok {
 			order = append(order, k)
+		}
+		if t := downHost[op]; op != nil && t != nil {
+			tried[k] = append(tried[k], t)
+			delete(downHost, op)
 		}
 		final[k] = x
 		tried[k] = append(tried[k], x)
@@ -276,7 +299,7 @@ func maskingEndpointFallback(in *Input, ops []*Operation) []Finding {
 		}
 		said := maskingDescribe(rep)
 		if pick.says {
-			if q := maskingContainerdSays(in, rep); q != "" {
+			if q := maskingContainerdSays(in, rep, pick.gen); q != "" {
 				said += fmt.Sprintf(", printed as %q", q)
 			}
 		}
@@ -300,9 +323,12 @@ func maskingAnswers(xs []*decode.Exchange, sameRequest bool) []*decode.Exchange 
 	last := xs[len(xs)-1]
 	var regs []string
 	per := map[string]*decode.Exchange{}
-	for _, x := range xs {
-		if sameRequest && !maskingSameRequest(x, last) {
-			continue
+	for i, x := range xs {
+		// A tunnel stands for the request after it.
+		if y := x; sameRequest && !maskingSameRequest(y, last) {
+			if x.Kind != decode.KindTunnel || i+1 >= len(xs) || !maskingSameRequest(xs[i+1], last) {
+				continue
+			}
 		}
 		if _, ok := per[x.Registry]; !ok {
 			regs = append(regs, x.Registry)
@@ -339,8 +365,10 @@ type maskingPick struct {
 	sameRequest bool
 	// containerd: the answers are its hosts, hosts.toml's server last.
 	containerd bool
-	// says: the client's error text is known (containerd's Resolve).
+	// says: the client's error text is known (containerd's Resolve), as
+	// containerd gen ("1.6", "1.7", "2") words it.
 	says bool
+	gen  string
 	// other is the other ranking the client may use (a containerd-based
 	// program whose User-Agent does not say which containerd it embeds).
 	other *maskingPick
@@ -374,13 +402,13 @@ var (
 		lead: "%s asked several hosts for %s and reported %s: containerd 1.x reports the first error that is not a 404, " +
 			"in the order of its hosts (hosts.toml's [host] entries, then server).",
 		reported:    maskingContainerdResolve(false),
-		sameRequest: true, containerd: true, says: true,
+		sameRequest: true, containerd: true, says: true, gen: "1.7",
 	}
 	maskingContainerd2 = maskingPick{
 		lead: "%s asked several hosts for %s and reported %s: containerd 2 reports the first answer of the most relevant kind, " +
 			"an error status other than 404, then a 404, then an error raised before any status (a transport error, or its own authorization error such as no credentials for a Basic challenge).",
 		reported:    maskingContainerdResolve(true),
-		sameRequest: true, containerd: true, says: true,
+		sameRequest: true, containerd: true, says: true, gen: "2",
 	}
 	maskingContainerdFetch = maskingPick{
 		lead:        "%s asked several hosts for %s and reported %s: fetching by digest, containerd reports the first host's error.",
@@ -411,9 +439,12 @@ func maskingPickFor(x *decode.Exchange) maskingPick {
 		return maskingContainerdFetch
 	}
 	if c.Program == "containerd" || c.Program == "ctr" {
-		switch major, _, _ := strings.Cut(strings.TrimPrefix(c.Version, "v"), "."); major {
+		major, rest, _ := strings.Cut(strings.TrimPrefix(c.Version, "v"), ".")
+		switch major {
 		case "1":
-			return maskingContainerd1
+			p := maskingContainerd1
+			p.gen = maskingContainerd1Words(rest)
+			return p
 		case "2", "3":
 			return maskingContainerd2
 		}
@@ -422,6 +453,34 @@ func maskingPickFor(x *decode.Exchange) maskingPick {
 	p := maskingContainerd2
 	p.other = &maskingContainerd1
 	return p
+}
+
+// maskingContainerd1Words says how a containerd 1.MINOR.PATCH words its
+// errors (rest is "MINOR.PATCH…"): up to 1.6.24 a status as "pulling from
+// host … failed with status code" ("1.6"), and up to 1.6.24 and 1.7.7 a
+// Basic challenge it has no credentials for as that 401 ("1.7"); 1.6.25
+// and 1.7.8 took 2.0's texts ("unexpected status from …", "no basic auth
+// credentials"), read in remotes/docker/resolver.go and authorizer.go.
+func maskingContainerd1Words(rest string) string {
+	// The leading digits: "20~ds1", "13+unknown".
+	num := func(s string) (int, error) {
+		if i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+			s = s[:i]
+		}
+		return strconv.Atoi(s)
+	}
+	minorS, patchS, _ := strings.Cut(rest, ".")
+	minor, err1 := num(minorS)
+	patch, err2 := num(patchS)
+	switch {
+	case err1 != nil:
+		return "1.7"
+	case minor < 6, minor == 6 && (err2 != nil || patch < 25):
+		return "1.6"
+	case minor == 7 && (err2 != nil || patch < 8):
+		return "1.7"
+	}
+	return "2"
 }
 
 // maskingContainerdResolve returns containerd's Resolve ranking: 2.x's
@@ -466,7 +525,9 @@ func maskingContainerdFirst(in *Input, answers []*decode.Exchange) *decode.Excha
 func maskingContainerdRank(in *Input, x *decode.Exchange) int {
 	r := x.Flow.Response
 	switch {
-	case r == nil:
+	case r == nil, x.Kind == decode.KindTunnel:
+		// A refused CONNECT is a transport error to Go's client, whatever
+		// status the proxy answered it with.
 		return 1
 	case r.Status < 400 && x.Flow.Err == nil:
 		return 0
@@ -495,13 +556,37 @@ func maskingContainerdRank(in *Input, x *decode.Exchange) int {
 // reports it, as 1.6 to 2.x word it (ErrInvalidAuthorization wrapped in
 // "pull access denied…", remotes/errors.ErrUnexpectedStatus, ErrNotFound),
 // or "" when the trace does not show which.
-func maskingContainerdSays(in *Input, x *decode.Exchange) string {
+func maskingContainerdSays(in *Input, x *decode.Exchange, gen string) string {
 	const denied = "pull access denied, repository does not exist or may require authorization: "
+	req := x.Flow.Request
+	if x.Kind == decode.KindTunnel {
+		// Go's transport reports a refused CONNECT by the proxy's status text.
+		why := "proxyconnect …"
+		if r := x.Flow.Response; r != nil {
+			why = http.StatusText(r.Status)
+		}
+		return fmt.Sprintf("failed to do request: Head \"https://%s/v2/…\": %s", x.Host, why)
+	}
+	status := func() string {
+		st := x.Flow.Response.Status
+		if gen == "1.6" {
+			what := "manifests"
+			if x.Kind.IsBlob() {
+				what = "blobs"
+			}
+			return fmt.Sprintf("pulling from host %s failed with status code [%s %s]: %d %s", x.Host, what, x.Ref, st, http.StatusText(st))
+		}
+		return fmt.Sprintf("unexpected status from %s request to …: %d %s", req.Method, st, http.StatusText(st))
+	}
 	switch maskingContainerdRank(in, x) {
 	case 1:
 		c := bearerChallenge(x)
 		switch {
 		case x.Flow.Response == nil:
+		case x.Auth.Scheme == "" && c == nil && gen != "2":
+			// The authorizer gives up on a Basic challenge without
+			// credentials silently: the 401 is returned as a status.
+			return status()
 		case x.Auth.Scheme == "" && c == nil:
 			return denied + "authorization failed: no basic auth credentials"
 		case c != nil && c.ErrorCode() != "" && x.Auth.Scheme != "":
@@ -510,8 +595,7 @@ func maskingContainerdSays(in *Input, x *decode.Exchange) string {
 	case 2:
 		return "…: not found"
 	case 3:
-		st := x.Flow.Response.Status
-		return fmt.Sprintf("unexpected status from %s request to …: %d %s", x.Flow.Request.Method, st, http.StatusText(st))
+		return status()
 	}
 	return ""
 }
@@ -587,8 +671,13 @@ func maskingHiddenAuthFailure(in *Input, lead string, pick maskingPick, rep *dec
 // 404: fixing the credentials would end in not found.
 func maskingHiddenNotFound(lead string, pick maskingPick, rep *decode.Exchange, answers []*decode.Exchange) (Finding, bool) {
 	up := answers[len(answers)-1]
-	if !pick.containerd || !maskingAuthFailure(rep) || up == rep || up.Registry == rep.Registry || status(up) != http.StatusNotFound || up.Flow.Response.Synthetic {
+	down := rep.Kind == decode.KindTunnel || rep.Flow.Err != nil
+	if !pick.containerd || !(maskingAuthFailure(rep) || down) || up == rep || up.Registry == rep.Registry || status(up) != http.StatusNotFound || up.Flow.Response.Synthetic {
 		return Finding{}, false
+	}
+	failure, through, repair := "auth failure", "lets the request through", "credentials with access on "+rep.Host+" itself (those for "+up.Registry+" are not sent to it)"
+	if down {
+		failure, through, repair = "failure to reach it", "answers", "bring "+rep.Host+" back or correct its address"
 	}
 	verdict := VerdictUnauthorizedAmbiguous
 	means := "a 404 either way: the reference is missing there, or the registry hides the repository from this identity"
@@ -603,11 +692,11 @@ func maskingHiddenNotFound(lead string, pick maskingPick, rep *decode.Exchange, 
 		Repo:     upRepo,
 		Evidence: ids(rep, up),
 		Why: fmt.Sprintf("%s The last host it tried, %s (hosts.toml's server, normally the upstream), answered %s: %s. "+
-			"The reported auth failure is real, but it hides that answer: once %s lets the request through, the pull still fails unless %s serves the image itself.",
-			lead, up.Host, maskingDescribe(up), means, rep.Host, rep.Host),
+			"The reported %s is real, but it hides that answer: once %s %s, the pull still fails unless %s serves the image itself.",
+			lead, up.Host, maskingDescribe(up), means, failure, rep.Host, through, rep.Host),
 		Fix: fmt.Sprintf("Check the reference on %s first, which answered 404 (`crane ls %s/%s`, `skopeo list-tags docker://%s/%s` or `regctl tag ls %s/%s` list its tags). "+
-			"Then repair or remove the mirror: credentials with access on %s itself (those for %s are not sent to it), or take its [host] entry out of hosts.toml.",
-			up.Registry, up.Registry, upRepo, up.Registry, upRepo, up.Registry, upRepo, rep.Host, up.Registry),
+			"Then repair or remove the mirror: %s, or take its [host] entry out of hosts.toml.",
+			up.Registry, up.Registry, upRepo, up.Registry, upRepo, up.Registry, upRepo, repair),
 	}, true
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,7 @@ const (
 	maskingDockerMirrorNoCreds   = "docker reports Docker Hub's manifest unknown, the last endpoint's, after a mirror refuses"
 	maskingCtrd2ThreeHosts       = "containerd 2 reports the first mirror's 404 over the second mirror's insufficient scope and the upstream's 404"
 	maskingCtrd2Mirror403        = "containerd 2 reports a mirror's 403 and hides the upstream's 404"
+	maskingCtr16MirrorDown404    = "ctr 1.6 reports a mirror that is down and hides the upstream's 404"
 )
 
 // maskingMirrorNoCredsHub404: a mirror answers 401 with a Basic challenge
@@ -211,7 +213,7 @@ func maskingTraces() []ruleTrace {
 					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
 				flowtest.Head("https://registry.test/v2/team/app/manifests/9.9").UA(maskingCtr16).Bearer(appTok).Status(404),
 			},
-			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleCredentialsRejectedAtToken, RuleNotFoundIsReal},
 			primary: RuleEndpointFallbackMasks,
 		},
 		{
@@ -227,7 +229,7 @@ func maskingTraces() []ruleTrace {
 				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtr16).Bearer(anonTok).Status(401).
 					Challenge(maskingRegRealm + `,scope="repository:team/app:pull",error="insufficient_scope"`),
 			},
-			want:    []Rule{RuleInsufficientScope, RuleHeadErrorWithoutBody, RuleNotFoundIsReal},
+			want:    []Rule{RuleHeadErrorWithoutBody, RuleInsufficientScope},
 			primary: RuleInsufficientScope,
 		},
 		{
@@ -264,7 +266,7 @@ func maskingTraces() []ruleTrace {
 					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
 				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtrd2UA).Bearer(appTok).Status(404),
 			},
-			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal, RuleInsufficientScope},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
 			primary: RuleEndpointFallbackMasks,
 		},
 		{
@@ -279,7 +281,7 @@ func maskingTraces() []ruleTrace {
 					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
 				flowtest.Head("https://registry.test/v2/team/app/manifests/2.0").UA(maskingCtrd2UA).Bearer(appTok).Status(404),
 			},
-			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal, RuleDeniedAuthenticated},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
 			primary: RuleEndpointFallbackMasks,
 		},
 		{
@@ -294,7 +296,64 @@ func maskingTraces() []ruleTrace {
 				flowtest.Head("https://registry-1.docker.io/v2/library/postgres/manifests/14.2").UA(maskingContainer).Bearer(pgTok).Status(200).
 					RespHeader("Docker-Content-Digest", "sha256:1111111111111111111111111111111111111111111111111111111111111111"),
 			},
-			want: []Rule{RuleLaterRunSucceeded},
+			want: []Rule{RuleMirrorFellBack},
+		},
+
+		{
+			// A mirror that is down: the proxy's 502 to the CONNECT is a
+			// transport error to containerd, which then asks the upstream.
+			name: "ctr 1.6 falls back from a mirror that is down to the upstream, which serves the image",
+			flows: []*flowtest.Builder{
+				flowtest.New("CONNECT", "https://mirror.test:5000").UA("Go-http-client/1.1").Err(flow.ErrRefused, "dial tcp 10.0.0.7:5000: connect: connection refused"),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtr16).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull"`),
+				flowtest.Post("https://auth.test/token").UA(maskingCtr16).Form(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"s3cret"},
+					"scope": {"repository:team/app:pull"}, "service": {"registry.test"}, "client_id": {"containerd-client"}}).Status(200).JSON(maskingHubTokenBody(appTok)),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtr16).Bearer(appTok).Status(200).
+					RespHeader("Docker-Content-Digest", "sha256:2222222222222222222222222222222222222222222222222222222222222222"),
+			},
+			want: []Rule{RuleMirrorFellBack},
+		},
+		{
+			name: maskingCtr16MirrorDown404,
+			flows: []*flowtest.Builder{
+				flowtest.New("CONNECT", "https://mirror.test:5000").UA("Go-http-client/1.1").Err(flow.ErrRefused, "dial tcp 10.0.0.7:5000: connect: connection refused"),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/9.9").UA(maskingCtr16).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull"`),
+				flowtest.Get("https://auth.test/token?scope=repository%3Ateam%2Fapp%3Apull&service=registry.test").UA(maskingCtr16).
+					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/9.9").UA(maskingCtr16).Bearer(appTok).Status(404),
+			},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
+			primary: RuleEndpointFallbackMasks,
+		},
+		{
+			// containerd 2 ranks the upstream's 404 above a transport error:
+			// what it reports is the truth, and the mirror is a side note.
+			name: "containerd 2 reports the upstream's not found over a mirror that is down",
+			flows: []*flowtest.Builder{
+				flowtest.New("CONNECT", "https://mirror.test:5000").UA("Go-http-client/1.1").Err(flow.ErrRefused, "dial tcp 10.0.0.7:5000: connect: connection refused"),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/9.9").UA(maskingCtrd2UA).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull"`),
+				flowtest.Get("https://auth.test/token?scope=repository%3Ateam%2Fapp%3Apull&service=registry.test").UA(maskingCtrd2UA).
+					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/9.9").UA(maskingCtrd2UA).Bearer(appTok).Status(404),
+			},
+			want:    []Rule{RuleNotFoundIsReal},
+			primary: RuleNotFoundIsReal,
+		},
+		{
+			// crane has no mirrors: a failed tunnel just before its pull is
+			// another client's, and stays that client's failure.
+			name: "a tunnel that could not be opened is not taken for crane's fallback",
+			flows: []*flowtest.Builder{
+				flowtest.New("CONNECT", "https://gone.test:443").UA("Go-http-client/1.1").Err(flow.ErrDNS, "dial tcp: lookup gone.test: no such host"),
+				flowtest.Get("https://registry.test/v2/").UA("go-containerregistry/v0.20.2").Status(200),
+				flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").UA("go-containerregistry/v0.20.2").Status(200).
+					RespHeader("Docker-Content-Digest", "sha256:2222222222222222222222222222222222222222222222222222222222222222"),
+			},
+			want:    []Rule{RuleRegistryUnreachable},
+			primary: RuleRegistryUnreachable,
 		},
 
 		// 6. local-only-image-resolved-remotely
@@ -512,6 +571,19 @@ func TestMaskingPickFor(t *testing.T) {
 			t.Errorf("maskingPickFor(%s %q) = %q, want %q", method, tt.ua, got.lead, tt.want.lead)
 		case (got.other != nil) != tt.other:
 			t.Errorf("maskingPickFor(%s %q) has another ranking = %v, want %v", method, tt.ua, got.other != nil, tt.other)
+		}
+	}
+}
+
+// TestContainerd1Words: which containerd 1.x words its errors as 1.6.20
+// does, as 1.7.0 does, or as 2.0 does (1.6.25 and 1.7.8 took 2.0's texts).
+func TestContainerd1Words(t *testing.T) {
+	for rest, want := range map[string]string{
+		"6.20~ds1": "1.6", "6.24": "1.6", "6.25": "2", "6.38": "2", "5.18": "1.6", "6": "1.6",
+		"7.0": "1.7", "7.7": "1.7", "7.8": "2", "7.13+unknown": "2", "7.27-1": "2", "x": "1.7",
+	} {
+		if got := maskingContainerd1Words(rest); got != want {
+			t.Errorf("containerd 1.%s: %q, want %q", rest, got, want)
 		}
 	}
 }

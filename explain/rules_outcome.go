@@ -18,6 +18,7 @@ const (
 	RuleLaterRunSucceeded   Rule = "later-run-succeeded"
 	RuleMountRefused        Rule = "cross-repo-mount-refused-then-uploaded"
 	RuleRegistryUnreachable Rule = "registry-unreachable"
+	RuleMirrorFellBack      Rule = "mirror-fell-back-to-upstream"
 )
 
 // VerdictUnexplained: the operation failed and no rule says why.
@@ -30,6 +31,7 @@ func outcomeRules() []rule {
 		{id: RuleRegistryUnreachable, group: 13, explains: true, op: outcomeRegistryUnreachable},
 		{id: RuleLaterRunSucceeded, group: 80, explains: false, op: outcomeRecovered},
 		{id: RuleMountRefused, group: 81, explains: false, op: outcomeMountRefused},
+		{id: RuleMirrorFellBack, group: 82, explains: false, op: outcomeMirrorFellBack},
 		// Last of all: it reads which operations the others explained.
 		{id: RuleUnexplainedFailure, group: 99, explains: true, global: outcomeUnexplained},
 	}
@@ -278,4 +280,70 @@ func outcomeMountRefused(in *Input, op *Operation) []Finding {
 		}, x))
 	}
 	return out
+}
+
+// outcomeMirrorFellBack: the operation reached its goal on another host
+// after the first one it asked (a hosts.toml mirror, a registry mirror)
+// failed. Nothing is broken, but the mirror serves nothing: every pull goes
+// to the upstream, slower and counted against its rate limits.
+func outcomeMirrorFellBack(in *Input, op *Operation) []Finding {
+	o := op.Outcome()
+	if !o.Reached {
+		return nil // the masking rule says which answer the client reported
+	}
+	var first *decode.Exchange // the first failure on a host the operation then left
+	for i, x := range op.Exchanges {
+		if op.Role(i) == RoleRetried && x.Registry != "" && !x.ToRealm && x.Kind != decode.KindTokenRequest && leftHost(op, i) {
+			first = x
+			break
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	var served *decode.Exchange
+	for _, y := range op.Exchanges {
+		if y.Flow.ID > first.Flow.ID && y.Registry != first.Registry && !bad(y) && (y.Kind.IsManifest() || y.Kind.IsBlob()) {
+			served = y
+			break
+		}
+	}
+	if served == nil {
+		return nil
+	}
+	why := fmt.Sprintf("%s asked %s first and got %s; it then fell back to %s, which served the request (%s). "+
+		"%s serves nothing to this client as configured: its pulls go to %s instead (slower, and counted against that registry's rate limits).",
+		clientName(op.Client), first.Host, maskingDescribe(first), served.Host, served.Flow.ID, first.Host, served.Host)
+	fix := "If " + first.Host + " should serve these pulls, "
+	switch st := status(first); {
+	case first.Kind == decode.KindTunnel || first.Flow.Err != nil:
+		fix += "make it reachable from this machine (its address and port in hosts.toml or the mirror list, and that it is up)"
+	case st == http.StatusUnauthorized || st == http.StatusForbidden:
+		fix += "give the client credentials for " + first.Host + " itself: credentials stored for the upstream's name " +
+			"(a node's registry config, a pull secret keyed by that name) are not sent to a mirror"
+	case st == http.StatusNotFound:
+		fix += "check that it mirrors " + served.Host + " (a pull-through cache configured for another upstream answers 404) and the path it expects (hosts.toml override_path)"
+	default:
+		fix += "look at its own log for this request"
+	}
+	fix += "; otherwise take it out of the client's mirror list (containerd: its [host] entry in hosts.toml)."
+	return []Finding{tokWithRepo(Finding{
+		Verdict:  VerdictOK,
+		Client:   clientName(op.Client),
+		Registry: first.Registry,
+		Evidence: ids(first, served),
+		Why:      why,
+		Fix:      fix,
+	}, served)}
+}
+
+// leftHost: a registry exchange after op.Exchanges[i] went to another host.
+func leftHost(op *Operation, i int) bool {
+	x := op.Exchanges[i]
+	for _, y := range op.Exchanges[i+1:] {
+		if (y.Kind.IsRegistry() || y.Kind.IsV1()) && y.Registry != x.Registry {
+			return true
+		}
+	}
+	return false
 }

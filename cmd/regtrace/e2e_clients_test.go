@@ -45,7 +45,10 @@ type clientWorld struct {
 	basicFront string
 	// deadRealm is distribution under token auth whose realm is a closed
 	// port on auth.test.
-	deadRealm         string
+	deadRealm string
+	// open is a distribution without auth holding nothing (a mirror that
+	// answers 404); deadMirror a closed port on registry.test.
+	open, deadMirror  string
 	layout            string // an OCI layout with tag 1.0, to push
 	tokens, hubTokens *tokenServer
 	// via, when set, wraps every client command (regtrace run … --); the
@@ -131,6 +134,8 @@ func startClientWorld(t *testing.T) *clientWorld {
     }
   }`, basicFrontPort, w.pki.Cert, w.pki.Key, users, openReg.Port))
 	w.basicFront = fmt.Sprintf("front.test:%d", basicFrontPort)
+	w.open = fmt.Sprintf("registry.test:%d", startRegistry(t, w.pki, "").Port)
+	w.deadMirror = fmt.Sprintf("registry.test:%d", freePort(t))
 
 	deadReg := startRegistry(t, w.pki, w.tokens.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", freePort(t))))
 	w.deadRealm = fmt.Sprintf("registry.test:%d", deadReg.Port)
@@ -206,6 +211,8 @@ type client struct {
 	// logs: the client runs with its debug log on, and regtrace explain
 	// reads it (issue 13): the log must give the HAR's verdict.
 	logs bool
+	// hostsDir: the client reads containerd's hosts.toml (mirrors).
+	hostsDir bool
 	// prepare runs once before the scenarios (e.g. starting dockerd).
 	prepare func(t *testing.T, w *clientWorld)
 	pull    func(t *testing.T, w *clientWorld, ref, creds string) (string, error)
@@ -352,6 +359,9 @@ type scenario struct {
 	only string
 	// pushes: the scenario pushes, and clients that cannot (crictl) skip it.
 	pushes bool
+	// mirrored: the scenario puts mirrors in hosts.toml, and clients
+	// without one skip it.
+	mirrored bool
 	// check looks at the decoded flows.
 	check func(t *testing.T, w *clientWorld, client string, xs []*decode.Exchange)
 }
@@ -375,7 +385,7 @@ func ruleIs(r explain.Rule) func(string) explain.Rule {
 func clientScenarios() []scenario {
 	htpasswd := basicScenarios("a Basic-auth registry", "on a Basic-auth registry", func(w *clientWorld) string { return w.basic }, false)
 	nginx := basicScenarios("nginx auth_basic", "through nginx auth_basic", func(w *clientWorld) string { return w.basicFront }, true)
-	return []scenario{
+	return append([]scenario{
 		{name: "good pull",
 			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
 				return c.pull(t, w, w.reg+"/team/app:1.0", alice)
@@ -547,7 +557,7 @@ func clientScenarios() []scenario {
 				})
 			},
 		},
-	}
+	}, mirrorScenarios()...)
 }
 
 // basicScenarios are an anonymous pull and a wrong password against a
@@ -632,7 +642,7 @@ func TestClients(t *testing.T) {
 				c.prepare(t, w)
 			}
 			for _, sc := range scenarios {
-				if sc.only != "" && sc.only != c.name || sc.pushes && c.push == nil {
+				if sc.only != "" && sc.only != c.name || sc.pushes && c.push == nil || sc.mirrored && !c.hostsDir {
 					table[c.name][sc.name] = "-"
 					continue
 				}

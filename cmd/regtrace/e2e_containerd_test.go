@@ -189,7 +189,7 @@ func containerdClients() []*client {
 		hostsOK(t, out)
 		return out, err
 	}
-	ctrClient := &client{name: "ctr", logs: true, prepare: prepare(&forCtr, "containerd"),
+	ctrClient := &client{name: "ctr", logs: true, hostsDir: true, prepare: prepare(&forCtr, "containerd"),
 		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
 			args := []string{"images", "pull", "--hosts-dir", containerdHostsDir}
 			if creds != "" {
@@ -214,7 +214,7 @@ func containerdClients() []*client {
 	// base64 "user:password" a docker config's auth field holds), in turn.
 	// It cannot push.
 	pulls := 0
-	crictl := &client{name: "crictl", logs: true, prepare: prepare(&forCrictl, "crictl"),
+	crictl := &client{name: "crictl", logs: true, hostsDir: true, prepare: prepare(&forCrictl, "crictl"),
 		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
 			args := []string{need(t, "crictl"), "pull"}
 			if creds != "" {

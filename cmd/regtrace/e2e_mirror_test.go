@@ -1,0 +1,146 @@
+package main
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/explain"
+)
+
+// mirrors puts mirror entries before upstream's server in the hosts.toml
+// that the trust instructions wrote for upstream (containerd reads it on
+// every pull), each with the same ca line, as the instructions tell a user
+// to add back a node's mirrors; the file is restored when the test ends.
+func (w *clientWorld) mirrors(t *testing.T, upstream string, mirrors ...string) {
+	t.Helper()
+	path := filepath.Join(w.sb.etc("containerd"), "certs.d", upstream, "hosts.toml")
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no hosts.toml for %s: %v", upstream, err)
+	}
+	t.Cleanup(func() { os.WriteFile(path, before, 0o644) })
+	ca := filepath.Join(containerdHostsDir, upstream, "regtrace-ca.crt")
+	var b strings.Builder
+	b.Write(before)
+	for _, m := range mirrors {
+		b.WriteString("\n[host.\"https://" + m + "\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"" + ca + "\"\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mirrorScenarios are pulls through a mirror in hosts.toml, for the
+// clients that read one (ctr, crictl): which host's answer containerd
+// reports is its own ranking (explain/rules_masking.go), measured here.
+func mirrorScenarios() []scenario {
+	authErr := regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401|no basic auth`)
+	// mirrorAsked: containerd asked the mirror, naming the upstream in ns=.
+	mirrorAsked := func(t *testing.T, xs []*decode.Exchange, mirror, upstream string) {
+		t.Helper()
+		wantExchange(t, xs, "a manifest request to the mirror "+mirror+" with ns="+upstream, func(x *decode.Exchange) bool {
+			if !isManifest(x) || x.Host != mirror {
+				return false
+			}
+			q, _ := url.ParseQuery(x.Flow.Request.URL.RawQuery)
+			return q.Get("ns") == upstream
+		})
+	}
+	// fellBack: explain notes that the mirror served nothing, in one
+	// operation with the upstream's requests.
+	fellBack := func(t *testing.T, xs []*decode.Exchange, mirror string) {
+		t.Helper()
+		rep := explain.Explain(explain.Input{Exchanges: xs})
+		for _, f := range rep.Findings {
+			if f.Rule == explain.RuleMirrorFellBack && strings.Contains(f.Why, mirror) {
+				return
+			}
+		}
+		t.Errorf("no %s finding names %s:\n%s", explain.RuleMirrorFellBack, mirror, findingsText(rep))
+	}
+	return []scenario{
+		{name: "mirror refuses, upstream has no such tag", mirrored: true,
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				w.mirrors(t, w.hub, w.basic)
+				return c.pull(t, w, w.hub+"/library/nginx:9.9", "")
+			},
+			ok: always(false), rule: ruleIs(explain.RuleEndpointFallbackMasks),
+			errRE: authErr,
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				mirrorAsked(t, xs, w.basic, w.hub)
+				wantExchange(t, xs, "the upstream's 404 for tag 9.9", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Host == w.hub && x.Ref == "9.9" && status(x) == 404
+				})
+			},
+		},
+		{name: "mirror refuses, upstream serves", mirrored: true,
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				w.mirrors(t, w.hub, w.basic)
+				return c.pull(t, w, w.hub+"/library/nginx:1.0", "")
+			},
+			ok: always(true), rule: ruleIs(""),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				mirrorAsked(t, xs, w.basic, w.hub)
+				fellBack(t, xs, w.basic)
+				wantExchange(t, xs, "the upstream's manifest", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Host == w.hub && status(x) == 200
+				})
+			},
+		},
+		{name: "mirror answers 404, upstream refuses", mirrored: true,
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				w.mirrors(t, w.reg, w.open)
+				return c.pull(t, w, w.reg+"/team/app:1.0", "")
+			},
+			ok: always(false), rule: ruleIs(explain.RuleInsufficientScope),
+			errRE: authErr,
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				mirrorAsked(t, xs, w.open, w.reg)
+				wantExchange(t, xs, "the mirror's 404", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Registry == w.open && status(x) == 404
+				})
+			},
+		},
+		{name: "mirror down, upstream serves", mirrored: true,
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				w.mirrors(t, w.reg, w.deadMirror)
+				return c.pull(t, w, w.reg+"/team/app:1.0", alice)
+			},
+			ok: always(true), rule: ruleIs(""),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a failed tunnel to the mirror", func(x *decode.Exchange) bool {
+					return x.Kind == decode.KindTunnel && x.Registry == w.deadMirror && x.Flow.Err != nil
+				})
+				fellBack(t, xs, w.deadMirror)
+			},
+		},
+		{name: "mirror down, upstream has no such tag", mirrored: true,
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				w.mirrors(t, w.reg, w.deadMirror)
+				return c.pull(t, w, w.reg+"/team/app:9.9", alice)
+			},
+			ok: always(false), rule: ruleIs(explain.RuleEndpointFallbackMasks),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "the upstream's 404 for tag 9.9", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Registry == w.reg && x.Ref == "9.9" && status(x) == 404
+				})
+			},
+		},
+		{name: "mirror's token realm unreachable, upstream serves", mirrored: true,
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				w.mirrors(t, w.reg, w.deadRealm)
+				return c.pull(t, w, w.reg+"/team/app:1.0", alice)
+			},
+			ok: always(true), rule: ruleIs(""),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				mirrorAsked(t, xs, w.deadRealm, w.reg)
+				fellBack(t, xs, w.deadRealm)
+			},
+		},
+	}
+}
