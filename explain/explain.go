@@ -69,6 +69,9 @@ type Finding struct {
 	// Candidates, on an unexplained failure read from a log, are the rules
 	// what the log shows fits, most likely first: only the wire can tell.
 	Candidates []Rule
+	// sideEffect: true, but not what the client reported (a host it tried
+	// after another host's answer, which it reported): never primary.
+	sideEffect bool
 }
 
 // Operation is what one client did with one registry: its pings, token
@@ -334,6 +337,7 @@ func Explain(in Input) *Report {
 	for _, op := range rep.Operations {
 		op.Outcome()
 	}
+	reportedStops(&in, rep.Operations)
 	recoverOutcomes(rep.Operations)
 	in.covered = map[*Operation]bool{}
 	byFlow := map[flow.ID]*Operation{}
@@ -395,7 +399,7 @@ func Explain(in Input) *Report {
 					f.Fix = withHint.join(f.Fix, func() string { return src.CredentialsHint })
 				}
 			}
-			if r.explains && f.Verdict != VerdictOK {
+			if r.explains && f.Verdict != VerdictOK && !f.sideEffect {
 				if fo.op != nil {
 					in.covered[fo.op] = true
 				}
@@ -405,7 +409,7 @@ func Explain(in Input) *Report {
 					}
 				}
 			}
-			if r.explains && f.Verdict != VerdictOK && (primary < 0 || recovered(primaryOp) && !recovered(fo.op)) {
+			if r.explains && f.Verdict != VerdictOK && !f.sideEffect && (primary < 0 || recovered(primaryOp) && !recovered(fo.op)) {
 				primary, primaryOp = len(rep.Findings), fo.op
 			}
 			rep.Findings = append(rep.Findings, f)
@@ -457,7 +461,7 @@ func (r *Report) Failed() bool {
 		}
 	}
 	for _, f := range r.Findings {
-		if f.Rule == RuleClientDistrustsCA || f.Rule == RuleNoRegistryTraffic {
+		if (f.Rule == RuleClientDistrustsCA || f.Rule == RuleNoRegistryTraffic) && !f.sideEffect {
 			return true
 		}
 	}
@@ -526,11 +530,16 @@ func Group(xs []*decode.Exchange) []*Operation {
 			}
 		}
 		ua := x.Client.UserAgent
+		key := ua + "\x00" + reg
 		if x.Upstream != "" {
-			mirrorOf[ua+"\x00"+reg] = x.Upstream
+			mirrorOf[key] = x.Upstream
 			reg = x.Upstream
-		} else if up, ok := mirrorOf[ua+"\x00"+reg]; ok {
-			reg = up
+			key = ua + "\x00" + reg
+		} else if len(mirrorOf) > 0 {
+			if up, ok := mirrorOf[key]; ok {
+				reg = up
+				key = ua + "\x00" + reg
+			}
 		}
 		if d := dangling; d != nil && !fallbackAfter(d, x) {
 			dangling = nil
@@ -538,7 +547,6 @@ func Group(xs []*decode.Exchange) []*Operation {
 			add(op, d)
 			lastByReg[d.Registry] = op
 		}
-		key := ua + "\x00" + reg
 		op := byKey[key]
 		// A CONNECT does not name the client (Go's transport sends its own
 		// default User-Agent, others none): a tunnel that

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/regtrace/regtrace/decode"
@@ -382,6 +383,46 @@ func goalOfKinds(op *Operation, withProbes bool) Goal {
 		return GoalUnknown
 	}
 	return GoalLogin
+}
+
+// reportedStops: containerd asks its hosts in turn for each request and
+// reports one host's answer by its own ranking (maskingPickFor): an
+// operation over several hosts stopped at that answer, not necessarily at
+// the last host's.
+func reportedStops(in *Input, ops []*Operation) {
+	for _, op := range ops {
+		o := op.Outcome()
+		if o.Reached || o.Stop == nil || o.Stop.Repo == "" || op.Client.Family != "containerd" {
+			continue
+		}
+		key := maskingRepoKey(o.Stop)
+		var xs []*decode.Exchange
+		multi := false
+		for _, x := range op.Exchanges {
+			switch {
+			case x.Kind == decode.KindTunnel && !x.ToRealm && bad(x):
+				xs = append(xs, x)
+			case (x.Kind.IsRegistry() || x.Kind.IsV1()) && x.Repo != "" && maskingRepoKey(x) == key && x.Flow.ID <= o.Stop.Flow.ID:
+				multi = multi || x.Registry != o.Stop.Registry
+				xs = append(xs, x)
+			}
+		}
+		if !multi {
+			continue
+		}
+		pick := maskingPickFor(o.Stop)
+		answers := maskingAnswers(xs, pick.sameRequest)
+		if len(answers) < 2 {
+			continue
+		}
+		rep := pick.reported(in, answers)
+		i, j := slices.Index(op.Exchanges, rep), slices.Index(op.Exchanges, o.Stop)
+		if rep == nil || rep == o.Stop || i < 0 || j < 0 {
+			continue
+		}
+		op.roles[i], op.roles[j] = RoleFailed, RoleRetried
+		o.Stop, o.Stage = rep, StageOf(rep)
+	}
 }
 
 // recoverOutcomes links each failed operation to the first later operation

@@ -64,6 +64,29 @@ func ruleDocs() []RuleDoc {
 		},
 		// ---- group 10–13: transport (catalog §3 step 1) ----
 		{
+			ID:       RuleEndpointFallbackMasks,
+			Title:    "The client tried several registries and reported one answer, hiding another registry's auth failure or not-found",
+			Catalog:  4,
+			Verdicts: []Verdict{VerdictUnauthorized, VerdictDenied, VerdictNotFound, VerdictUnauthorizedAmbiguous},
+			Signature: "Across the trace, one client (User-Agent) asked several registries for the same repository (Docker Hub's implicit library/ ignored when comparing names). " +
+				"The answer it reported is picked by that client's own ranking, read in its source: docker, the last endpoint's; containerd, per request over its hosts in hosts.toml order (server last), " +
+				"1.x the first error that is not a 404 (all 404: not found), 2.x the first of the most relevant kind — an error status other than 404, then a 404, then an error raised before any status " +
+				"(transport, or its authorizer's own: no Basic credentials, a token it could not fetch, a Bearer error= on the retried request) — and, fetching by digest, the first host's; " +
+				"other clients, the last answer. It fires when that answer failed otherwise (404, 5xx, a transport error) while another registry's answer was a genuine 401 or 403; " +
+				"or, for containerd, when it is a host's 401 or 403 while the last host, the server, answered 404.",
+			ClientsSay: `docker log: "Attempting next endpoint for pull after error: Head "http://my.mirror:5001/v2/library/postgres/manifests/14.2": no basic auth credentials"; ` +
+				`ctr: "failed to resolve reference "…": unexpected status from HEAD request to https://mirror…/v2/…/manifests/…?ns=…: 401 Unauthorized"; ` +
+				`containerd: "pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials"; ` +
+				`podman: "3 errors occurred: * … docker.io …: denied * … quay.io …: unauthorized * … manifest unknown"`,
+			Fix: "Decide which registry should serve the image. If it is the one that refused, configure credentials for that host itself (credentials for the upstream name are not sent to a mirror) " +
+				"and pull again; otherwise remove or repair the mirror / search-registry entry (containerd: the [host] entry in hosts.toml) and use a fully qualified reference. " +
+				"When the reported refusal hides the upstream's 404, check the reference there first: fixing the mirror alone ends in not found.",
+			CannotProve: "Which registry the user meant. What the client printed is inferred from its ranking, not seen: docker with the containerd image store resolves through containerd and ranks as containerd does, " +
+				"BuildKit and nerdctl rank as the containerd they embed (their User-Agent does not say which), podman prints all of them, " +
+				"and a trace without Authorization headers cannot tell containerd's own authorization errors from a 401 status. " +
+				"The client's mirror configuration (daemon.json registry-mirrors, hosts.toml, registries.conf) is not on the wire.",
+		},
+		{
 			ID:       RuleNoRegistryTraffic,
 			Title:    "No registry traffic went through the proxy",
 			Catalog:  0,
@@ -152,29 +175,6 @@ func ruleDocs() []RuleDoc {
 				"Upgrade Docker to 17.06 or later (or set --disable-legacy-registry) so the V2 error is the one reported.",
 			CannotProve: "Whether the image exists: a 401/403 hides existence until the request is authorized. " +
 				"Whether credentials were stored for the registry: the daemon's credential store is not on the wire; `docker login` then a pull would show an authenticated V2 answer.",
-		},
-		{
-			ID:       RuleEndpointFallbackMasks,
-			Title:    "The client tried several registries and reported one answer, hiding another registry's auth failure or not-found",
-			Catalog:  4,
-			Verdicts: []Verdict{VerdictUnauthorized, VerdictDenied, VerdictNotFound, VerdictUnauthorizedAmbiguous},
-			Signature: "Across the trace, one client (User-Agent) asked several registries for the same repository (Docker Hub's implicit library/ ignored when comparing names). " +
-				"The answer it reported is picked by that client's own ranking, read in its source: docker, the last endpoint's; containerd, per request over its hosts in hosts.toml order (server last), " +
-				"1.x the first error that is not a 404 (all 404: not found), 2.x the first of the most relevant kind — an error status other than 404, then a 404, then an error raised before any status " +
-				"(transport, or its authorizer's own: no Basic credentials, a token it could not fetch, a Bearer error= on the retried request) — and, fetching by digest, the first host's; " +
-				"other clients, the last answer. It fires when that answer failed otherwise (404, 5xx, a transport error) while another registry's answer was a genuine 401 or 403; " +
-				"or, for containerd, when it is a host's 401 or 403 while the last host, the server, answered 404.",
-			ClientsSay: `docker log: "Attempting next endpoint for pull after error: Head "http://my.mirror:5001/v2/library/postgres/manifests/14.2": no basic auth credentials"; ` +
-				`ctr: "failed to resolve reference "…": unexpected status from HEAD request to https://mirror…/v2/…/manifests/…?ns=…: 401 Unauthorized"; ` +
-				`containerd: "pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials"; ` +
-				`podman: "3 errors occurred: * … docker.io …: denied * … quay.io …: unauthorized * … manifest unknown"`,
-			Fix: "Decide which registry should serve the image. If it is the one that refused, configure credentials for that host itself (credentials for the upstream name are not sent to a mirror) " +
-				"and pull again; otherwise remove or repair the mirror / search-registry entry (containerd: the [host] entry in hosts.toml) and use a fully qualified reference. " +
-				"When the reported refusal hides the upstream's 404, check the reference there first: fixing the mirror alone ends in not found.",
-			CannotProve: "Which registry the user meant. What the client printed is inferred from its ranking, not seen: docker with the containerd image store resolves through containerd and ranks as containerd does, " +
-				"BuildKit and nerdctl rank as the containerd they embed (their User-Agent does not say which), podman prints all of them, " +
-				"and a trace without Authorization headers cannot tell containerd's own authorization errors from a 401 status. " +
-				"The client's mirror configuration (daemon.json registry-mirrors, hosts.toml, registries.conf) is not on the wire.",
 		},
 		{
 			ID:       RuleLocalOnlyImageRemote,

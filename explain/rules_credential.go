@@ -1080,6 +1080,9 @@ func credBasicNoCredentials(in *Input, op *Operation) []Finding {
 		return nil
 	}
 	last := op.Last()
+	if st := op.Outcome().Stop; st != nil && st.Registry != last.Registry {
+		last = st // the host whose answer the client reported (containerd's hosts)
+	}
 	if last == nil || credPos(op, last) < b || status(last) != http.StatusUnauthorized || credBasicOnly(last) == nil {
 		return nil
 	}
@@ -1094,20 +1097,30 @@ func credBasicNoCredentials(in *Input, op *Operation) []Finding {
 	}
 	first := op.Exchanges[b]
 	c := credBasicOnly(first)
+	// The host that asked: a mirror's own name, not the image's registry.
+	reg := op.Registry
+	if first.Registry != "" {
+		reg = first.Registry
+	}
 	var why string
 	if len(empty) > 0 {
 		why = fmt.Sprintf("%s asked for Basic credentials (%s) and the client answered with `Authorization: Basic Og==` in %s — an empty user and password, which containers/image (skopeo, podman, buildah, CRI-O) sends when it has no credentials for the host — and got 401 again.",
 			credRef(first), c.String(), credRef(empty[0]))
 	} else {
 		why = fmt.Sprintf("%s asked for Basic credentials (%s) and the client never sent any: it has no credentials stored for %s (docker: \"no basic auth credentials\", containerd: \"authorization failed: no basic auth credentials\", oras: \"basic credential not found\").",
-			credRef(first), c.String(), credOr(op.Registry, "this host"))
+			credRef(first), c.String(), credOr(reg, "this host"))
 	}
-	if e := credSentElsewhere(in, op); e != nil && e.Registry != op.Registry {
+	if e := credSentElsewhere(in, op); e != nil && e.Registry != reg {
 		why += fmt.Sprintf(" The same client did send credentials to %s in %s: the login is stored under another host name.", e.Host, credRef(e))
 	}
-	fix := fmt.Sprintf("Log in to the exact host and port the image reference names: `docker login %s` (or podman/skopeo/oras login); credentials stored for another host name or port are not used.", credOr(op.Registry, "<host[:port]>"))
+	fix := fmt.Sprintf("Log in to the exact host and port the image reference names: `docker login %s` (or podman/skopeo/oras login); credentials stored for another host name or port are not used.", credOr(reg, "<host[:port]>"))
+	if up := first.Upstream; up != "" {
+		why += fmt.Sprintf(" %s is a mirror the client asked on behalf of %s (containerd's hosts.toml): credentials for %s are not sent to it.", first.Host, up, up)
+		fix = fmt.Sprintf("Give the client credentials for the mirror %s itself (a node's registry config and the kubelet's pull secrets are looked up by host name), "+
+			"or take its [host] entry out of hosts.toml so the pull goes to %s.", first.Host, up)
+	}
 	realm, svc := strings.ToLower(c.Realm()), strings.ToLower(c.Service())
-	if strings.Contains(realm, ".ecr.") || strings.Contains(svc, "ecr.amazonaws.com") || strings.Contains(op.Registry, ".ecr.") {
+	if strings.Contains(realm, ".ecr.") || strings.Contains(svc, "ecr.amazonaws.com") || strings.Contains(reg, ".ecr.") {
 		fix += " ECR: `aws ecr get-login-password --region <region> | docker login -u AWS --password-stdin <account>.dkr.ecr.<region>.amazonaws.com` (the account and region must match the realm), or the ECR credential helper."
 	}
 	fix += " Nexus: enable the Docker Bearer Token Realm if anonymous pulls should work."

@@ -29,7 +29,9 @@ func maskingRules() []rule {
 		{id: RuleProxyOrMITM, group: 11, explains: true, op: maskingProxyOrMITM},
 		{id: RuleBlobRedirectAuthConflict, group: 12, explains: true, op: maskingBlobRedirect},
 		{id: RuleV1FallbackMasked, group: 20, explains: true, op: maskingV1Fallback},
-		{id: RuleEndpointFallbackMasks, group: 21, explains: true, global: maskingEndpointFallback},
+		// Before the transport rules: when a host the client reported could not
+		// be reached while another answered, the masking finding says both.
+		{id: RuleEndpointFallbackMasks, group: 9, explains: true, global: maskingEndpointFallback},
 		{id: RuleLocalOnlyImageRemote, group: 22, explains: true, op: maskingLocalOnly},
 		{id: RuleHeadErrorWithoutBody, group: 75, explains: false, op: maskingHeadWithoutBody},
 	}
@@ -896,13 +898,20 @@ func maskingProxyOrMITM(in *Input, op *Operation) []Finding {
 				return nil
 			}
 		}
-		return []Finding{{
+		f := Finding{
 			Verdict:  VerdictTransport,
 			Repo:     decode.NormalizeRepo(x.Host, x.Repo),
 			Evidence: ids(x),
 			Why: fmt.Sprintf("%s did not come from the registry: %s. Every auth conclusion about this host is moot until that is fixed.",
 				maskingDescribe(x), what),
-		}}
+		}
+		// containerd reported another host's answer: this one was a side
+		// effect of its fallback (a host it tried next, a CA it lacks there).
+		if st := op.Outcome().Stop; st != nil && st != x && st.Registry != x.Registry && st.Flow.Err == nil {
+			f.sideEffect = true
+			f.Why += fmt.Sprintf(" The client reported %s's answer instead (%s), which it had asked first.", st.Host, maskingDescribe(st))
+		}
+		return []Finding{f}
 	}
 	return nil
 }

@@ -177,7 +177,7 @@ func maskingTraces() []ruleTrace {
 		{
 			name:  maskingCtrd17MirrorNoCreds,
 			flows: maskingMirrorNoCredsHub404(maskingContainer),
-			want:  []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
+			want:  []Rule{RuleEndpointFallbackMasks, RuleHeadErrorWithoutBody},
 			// containerd 1.x reports the mirror's "no basic auth
 			// credentials" (its first error that is not a 404).
 			primary: RuleEndpointFallbackMasks,
@@ -213,7 +213,7 @@ func maskingTraces() []ruleTrace {
 					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
 				flowtest.Head("https://registry.test/v2/team/app/manifests/9.9").UA(maskingCtr16).Bearer(appTok).Status(404),
 			},
-			want:    []Rule{RuleEndpointFallbackMasks, RuleCredentialsRejectedAtToken, RuleNotFoundIsReal},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleCredentialsRejectedAtToken, RuleHeadErrorWithoutBody},
 			primary: RuleEndpointFallbackMasks,
 		},
 		{
@@ -266,7 +266,7 @@ func maskingTraces() []ruleTrace {
 					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
 				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtrd2UA).Bearer(appTok).Status(404),
 			},
-			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleHeadErrorWithoutBody},
 			primary: RuleEndpointFallbackMasks,
 		},
 		{
@@ -281,7 +281,7 @@ func maskingTraces() []ruleTrace {
 					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
 				flowtest.Head("https://registry.test/v2/team/app/manifests/2.0").UA(maskingCtrd2UA).Bearer(appTok).Status(404),
 			},
-			want:    []Rule{RuleEndpointFallbackMasks, RuleNotFoundIsReal},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleDeniedAuthenticated, RuleHeadErrorWithoutBody},
 			primary: RuleEndpointFallbackMasks,
 		},
 		{

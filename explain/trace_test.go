@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
@@ -144,6 +145,58 @@ func globalTraces() []ruleTrace {
 			handshakes: []flow.HandshakeFailure{{Target: "registry.test:443", ServerName: "registry.test",
 				Message: "remote error: tls: bad certificate", Reason: "the client does not trust the regtrace CA"}},
 			want:    []Rule{RuleClientDistrustsCA},
+			primary: RuleClientDistrustsCA,
+		},
+		{
+			// The issue-14 measurement: hosts.toml gave the mirror a ca
+			// line and the server none; ctr reported the mirror's 401.
+			name: "ctr reports a mirror's 401 and the server it tried next does not trust the CA",
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://mirror.test/v2/team/app/manifests/1.0?ns=registry.test").UA("containerd/1.6.20~ds1").Status(401).
+					Challenge(`Basic realm="mirror"`),
+			},
+			handshakes: []flow.HandshakeFailure{{Time: flowtest.Epoch.Add(time.Second), Target: "registry.test:443", ServerName: "registry.test",
+				Message: "remote error: tls: bad certificate", Reason: "the client does not trust the regtrace CA"}},
+			want:    []Rule{RuleClientDistrustsCA, RuleBasicChallengeNoCredentials, RuleHeadErrorWithoutBody},
+			primary: RuleBasicChallengeNoCredentials,
+		},
+		{
+			// The same run as containerd's debug log shows it: the server's
+			// request failed on x509 after the mirror's 401, which ctr
+			// reported ("pulling from host mirror.test failed with status
+			// code … 401").
+			name: "ctr's log: a mirror's 401, then the server fails on the CA, reported second",
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://mirror.test/v2/team/app/manifests/1.0?ns=registry.test").UA("containerd/1.6.20~ds1").Status(401).
+					Challenge(`Basic realm="mirror"`),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA("containerd/1.6.20~ds1").
+					Err(flow.ErrUnknownAuthority, "x509: certificate signed by unknown authority"),
+			},
+			want:    []Rule{RuleProxyOrMITM, RuleBasicChallengeNoCredentials, RuleHeadErrorWithoutBody},
+			primary: RuleBasicChallengeNoCredentials,
+		},
+		{
+			// containerd 2 ranks a 404 above a transport error: with the
+			// mirror's 404 first, the x509 failure is what 1.x reports.
+			name: "ctr 1.6 skips a mirror's 404 and reports the server's CA failure",
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://mirror.test/v2/team/app/manifests/1.0?ns=registry.test").UA("containerd/1.6.20~ds1").Status(404),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA("containerd/1.6.20~ds1").
+					Err(flow.ErrUnknownAuthority, "x509: certificate signed by unknown authority"),
+			},
+			want:    []Rule{RuleProxyOrMITM},
+			primary: RuleProxyOrMITM,
+		},
+		{
+			// Not a mirror's fallback: the handshake came first.
+			name: "a handshake that failed before a mirror answered is what the client reported",
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://mirror.test/v2/team/app/manifests/1.0?ns=registry.test").UA("containerd/1.6.20~ds1").Status(401).
+					Challenge(`Basic realm="mirror"`),
+			},
+			handshakes: []flow.HandshakeFailure{{Time: flowtest.Epoch.Add(-time.Second), Target: "registry.test:443", ServerName: "registry.test",
+				Message: "remote error: tls: bad certificate", Reason: "the client does not trust the regtrace CA"}},
+			want:    []Rule{RuleClientDistrustsCA, RuleBasicChallengeNoCredentials, RuleHeadErrorWithoutBody},
 			primary: RuleClientDistrustsCA,
 		},
 		{

@@ -650,7 +650,7 @@ func TestClients(t *testing.T) {
 					w.rec.Take(t)
 					out, err := sc.do(t, c, w)
 					xs := w.rec.Take(t)
-					rep := explain.Explain(explain.Input{Exchanges: xs})
+					rep := explain.Explain(explain.Input{Exchanges: xs, Handshakes: w.rec.Handshakes})
 					got := explain.Rule("")
 					if p := rep.Primary(); p != nil {
 						got = p.Rule

@@ -18,21 +18,38 @@ import (
 // to add back a node's mirrors; the file is restored when the test ends.
 func (w *clientWorld) mirrors(t *testing.T, upstream string, mirrors ...string) {
 	t.Helper()
+	before := w.hostsFile(t, upstream, nil)
+	var b strings.Builder
+	b.Write(before)
+	for _, m := range mirrors {
+		b.WriteString(mirrorEntry(upstream, m))
+	}
+	w.hostsFile(t, upstream, []byte(b.String()))
+}
+
+// mirrorEntry is a [host] entry for mirror, with the CA the trust
+// instructions copied for upstream.
+func mirrorEntry(upstream, mirror string) string {
+	ca := filepath.Join(containerdHostsDir, upstream, "regtrace-ca.crt")
+	return "\n[host.\"https://" + mirror + "\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"" + ca + "\"\n"
+}
+
+// hostsFile returns upstream's hosts.toml and, when content is not nil,
+// replaces it until the test ends.
+func (w *clientWorld) hostsFile(t *testing.T, upstream string, content []byte) []byte {
+	t.Helper()
 	path := filepath.Join(w.sb.etc("containerd"), "certs.d", upstream, "hosts.toml")
 	before, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("no hosts.toml for %s: %v", upstream, err)
 	}
-	t.Cleanup(func() { os.WriteFile(path, before, 0o644) })
-	ca := filepath.Join(containerdHostsDir, upstream, "regtrace-ca.crt")
-	var b strings.Builder
-	b.Write(before)
-	for _, m := range mirrors {
-		b.WriteString("\n[host.\"https://" + m + "\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"" + ca + "\"\n")
+	if content != nil {
+		t.Cleanup(func() { os.WriteFile(path, before, 0o644) })
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return before
 }
 
 // mirrorScenarios are pulls through a mirror in hosts.toml, for the
@@ -129,6 +146,27 @@ func mirrorScenarios() []scenario {
 				wantExchange(t, xs, "the upstream's 404 for tag 9.9", func(x *decode.Exchange) bool {
 					return isManifest(x) && x.Registry == w.reg && x.Ref == "9.9" && status(x) == 404
 				})
+			},
+		},
+		{name: "mirror trusted, server not", mirrored: true,
+			// The first measurement: a ca line under the mirror's
+			// [host] only. containerd reports the mirror's answer; the
+			// server's failed handshake is a side effect.
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				w.hostsFile(t, w.reg, []byte("server = \"https://"+w.reg+"\"\n\n[host]\n"+mirrorEntry(w.reg, w.basic)))
+				return c.pull(t, w, w.reg+"/team/app:1.0", "")
+			},
+			ok: always(false), rule: ruleIs(explain.RuleBasicChallengeNoCredentials),
+			errRE: authErr,
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				mirrorAsked(t, xs, w.basic, w.reg)
+				rep := explain.Explain(explain.Input{Exchanges: xs, Handshakes: w.rec.Handshakes})
+				for _, f := range rep.Findings {
+					if f.Rule == explain.RuleClientDistrustsCA && !f.Primary && strings.Contains(f.Why, w.reg) {
+						return
+					}
+				}
+				t.Errorf("no secondary %s finding names %s (handshakes %v):\n%s", explain.RuleClientDistrustsCA, w.reg, w.rec.Handshakes, findingsText(rep))
 			},
 		},
 		{name: "mirror's token realm unreachable, upstream serves", mirrored: true,

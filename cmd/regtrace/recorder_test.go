@@ -26,6 +26,10 @@ type recorder struct {
 	p      *proxy.Proxy
 	mu     sync.Mutex
 	flows  []*flow.Flow
+	hs     []flow.HandshakeFailure
+	// Handshakes are the failed TLS handshakes with clients up to the
+	// last Take (a client that does not trust the CA for some host).
+	Handshakes []flow.HandshakeFailure
 }
 
 func startRecorder(t *testing.T, upstream pemFiles, resolve map[string]string) *recorder {
@@ -53,6 +57,11 @@ func startRecorder(t *testing.T, upstream pemFiles, resolve map[string]string) *
 		OnFlow: func(f *flow.Flow) {
 			rec.mu.Lock()
 			rec.flows = append(rec.flows, f)
+			rec.mu.Unlock()
+		},
+		OnHandshakeFailure: func(h flow.HandshakeFailure) {
+			rec.mu.Lock()
+			rec.hs = append(rec.hs, h)
 			rec.mu.Unlock()
 		},
 	})
@@ -88,6 +97,7 @@ func (r *recorder) take() []*decode.Exchange {
 	r.mu.Lock()
 	flows := r.flows
 	r.flows = nil
+	r.Handshakes, r.hs = r.hs, nil
 	r.mu.Unlock()
 	sort.Slice(flows, func(i, j int) bool { return flows[i].ID < flows[j].ID })
 	s := decode.NewSession()
