@@ -47,10 +47,12 @@ type clientWorld struct {
 	// port on auth.test.
 	deadRealm string
 	// open is a distribution without auth holding nothing (a mirror that
-	// answers 404); deadMirror a closed port on registry.test.
-	open, deadMirror  string
-	layout            string // an OCI layout with tag 1.0, to push
-	tokens, hubTokens *tokenServer
+	// answers 404); deadMirror and deadUpstream closed ports on
+	// registry.test; keyed a second htpasswd distribution (alice), whose
+	// credentials the crictl daemon's config holds (a node's registry auth).
+	open, deadMirror, deadUpstream, keyed string
+	layout                                string // an OCI layout with tag 1.0, to push
+	tokens, hubTokens                     *tokenServer
 	// via, when set, wraps every client command (regtrace run … --); the
 	// client then gets no proxy settings from the test.
 	via []string
@@ -136,6 +138,8 @@ func startClientWorld(t *testing.T) *clientWorld {
 	w.basicFront = fmt.Sprintf("front.test:%d", basicFrontPort)
 	w.open = fmt.Sprintf("registry.test:%d", startRegistry(t, w.pki, "").Port)
 	w.deadMirror = fmt.Sprintf("registry.test:%d", freePort(t))
+	w.deadUpstream = fmt.Sprintf("registry.test:%d", freePort(t))
+	w.keyed = fmt.Sprintf("registry.test:%d", startRegistry(t, w.pki, fmt.Sprintf("auth:\n  htpasswd:\n    realm: regtrace-keyed\n    path: %s\n", htpasswd)).Port)
 
 	deadReg := startRegistry(t, w.pki, w.tokens.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", freePort(t))))
 	w.deadRealm = fmt.Sprintf("registry.test:%d", deadReg.Port)
@@ -160,7 +164,7 @@ func startClientWorld(t *testing.T) *clientWorld {
 	ociImage(t, w.layout, "1.0", "hello from the client suite\n")
 	skopeo := need(t, "skopeo")
 	for dst, creds := range map[string]string{w.reg + "/team/app:1.0": "admin:admin-pw", w.hub + "/library/nginx:1.0": "admin:admin-pw",
-		w.basic + "/team/app:1.0": alice, w.basicFront + "/team/app:1.0": alice} {
+		w.basic + "/team/app:1.0": alice, w.basicFront + "/team/app:1.0": alice, w.keyed + "/team/app:1.0": alice} {
 		out, err := w.run(t, nil, skopeo, "copy", "--dest-creds", creds, "oci:"+w.layout+":1.0", "docker://"+dst)
 		if err != nil {
 			t.Fatalf("seeding %s: %v\n%s", dst, err, out)

@@ -30,7 +30,7 @@ type containerdDaemon struct {
 // ctr is given: where regtrace ca trust --client containerd puts hosts.toml.
 const containerdHostsDir = "/etc/containerd/certs.d"
 
-func startContainerd(t *testing.T, sb *sandbox, proxyURL string) *containerdDaemon {
+func startContainerd(t *testing.T, sb *sandbox, proxyURL, extraConfig string) *containerdDaemon {
 	t.Helper()
 	bin := need(t, "containerd")
 	need(t, "ctr")
@@ -63,7 +63,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     snapshotter = "native"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = %q
-`, t.TempDir(), filepath.Join(run, "state"), d.sock, d.sock+".ttrpc", containerdHostsDir)
+%s`, t.TempDir(), filepath.Join(run, "state"), d.sock, d.sock+".ttrpc", containerdHostsDir, extraConfig)
 	if err := os.WriteFile(filepath.Join(sb.etc("containerd"), "config.toml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -172,10 +172,17 @@ func containerdClients() []*client {
 	// that started it.
 	prepare := func(d **containerdDaemon, client string) func(t *testing.T, w *clientWorld) {
 		return func(t *testing.T, w *clientWorld) {
-			*d = startContainerd(t, w.sb, w.rec.URL)
+			extra := ""
+			if client == "crictl" {
+				// A node's own credentials for one registry (the CRI
+				// plugin's registry.configs auth, deprecated but read by
+				// 1.6 to 2.x): used for that host name only.
+				extra = fmt.Sprintf("  [plugins.\"io.containerd.grpc.v1.cri\".registry.configs.%q.auth]\n    username = \"alice\"\n    password = \"alice-pw\"\n", w.keyed)
+			}
+			*d = startContainerd(t, w.sb, w.rec.URL, extra)
 			// Docker Hub's stand-in first: the instructions' own pull of
 			// library/nginx goes there.
-			(*d).trustHosts(t, w, client, w.hub+"/library/nginx:1.0", w.hub, w.reg, w.front, w.basic, w.basicFront, w.deadRealm)
+			(*d).trustHosts(t, w, client, w.hub+"/library/nginx:1.0", w.hub, w.reg, w.front, w.basic, w.basicFront, w.deadRealm, w.keyed)
 			w.rec.Take(t)
 		}
 	}

@@ -40,11 +40,16 @@ func (w *clientWorld) hostsFile(t *testing.T, upstream string, content []byte) [
 	t.Helper()
 	path := filepath.Join(w.sb.etc("containerd"), "certs.d", upstream, "hosts.toml")
 	before, err := os.ReadFile(path)
-	if err != nil {
+	if err != nil && (content == nil || !os.IsNotExist(err)) {
 		t.Fatalf("no hosts.toml for %s: %v", upstream, err)
 	}
 	if content != nil {
-		t.Cleanup(func() { os.WriteFile(path, before, 0o644) })
+		if before == nil {
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			t.Cleanup(func() { os.RemoveAll(filepath.Dir(path)) })
+		} else {
+			t.Cleanup(func() { os.WriteFile(path, before, 0o644) })
+		}
 		if err := os.WriteFile(path, content, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -167,6 +172,39 @@ func mirrorScenarios() []scenario {
 					}
 				}
 				t.Errorf("no secondary %s finding names %s (handshakes %v):\n%s", explain.RuleClientDistrustsCA, w.reg, w.rec.Handshakes, findingsText(rep))
+			},
+		},
+		{name: "mirror needs credentials the node holds for the upstream only", mirrored: true, only: "crictl",
+			// The CRI plugin looks a node's credentials up by host name:
+			// the mirror (nginx auth_basic, alice too) gets none.
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				w.mirrors(t, w.keyed, w.basicFront)
+				return c.pull(t, w, w.keyed+"/team/app:1.0", "")
+			},
+			ok: always(true), rule: ruleIs(""),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				mirrorAsked(t, xs, w.basicFront, w.keyed)
+				wantExchange(t, xs, "the upstream's manifest read with the node's credentials for it", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Host == w.keyed && x.Auth.User == "alice" && status(x) == 200
+				})
+				fellBack(t, xs, w.basicFront)
+			},
+		},
+		{name: "mirror relays a realm the node cannot reach, upstream unreachable", mirrored: true,
+			// Only the mirror is reachable (an air-gapped node), and its
+			// challenge names a token realm that is not: what a mirror
+			// relaying its upstream's challenge unrewritten does.
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				w.hostsFile(t, w.deadUpstream, []byte("server = \"https://"+w.deadUpstream+"\"\n\n[host]\n"+mirrorEntry(w.reg, w.deadRealm)))
+				return c.pull(t, w, w.deadUpstream+"/team/app:1.0", alice)
+			},
+			ok: always(false), rule: ruleIs(explain.RuleRealmUnreachable),
+			errRE: regexp.MustCompile(`(?i)bad gateway|proxyconnect|connect|token|refused|502`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				mirrorAsked(t, xs, w.deadRealm, w.deadUpstream)
+				wantExchange(t, xs, "a failed tunnel to the mirror's realm", func(x *decode.Exchange) bool {
+					return x.Kind == decode.KindTunnel && x.ToRealm && x.Flow.Err != nil
+				})
 			},
 		},
 		{name: "mirror's token realm unreachable, upstream serves", mirrored: true,

@@ -77,7 +77,7 @@ func TestTrustInstructionsWork(t *testing.T) {
 				// containerd with the proxy in its environment, its
 				// config_path on the sandbox's /etc/containerd/certs.d,
 				// nothing in it.
-				cd = startContainerd(t, sb, rp.URL)
+				cd = startContainerd(t, sb, rp.URL, "")
 				env = append(env, cd.criEnv()...)
 			}
 			run := func(argv ...string) (string, error) {
