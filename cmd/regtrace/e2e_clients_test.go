@@ -43,6 +43,12 @@ type clientWorld struct {
 	// basicFront is nginx auth_basic in front of an open distribution (a
 	// deployment distribution documents): its 401s are HTML pages.
 	basicFront string
+	// gate is nginx in front of registry.test's token-auth distribution,
+	// standing for a registry's own policy layer (Harbor, Artifactory) and
+	// Docker Hub's limiter: once a request carries a token it answers
+	// team/denied with 403 DENIED (the token grants pull) and limited/*
+	// manifests with 429 TOOMANYREQUESTS and Docker Hub's headers.
+	gate string
 	// deadRealm is distribution under token auth whose realm is a closed
 	// port on auth.test.
 	deadRealm string
@@ -69,7 +75,8 @@ func startClientWorld(t *testing.T) *clientWorld {
 
 	w.tokens = newTokenServer(t, t.TempDir())
 	w.tokens.Users = map[string]string{"admin": "admin-pw", "alice": "alice-pw"}
-	w.tokens.ACL = map[string]map[string][]string{"team/app": {"alice": {"pull"}, "admin": {"*"}}, "team/other": {"admin": {"*"}}}
+	w.tokens.ACL = map[string]map[string][]string{"team/app": {"alice": {"pull"}, "admin": {"*"}}, "team/other": {"admin": {"*"}},
+		"team/denied": {"alice": {"pull"}}, "limited/app": {"": {"pull"}, "alice": {"pull"}}}
 	authPort := startTLS(t, w.pki, w.tokens)
 	reg := startRegistry(t, w.pki, w.tokens.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", authPort)))
 
@@ -95,6 +102,48 @@ func startClientWorld(t *testing.T) *clientWorld {
       proxy_request_buffering off;
     }
   }`, frontPort, w.pki.Cert, w.pki.Key, reg.Port))
+
+	gatePort := freePort(t)
+	startNginx(t, fmt.Sprintf(`
+  map $http_authorization $authed { "" 0; default 1; }
+  server {
+    listen 127.0.0.1:%d ssl;
+    ssl_certificate %s;
+    ssl_certificate_key %s;
+    location ~ ^/v2/team/denied/(manifests|blobs)/ {
+      add_header Docker-Distribution-Api-Version registry/2.0 always;
+      default_type application/json;
+      if ($authed) {
+        return 403 '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}';
+      }
+      proxy_pass https://127.0.0.1:%[4]d;
+      proxy_ssl_verify off;
+      proxy_set_header Host $http_host;
+    }
+    location ~ ^/v2/limited/.+/manifests/ {
+      default_type application/json;
+      add_header RateLimit-Limit "100;w=21600" always;
+      add_header RateLimit-Remaining "0;w=21600" always;
+      add_header Docker-RateLimit-Source "127.0.0.1" always;
+      # 0: clients that honour it (containers/image, regclient) retry at
+      # once instead of waiting a minute per attempt.
+      add_header Retry-After "0" always;
+      if ($authed) {
+        return 429 '{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"}]}';
+      }
+      proxy_pass https://127.0.0.1:%[4]d;
+      proxy_ssl_verify off;
+      proxy_set_header Host $http_host;
+    }
+    location / {
+      proxy_pass https://127.0.0.1:%[4]d;
+      proxy_ssl_verify off;
+      proxy_set_header Host $http_host;
+      proxy_buffering off;
+      proxy_request_buffering off;
+    }
+  }`, gatePort, w.pki.Cert, w.pki.Key, reg.Port))
+	w.gate = fmt.Sprintf("front.test:%d", gatePort)
 
 	w.hubTokens = newTokenServer(t, t.TempDir())
 	w.hubTokens.Service = "registry.docker.io"
@@ -398,6 +447,53 @@ func clientScenarios() []scenario {
 			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
 				wantExchange(t, xs, "a manifest fetched with alice's token", func(x *decode.Exchange) bool {
 					return isManifest(x) && x.Repo == "team/app" && status(x) == 200 && x.Token != nil
+				})
+			},
+		},
+		{name: "anonymous pull of a public image",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.hub+"/library/nginx:1.0", "")
+			},
+			ok: always(true), rule: ruleIs(""),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a manifest fetched with an anonymous token", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Repo == "library/nginx" && status(x) == 200
+				})
+			},
+		},
+		{name: "anonymous pull of a private repository",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.reg+"/team/app:1.0", "")
+			},
+			ok: always(false), rule: ruleIs(explain.RuleInsufficientScope),
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|denied|401`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a 401 insufficient_scope on team/app", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Repo == "team/app" && status(x) == 401 && len(x.Missing) > 0
+				})
+			},
+		},
+		{name: "forbidden with a token that grants pull",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.gate+"/team/denied:1.0", alice)
+			},
+			ok: always(false), rule: ruleIs(explain.RuleDeniedAuthenticated),
+			errRE: regexp.MustCompile(`(?i)denied|forbidden|403`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a 403 to a request whose token grants pull on team/denied", func(x *decode.Exchange) bool {
+					return isManifest(x) && x.Repo == "team/denied" && status(x) == 403 && x.Token != nil && len(x.Missing) == 0
+				})
+			},
+		},
+		{name: "rate limited",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				return c.pull(t, w, w.gate+"/limited/app:1.0", "")
+			},
+			ok: always(false), rule: ruleIs(explain.RuleRateLimited),
+			errRE: regexp.MustCompile(`(?i)toomanyrequests|too many requests|429|rate limit`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a 429 with Docker Hub's rate-limit headers", func(x *decode.Exchange) bool {
+					return isManifest(x) && status(x) == 429 && x.RateLimit != nil
 				})
 			},
 		},

@@ -182,7 +182,7 @@ func containerdClients() []*client {
 			*d = startContainerd(t, w.sb, w.rec.URL, extra)
 			// Docker Hub's stand-in first: the instructions' own pull of
 			// library/nginx goes there.
-			(*d).trustHosts(t, w, client, w.hub+"/library/nginx:1.0", w.hub, w.reg, w.front, w.basic, w.basicFront, w.deadRealm, w.keyed)
+			(*d).trustHosts(t, w, client, w.hub+"/library/nginx:1.0", w.hub, w.reg, w.front, w.basic, w.basicFront, w.deadRealm, w.keyed, w.gate)
 			w.rec.Take(t)
 		}
 	}

@@ -21,7 +21,7 @@ type dockerDaemon struct {
 
 func startDockerd(t *testing.T, w *clientWorld) *dockerDaemon {
 	t.Helper()
-	return startDockerdWithCerts(t, w, []string{w.reg, w.front, w.hub, w.basic, w.basicFront, w.deadRealm, "registry.invalid"})
+	return startDockerdWithCerts(t, w, []string{w.reg, w.front, w.hub, w.basic, w.basicFront, w.deadRealm, w.gate, "registry.invalid"})
 }
 
 // startDockerdWithCerts starts dockerd trusting w.rec's CA for hosts (none:

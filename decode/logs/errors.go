@@ -44,6 +44,17 @@ var codes = []struct {
 	{[]string{"unauthorized: authentication required", "unauthorized: ", "authentication required"}, "UNAUTHORIZED", 401, "repo"},
 }
 
+// bareCodes are the error codes a client may print with no message, as
+// docker's errcode package words them.
+var bareCodes = map[string]struct {
+	code   string
+	status int
+}{
+	"denied":          {"DENIED", 403},
+	"unauthorized":    {"UNAUTHORIZED", 401},
+	"toomanyrequests": {"TOOMANYREQUESTS", 429},
+}
+
 // applyError reads a client's final error back onto the flow it is about.
 // insufficient says the client logged a challenge with
 // error="insufficient_scope" (containers/image does).
@@ -126,6 +137,11 @@ func urlError(msg string, hasURL bool) []string {
 func registryCodes(msg string) (errs []map[string]string, status int, what string) {
 	m := strings.ToLower(msg)
 	what = "any"
+	// A code alone is an error code with no message: dockerd prints a
+	// HEAD's 403 (no body) as "denied".
+	if bare, ok := bareCodes[strings.TrimSpace(m)]; ok {
+		return []map[string]string{{"code": bare.code, "message": ""}}, bare.status, "repo"
+	}
 	for _, c := range codes {
 		for _, w := range c.words {
 			if strings.Contains(m, w) {
