@@ -508,6 +508,11 @@ func Group(xs []*decode.Exchange) []*Operation {
 		repo string
 	}
 	hasRepo := map[opRepo]bool{}
+	type opObj struct {
+		op  *Operation
+		obj string
+	}
+	serverAsked := map[opObj]bool{} // objects the server itself was asked for, once mirrors are seen
 	// dangling is a failed tunnel to a host no operation has used yet: the
 	// first host of a fallback (a mirror that is down) belongs to the
 	// operation the client's next request is part of, when it came at once.
@@ -532,6 +537,17 @@ func Group(xs []*decode.Exchange) []*Operation {
 		ua := x.Client.UserAgent
 		key := ua + "\x00" + reg
 		if x.Upstream != "" {
+			if _, ok := mirrorOf[key]; !ok {
+				// The first mirror seen: what the server was already asked
+				// for (kept from here on, see below).
+				if o := byKey[ua+"\x00"+x.Upstream]; o != nil {
+					for _, y := range o.Exchanges {
+						if y.Upstream == "" && y.Repo != "" {
+							serverAsked[opObj{o, fallbackObject(y)}] = true
+						}
+					}
+				}
+			}
 			mirrorOf[key] = x.Upstream
 			reg = x.Upstream
 			key = ua + "\x00" + reg
@@ -568,6 +584,12 @@ func Group(xs []*decode.Exchange) []*Operation {
 		if op != nil && x.Kind == decode.KindPing && started[op] {
 			op = nil
 		}
+		// containerd asks its mirrors before the server for each request:
+		// a mirror asked for what the server was already asked is the next
+		// run (containerd does not ping, so no ping tells).
+		if op != nil && x.Upstream != "" && x.Repo != "" && serverAsked[opObj{op, fallbackObject(x)}] {
+			op = nil
+		}
 		if op == nil {
 			op = newOp(key, x, reg)
 		}
@@ -579,6 +601,9 @@ func Group(xs []*decode.Exchange) []*Operation {
 		add(op, x)
 		lastByReg[reg] = op
 		lastByReg[x.Registry] = op
+		if x.Upstream == "" && x.Repo != "" && len(mirrorOf) > 0 {
+			serverAsked[opObj{op, fallbackObject(x)}] = true
+		}
 		// A run that failed at the token server pings again next time.
 		if x.Repo != "" || x.Kind == decode.KindTokenRequest {
 			started[op] = true

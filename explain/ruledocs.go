@@ -587,6 +587,19 @@ func ruleDocs() []RuleDoc {
 			CannotProve: "Whether the mirror would serve other images, or other clients with their own credentials.",
 		},
 		{
+			ID:       RuleMirrorServesRefused,
+			Title:    "A mirror served, without credentials, a repository its upstream refuses without credentials",
+			Catalog:  0,
+			Verdicts: []Verdict{VerdictOK},
+			Signature: "A manifest request without credentials to a mirror (?ns=UPSTREAM) answered 2xx, and in the same trace UPSTREAM answered 401 or 403 to a manifest request " +
+				"of the same repository that carried no credentials (nor a token got with any). Typical of a pull-through cache (distribution's proxy mode, Harbor, Nexus) " +
+				"configured with its own upstream account.",
+			ClientsSay: "Nothing: the pull through the mirror works.",
+			Fix:        "If the repository is meant to be private, require authentication on the mirror and limit who reaches it, or give the cache an upstream account that reads only public repositories.",
+			CannotProve: "Whether the repository is meant to be private, or who else can reach the mirror; a trace with only the mirror's answer (no refusal from the upstream) " +
+				"cannot show this at all.",
+		},
+		{
 			ID:       RuleUnexplainedFailure,
 			Title:    "The operation failed and no rule explains why",
 			Catalog:  0,

@@ -86,6 +86,7 @@ func maskingTraces() []ruleTrace {
 	localTok := maskingHubToken("library/coscupweb-base", "")
 	myappTok := maskingHubToken("library/myapp", `"pull"`)
 	appTok := maskingJWT("auth.test", "registry.test", `[{"type":"repository","name":"team/app","actions":["pull"]}]`)
+	emptyRegTok := maskingJWT("auth.test", "registry.test", `[]`)
 	anonTok := maskingJWT("auth.test", "registry.test", `[]`)
 	ghcrTok := "djE6YWNtZS90b29sOjE3NjczMjI5NDU="
 	s3URL := "https://corp-registry.s3.amazonaws.com/docker/registry/v2/blobs/sha256/4f/4f1a0000/data?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20260102%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260102T030405Z&X-Amz-Expires=1200&X-Amz-SignedHeaders=host&X-Amz-Signature=deadbeef"
@@ -354,6 +355,40 @@ func maskingTraces() []ruleTrace {
 			},
 			want:    []Rule{RuleRegistryUnreachable},
 			primary: RuleRegistryUnreachable,
+		},
+
+		{
+			// A direct anonymous pull refused, then the same through a
+			// pull-through cache with its own upstream account: served.
+			name: "a pull-through cache serves anonymously what the upstream refuses anonymously",
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtr16).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull"`),
+				flowtest.Get("https://auth.test/token?scope=repository%3Ateam%2Fapp%3Apull&service=registry.test").UA(maskingCtr16).
+					Status(200).JSON(maskingHubTokenBody(emptyRegTok)),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtr16).Bearer(emptyRegTok).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull",error="insufficient_scope"`),
+				flowtest.Head("https://cache.test:5000/v2/team/app/manifests/1.0?ns=registry.test").UA(maskingCtr16).Status(200).
+					RespHeader("Docker-Content-Digest", "sha256:3333333333333333333333333333333333333333333333333333333333333333"),
+			},
+			want: []Rule{RuleInsufficientScope, RuleLaterRunSucceeded, RuleMirrorServesRefused},
+		},
+		{
+			// The mirror asked for credentials and got them: not a leak.
+			name: "a mirror that serves to credentials is not taken for a leaking cache",
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtr16).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull"`),
+				flowtest.Get("https://auth.test/token?scope=repository%3Ateam%2Fapp%3Apull&service=registry.test").UA(maskingCtr16).
+					Status(200).JSON(maskingHubTokenBody(emptyRegTok)),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtr16).Bearer(emptyRegTok).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull",error="insufficient_scope"`),
+				flowtest.Head("https://cache.test:5000/v2/team/app/manifests/1.0?ns=registry.test").UA(maskingCtr16).Status(401).
+					Challenge(`Basic realm="cache"`),
+				flowtest.Head("https://cache.test:5000/v2/team/app/manifests/1.0?ns=registry.test").UA(maskingCtr16).Basic("alice", "s3cret").Status(200).
+					RespHeader("Docker-Content-Digest", "sha256:3333333333333333333333333333333333333333333333333333333333333333"),
+			},
+			want: []Rule{RuleInsufficientScope, RuleLaterRunSucceeded},
 		},
 
 		// 6. local-only-image-resolved-remotely

@@ -19,6 +19,7 @@ const (
 	RuleMountRefused        Rule = "cross-repo-mount-refused-then-uploaded"
 	RuleRegistryUnreachable Rule = "registry-unreachable"
 	RuleMirrorFellBack      Rule = "mirror-fell-back-to-upstream"
+	RuleMirrorServesRefused Rule = "mirror-serves-what-upstream-refuses"
 )
 
 // VerdictUnexplained: the operation failed and no rule says why.
@@ -32,6 +33,7 @@ func outcomeRules() []rule {
 		{id: RuleLaterRunSucceeded, group: 80, explains: false, op: outcomeRecovered},
 		{id: RuleMountRefused, group: 81, explains: false, op: outcomeMountRefused},
 		{id: RuleMirrorFellBack, group: 82, explains: false, op: outcomeMirrorFellBack},
+		{id: RuleMirrorServesRefused, group: 83, explains: false, global: outcomeMirrorServesRefused},
 		// Last of all: it reads which operations the others explained.
 		{id: RuleUnexplainedFailure, group: 99, explains: true, global: outcomeUnexplained},
 	}
@@ -214,10 +216,26 @@ func runChanges(in *Input, a, b *Operation) string {
 	if a.Registry != b.Registry {
 		out = append(out, fmt.Sprintf("the registry was %s, then %s (a fallback to another host)", a.Registry, b.Registry))
 	}
+	if ha, hb := opHosts(a), opHosts(b); a.Registry == b.Registry && !slices.Equal(ha, hb) {
+		out = append(out, fmt.Sprintf("the first run asked %s, the later one %s (a mirror added or removed: containerd's hosts.toml)",
+			strings.Join(ha, ", "), strings.Join(hb, ", ")))
+	}
 	if len(out) == 0 {
 		return "nothing visible in the requests, so the registry's answer changed (a permission granted, an image pushed, a limit reset, a token server fixed)"
 	}
 	return strings.Join(out, "; ")
+}
+
+// opHosts are the registry hosts an operation asked, mirrors included,
+// in the order first asked.
+func opHosts(op *Operation) []string {
+	var hs []string
+	for _, x := range op.Exchanges {
+		if (x.Kind.IsRegistry() || x.Kind.IsV1()) && !slices.Contains(hs, x.Host) {
+			hs = append(hs, x.Host)
+		}
+	}
+	return hs
 }
 
 // runCredentials names how a run authenticated, in words.
@@ -346,4 +364,65 @@ func leftHost(op *Operation, i int) bool {
 		}
 	}
 	return false
+}
+
+// outcomeMirrorServesRefused: a mirror served a repository to a request
+// without credentials, and the registry it stands in for refused that
+// repository to a request without credentials in the same trace. A
+// pull-through cache configured with its own upstream account hands what
+// that account may read to anyone who reaches the cache.
+func outcomeMirrorServesRefused(in *Input, ops []*Operation) []Finding {
+	type key struct{ reg, repo string }
+	refused := map[key]*decode.Exchange{} // the upstream's last anonymous refusal (after its token, if any)
+	for _, x := range in.Exchanges {
+		if x.Upstream == "" && x.Kind.IsManifest() && x.Repo != "" && (status(x) == http.StatusUnauthorized || status(x) == http.StatusForbidden) &&
+			anonymousRequest(in, x) {
+			refused[key{x.Registry, maskingRepoKey(x)}] = x
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	var out []Finding
+	seen := map[key]bool{}
+	for _, y := range in.Exchanges {
+		k := key{y.Upstream, maskingRepoKey(y)}
+		if y.Upstream == "" || !y.Kind.IsManifest() || bad(y) || y.Auth.Scheme != "" || seen[k] {
+			continue
+		}
+		x := refused[k]
+		if x == nil {
+			continue
+		}
+		seen[k] = true
+		repo := decode.NormalizeRepo(x.Host, x.Repo)
+		out = append(out, Finding{
+			Verdict:  VerdictOK,
+			Client:   clientName(y.Client),
+			Registry: y.Registry,
+			Repo:     repo,
+			Evidence: ids(x, y),
+			Why: fmt.Sprintf("%s served %s to a request without credentials (%s, on behalf of %s), while %s itself refused it to a request without credentials (%s, %d). "+
+				"A pull-through cache fetches with its own account for the upstream: it gives what that account may read to anyone who can reach the cache.",
+				y.Host, repo, y.Flow.ID, x.Host, x.Host, x.Flow.ID, status(x)),
+			Fix: fmt.Sprintf("If %s is meant to be private, require authentication on %s (and limit who can reach it), or give the cache an upstream account that reads only public repositories.",
+				repo, y.Host),
+		})
+	}
+	return out
+}
+
+// anonymousRequest: x carried no credentials, nor a token got with any.
+func anonymousRequest(in *Input, x *decode.Exchange) bool {
+	if in.authHidden() {
+		return false
+	}
+	if x.Auth.Scheme == "" {
+		return true
+	}
+	if !strings.EqualFold(x.Auth.Scheme, "bearer") {
+		return false
+	}
+	t := tokIssuer(in, x)
+	return t != nil && !tokCredsSent(t)
 }

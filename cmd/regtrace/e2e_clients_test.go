@@ -57,6 +57,10 @@ type clientWorld struct {
 	// registry.test; keyed a second htpasswd distribution (alice), whose
 	// credentials the crictl daemon's config holds (a node's registry auth).
 	open, deadMirror, deadUpstream, keyed string
+	// cache is distribution as a pull-through cache of registry.test's
+	// token-auth registry, with admin's credentials for it and no auth of
+	// its own (a leaking cache), reaching it through the proxy.
+	cache string
 	layout                                string // an OCI layout with tag 1.0, to push
 	tokens, hubTokens                     *tokenServer
 	// via, when set, wraps every client command (regtrace run … --); the
@@ -199,6 +203,9 @@ func startClientWorld(t *testing.T) *clientWorld {
 		"auth.docker.io:443":       fmt.Sprintf("127.0.0.1:%d", hubAuthPort),
 	})
 	w.reg = fmt.Sprintf("registry.test:%d", reg.Port)
+	w.cache = fmt.Sprintf("registry.test:%d", startRegistry(t, w.pki,
+		fmt.Sprintf("proxy:\n  remoteurl: https://%s\n  username: admin\n  password: admin-pw\n", w.reg),
+		"HTTPS_PROXY="+w.rec.URL, "https_proxy="+w.rec.URL, "SSL_CERT_FILE="+w.rec.Bundle, "NO_PROXY=", "no_proxy=").Port)
 	w.front = fmt.Sprintf("front.test:%d", frontPort)
 	w.hub = "registry-1.docker.io"
 

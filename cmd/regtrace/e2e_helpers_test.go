@@ -137,7 +137,10 @@ func tlsKeyPair(p pemFiles) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{c}}, nil
 }
 
-func startRegistry(t *testing.T, certs pemFiles, extraConfig string) *registry {
+// startRegistry starts distribution with extraConfig; env, when given, is
+// added to its environment (a pull-through cache reaching its upstream
+// through the proxy).
+func startRegistry(t *testing.T, certs pemFiles, extraConfig string, env ...string) *registry {
 	t.Helper()
 	bin := need(t, "docker-registry")
 	dir := t.TempDir()
@@ -164,6 +167,9 @@ http:
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "serve", cfgPath)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var logs lockedBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.WaitDelay = 5 * time.Second

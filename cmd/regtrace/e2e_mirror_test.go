@@ -207,6 +207,30 @@ func mirrorScenarios() []scenario {
 				})
 			},
 		},
+		{name: "pull-through cache serves what the upstream refuses", mirrored: true,
+			// The same anonymous pull twice: straight from the upstream
+			// (refused), then with the cache in hosts.toml (served).
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				first, err := c.pull(t, w, w.reg+"/team/app:1.0", "")
+				if err == nil {
+					t.Fatalf("the anonymous pull from %s worked:\n%s", w.reg, first)
+				}
+				w.mirrors(t, w.reg, w.cache)
+				out, err := c.pull(t, w, w.reg+"/team/app:1.0", "")
+				return first + out, err
+			},
+			ok: always(true), rule: ruleIs(""),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				mirrorAsked(t, xs, w.cache, w.reg)
+				rep := explain.Explain(explain.Input{Exchanges: xs})
+				for _, f := range rep.Findings {
+					if f.Rule == explain.RuleMirrorServesRefused && strings.Contains(f.Why, w.cache) {
+						return
+					}
+				}
+				t.Errorf("no %s finding names %s:\n%s", explain.RuleMirrorServesRefused, w.cache, findingsText(rep))
+			},
+		},
 		{name: "mirror's token realm unreachable, upstream serves", mirrored: true,
 			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
 				w.mirrors(t, w.reg, w.deadRealm)
