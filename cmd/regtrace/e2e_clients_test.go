@@ -60,9 +60,9 @@ type clientWorld struct {
 	// cache is distribution as a pull-through cache of registry.test's
 	// token-auth registry, with admin's credentials for it and no auth of
 	// its own (a leaking cache), reaching it through the proxy.
-	cache string
-	layout                                string // an OCI layout with tag 1.0, to push
-	tokens, hubTokens                     *tokenServer
+	cache             string
+	layout            string // an OCI layout with tag 1.0, to push
+	tokens, hubTokens *tokenServer
 	// via, when set, wraps every client command (regtrace run … --); the
 	// client then gets no proxy settings from the test.
 	via []string
