@@ -1114,10 +1114,17 @@ func credBasicNoCredentials(in *Input, op *Operation) []Finding {
 		why += fmt.Sprintf(" The same client did send credentials to %s in %s: the login is stored under another host name.", e.Host, credRef(e))
 	}
 	fix := fmt.Sprintf("Log in to the exact host and port the image reference names: `docker login %s` (or podman/skopeo/oras login); credentials stored for another host name or port are not used.", credOr(reg, "<host[:port]>"))
+
 	if up := first.Upstream; up != "" {
 		why += fmt.Sprintf(" %s is a mirror the client asked on behalf of %s (containerd's hosts.toml): credentials for %s are not sent to it.", first.Host, up, up)
-		fix = fmt.Sprintf("Give the client credentials for the mirror %s itself (a node's registry config and the kubelet's pull secrets are looked up by host name), "+
-			"or take its [host] entry out of hosts.toml so the pull goes to %s.", first.Host, up)
+		return []Finding{{
+			Verdict:  VerdictCredentialsNotSent,
+			Repo:     credRepo(op, last),
+			Evidence: ids(append([]*decode.Exchange{first, last}, empty...)...),
+			Why:      why,
+			Fix: fmt.Sprintf("Give the client credentials for the mirror %s itself (a node's registry config and the kubelet's pull secrets are looked up by host name), "+
+				"or take its [host] entry out of hosts.toml so the pull goes to %s.", first.Host, up),
+		}}
 	}
 	realm, svc := strings.ToLower(c.Realm()), strings.ToLower(c.Service())
 	if strings.Contains(realm, ".ecr.") || strings.Contains(svc, "ecr.amazonaws.com") || strings.Contains(reg, ".ecr.") {
