@@ -176,7 +176,7 @@ var commonTokenPaths = []string{
 
 // Decode returns the meaning of f and updates the session's state.
 func (s *Session) Decode(f *flow.Flow) *Exchange {
-	x, r := parse(f)
+	x, r := parse(f, nil)
 	return s.finish(x, r)
 }
 
@@ -187,8 +187,9 @@ func (s *Session) DecodeAll(flows []*flow.Flow) []*Exchange {
 	xs := make([]*Exchange, len(flows))
 	rs := make([]route, len(flows))
 	parallel(len(flows), func(lo, hi int) {
+		memo := newParseMemo()
 		for i := lo; i < hi; i++ {
-			xs[i], rs[i] = parse(flows[i])
+			xs[i], rs[i] = parse(flows[i], memo)
 		}
 	})
 	for i, x := range xs {
@@ -219,8 +220,64 @@ func parallel(n int, fn func(lo, hi int)) {
 	wg.Wait()
 }
 
+// parseMemo keeps what one goroutine of DecodeAll parsed from response
+// headers and bodies: a long log's failures repeat the same few challenges
+// and error bodies (a reader infers one per error text). What it returns is
+// shared: nothing changes a Challenge or an ErrorBody after decode.
+type parseMemo struct {
+	bodies     map[string]errBodyMemoed
+	challenges map[string]challengesMemoed
+}
+
+type errBodyMemoed struct {
+	contentType string
+	truncated   bool
+	eb          ErrorBody
+}
+
+type challengesMemoed struct {
+	cs     []Challenge
+	issues []Issue
+}
+
+// memoMax bounds each memo: values longer than memoLen, and new ones past
+// memoMax entries, are parsed each time.
+const memoMax, memoLen = 4096, 4096
+
+func newParseMemo() *parseMemo {
+	return &parseMemo{bodies: map[string]errBodyMemoed{}, challenges: map[string]challengesMemoed{}}
+}
+
+func (m *parseMemo) errorBody(contentType string, body []byte, truncated bool) ErrorBody {
+	if m == nil || len(body) > memoLen {
+		return ParseErrorBody(contentType, body, truncated)
+	}
+	if e, ok := m.bodies[string(body)]; ok && e.contentType == contentType && e.truncated == truncated {
+		return e.eb
+	}
+	eb := ParseErrorBody(contentType, body, truncated)
+	if len(m.bodies) < memoMax {
+		m.bodies[string(body)] = errBodyMemoed{contentType, truncated, eb}
+	}
+	return eb
+}
+
+func (m *parseMemo) parseChallenges(values []string) ([]Challenge, []Issue) {
+	if m == nil || len(values) != 1 || len(values[0]) > memoLen {
+		return ParseChallenges(values...)
+	}
+	if e, ok := m.challenges[values[0]]; ok {
+		return e.cs, e.issues
+	}
+	cs, issues := ParseChallenges(values...)
+	if len(m.challenges) < memoMax {
+		m.challenges[values[0]] = challengesMemoed{cs, issues}
+	}
+	return cs, issues
+}
+
 // parse is the part of decoding that needs no session state.
-func parse(f *flow.Flow) (*Exchange, route) {
+func parse(f *flow.Flow, memo *parseMemo) (*Exchange, route) {
 	x := &Exchange{Flow: f}
 	req := f.Request
 	u := req.URL
@@ -234,12 +291,12 @@ func parse(f *flow.Flow) (*Exchange, route) {
 	}
 	if f.Response != nil && !f.Response.Synthetic {
 		var issues []Issue
-		x.Challenges, issues = ParseChallenges(f.Response.Header.Values("Www-Authenticate")...)
+		x.Challenges, issues = memo.parseChallenges(f.Response.Header.Values("Www-Authenticate"))
 		x.Issues = append(x.Issues, issues...)
 		x.RateLimit = ParseRateLimit(f.Response.Header, f.Start)
 		if f.Response.Status >= 400 {
 			b := f.Response.Body
-			x.Errors = ParseErrorBody(f.Response.Header.Get("Content-Type"), b.Captured, b.Truncated)
+			x.Errors = memo.errorBody(f.Response.Header.Get("Content-Type"), b.Captured, b.Truncated)
 		}
 	}
 	return x, classifyPath(req.Method, u)

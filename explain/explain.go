@@ -340,7 +340,7 @@ func Explain(in Input) *Report {
 	reportedStops(&in, rep.Operations)
 	recoverOutcomes(rep.Operations)
 	in.covered = map[*Operation]bool{}
-	byFlow := map[flow.ID]*Operation{}
+	byFlow := make(map[flow.ID]*Operation, len(in.Exchanges))
 	for _, op := range rep.Operations {
 		for _, x := range op.Exchanges {
 			byFlow[x.Flow.ID] = op
@@ -379,6 +379,7 @@ func Explain(in Input) *Report {
 		if r.op != nil {
 			fs = append(fs, opFindings(&in, r, rep.Operations)...)
 		}
+		rep.Findings = slices.Grow(rep.Findings, len(fs))
 		for _, fo := range fs {
 			f := fo.f
 			if !f.Suspected {

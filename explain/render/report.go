@@ -305,7 +305,7 @@ type jsonOperation struct {
 
 // JSON writes the report as JSON with stable field names.
 func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
-	out := jsonReport{Version: 1, Failed: rep.Failed(), Findings: []jsonFinding{}, Operations: []jsonOperation{}}
+	out := jsonReport{Version: 1, Failed: rep.Failed(), Findings: make([]jsonFinding, 0, len(rep.Findings)), Operations: make([]jsonOperation, 0, len(rep.Operations))}
 	if src := rep.Source; src != nil {
 		out.Source = &jsonSource{Name: src.Name, Lacks: src.Lacks, Capture: src.Capture}
 	}
@@ -343,7 +343,7 @@ func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 		}
 	}
 	for _, op := range rep.Operations {
-		jo := jsonOperation{Client: op.Client.UserAgent, Registry: op.Registry, Repos: op.Repos, Flows: []flow.ID{}}
+		jo := jsonOperation{Client: op.Client.UserAgent, Registry: op.Registry, Repos: op.Repos, Flows: make([]flow.ID, 0, len(op.Exchanges))}
 		if jo.Repos == nil {
 			jo.Repos = []string{}
 		}
