@@ -192,8 +192,24 @@ func retriedFlags(op *Operation) []bool {
 	// requests went to, multiReg whether there were several; laterObj the
 	// same per object asked for.
 	laterReg, multiReg := "", false
-	laterObj, multiObj := map[string]string{}, map[string]bool{}
+	var laterObj map[string]string
+	var multiObj map[string]bool
+	// Only an operation over several registries can have fallen back: the
+	// object keys cost an allocation per exchange, spared otherwise.
+	hosts := false
+	for _, x := range op.Exchanges {
+		if (x.Kind.IsRegistry() || x.Kind.IsV1()) && x.Registry != op.Exchanges[0].Registry {
+			hosts = true
+			break
+		}
+	}
+	if hosts {
+		laterObj, multiObj = map[string]string{}, map[string]bool{}
+	}
 	fellBack := func(x *decode.Exchange) bool {
+		if !hosts {
+			return false
+		}
 		if x.Repo == "" || !(x.Kind.IsRegistry() || x.Kind.IsV1()) {
 			return laterReg != "" && (multiReg || laterReg != x.Registry)
 		}
@@ -231,7 +247,7 @@ func retriedFlags(op *Operation) []bool {
 				multiReg = true
 			}
 			laterReg = x.Registry
-			if x.Repo != "" {
+			if hosts && x.Repo != "" {
 				k := fallbackObject(x)
 				if r, ok := laterObj[k]; ok && r != x.Registry {
 					multiObj[k] = true
