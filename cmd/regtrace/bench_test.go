@@ -146,3 +146,78 @@ func BenchmarkExplain100MBLog(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExplain100MBJournal explains what a node's 100 MB log mostly
+// is: the daemon's own chatter at debug level (API calls, events, health
+// checks, garbage collection) or, for Kubernetes, healthy pods described,
+// with one recorded failed pull (its own repository) in every MB.
+// BenchmarkExplain100MBLog is the worst case: nothing but failed pulls.
+func BenchmarkExplain100MBJournal(b *testing.B) {
+	const ts = `time="2026-12-04T10:%02d:%02d.%06d000Z" `
+	for _, c := range []struct {
+		name, file, repo string
+		noise            []string // fmt formats taking the line's number
+	}{
+		{"dockerd", "dockerd/dockerd-anonymous-pull-of-a-missing-repository.log", "team/nope", []string{
+			ts + `level=debug msg="Calling HEAD /_ping"`,
+			ts + `level=debug msg="Calling GET /v1.43/containers/json?all=1&filters=%%7B%%22status%%22%%3A%%5B%%22running%%22%%5D%%7D"`,
+			ts + `level=info msg="ignoring event" container=3f2a%08x module=libcontainerd namespace=moby topic=/tasks/delete type="*events.TaskDelete"`,
+			ts + `level=debug msg="Health check for container 3f2a%08x done (exitCode=0)"`,
+			ts + `level=debug msg="Calling GET /v1.43/containers/3f2a%08x/json"`,
+		}},
+		{"containerd", "containerd/containerd-anonymous-pull-from-a-Basic-auth-registry.log", "team/app", []string{
+			ts + `level=debug msg=ImageFsInfo`,
+			ts + `level=debug msg="garbage collected" d="1.%dms"`,
+			ts + `level=info msg="ListContainers with filter &ContainerFilter{Id:,State:nil,PodSandboxId:,LabelSelector:map[string]string{},}"`,
+			ts + `level=debug msg="ExecSync for \"3f2a%08x\" with command [/bin/sh -c pg_isready] and timeout 1 (s)"`,
+			ts + `level=info msg="StartContainer for \"3f2a%08x\" returns successfully"`,
+		}},
+		{"kubernetes", "kubernetes/describe-insufficient-scope-private.log", "acmecorp/ingest-worker", []string{
+			"Name:             web-%d", "Namespace:        shop", "Priority:         0", "Node:             worker-3/10.0.3.17",
+			"Start Time:       Fri, 04 Dec 2026 10:00:00 +0000", "Labels:           app=web", "Status:           Running", "Containers:", "  web:",
+			"    Container ID:   containerd://3f2a%08x", "    Image:          registry.example.com/shop/web:1.4.%d",
+			"    Image ID:       registry.example.com/shop/web@sha256:4f7d2c1a9e8b3f6d5c4b2a1908f7e6d5c4b3a29180f7e6d5c4b3a2918%07x",
+			"    State:          Running", "    Ready:          True", "    Restart Count:  0", "Conditions:", "  Type              Status", "  Ready             True",
+			"Events:", "  Type    Reason   Age   From     Message", "  ----    ------   ----  ----     -------",
+			`  Normal  Pulled   5m    kubelet  Container image "registry.example.com/shop/web:1.4.%d" already present on machine`,
+			"  Normal  Created  5m    kubelet  Created container web", "  Normal  Started  5m    kubelet  Started container web", "",
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			one, err := os.ReadFile(filepath.Join("..", "..", "decode", "logs", "testdata", c.file))
+			if err != nil {
+				b.Fatal(err)
+			}
+			path := filepath.Join(b.TempDir(), "journal.log")
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			w := bufio.NewWriter(f)
+			size, n := 0, 0
+			for i := 0; size < benchLogMB()<<20; i++ {
+				for mb := size + 1<<20; size < mb; n++ {
+					line := c.noise[n%len(c.noise)]
+					if strings.HasPrefix(line, ts) {
+						line = fmt.Sprintf(line, n/60000%60, n/1000%60, n%1000, n)
+					} else if strings.Contains(line, "%") {
+						line = fmt.Sprintf(line, n)
+					}
+					k, _ := w.WriteString(line + "\n")
+					size += k
+				}
+				k, _ := w.WriteString(strings.ReplaceAll(string(one), c.repo, fmt.Sprintf("%s%d", c.repo, i)))
+				size += k
+			}
+			w.Flush()
+			f.Close()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for b.Loop() {
+				if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != exitFound {
+					b.Fatalf("exit %d", code)
+				}
+			}
+		})
+	}
+}

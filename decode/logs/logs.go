@@ -121,20 +121,67 @@ func Read(r io.Reader) (*Trace, error) {
 		return nil, fmt.Errorf("reading the log at line %d: %w", n+1, err)
 	}
 	ls := splitLines(sb.String())
-	head := make([]string, 0, min(len(ls), sniffLines))
-	for _, l := range ls[:min(len(ls), sniffLines)] {
-		head = append(head, l.text)
-	}
-	for _, rd := range readers() {
-		if rd.sniff(head) {
-			return rd.read(ls), nil
-		}
+	if rd := sniff(ls); rd != nil {
+		return rd.read(ls), nil
 	}
 	var names []string
 	for _, f := range Formats() {
 		names = append(names, string(f))
 	}
 	return nil, fmt.Errorf("%w: it reads HAR files and these logs: %s", ErrUnknownFormat, strings.Join(names, ", "))
+}
+
+// sniffWindows bounds how many stretches of a long log past its head are
+// looked at to recognise it.
+const sniffWindows = 256
+
+// sniff returns the reader for ls, recognised from its first sniffLines
+// lines or, when those say nothing (a daemon's journal can open with hours
+// of its own chatter), from windows around the next lines that speak of
+// pulls, pushes, registries or tokens.
+func sniff(ls []line) *reader {
+	rds := readers()
+	try := func(lo int) *reader {
+		head := make([]string, 0, min(len(ls)-lo, sniffLines))
+		for _, l := range ls[lo:min(len(ls), lo+sniffLines)] {
+			head = append(head, l.text)
+		}
+		for i := range rds {
+			if rds[i].sniff(head) {
+				return &rds[i]
+			}
+		}
+		return nil
+	}
+	if rd := try(0); rd != nil {
+		return rd
+	}
+	for next, n := sniffLines, 0; next < len(ls) && n < sniffWindows; n++ {
+		i := next
+		for i < len(ls) && !sniffHint(ls[i].text) {
+			i++
+		}
+		if i == len(ls) {
+			break
+		}
+		lo := max(i-sniffLines/8, 0)
+		if rd := try(lo); rd != nil {
+			return rd
+		}
+		next = lo + sniffLines
+	}
+	return nil
+}
+
+// sniffHint: a line that may belong to a pull, a push or a login.
+func sniffHint(s string) bool {
+	// Not "image": daemons speak of images all day (ImageFsInfo, events).
+	for _, w := range []string{"/v2/", "ull", "egistry", "oken", "ush"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitLines cuts s into cleaned lines, each at most maxLine bytes (the
