@@ -89,6 +89,9 @@ type kEvent struct {
 	detail string // the runtime's error, for kFailed
 	line   int
 	split  bool // detail still begins with the image: "IMAGE": error
+	// present: "Container image … already present on machine", a kPulled
+	// that made no request (the pull policy let the kubelet skip it).
+	present bool
 }
 
 var (
@@ -237,7 +240,7 @@ func kLineEvent(s string, n int) (kEvent, bool) {
 		if !strings.Contains(rest, "already present on machine") {
 			return kEvent{}, false
 		}
-		e.kind = kPulled
+		e.kind, e.present = kPulled, true
 		e.image, _ = kQuoted(`"` + rest)
 	default:
 		e.kind = kPulling
@@ -454,7 +457,9 @@ func (b *kBuilder) build(evs []kEvent) {
 	}
 	for _, key := range order {
 		st := stories[key]
-		if st.failedAt < 0 && st.pulled == nil && st.pulling == nil {
+		// An image only ever found already present was never pulled: no
+		// request to put back (most of a healthy cluster's events).
+		if st.failedAt < 0 && st.pulling == nil && (st.pulled == nil || st.pulled.present) {
 			continue
 		}
 		ref := parseRef(st.image)

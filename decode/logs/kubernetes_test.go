@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,4 +127,35 @@ func FuzzReadKubernetes(f *testing.F) {
 		`Warning Failed 1s kubelet Failed to pull image "`+"\n"+`": x`,
 		`E0101 00:00:00.0 1 a.go:1] "Failed to pull image" err="failed to pull and unpack image \"%zz\": failed to resolve reference \"\": failed to do request: Head \"http://[::1\": x" image=""`,
 		"Back-off pulling image \"a@\"\nFailed to pull image \"b\": failed to authorize: failed to fetch oauth token: unexpected status: 403 Forbidden")
+}
+
+// TestKubernetesAlreadyPresentIsNoPull: "Container image … already present
+// on machine" made no request, so it puts none back; an image that was
+// pulled (Pulling, Successfully pulled) or failed still does.
+func TestKubernetesAlreadyPresentIsNoPull(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("Events:\n  Type     Reason     Age   From     Message\n  ----     ------     ----  ----     -------\n")
+	for i := range 50 {
+		fmt.Fprintf(&b, "  Normal   Pulled     5m    kubelet  Container image \"registry.example.com/shop/web:1.4.%d\" already present on machine\n", i)
+	}
+	b.WriteString("  Normal   Pulling    2m    kubelet  Pulling image \"registry.example.com/shop/api:2.0\"\n")
+	b.WriteString("  Normal   Pulled     2m    kubelet  Successfully pulled image \"registry.example.com/shop/api:2.0\" in 1.2s\n")
+	b.WriteString("  Warning  Failed     1m    kubelet  Failed to pull image \"registry.example.com/shop/db:9.9\": rpc error: code = NotFound desc = failed to pull and unpack image \"registry.example.com/shop/db:9.9\": failed to resolve reference \"registry.example.com/shop/db:9.9\": registry.example.com/shop/db:9.9: not found\n")
+	tr, err := Read(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range tr.Flows {
+		paths = append(paths, f.Request.URL.Path)
+	}
+	got := strings.Join(paths, " ")
+	if strings.Contains(got, "shop/web") {
+		t.Errorf("an image already present was put back as a pull: %s", got)
+	}
+	for _, want := range []string{"/v2/shop/api/manifests/2.0", "/v2/shop/db/manifests/9.9"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no request for %s among %s", want, got)
+		}
+	}
 }
