@@ -62,6 +62,9 @@ func ParseErrorBody(contentType string, body []byte, truncated bool) ErrorBody {
 	switch kind {
 	case "json":
 		var ok bool
+		if eb, ok = fastErrorsBody(b); ok {
+			break
+		}
 		if eb, ok = jsonErrorBody(b); !ok {
 			eb = textErrorBody(b, truncated)
 		}

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -52,6 +53,32 @@ func FuzzParseErrorBody(f *testing.F) {
 		}
 		if len(eb.Errors) > 0 && eb.Format != "errors" && eb.Format != "details" && eb.Format != "xml" {
 			t.Fatalf("errors in a %q body", eb.Format)
+		}
+	})
+}
+
+// FuzzFastErrorsBody: wherever the hand-written reader of the common OCI
+// error body answers, the general one answers the same.
+func FuzzFastErrorsBody(f *testing.F) {
+	for _, s := range []string{
+		`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"1.0"}}]}`,
+		`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":[{"Type":"repository","Class":"","Name":"team/app","Action":"pull"}]}]}` + "\n",
+		`{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`,
+		` { "errors" : [ { "code" : "A" , "detail" : null } , { "message" : "m" , "detail" : "x\"y" } ] } `,
+		`{"errors":[]}`, `{"errors":[{}]}`, `{"errors":[{"code":"A","code":"B"}]}`, `{"errors":[{"Code":"A"}]}`,
+		`{"errors":[{"code":"A","detail":tru}]}`, `{"errors":[{"code":"A","detail":1.5e3}]}`, `{"errors":[{"code":"A\u0041"}]}`,
+		`{"errors":[{"code":"A","detail":{"a":[1,2,{"b":"]"}]}}]}`, `{"errors":[{"code":"A"}],"x":1}`, `{"errors":[{"code":"A"}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ok := fastErrorsBody(b)
+		if !ok {
+			return
+		}
+		slow, sok := jsonErrorBody(b)
+		if !sok || !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast %+v, general %+v (ok %v)", b, fast, slow, sok)
 		}
 	})
 }
