@@ -119,30 +119,7 @@ func BenchmarkExplain100MBLog(b *testing.B) {
 		{"ctr-nodump", "ctr/ctr-nodump-anonymous-pull-of-a-missing-repository.log", "team/nope"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			one, err := os.ReadFile(filepath.Join("..", "..", "decode", "logs", "testdata", c.file))
-			if err != nil {
-				b.Fatal(err)
-			}
-			path := filepath.Join(b.TempDir(), "big.log")
-			f, err := os.Create(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			w := bufio.NewWriter(f)
-			size := 0
-			for i := 0; size < benchLogMB()<<20; i++ {
-				n, _ := w.WriteString(strings.ReplaceAll(string(one), c.repo, fmt.Sprintf("%s%d", c.repo, i)))
-				size += n
-			}
-			w.Flush()
-			f.Close()
-			b.SetBytes(int64(size))
-			b.ResetTimer()
-			for b.Loop() {
-				if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != exitFound {
-					b.Fatalf("exit %d", code)
-				}
-			}
+			benchExplainLog(b, c.file, c.repo, nil)
 		})
 	}
 }
@@ -184,19 +161,9 @@ func BenchmarkExplain100MBJournal(b *testing.B) {
 		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			one, err := os.ReadFile(filepath.Join("..", "..", "decode", "logs", "testdata", c.file))
-			if err != nil {
-				b.Fatal(err)
-			}
-			path := filepath.Join(b.TempDir(), "journal.log")
-			f, err := os.Create(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			w := bufio.NewWriter(f)
-			size, n := 0, 0
-			for i := 0; size < benchLogMB()<<20; i++ {
-				for mb := size + 1<<20; size < mb; n++ {
+			n := 0
+			benchExplainLog(b, c.file, c.repo, func(w *bufio.Writer) (size int) {
+				for ; size < 1<<20; n++ {
 					line := c.noise[n%len(c.noise)]
 					if strings.HasPrefix(line, ts) {
 						line = fmt.Sprintf(line, n/60000%60, n/1000%60, n%1000, n)
@@ -206,18 +173,41 @@ func BenchmarkExplain100MBJournal(b *testing.B) {
 					k, _ := w.WriteString(line + "\n")
 					size += k
 				}
-				k, _ := w.WriteString(strings.ReplaceAll(string(one), c.repo, fmt.Sprintf("%s%d", c.repo, i)))
-				size += k
-			}
-			w.Flush()
-			f.Close()
-			b.SetBytes(int64(size))
-			b.ResetTimer()
-			for b.Loop() {
-				if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != exitFound {
-					b.Fatalf("exit %d", code)
-				}
-			}
+				return size
+			})
 		})
+	}
+}
+
+// benchExplainLog writes a log of benchLogMB MB from the failing run in
+// testdata file, each copy with its own repository (repo numbered), each
+// after what noise writes (nil: nothing), and explains it.
+func benchExplainLog(b *testing.B, file, repo string, noise func(w *bufio.Writer) int) {
+	one, err := os.ReadFile(filepath.Join("..", "..", "decode", "logs", "testdata", file))
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "big.log")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	size := 0
+	for i := 0; size < benchLogMB()<<20; i++ {
+		if noise != nil {
+			size += noise(w)
+		}
+		n, _ := w.WriteString(strings.ReplaceAll(string(one), repo, fmt.Sprintf("%s%d", repo, i)))
+		size += n
+	}
+	w.Flush()
+	f.Close()
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	for b.Loop() {
+		if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != exitFound {
+			b.Fatalf("exit %d", code)
+		}
 	}
 }
