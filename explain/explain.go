@@ -627,8 +627,9 @@ func Group(xs []*decode.Exchange) []*Operation {
 
 // fallbackGap is how soon after a host failed a client's next request must
 // come to be its fallback to the next host: containerd, docker and
-// containers/image move on at once.
-const fallbackGap = 2 * time.Second
+// containers/image move on within milliseconds; a script's next command
+// takes longer to start.
+const fallbackGap = 500 * time.Millisecond
 
 // fallbackAfter reports whether next, a request made right after the
 // failed tunnel d, can be the same client moving on to its next host.

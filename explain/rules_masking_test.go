@@ -344,6 +344,21 @@ func maskingTraces() []ruleTrace {
 			primary: RuleNotFoundIsReal,
 		},
 		{
+			// A second later is another run, not containerd moving on.
+			name: "a tunnel that failed a second before containerd's next pull is not its fallback",
+			flows: []*flowtest.Builder{
+				flowtest.New("CONNECT", "https://gone.test:443").UA("Go-http-client/1.1").Err(flow.ErrDNS, "dial tcp: lookup gone.test: no such host"),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtr16).Status(401).After(time.Second).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull"`),
+				flowtest.Get("https://auth.test/token?scope=repository%3Ateam%2Fapp%3Apull&service=registry.test").UA(maskingCtr16).
+					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtr16).Bearer(appTok).Status(200).
+					RespHeader("Docker-Content-Digest", "sha256:2222222222222222222222222222222222222222222222222222222222222222"),
+			},
+			want:    []Rule{RuleRegistryUnreachable},
+			primary: RuleRegistryUnreachable,
+		},
+		{
 			// crane has no mirrors: a failed tunnel just before its pull is
 			// another client's, and stays that client's failure.
 			name: "a tunnel that could not be opened is not taken for crane's fallback",

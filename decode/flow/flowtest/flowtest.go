@@ -25,6 +25,8 @@ var Epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // malformed URL panics (test input is the test's own).
 type Builder struct {
 	f flow.Flow
+	// after is how much later than Seq's 100 ms step this flow starts.
+	after time.Duration
 }
 
 // New starts a flow for method and an absolute URL.
@@ -154,11 +156,18 @@ func (b *Builder) Build(id flow.ID, start time.Time) *flow.Flow {
 	return &f
 }
 
-// Seq builds flows with IDs 1, 2, 3… starting 100ms apart from Epoch.
+// After makes the flow start d later than Seq would start it (and the
+// flows after it too).
+func (b *Builder) After(d time.Duration) *Builder { b.after = d; return b }
+
+// Seq builds flows with IDs 1, 2, 3… starting 100ms apart from Epoch, plus
+// the After of each flow so far.
 func Seq(builders ...*Builder) []*flow.Flow {
 	out := make([]*flow.Flow, len(builders))
+	var extra time.Duration
 	for i, b := range builders {
-		out[i] = b.Build(flow.ID(i+1), Epoch.Add(time.Duration(i)*100*time.Millisecond))
+		extra += b.after
+		out[i] = b.Build(flow.ID(i+1), Epoch.Add(time.Duration(i)*100*time.Millisecond+extra))
 	}
 	return out
 }
