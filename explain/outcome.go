@@ -196,9 +196,14 @@ func retriedFlags(op *Operation) []bool {
 	var multiObj map[string]bool
 	// Only an operation over several registries can have fallen back: the
 	// object keys cost an allocation per exchange, spared otherwise.
-	hosts := false
+	hosts, first := false, ""
 	for _, x := range op.Exchanges {
-		if (x.Kind.IsRegistry() || x.Kind.IsV1()) && x.Registry != op.Exchanges[0].Registry {
+		if !(x.Kind.IsRegistry() || x.Kind.IsV1() || x.Kind == decode.KindTunnel && !x.ToRealm) {
+			continue
+		}
+		if first == "" {
+			first = x.Registry
+		} else if x.Registry != first {
 			hosts = true
 			break
 		}
@@ -213,8 +218,9 @@ func retriedFlags(op *Operation) []bool {
 		if x.Repo == "" || !(x.Kind.IsRegistry() || x.Kind.IsV1()) {
 			return laterReg != "" && (multiReg || laterReg != x.Registry)
 		}
-		r, ok := laterObj[fallbackObject(x)]
-		return ok && (multiObj[fallbackObject(x)] || r != x.Registry)
+		k := fallbackObject(x)
+		r, ok := laterObj[k]
+		return ok && (multiObj[k] || r != x.Registry)
 	}
 	for i := len(op.Exchanges) - 1; i >= 0; i-- {
 		x := op.Exchanges[i]

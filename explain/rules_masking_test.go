@@ -344,6 +344,24 @@ func maskingTraces() []ruleTrace {
 			primary: RuleNotFoundIsReal,
 		},
 		{
+			// A mirror with capabilities ["pull"] only: the server resolves
+			// the tag, then containerd fetches by digest from the mirror
+			// first, which is down, and from the server.
+			name: "containerd 2 fetches from the server after a pull-only mirror that is down",
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtrd2UA).Status(401).
+					Challenge(maskingRegRealm + `,scope="repository:team/app:pull"`),
+				flowtest.Get("https://auth.test/token?scope=repository%3Ateam%2Fapp%3Apull&service=registry.test").UA(maskingCtrd2UA).
+					Basic("alice", "s3cret").Status(200).JSON(maskingHubTokenBody(appTok)),
+				flowtest.Head("https://registry.test/v2/team/app/manifests/1.0").UA(maskingCtrd2UA).Bearer(appTok).Status(200).
+					RespHeader("Docker-Content-Digest", "sha256:2222222222222222222222222222222222222222222222222222222222222222"),
+				flowtest.New("CONNECT", "https://mirror.test:5000").UA("Go-http-client/1.1").Err(flow.ErrRefused, "dial tcp 10.0.0.7:5000: connect: connection refused"),
+				flowtest.Get("https://registry.test/v2/team/app/manifests/sha256:2222222222222222222222222222222222222222222222222222222222222222").
+					UA(maskingCtrd2UA).Bearer(appTok).Status(200).JSON(`{"schemaVersion":2}`),
+			},
+			want: []Rule{RuleMirrorFellBack},
+		},
+		{
 			// A second later is another run, not containerd moving on.
 			name: "a tunnel that failed a second before containerd's next pull is not its fallback",
 			flows: []*flowtest.Builder{
