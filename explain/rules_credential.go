@@ -1080,7 +1080,7 @@ func credBasicNoCredentials(in *Input, op *Operation) []Finding {
 		return nil
 	}
 	last := op.Last()
-	if st := op.Outcome().Stop; st != nil && st.Registry != last.Registry {
+	if st := op.Outcome().Stop; st != nil && last != nil && st.Registry != last.Registry {
 		last = st // the host whose answer the client reported (containerd's hosts)
 	}
 	if last == nil || credPos(op, last) < b || status(last) != http.StatusUnauthorized || credBasicOnly(last) == nil {

@@ -327,7 +327,7 @@ func maskingAnswers(xs []*decode.Exchange, sameRequest bool) []*decode.Exchange 
 	per := map[string]*decode.Exchange{}
 	for i, x := range xs {
 		// A tunnel stands for the request after it.
-		if y := x; sameRequest && !maskingSameRequest(y, last) {
+		if sameRequest && !maskingSameRequest(x, last) {
 			if x.Kind != decode.KindTunnel || i+1 >= len(xs) || !maskingSameRequest(xs[i+1], last) {
 				continue
 			}

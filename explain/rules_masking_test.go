@@ -407,6 +407,21 @@ func maskingTraces() []ruleTrace {
 			want: []Rule{RuleInsufficientScope, RuleLaterRunSucceeded, RuleMirrorServesRefused},
 		},
 		{
+			// A public image: Docker Hub's 401 only starts the anonymous
+			// token handshake, and a mirror serving it too leaks nothing.
+			name: "a mirror serving a public image anonymously is not taken for a leaking cache",
+			flows: []*flowtest.Builder{
+				flowtest.Head("https://registry-1.docker.io/v2/library/postgres/manifests/14.2").UA(maskingCtr16).Status(401).
+					Challenge(maskingHubRealm + `,scope="repository:library/postgres:pull"`),
+				flowtest.Get("https://auth.docker.io/token?scope=repository%3Alibrary%2Fpostgres%3Apull&service=registry.docker.io").UA(maskingCtr16).
+					Status(200).JSON(maskingHubTokenBody(pgTok)),
+				flowtest.Head("https://registry-1.docker.io/v2/library/postgres/manifests/14.2").UA(maskingCtr16).Bearer(pgTok).Status(200).
+					RespHeader("Docker-Content-Digest", "sha256:1111111111111111111111111111111111111111111111111111111111111111"),
+				flowtest.Head("https://cache.test:5000/v2/library/postgres/manifests/14.2?ns=docker.io").UA(maskingCtr16).Status(200).After(time.Second).
+					RespHeader("Docker-Content-Digest", "sha256:1111111111111111111111111111111111111111111111111111111111111111"),
+			},
+		},
+		{
 			// The mirror asked for credentials and got them: not a leak.
 			name: "a mirror that serves to credentials is not taken for a leaking cache",
 			flows: []*flowtest.Builder{

@@ -309,9 +309,13 @@ func outcomeMirrorFellBack(in *Input, op *Operation) []Finding {
 	if !o.Reached {
 		return nil // the masking rule says which answer the client reported
 	}
+	left := leftHost(op)
+	if left == nil {
+		return nil
+	}
 	var first *decode.Exchange // the first failure on a host the operation then left
 	for i, x := range op.Exchanges {
-		if op.Role(i) == RoleRetried && x.Registry != "" && !x.ToRealm && x.Kind != decode.KindTokenRequest && leftHost(op, i) {
+		if op.Role(i) == RoleRetried && x.Registry != "" && !x.ToRealm && x.Kind != decode.KindTokenRequest && left[i] {
 			first = x
 			break
 		}
@@ -355,15 +359,26 @@ func outcomeMirrorFellBack(in *Input, op *Operation) []Finding {
 	}, served)}
 }
 
-// leftHost: a registry exchange after op.Exchanges[i] went to another host.
-func leftHost(op *Operation, i int) bool {
-	x := op.Exchanges[i]
-	for _, y := range op.Exchanges[i+1:] {
-		if (y.Kind.IsRegistry() || y.Kind.IsV1()) && y.Registry != x.Registry {
-			return true
+// leftHost says, per exchange of op, whether a registry exchange after it
+// went to another host (one backward pass: a long log's operation is
+// hundreds of thousands of exchanges); nil when none did.
+func leftHost(op *Operation) []bool {
+	var out []bool
+	later, several := "", false // a registry later exchanges went to; whether more than one
+	for i := len(op.Exchanges) - 1; i >= 0; i-- {
+		x := op.Exchanges[i]
+		if later != "" && (several || later != x.Registry) {
+			if out == nil {
+				out = make([]bool, len(op.Exchanges))
+			}
+			out[i] = true
+		}
+		if x.Kind.IsRegistry() || x.Kind.IsV1() {
+			several = several || later != "" && later != x.Registry
+			later = x.Registry
 		}
 	}
-	return false
+	return out
 }
 
 // outcomeMirrorServesRefused: a mirror served a repository to a request
@@ -373,11 +388,15 @@ func leftHost(op *Operation, i int) bool {
 // that account may read to anyone who reaches the cache.
 func outcomeMirrorServesRefused(in *Input, ops []*Operation) []Finding {
 	type key struct{ reg, repo string }
-	refused := map[key]*decode.Exchange{} // the upstream's last anonymous refusal (after its token, if any)
-	for _, x := range in.Exchanges {
-		if x.Upstream == "" && x.Kind.IsManifest() && x.Repo != "" && (status(x) == http.StatusUnauthorized || status(x) == http.StatusForbidden) &&
-			anonymousRequest(in, x) {
-			refused[key{x.Registry, maskingRepoKey(x)}] = x
+	// The upstream's refusals without credentials that ended an operation:
+	// a 401 that starts the token handshake of a public pull is not one.
+	refused := map[key]*decode.Exchange{}
+	for _, op := range ops {
+		for i, x := range op.Exchanges {
+			if op.Role(i) == RoleFailed && x.Upstream == "" && x.Kind.IsManifest() && x.Repo != "" &&
+				(status(x) == http.StatusUnauthorized || status(x) == http.StatusForbidden) && anonymousRequest(in, x) {
+				refused[key{x.Registry, maskingRepoKey(x)}] = x
+			}
 		}
 	}
 	if len(refused) == 0 {
