@@ -15,6 +15,11 @@ var dockerHubHosts = map[string]bool{
 	"registry.hub.docker.com": true,
 }
 
+// DockerHubAPIHost is the host that serves Docker Hub's registry API: an
+// image on "docker.io" is pulled from it (moby registry config,
+// containerd's docker resolver).
+const DockerHubAPIHost = "registry-1.docker.io"
+
 // IsDockerHub reports whether host (with or without port) is Docker Hub's
 // registry.
 func IsDockerHub(host string) bool {

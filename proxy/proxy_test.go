@@ -947,3 +947,33 @@ func mustReq(t *testing.T, method, u string) *http.Request {
 	}
 	return req
 }
+
+// RoundTrip is the proxy's recording for a caller in the same process
+// (regtrace probe): the flow is delivered when the body is done, and a
+// transport failure is the caller's error as well as the flow's Err.
+func TestRoundTripRecordsForAnInProcessCaller(t *testing.T) {
+	deadPort := closedPort(t)
+	e := newEnv(t, http.HandlerFunc(echoHandler), func(o *Options, _ *httptest.Server) {
+		o.Resolve["dead.test"] = "127.0.0.1"
+	})
+	c := &http.Client{Transport: e.proxy}
+	resp, err := c.Get(e.base + "/v2/?n=1&X-Amz-Signature=secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	f := e.flow()
+	if resp.StatusCode != 200 || f.Response == nil || f.Response.Status != 200 || f.Err != nil ||
+		f.Response.Body.Size != int64(len(body)) || f.Upstream == nil || f.ClientAddr != "regtrace" {
+		t.Errorf("got %d %q, flow %+v", resp.StatusCode, body, f)
+	}
+	_, err = c.Get(fmt.Sprintf("https://dead.test:%d/v2/", deadPort))
+	var fe *flow.Error
+	if !errors.As(err, &fe) || fe.Kind != flow.ErrRefused {
+		t.Fatalf("a refused connection gave %v, want a *flow.Error of kind %s", err, flow.ErrRefused)
+	}
+	if f := e.flow(); f.Err == nil || f.Err.Kind != flow.ErrRefused || !f.Response.Synthetic {
+		t.Errorf("the failed flow: %+v", f)
+	}
+}

@@ -347,6 +347,9 @@ func cloneURL(u *url.URL) *url.URL {
 // failure makes the 502 the client gets when the upstream exchange failed,
 // and records it on the flow as synthetic.
 func (p *Proxy) failure(req *http.Request, f *flow.Flow, e *flow.Error) *http.Response {
+	if slot, ok := req.Context().Value(directErr{}).(**flow.Error); ok {
+		*slot = e
+	}
 	h, msg := badGateway(e)
 	var body io.ReadCloser = io.NopCloser(strings.NewReader(msg))
 	if req.Method == http.MethodHead {
@@ -483,4 +486,31 @@ func tlsInfo(cs *tls.ConnectionState, insecure bool) *flow.TLSInfo {
 		})
 	}
 	return t
+}
+
+// directErr carries, for a request made with RoundTrip, where the
+// transport failure of its flow goes.
+type directErr struct{}
+
+// RoundTrip sends req upstream through the proxy's own transport and
+// recording, as if a client had sent it through the proxy (regtrace probe
+// is that client): the flow goes to OnFlow when the response body is closed
+// or read to its end, with the same timings, captured bodies and upstream
+// TLS facts. Unlike a proxied client, which gets a 502, the caller gets the
+// transport failure as an error (its message redacted), and the flow
+// records it as Err.
+func (p *Proxy) RoundTrip(req *http.Request) (*http.Response, error) {
+	var e *flow.Error
+	req = req.WithContext(context.WithValue(req.Context(), directErr{}, &e))
+	if req.RemoteAddr == "" {
+		req.RemoteAddr = "regtrace"
+	}
+	resp, err := p.roundTrip(req, nil)
+	if err == nil && e != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return nil, e
+	}
+	return resp, err
 }

@@ -52,6 +52,7 @@ Quick start:
 			decodeCommand(),
 			explainCommand(),
 			redactCommand(),
+			probeCommand(),
 		},
 	}
 	app.Action = func(c *cli.Context) error {

@@ -29,6 +29,7 @@ var allowed = map[string]struct{ ours, third []string }{
 	"explain/render":       {ours: []string{"explain", "decode", "decode/flow", "decode/redact"}, third: []string{"github.com/fatih/color"}},
 	"certs":                {},
 	"proxy":                {ours: []string{"decode/flow", "decode/redact"}, third: []string{"github.com/elazarl/goproxy"}},
+	"proxy/probe":          {ours: []string{"proxy", "decode", "decode/flow", "decode/redact"}},
 	"cmd/regtrace":         {ours: []string{"*"}, third: []string{"github.com/urfave/cli/v2"}},
 	"cmd/regtrace-bench":   {ours: []string{"*"}},
 }

@@ -63,6 +63,8 @@ type clientWorld struct {
 	cache             string
 	layout            string // an OCI layout with tag 1.0, to push
 	tokens, hubTokens *tokenServer
+	// resolve maps the world's names for a proxy's own dials.
+	resolve map[string]string
 	// via, when set, wraps every client command (regtrace run … --); the
 	// client then gets no proxy settings from the test.
 	via []string
@@ -80,7 +82,7 @@ func startClientWorld(t *testing.T) *clientWorld {
 	w.tokens = newTokenServer(t, t.TempDir())
 	w.tokens.Users = map[string]string{"admin": "admin-pw", "alice": "alice-pw"}
 	w.tokens.ACL = map[string]map[string][]string{"team/app": {"alice": {"pull"}, "admin": {"*"}}, "team/other": {"admin": {"*"}},
-		"team/denied": {"alice": {"pull"}}, "limited/app": {"": {"pull"}, "alice": {"pull"}}}
+		"team/denied": {"alice": {"pull"}}, "team/gone": {"alice": {"pull"}}, "limited/app": {"": {"pull"}, "alice": {"pull"}}}
 	authPort := startTLS(t, w.pki, w.tokens)
 	reg := startRegistry(t, w.pki, w.tokens.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", authPort)))
 
@@ -197,11 +199,12 @@ func startClientWorld(t *testing.T) *clientWorld {
 	deadReg := startRegistry(t, w.pki, w.tokens.RegistryConfig(fmt.Sprintf("https://auth.test:%d/token", freePort(t))))
 	w.deadRealm = fmt.Sprintf("registry.test:%d", deadReg.Port)
 
-	w.rec = startRecorder(t, w.pki, map[string]string{
+	w.resolve = map[string]string{
 		"registry.test": "127.0.0.1", "auth.test": "127.0.0.1", "front.test": "127.0.0.1",
 		"registry-1.docker.io:443": fmt.Sprintf("127.0.0.1:%d", hubReg.Port),
 		"auth.docker.io:443":       fmt.Sprintf("127.0.0.1:%d", hubAuthPort),
-	})
+	}
+	w.rec = startRecorder(t, w.pki, w.resolve)
 	w.reg = fmt.Sprintf("registry.test:%d", reg.Port)
 	w.cache = fmt.Sprintf("registry.test:%d", startRegistry(t, w.pki,
 		fmt.Sprintf("proxy:\n  remoteurl: https://%s\n  username: admin\n  password: admin-pw\n", w.reg),

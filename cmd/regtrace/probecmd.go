@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/decode/har"
+	"github.com/regtrace/regtrace/explain"
+	"github.com/regtrace/regtrace/explain/render"
+	"github.com/regtrace/regtrace/proxy/probe"
+)
+
+func probeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "probe",
+		Usage:     "walk a pull's auth flow against a registry and settle \"missing or private?\"",
+		ArgsUsage: "IMAGE[:TAG|@DIGEST]",
+		Description: `Does what a pull does — GET /v2/, follow the challenge, ask the realm for a token,
+GET the manifest (the platform's from an index) and the config blob — once anonymously and
+once with the credential a client would send, and says what the answers prove:
+
+   regtrace probe registry.example.com/team/app:1.0
+   regtrace probe --format markdown nginx          # docker.io/library/nginx:latest
+   regtrace probe --push --mount-from team/base registry.example.com/team/app:1.0
+
+Nothing is written to the registry. Exit status: 0 pullable (pushable with --push),
+3 unauthorized or the registry will not say, 4 proven not found, 5 rate limited,
+6 authenticated but denied, 1 other failure (unreachable, TLS), 2 usage.
+--codes lists every result code with its fix.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, markdown or json"},
+			&cli.StringFlag{Name: "har", Usage: "also write the probe's exchanges to this HAR file (secrets redacted unless --no-redact)"},
+			&cli.BoolFlag{Name: "creds-stdin", Usage: "read the credential from standard input as USER:PASSWORD (first line)"},
+			&cli.BoolFlag{Name: "anonymous", Usage: "probe without credentials only"},
+			&cli.BoolFlag{Name: "push", Usage: "also ask for push and say whether the token grants it (nothing is written)"},
+			&cli.StringFlag{Name: "mount-from", Usage: "with --push: the repository a cross-repository mount would read from"},
+			&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pick from an index (default linux/amd64)"},
+			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "time allowed for each request"},
+			&cli.StringSliceFlag{Name: "upstream-ca", Usage: "PEM file of extra roots to trust (repeatable)"},
+			&cli.BoolFlag{Name: "insecure-upstream", Usage: "do not verify certificates (marked in the report)"},
+			&cli.StringFlag{Name: "upstream-proxy", Usage: "send requests through this proxy URL (HTTPS_PROXY is never read)"},
+			&cli.StringSliceFlag{Name: "resolve", Usage: "host:port=addr: map a name, like curl --resolve (repeatable)"},
+			&cli.BoolFlag{Name: "no-color", EnvVars: []string{"REGTRACE_NO_COLOR"}, Usage: "no colors (also NO_COLOR, or when not a terminal)"},
+			&cli.BoolFlag{Name: "no-redact", Usage: "print secrets as they are (dangerous: never paste such output into a ticket)"},
+			&cli.BoolFlag{Name: "codes", Usage: "list every result code with its meaning, fix and exit status (no IMAGE)"},
+		},
+		Action: runProbe,
+	}
+}
+
+func runProbe(c *cli.Context) error {
+	format := c.String("format")
+	switch format {
+	case "text", "markdown", "json":
+	default:
+		return usagef("--format %q: want text, markdown or json", format)
+	}
+	if c.Bool("codes") {
+		if c.NArg() > 0 {
+			return usagef("probe --codes takes no IMAGE")
+		}
+		return render.ProbeCodes(c.App.Writer, probeCodeDocs(), format)
+	}
+	if c.NArg() != 1 {
+		return usagef("probe: want one IMAGE, such as registry.example.com/team/app:1.0")
+	}
+	im, err := probe.ParseImage(c.Args().First())
+	if err != nil {
+		return usageError{err}
+	}
+	if c.String("mount-from") != "" && !c.Bool("push") {
+		return usagef("--mount-from is about a push: add --push")
+	}
+	popts, err := proxyConfig(c)
+	if err != nil {
+		return err
+	}
+	if popts.InsecureUpstream {
+		fmt.Fprintln(c.App.ErrWriter, "regtrace: warning: --insecure-upstream: certificates are not verified; flows are marked insecure")
+	}
+	opts := probe.Options{
+		Image: im, Push: c.Bool("push"), MountFrom: c.String("mount-from"), Platform: c.String("platform"),
+		StepTimeout: c.Duration("timeout"), UserAgent: "regtrace-probe/" + buildVersion(), Proxy: popts,
+	}
+	if c.Bool("creds-stdin") && c.Bool("anonymous") {
+		return usagef("--creds-stdin and --anonymous contradict each other")
+	}
+	if c.Bool("creds-stdin") {
+		cred, err := readStdinCredential(c.App.Reader)
+		if err != nil {
+			return usageError{err}
+		}
+		opts.Credential = cred
+	}
+	res, err := probe.Run(c.Context, opts)
+	if err != nil {
+		return usageError{err}
+	}
+	xs := decode.NewSession().DecodeAll(res.Flows)
+	rep := explain.Explain(explain.Input{Exchanges: xs})
+	if path := c.String("har"); path != "" {
+		if err := writeProbeHAR(path, c.Bool("no-redact"), res, rep); err != nil {
+			return err
+		}
+	}
+	p := probeView(res)
+	ropts := render.ReportOptions{Color: format == "text" && !c.Bool("no-color") && colorWanted(c, c.App.Writer), NoRedact: c.Bool("no-redact")}
+	switch format {
+	case "markdown":
+		err = render.ProbeMarkdown(c.App.Writer, p, rep, ropts)
+	case "json":
+		err = render.ProbeJSON(c.App.Writer, p, rep, ropts)
+	default:
+		err = render.ProbeText(c.App.Writer, p, rep, ropts)
+	}
+	if err != nil {
+		return err
+	}
+	if p.Exit != 0 {
+		return cli.Exit("", p.Exit)
+	}
+	return nil
+}
+
+// readStdinCredential reads USER:PASSWORD from the first line.
+func readStdinCredential(r io.Reader) (*probe.Credential, error) {
+	if r == nil {
+		return nil, fmt.Errorf("--creds-stdin: no standard input")
+	}
+	line, err := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("--creds-stdin: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	user, pass, ok := strings.Cut(line, ":")
+	if !ok || user == "" {
+		return nil, fmt.Errorf("--creds-stdin: want USER:PASSWORD on the first line of standard input")
+	}
+	return &probe.Credential{Username: user, Password: pass, From: "standard input"}, nil
+}
+
+func probeView(res *probe.Result) *render.Probe {
+	d := res.Code.Doc()
+	p := &render.Probe{Image: res.Image.String(), Credential: res.Credential, Code: string(res.Code), Exit: d.Exit,
+		Conclusion: res.Conclusion, Fix: d.Fix}
+	for _, s := range res.Steps {
+		p.Steps = append(p.Steps, render.ProbeStep{Phase: string(s.Phase), Name: s.Name, What: s.What, Flows: s.Flows, Status: s.Status, Says: s.Says})
+	}
+	return p
+}
+
+func probeCodeDocs() []render.CodeDoc {
+	var out []render.CodeDoc
+	for _, d := range probe.Codes() {
+		out = append(out, render.CodeDoc{Code: string(d.Code), Exit: d.Exit, Means: d.Means, Fix: d.Fix})
+	}
+	return out
+}
+
+func writeProbeHAR(path string, noRedact bool, res *probe.Result, rep *explain.Report) error {
+	hw, err := har.Create(path, har.Options{NoRedact: noRedact, CreatorVersion: buildVersion()})
+	if err != nil {
+		return fmt.Errorf("--har: %w", err)
+	}
+	xs := decode.NewSession().DecodeAll(res.Flows)
+	for i, f := range res.Flows {
+		if err := hw.Add(f, har.Annotation{Kind: xs[i].Kind.String()}); err != nil {
+			hw.Close()
+			return fmt.Errorf("--har: %w", err)
+		}
+	}
+	notes := []string{fmt.Sprintf("probe %s %s", res.Code, res.Image)}
+	for _, f := range rep.Findings {
+		notes = append(notes, fmt.Sprintf("%s %s %v", f.Rule, f.Verdict, f.Evidence))
+	}
+	hw.SetFindings(notes)
+	if err := hw.Close(); err != nil {
+		return fmt.Errorf("--har: %w", err)
+	}
+	return nil
+}
