@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -36,6 +37,9 @@ Nothing is written to the registry. Exit status: 0 pullable (pushable with --pus
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, markdown or json"},
 			&cli.StringFlag{Name: "har", Usage: "also write the probe's exchanges to this HAR file (secrets redacted unless --no-redact)"},
+			&cli.StringFlag{Name: "as", Usage: "find the credential as this client does: docker, crane, podman (skopeo, buildah: containers/image) or kubelet (default docker; kubelet with --pull-secret)"},
+			&cli.StringFlag{Name: "authfile", Usage: "containers auth.json to read (as podman --authfile; default $REGISTRY_AUTH_FILE)"},
+			&cli.StringFlag{Name: "pull-secret", Usage: "a Kubernetes pull secret: .dockerconfigjson content or the Secret as JSON or YAML"},
 			&cli.BoolFlag{Name: "creds-stdin", Usage: "read the credential from standard input as USER:PASSWORD (first line)"},
 			&cli.BoolFlag{Name: "anonymous", Usage: "probe without credentials only"},
 			&cli.BoolFlag{Name: "push", Usage: "also ask for push and say whether the token grants it (nothing is written)"},
@@ -91,12 +95,28 @@ func runProbe(c *cli.Context) error {
 	if c.Bool("creds-stdin") && c.Bool("anonymous") {
 		return usagef("--creds-stdin and --anonymous contradict each other")
 	}
-	if c.Bool("creds-stdin") {
+	var notes []string
+	switch {
+	case c.Bool("creds-stdin"):
 		cred, err := readStdinCredential(c.App.Reader)
 		if err != nil {
 			return usageError{err}
 		}
 		opts.Credential = cred
+	case !c.Bool("anonymous"):
+		as, err := probeFamily(c.String("as"), c.String("pull-secret") != "")
+		if err != nil {
+			return err
+		}
+		ls := probe.LookupAll(c.Context, probeStores(c), im)
+		var mine probe.Lookup
+		for _, l := range ls {
+			if l.As == as {
+				mine = l
+			}
+		}
+		opts.Credential, opts.CredentialErr = mine.Credential, mine.Err
+		notes = lookupNotes(mine, ls)
 	}
 	res, err := probe.Run(c.Context, opts)
 	if err != nil {
@@ -110,6 +130,7 @@ func runProbe(c *cli.Context) error {
 		}
 	}
 	p := probeView(res)
+	p.Notes = notes
 	ropts := render.ReportOptions{Color: format == "text" && !c.Bool("no-color") && colorWanted(c, c.App.Writer), NoRedact: c.Bool("no-redact")}
 	switch format {
 	case "markdown":
@@ -184,4 +205,83 @@ func writeProbeHAR(path string, noRedact bool, res *probe.Result, rep *explain.R
 		return fmt.Errorf("--har: %w", err)
 	}
 	return nil
+}
+
+// probeFamily maps --as to the lookup it follows.
+func probeFamily(as string, pullSecret bool) (string, error) {
+	switch strings.ToLower(as) {
+	case "":
+		if pullSecret {
+			return probe.AsKubelet, nil
+		}
+		return probe.AsDocker, nil
+	case "docker", "dockerd", "nerdctl":
+		return probe.AsDocker, nil
+	case "crane", "ko", "go-containerregistry", "ggcr":
+		return probe.AsCrane, nil
+	case "podman", "skopeo", "buildah", "cri-o", "crio", "containers":
+		return probe.AsContainers, nil
+	case "kubelet", "kubernetes", "k8s":
+		return probe.AsKubelet, nil
+	}
+	return "", usagef("--as %q: want docker, crane, podman, skopeo, buildah or kubelet", as)
+}
+
+// probeStores reads where the credential stores are from the environment
+// and flags, once.
+func probeStores(c *cli.Context) probe.Stores {
+	home, _ := os.UserHomeDir()
+	st := probe.Stores{
+		Home: home, DockerConfig: os.Getenv("DOCKER_CONFIG"), AuthFile: os.Getenv("REGISTRY_AUTH_FILE"),
+		XDGRuntimeDir: os.Getenv("XDG_RUNTIME_DIR"), XDGConfigHome: os.Getenv("XDG_CONFIG_HOME"), UID: os.Getuid(),
+		PullSecret: c.String("pull-secret"), PATH: os.Getenv("PATH"),
+	}
+	if f := c.String("authfile"); f != "" {
+		st.AuthFile = f
+	}
+	return st
+}
+
+var familyNames = map[string]string{
+	probe.AsDocker:     "docker",
+	probe.AsCrane:      "crane (go-containerregistry)",
+	probe.AsContainers: "podman, skopeo and buildah",
+	probe.AsKubelet:    "the kubelet",
+}
+
+// lookupNotes says what the chosen lookup passed by, and where other
+// clients would find something else.
+func lookupNotes(mine probe.Lookup, all []probe.Lookup) []string {
+	var notes []string
+	if mine.Credential == nil && mine.Err == nil {
+		notes = append(notes, fmt.Sprintf("%s finds no credential for this image (read: %s)", familyNames[mine.As], strings.Join(mine.Read, ", ")))
+	}
+	if mine.Err != nil {
+		notes = append(notes, fmt.Sprintf("%s fails to look its credential up: %v", familyNames[mine.As], mine.Err))
+	}
+	notes = append(notes, mine.Misses...)
+	for _, l := range all {
+		if l.As == mine.As || sameCredential(l, mine) {
+			continue
+		}
+		switch {
+		case l.Err != nil:
+			notes = append(notes, fmt.Sprintf("%s would fail to look its credential up: %v", familyNames[l.As], l.Err))
+		case l.Credential == nil:
+			notes = append(notes, fmt.Sprintf("%s would go anonymous: it finds no credential for this image", familyNames[l.As]))
+		default:
+			notes = append(notes, fmt.Sprintf("%s would use %s", familyNames[l.As], l.Credential.Source()))
+		}
+	}
+	return notes
+}
+
+func sameCredential(a, b probe.Lookup) bool {
+	if (a.Err == nil) != (b.Err == nil) || (a.Credential == nil) != (b.Credential == nil) {
+		return false
+	}
+	if a.Credential == nil {
+		return true
+	}
+	return a.Credential.Source() == b.Credential.Source()
 }

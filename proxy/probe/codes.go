@@ -34,6 +34,7 @@ const (
 	CodeNoPlatform          Code = "NO_PLATFORM"
 	CodeBlobFailed          Code = "BLOB_FAILED"
 	CodeUnexpected          Code = "UNEXPECTED"
+	CodeCredentialStore     Code = "CREDENTIAL_STORE_FAILED"
 )
 
 // Exit statuses of `regtrace probe`, one per class of result.
@@ -102,6 +103,8 @@ func Codes() []CodeDoc {
 			"Pick a platform the index has (--platform os/arch[/variant]) or build the image for yours."},
 		{CodeBlobFailed, ExitOther, "The manifest answered 200 but its config blob did not.",
 			"The registry's storage is missing the blob or refuses it: check its storage and any blob-store redirect."},
+		{CodeCredentialStore, ExitOther, "The client's credential lookup fails before any request: a credential helper named by credsStore or credHelpers is not in PATH or fails, or a credentials file does not parse.",
+			"Install the helper (docker-credential-NAME in PATH), fix or remove credsStore/credHelpers, or repair the file; the report names the file and the entry."},
 		{CodeUnexpected, ExitOther, "An answer the probe does not expect (a 5xx, an odd status).",
 			"The report has the answer; check the registry's logs."},
 	}
@@ -124,6 +127,10 @@ func conclude(opts Options, phases []Outcome) (Code, string) {
 	anon := phases[0]
 	last := phases[len(phases)-1]
 	code, why := last.Code, last.Why
+	if opts.CredentialErr != nil {
+		return CodeCredentialStore, fmt.Sprintf("The client would stop before sending a request: %v. Anonymously, %s: %s.",
+			opts.CredentialErr, strings.ToLower(string(anon.Code)), anon.Why)
+	}
 	if opts.Push && code == CodePullable {
 		code, why = pushVerdict(opts, last)
 	}

@@ -34,6 +34,10 @@ type Options struct {
 	Image Image
 	// Credential is what the client would send; nil probes anonymously only.
 	Credential *Credential
+	// CredentialErr is set when the client's credential lookup fails (a
+	// helper missing from PATH): the client would stop before sending a
+	// request, whatever the registry says.
+	CredentialErr error
 	// Push also asks the token server for push (and MountFrom for pull on
 	// that repository, as a cross-repository mount does) and reads whether
 	// the token grants it. Nothing is written.
