@@ -61,7 +61,7 @@ func TestProbe(t *testing.T) {
 			map[string]string{".docker/config.json": `{"auths":{"https://index.docker.io/v1/":{"auth":"` + b64e("admin:admin-pw") + `"}}}`}, ""},
 		{"docker config, registry key", w.reg + "/team/app:1.0", "", nil, "PULLABLE", 0, "exists and is private",
 			map[string]string{".docker/config.json": `{"auths":{"` + w.reg + `":{"auth":"` + b64e(alice) + `"}}}`}, ""},
-		{"docker config, key without the port", w.reg + "/team/app:1.0", "", nil, "TOKEN_SCOPE_EMPTY", 3, "no credentials were found",
+		{"docker config, key without the port", w.reg + "/team/app:1.0", "", nil, "TOKEN_SCOPE_EMPTY", 3, "no credential was found",
 			map[string]string{".docker/config.json": `{"auths":{"registry.test":{"auth":"` + b64e(alice) + `"}}}`}, "port differs"},
 		{"podman auth.json, repository key", w.reg + "/team/app:1.0", "", []string{"--as", "podman", "--authfile", "HOME/auth.json"}, "PULLABLE", 0, "exists and is private",
 			map[string]string{"auth.json": `{"auths":{"` + w.reg + `/team":{"auth":"` + b64e(alice) + `"}}}`}, "docker would go anonymous"},
@@ -73,7 +73,7 @@ func TestProbe(t *testing.T) {
 		{"pull secret as YAML", w.reg + "/team/app:1.0", "", []string{"--pull-secret", "HOME/secret.yaml"}, "PULLABLE", 0, "exists and is private",
 			map[string]string{"secret.yaml": "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: " +
 				b64e(`{"auths":{"https://`+w.reg+`/v1/":{"username":"alice","password":"alice-pw"}}}`) + "\n"}, ""},
-		{"pull secret for another port", w.reg + "/team/app:1.0", "", []string{"--pull-secret", "HOME/secret.json"}, "TOKEN_SCOPE_EMPTY", 3, "no credentials",
+		{"pull secret for another port", w.reg + "/team/app:1.0", "", []string{"--pull-secret", "HOME/secret.json"}, "TOKEN_SCOPE_EMPTY", 3, "no credential was found",
 			map[string]string{"secret.json": `{"auths":{"registry.test:1":{"auth":"` + b64e(alice) + `"}}}`}, "does not match"},
 	}
 	for _, tc := range cases {

@@ -119,10 +119,15 @@ func ProbeMarkdown(w io.Writer, p *Probe, rep *explain.Report, opts ReportOption
 			strings.ReplaceAll(scrub(s.What, opts.NoRedact), "`", "'"), mdEscape(scrub(s.Says, opts.NoRedact)))
 	}
 	b.WriteString("\n")
-	if _, err := io.WriteString(w, b.String()); err != nil {
+	// One title per document: explain's report becomes a section.
+	var r strings.Builder
+	if err := Markdown(&r, rep, opts); err != nil {
 		return err
 	}
-	return Markdown(w, rep, opts)
+	b.WriteString("## What regtrace explain says about these exchanges\n")
+	b.WriteString(strings.TrimPrefix(r.String(), "# regtrace report\n"))
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // ProbeJSON writes the explain report's JSON with the probe beside its
@@ -139,7 +144,7 @@ func ProbeJSON(w io.Writer, p *Probe, rep *explain.Report, opts ReportOptions) e
 	if q.Steps == nil {
 		q.Steps = []ProbeStep{}
 	}
-	raw, err := json.Marshal(&q)
+	raw, err := json.MarshalIndent(&q, "  ", "  ")
 	if err != nil {
 		return err
 	}

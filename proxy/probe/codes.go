@@ -138,8 +138,10 @@ func conclude(opts Options, phases []Outcome) (Code, string) {
 	switch {
 	case len(phases) == 1 && anon.Code == CodePullable:
 		fmt.Fprintf(&b, "%s is pullable anonymously: %s.", opts.Image, anon.Why)
+	case len(phases) == 1 && opts.Credential != nil:
+		fmt.Fprintf(&b, "%s: %s (so the credential was not tried).", verdictWords(code, opts.Image), why)
 	case len(phases) == 1:
-		fmt.Fprintf(&b, "%s (no credentials were found to try): %s.", verdictWords(code, opts.Image), why)
+		fmt.Fprintf(&b, "%s, and no credential was found to try: %s.", verdictWords(code, opts.Image), why)
 	case anon.Code == CodePullable && last.Code == CodePullable:
 		fmt.Fprintf(&b, "%s is public and pullable, anonymously and with %s.", opts.Image, opts.Credential.Source())
 	case last.Code == CodePullable:

@@ -147,7 +147,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	w.res.Phases = append(w.res.Phases, anon)
 	if c := opts.Credential; c != nil {
 		w.res.Credential = c.Source()
-		w.res.Phases = append(w.res.Phases, w.phase(ctx, WithCredentials, c))
+		// Credentials change nothing about a registry that cannot be
+		// reached or is not one.
+		switch anon.Code {
+		case CodePingUnreachable, CodeTLSUntrusted, CodeNotARegistry:
+		default:
+			w.res.Phases = append(w.res.Phases, w.phase(ctx, WithCredentials, c))
+		}
 	}
 	w.res.Code, w.res.Conclusion = conclude(opts, w.res.Phases)
 	w.mu.Lock()
@@ -479,6 +485,25 @@ func (w *walker) token(ctx context.Context, ph Phase, o Outcome, au *auth, scope
 	if out, stop := w.transportStop(o, "token", t, CodeRealmUnreachable); stop {
 		return out, true
 	}
+	if req.Method == http.MethodPost && t.status == http.StatusNotFound {
+		// "If the request to the endpoint returns 404 using the HTTP POST
+		// method, refer to token.md for using the HTTP GET method"
+		// (distribution oauth.md): the identity token cannot be used.
+		q := u.Query()
+		if au.svc != "" {
+			q.Set("service", au.svc)
+		}
+		for _, s := range scopes {
+			q.Add("scope", s)
+		}
+		u.RawQuery = q.Encode()
+		t = w.do(ctx, ph, "token", w.newRequest(http.MethodGet, u.String()), func(a answer) string {
+			return "the realm has no OAuth2 endpoint (POST answered 404), so the identity token cannot be used: " + tokenSays(a, false)
+		})
+		if out, stop := w.transportStop(o, "token", t, CodeRealmUnreachable); stop {
+			return out, true
+		}
+	}
 	switch {
 	case t.status == http.StatusTooManyRequests:
 		return w.stop(o, "token", CodeRateLimited, "the token server answered 429: "+errorText(t)), true
@@ -622,6 +647,10 @@ func (w *walker) manifestFailed(ctx context.Context, o Outcome, au *auth, m answ
 			what = "manifest " + im.Digest
 		}
 		switch {
+		case tags.status == http.StatusOK && tagCount(tags) == ", 0 tags":
+			return w.stop(o, step, CodeManifestUnknown, fmt.Sprintf(
+				"the %s is not there: the manifest answered 404 (%s)%s, and the repository lists no tags (it may not exist at all: some registries, Harbor among them, list no tags for a missing repository)",
+				what, errorText(m), w.whoSays(au, o)))
 		case tags.status == http.StatusOK:
 			return w.stop(o, step, CodeManifestUnknown, fmt.Sprintf(
 				"the repository exists (its tag list answered 200%s) but the %s does not: the manifest answered 404 (%s)%s",

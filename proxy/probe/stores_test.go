@@ -187,3 +187,40 @@ func TestPullSecretSpellings(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLookups: any bytes as a docker config, an auth.json and a pull
+// secret give a credential, nothing, or an error naming the file; never a
+// panic, and a credential's Source never shows its password.
+func FuzzLookups(f *testing.F) {
+	for _, s := range []string{
+		`{"auths":{"https://index.docker.io/v1/":{"auth":"` + b64("u:SECRETPW") + `"}}}`,
+		`{"auths":{"registry.example.com/v2/":{"username":"u","password":"SECRETPW"}},"credHelpers":{"x":"y"}}`,
+		`{"kind":"Secret","data":{".dockerconfigjson":"` + b64(`{"auths":{"*.example.com":{"auth":"`+b64("u:SECRETPW")+`"}}}`) + `"}}`,
+		"kind: Secret\ndata:\n  .dockercfg: " + b64(`{"registry.example.com":{"auth":"`+b64("u:SECRETPW")+`"}}`),
+		`{"auths":{"%zz":{},"[::1]:5000":{"auth":"Og=="}}}`, `{"auths":null}`, `[]`, "",
+	} {
+		f.Add([]byte(s), "registry.example.com/team/app")
+	}
+	f.Fuzz(func(t *testing.T, data []byte, image string) {
+		im, err := ParseImage(image)
+		if err != nil {
+			im, _ = ParseImage("nginx")
+		}
+		home := t.TempDir()
+		for _, p := range []string{".docker/config.json", "auth.json", "secret", ".dockercfg"} {
+			write(t, home, map[string]string{p: string(data)})
+		}
+		st := Stores{Home: home, AuthFile: filepath.Join(home, "auth.json"), PullSecret: filepath.Join(home, "secret"), XDGRuntimeDir: home}
+		for _, as := range Families {
+			for _, s := range []Stores{st, {Home: home, PullSecret: st.PullSecret}} {
+				l := Find(context.Background(), s, as, im)
+				if l.Err != nil && !strings.Contains(l.Err.Error(), home) {
+					t.Fatalf("%s: error %q names no file", as, l.Err)
+				}
+				if c := l.Credential; c != nil && c.Password != "" && strings.Contains(c.Source(), c.Password) && !strings.Contains(c.Key+c.From+c.Username, c.Password) {
+					t.Fatalf("%s: Source %q shows the password", as, c.Source())
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestProbeCodesReference keeps proxy/probe/CODES.md, the result codes'
+// reference, in step with the codes (go test -run TestProbeCodesReference
+// -update rewrites it).
+func TestProbeCodesReference(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"regtrace", "probe", "--codes", "--format", "markdown"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	path := filepath.Join("..", "..", "proxy", "probe", "CODES.md")
+	if *update {
+		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(want) {
+		t.Errorf("CODES.md is stale: go test ./cmd/regtrace -run TestProbeCodesReference -update rewrites it")
+	}
+}
+
+func TestProbeUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"probe"}, "want one IMAGE"},
+		{[]string{"probe", "Registry.Example.com/App"}, "lower-case"},
+		{[]string{"probe", "--format", "html", "nginx"}, "--format"},
+		{[]string{"probe", "--mount-from", "a/b", "nginx"}, "add --push"},
+		{[]string{"probe", "--as", "ctr", "nginx"}, "--as"},
+		{[]string{"probe", "--creds-stdin", "--anonymous", "nginx"}, "contradict"},
+		{[]string{"probe", "--codes", "nginx"}, "no IMAGE"},
+		{[]string{"probe", "--platform", "linux", "nginx"}, "os/arch"},
+		{[]string{"probe", "--resolve", "nonsense", "nginx"}, "--resolve"},
+	} {
+		var out, errb bytes.Buffer
+		app := newApp(&out, &errb)
+		app.Reader = strings.NewReader("")
+		if code := runApp(context.Background(), app, append([]string{"regtrace"}, tc.args...)); code != exitUsage || !strings.Contains(errb.String(), tc.says) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 saying %q", tc.args, code, errb.String(), tc.says)
+		}
+	}
+}
+
+func TestReadStdinCredential(t *testing.T) {
+	c, err := readStdinCredential(strings.NewReader("alice:pa:ss\r\nignored\n"))
+	if err != nil || c.Username != "alice" || c.Password != "pa:ss" || strings.Contains(c.Source(), "pa:ss") {
+		t.Errorf("got %+v, %v", c, err)
+	}
+	for _, bad := range []string{"", "nocolon\n", ":pw\n"} {
+		if _, err := readStdinCredential(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
