@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ Nothing is written to the registry. Exit status: 0 pullable (pushable with --pus
 			&cli.BoolFlag{Name: "anonymous", Usage: "probe without credentials only"},
 			&cli.BoolFlag{Name: "push", Usage: "also ask for push and say whether the token grants it (nothing is written)"},
 			&cli.StringFlag{Name: "mount-from", Usage: "with --push: the repository a cross-repository mount would read from"},
+			&cli.StringFlag{Name: "mirror", Usage: "ask this registry mirror (host[:port], as in containerd's hosts.toml) with ns=REGISTRY, using the mirror's own credential"},
 			&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pick from an index (default linux/amd64)"},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "time allowed for each request"},
 			&cli.StringSliceFlag{Name: "upstream-ca", Usage: "PEM file of extra roots to trust (repeatable)"},
@@ -92,6 +94,13 @@ func runProbe(c *cli.Context) error {
 		Image: im, Push: c.Bool("push"), MountFrom: c.String("mount-from"), Platform: c.String("platform"),
 		StepTimeout: c.Duration("timeout"), UserAgent: "regtrace-probe/" + buildVersion(), Proxy: popts,
 	}
+	if m := c.String("mirror"); m != "" {
+		host, err := mirrorHost(m)
+		if err != nil {
+			return usageError{err}
+		}
+		opts.Mirror = host
+	}
 	if c.Bool("creds-stdin") && c.Bool("anonymous") {
 		return usagef("--creds-stdin and --anonymous contradict each other")
 	}
@@ -108,15 +117,22 @@ func runProbe(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		ls := probe.LookupAll(c.Context, probeStores(c), im)
-		var mine probe.Lookup
-		for _, l := range ls {
-			if l.As == as {
-				mine = l
+		st := probeStores(c)
+		// A mirror is sent the credential stored for its own host.
+		credFor := im
+		if opts.Mirror != "" {
+			credFor = probe.Image{Registry: opts.Mirror, Host: opts.Mirror, Repo: im.Repo, Tag: im.Tag, Digest: im.Digest}
+		}
+		ls := probe.LookupAll(c.Context, st, credFor)
+		mine := pickLookup(ls, as)
+		opts.Credential, opts.CredentialErr = mine.Credential, mine.Err
+		notes = lookupNotes(mine, ls, as == probe.AsKubelet || c.String("pull-secret") != "")
+		if opts.Mirror != "" {
+			if up := pickLookup(probe.LookupAll(c.Context, st, im), as); up.Credential != nil && mine.Credential == nil {
+				notes = append(notes, fmt.Sprintf("%s is stored for %s, but a mirror is sent only a credential stored for its own host (%s): the mirror is asked anonymously",
+					up.Credential.Source(), im.Registry, opts.Mirror))
 			}
 		}
-		opts.Credential, opts.CredentialErr = mine.Credential, mine.Err
-		notes = lookupNotes(mine, ls)
 	}
 	res, err := probe.Run(c.Context, opts)
 	if err != nil {
@@ -251,7 +267,31 @@ var familyNames = map[string]string{
 
 // lookupNotes says what the chosen lookup passed by, and where other
 // clients would find something else.
-func lookupNotes(mine probe.Lookup, all []probe.Lookup) []string {
+func pickLookup(ls []probe.Lookup, as string) probe.Lookup {
+	for _, l := range ls {
+		if l.As == as {
+			return l
+		}
+	}
+	return probe.Lookup{As: as}
+}
+
+// mirrorHost reads --mirror: host[:port], or a hosts.toml server URL.
+func mirrorHost(s string) (string, error) {
+	v := s
+	if !strings.Contains(v, "://") {
+		v = "https://" + v
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || u.Scheme != "https" || strings.Trim(u.Path, "/") != "" && strings.Trim(u.Path, "/") != "v2" || u.RawQuery != "" {
+		return "", fmt.Errorf("--mirror %q: want host[:port] or https://host[:port] (the probe speaks HTTPS)", s)
+	}
+	return strings.ToLower(u.Host), nil
+}
+
+// lookupNotes says what the chosen lookup passed by, and where other
+// clients would find something else; the kubelet's only when asked about.
+func lookupNotes(mine probe.Lookup, all []probe.Lookup, kubelet bool) []string {
 	var notes []string
 	if mine.Credential == nil && mine.Err == nil {
 		notes = append(notes, fmt.Sprintf("%s finds no credential for this image (read: %s)", familyNames[mine.As], strings.Join(mine.Read, ", ")))
@@ -261,7 +301,7 @@ func lookupNotes(mine probe.Lookup, all []probe.Lookup) []string {
 	}
 	notes = append(notes, mine.Misses...)
 	for _, l := range all {
-		if l.As == mine.As || sameCredential(l, mine) {
+		if l.As == mine.As || sameCredential(l, mine) || l.As == probe.AsKubelet && !kubelet {
 			continue
 		}
 		switch {

@@ -68,3 +68,13 @@ func TestReadStdinCredential(t *testing.T) {
 		}
 	}
 }
+
+func TestMirrorHost(t *testing.T) {
+	for in, want := range map[string]string{"mirror.test:5000": "mirror.test:5000", "https://Mirror.test": "mirror.test", "https://m.test/v2/": "m.test",
+		"http://m.test": "", "m.test/path": "", "https://m.test?x=1": "", "": ""} {
+		got, err := mirrorHost(in)
+		if got != want || (err == nil) != (want != "") {
+			t.Errorf("mirrorHost(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

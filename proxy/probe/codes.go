@@ -135,6 +135,9 @@ func conclude(opts Options, phases []Outcome) (Code, string) {
 		code, why = pushVerdict(opts, last)
 	}
 	var b strings.Builder
+	if opts.Mirror != "" {
+		fmt.Fprintf(&b, "Through the mirror %s (asked with ns=%s): ", opts.Mirror, opts.Image.Registry)
+	}
 	switch {
 	case len(phases) == 1 && anon.Code == CodePullable:
 		fmt.Fprintf(&b, "%s is pullable anonymously: %s.", opts.Image, anon.Why)

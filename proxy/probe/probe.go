@@ -43,6 +43,10 @@ type Options struct {
 	// the token grants it. Nothing is written.
 	Push      bool
 	MountFrom string
+	// Mirror, when set, is a registry mirror (host[:port]) the walk asks
+	// instead of the image's registry, naming that registry in ns= as
+	// containerd does; Credential is then the mirror's own.
+	Mirror string
 	// Platform picks the manifest from an index: "os/arch[/variant]";
 	// empty means linux/amd64.
 	Platform string
@@ -301,7 +305,27 @@ func (w *walker) newRequest(method, rawURL string) *http.Request {
 	return req
 }
 
+// host is the host the walk asks: the mirror, else the image's registry.
+func (w *walker) host() string {
+	if w.opts.Mirror != "" {
+		return w.opts.Mirror
+	}
+	return w.opts.Image.Host
+}
+
+// registryURL is path on the registry, or on the mirror with the image's
+// registry in ns= as containerd asks a hosts.toml mirror.
 func (w *walker) registryURL(path string) string {
+	if m := w.opts.Mirror; m != "" {
+		if path == "/v2/" {
+			return "https://" + m + path
+		}
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		return "https://" + m + path + sep + "ns=" + url.QueryEscape(w.opts.Image.Registry)
+	}
 	return "https://" + w.opts.Image.Host + path
 }
 
@@ -326,7 +350,7 @@ func (w *walker) phase(ctx context.Context, ph Phase, cred *Credential) Outcome 
 	case ping.status >= 200 && ping.status < 300:
 	default:
 		return w.stop(o, "ping", CodeNotARegistry, fmt.Sprintf("the ping answered %d, not 200 or 401: %s is not serving the registry API at /v2/ (%s)",
-			ping.status, im.Host, errorText(ping)))
+			ping.status, w.host(), errorText(ping)))
 	}
 	if au.scheme == "bearer" {
 		if out, stop := w.token(ctx, ph, o, au, w.scopes()); stop {

@@ -262,3 +262,21 @@ func TestProbeWalks(t *testing.T) {
 		})
 	}
 }
+
+// A mirror is asked with the image's registry in ns=, as containerd asks
+// a hosts.toml mirror; the ping is plain.
+func TestProbeAsksAMirrorWithNs(t *testing.T) {
+	m := newReg(t, nil)
+	var queries []string
+	m.routes = map[string]http.HandlerFunc{"manifest": func(w http.ResponseWriter, q *http.Request) {
+		queries = append(queries, q.URL.RawQuery)
+		status(200, imageManifest, "Content-Type", "application/vnd.oci.image.manifest.v1+json")(w, q)
+	}}
+	res := m.probe(t, "docker.io/library/nginx:1.0", func(o *Options) { o.Mirror = m.host() })
+	if res.Code != CodePullable || len(queries) != 1 || queries[0] != "ns=docker.io" || !strings.HasPrefix(res.Conclusion, "Through the mirror "+m.host()) {
+		t.Errorf("%s %q, queries %q", res.Code, res.Conclusion, queries)
+	}
+	if res.Steps[0].What != "GET "+m.srv.URL+"/v2/" {
+		t.Errorf("the ping: %s", res.Steps[0].What)
+	}
+}
