@@ -361,8 +361,15 @@ func (w *walker) phase(ctx context.Context, ph Phase, cred *Credential) Outcome 
 	// The manifest, following a repository's own challenge once: a
 	// registry may answer the ping 200 and challenge per repository.
 	var m answer
+	// A phase that does not decide (anonymous, with a credential to try
+	// next) asks with HEAD: Docker Hub counts a manifest GET as a pull
+	// against the rate limit, HEAD not.
+	method := http.MethodGet
+	if ph == Anonymous && w.opts.Credential != nil {
+		method = http.MethodHead
+	}
 	for try := 0; ; try++ {
-		req := w.newRequest(http.MethodGet, w.registryURL("/v2/"+im.Repo+"/manifests/"+im.Ref()))
+		req := w.newRequest(method, w.registryURL("/v2/"+im.Repo+"/manifests/"+im.Ref()))
 		req.Header.Set("Accept", manifestAccept)
 		au.apply(req)
 		m = w.do(ctx, ph, "manifest", req, func(a answer) string { return manifestSays(a) })
@@ -383,6 +390,9 @@ func (w *walker) phase(ctx context.Context, ph Phase, cred *Credential) Outcome 
 	}
 	if m.status != http.StatusOK {
 		return w.manifestFailed(ctx, o, au, m)
+	}
+	if method == http.MethodHead {
+		return w.done(o, "manifest", "the manifest answered 200 to HEAD")
 	}
 	body := m.body
 	if isIndex(m) {
@@ -900,14 +910,21 @@ func tokenSays(a answer, withCreds bool) string {
 }
 
 func manifestSays(a answer) string {
+	var s string
 	switch {
 	case a.err != nil:
 		return "failed: " + a.err.Error()
+	case a.status == http.StatusOK && len(a.body) == 0:
+		s = fmt.Sprintf("200: %s", a.header.Get("Content-Type"))
 	case a.status == http.StatusOK:
-		ct := a.header.Get("Content-Type")
-		return fmt.Sprintf("200: %s (%d bytes)", ct, len(a.body))
+		s = fmt.Sprintf("200: %s (%d bytes)", a.header.Get("Content-Type"), len(a.body))
+	default:
+		s = fmt.Sprintf("%d: %s", a.status, errorText(a))
 	}
-	return fmt.Sprintf("%d: %s", a.status, errorText(a))
+	if a.last != nil && a.last.RateLimit != nil && a.last.RateLimit.Remaining != "" {
+		s += fmt.Sprintf(" (rate limit: %s of %s remaining)", a.last.RateLimit.Remaining, a.last.RateLimit.Limit)
+	}
+	return s
 }
 
 func blobSays(a answer) string {

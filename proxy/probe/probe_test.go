@@ -219,7 +219,7 @@ func TestProbeWalks(t *testing.T) {
 				}
 				fmt.Fprintf(w, `{"token":%q}`, fakeJWT("", "repository:team/app:pull"))
 			}}
-		}, "HOST/team/app:1.0", func(o *Options) { o.Credential = &Credential{IdentityToken: "rt", From: "test"} }, CodePullable, "public and pullable", "ping token manifest config ping token token manifest config"},
+		}, "HOST/team/app:1.0", func(o *Options) { o.Credential = &Credential{IdentityToken: "rt", From: "test"} }, CodePullable, "public and pullable", "ping token manifest ping token token manifest config"},
 		{"a registry token is sent as is", func(r *reg) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{"manifest": func(w http.ResponseWriter, q *http.Request) {
 				if q.Header.Get("Authorization") != "Bearer regtok" {
@@ -247,6 +247,14 @@ func TestProbeWalks(t *testing.T) {
 				names = append(names, s.Name)
 				if strings.Contains(s.What, "secret") || strings.Contains(s.Says, "secret") {
 					t.Errorf("a step shows a signed URL's secret: %+v", s)
+				}
+			}
+			// Only the phase that decides GETs the manifest (a Docker Hub
+			// pull counts against the rate limit, a HEAD does not).
+			for _, st := range res.Steps {
+				decides := st.Phase == WithCredentials || res.Phases[len(res.Phases)-1].Phase == Anonymous
+				if st.Name == "manifest" && strings.HasPrefix(st.What, "HEAD ") == decides {
+					t.Errorf("%s phase: %s", st.Phase, st.What)
 				}
 			}
 			if tc.steps != "" && strings.Join(names, " ") != tc.steps {
