@@ -73,8 +73,10 @@ func TestProbe(t *testing.T) {
 		{"pull secret as YAML", w.reg + "/team/app:1.0", "", []string{"--pull-secret", "HOME/secret.yaml"}, "PULLABLE", 0, "exists and is private",
 			map[string]string{"secret.yaml": "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: " +
 				b64e(`{"auths":{"https://`+w.reg+`/v1/":{"username":"alice","password":"alice-pw"}}}`) + "\n"}, ""},
-		{"a pull-through cache as mirror, the registry's credential not sent to it", w.reg + "/team/app:1.0", "", []string{"--mirror", w.cache}, "PULLABLE", 0, "Through the mirror " + w.cache,
-			map[string]string{".docker/config.json": `{"auths":{"` + w.reg + `":{"auth":"` + b64e(alice) + `"}}}`}, "a mirror is sent only a credential stored for its own host"},
+		{"a pull-through cache as mirror, the registry's credential not sent to it", w.reg + "/team/app:1.0", "", []string{"--mirror", w.cache, "--as", "podman"}, "PULLABLE", 0, "Through the mirror " + w.cache,
+			map[string]string{".docker/config.json": `{"auths":{"` + w.reg + `":{"auth":"` + b64e(alice) + `"}}}`}, "looks a mirror up by the mirror's own host"},
+		{"dockerd sends the registry's credential to a mirror", w.reg + "/team/app:1.0", "", []string{"--mirror", w.cache}, "PULLABLE", 0, "with the credential stored under",
+			map[string]string{".docker/config.json": `{"auths":{"` + w.reg + `":{"auth":"` + b64e(alice) + `"}}}`}, ""},
 		{"a mirror without the image", w.reg + "/team/app:1.0", "", []string{"--mirror", "https://" + w.open}, "NAME_UNKNOWN", 4, "Through the mirror " + w.open, nil, ""},
 		{"pull secret for another port", w.reg + "/team/app:1.0", "", []string{"--pull-secret", "HOME/secret.json"}, "TOKEN_SCOPE_EMPTY", 3, "no credential was found",
 			map[string]string{"secret.json": `{"auths":{"registry.test:1":{"auth":"` + b64e(alice) + `"}}}`}, "does not match"},

@@ -45,7 +45,7 @@ Nothing is written to the registry. Exit status: 0 pullable (pushable with --pus
 			&cli.BoolFlag{Name: "anonymous", Usage: "probe without credentials only"},
 			&cli.BoolFlag{Name: "push", Usage: "also ask for push and say whether the token grants it (nothing is written)"},
 			&cli.StringFlag{Name: "mount-from", Usage: "with --push: the repository a cross-repository mount would read from"},
-			&cli.StringFlag{Name: "mirror", Usage: "ask this registry mirror (host[:port], as in containerd's hosts.toml) with ns=REGISTRY, using the mirror's own credential"},
+			&cli.StringFlag{Name: "mirror", Usage: "ask this registry mirror (host[:port], as in containerd's hosts.toml) with ns=REGISTRY; the credential is the mirror's own except --as docker or kubelet, which send the registry's"},
 			&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pick from an index (default linux/amd64)"},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "time allowed for each request"},
 			&cli.StringSliceFlag{Name: "upstream-ca", Usage: "PEM file of extra roots to trust (repeatable)"},
@@ -118,19 +118,23 @@ func runProbe(c *cli.Context) error {
 			return err
 		}
 		st := probeStores(c)
-		// A mirror is sent the credential stored for its own host.
+		// dockerd sends a registry mirror Docker Hub's credential, and
+		// containerd's CRI the kubelet's pull secret, whatever host it goes
+		// to; ctr, nerdctl and containers/image look a mirror up by its
+		// own host.
 		credFor := im
-		if opts.Mirror != "" {
+		ownHost := opts.Mirror != "" && as != probe.AsDocker && as != probe.AsKubelet
+		if ownHost {
 			credFor = probe.Image{Registry: opts.Mirror, Host: opts.Mirror, Repo: im.Repo, Tag: im.Tag, Digest: im.Digest}
 		}
 		ls := probe.LookupAll(c.Context, st, credFor)
 		mine := pickLookup(ls, as)
 		opts.Credential, opts.CredentialErr = mine.Credential, mine.Err
 		notes = lookupNotes(mine, ls, as == probe.AsKubelet || c.String("pull-secret") != "")
-		if opts.Mirror != "" {
+		if ownHost {
 			if up := pickLookup(probe.LookupAll(c.Context, st, im), as); up.Credential != nil && mine.Credential == nil {
-				notes = append(notes, fmt.Sprintf("%s is stored for %s, but a mirror is sent only a credential stored for its own host (%s): the mirror is asked anonymously",
-					up.Credential.Source(), im.Registry, opts.Mirror))
+				notes = append(notes, fmt.Sprintf("%s is stored for %s, but %s looks a mirror up by the mirror's own host (%s) and finds nothing there: the mirror is asked anonymously",
+					up.Credential.Source(), im.Registry, familyNames[as], opts.Mirror))
 			}
 		}
 	}
@@ -248,7 +252,7 @@ func probeFamily(as string, pullSecret bool) (string, error) {
 func probeStores(c *cli.Context) probe.Stores {
 	home, _ := os.UserHomeDir()
 	st := probe.Stores{
-		Home: home, DockerConfig: os.Getenv("DOCKER_CONFIG"), AuthFile: os.Getenv("REGISTRY_AUTH_FILE"),
+		Home: home, DockerConfig: os.Getenv("DOCKER_CONFIG"), RegistryAuthFile: os.Getenv("REGISTRY_AUTH_FILE"),
 		XDGRuntimeDir: os.Getenv("XDG_RUNTIME_DIR"), XDGConfigHome: os.Getenv("XDG_CONFIG_HOME"), UID: os.Getuid(),
 		PullSecret: c.String("pull-secret"), PATH: os.Getenv("PATH"),
 	}

@@ -136,6 +136,10 @@ func ProbeJSON(w io.Writer, p *Probe, rep *explain.Report, opts ReportOptions) e
 	q := *p
 	if !opts.NoRedact {
 		q.Conclusion, q.Fix = scrub(q.Conclusion, false), scrub(q.Fix, false)
+		q.Notes = append([]string(nil), p.Notes...)
+		for i := range q.Notes {
+			q.Notes[i] = scrub(q.Notes[i], false)
+		}
 		q.Steps = append([]ProbeStep(nil), p.Steps...)
 		for i := range q.Steps {
 			q.Steps[i].What, q.Steps[i].Says = scrub(q.Steps[i].What, false), scrub(q.Steps[i].Says, false)

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -35,6 +36,7 @@ const (
 	CodeBlobFailed          Code = "BLOB_FAILED"
 	CodeUnexpected          Code = "UNEXPECTED"
 	CodeCredentialStore     Code = "CREDENTIAL_STORE_FAILED"
+	CodeBrokenIndex         Code = "INDEX_BROKEN"
 )
 
 // Exit statuses of `regtrace probe`, one per class of result.
@@ -101,6 +103,8 @@ func Codes() []CodeDoc {
 			"The report names the host; check the path from this machine to it (blob stores often live on another host)."},
 		{CodeNoPlatform, ExitOther, "The image is an index without a manifest for the platform asked for.",
 			"Pick a platform the index has (--platform os/arch[/variant]) or build the image for yours."},
+		{CodeBrokenIndex, ExitOther, "The index answered 200 but the manifest it names for the platform answered 404: the index points at a manifest the registry no longer has.",
+			"Push the image again, or exempt untagged manifests that an index names from the registry's cleanup policy (ECR lifecycle rules, Harbor tag retention)."},
 		{CodeBlobFailed, ExitOther, "The manifest answered 200 but its config blob did not.",
 			"The registry's storage is missing the blob or refuses it: check its storage and any blob-store redirect."},
 		{CodeCredentialStore, ExitOther, "The client's credential lookup fails before any request: a credential helper named by credsStore or credHelpers is not in PATH or fails, or a credentials file does not parse.",
@@ -178,18 +182,23 @@ func verdictWords(c Code, im Image) string {
 // pushVerdict reads whether the last token grants push (and pull on the
 // mount source).
 func pushVerdict(opts Options, o Outcome) (Code, string) {
+	g := o.push
 	switch {
 	case opts.Credential == nil:
 		return CodeCredentialsRequired, "A push needs credentials (registries grant no anonymous push), and none were found."
-	case !o.GrantKnown:
-		return CodePushUnknown, "Whether the registry would accept a push cannot be read without writing: no token whose grants regtrace can read."
-	case !o.grants("push"):
-		return CodePushDenied, fmt.Sprintf("The token grants %s on repository:%s: no push.", grantText(o.Granted), opts.Image.Repo)
-	case opts.MountFrom != "" && !o.mountOK:
+	case g == nil:
+		return CodePushUnknown, "Whether the registry would accept a push cannot be read without writing: it uses no token whose grants regtrace can read (Basic auth, or a registry token)."
+	case g.refused != "":
+		return CodePushDenied, "Asked for push, " + g.refused + "."
+	case !g.known:
+		return CodePushUnknown, "Whether the registry would accept a push cannot be read without writing: the push token is opaque."
+	case !slices.Contains(g.granted, "push") && !slices.Contains(g.granted, "*"):
+		return CodePushDenied, fmt.Sprintf("Asked for push, the token grants %s on repository:%s: no push.", grantText(g.granted), opts.Image.Repo)
+	case opts.MountFrom != "" && !g.mountOK:
 		return CodePushDenied, fmt.Sprintf("The token grants push on %s but not pull on %s: a cross-repository mount from it would be refused (clients then upload the blob instead).",
 			opts.Image.Repo, opts.MountFrom)
 	}
-	s := fmt.Sprintf("The token grants %s on repository:%s", grantText(o.Granted), opts.Image.Repo)
+	s := fmt.Sprintf("The token asked for push grants %s on repository:%s", grantText(g.granted), opts.Image.Repo)
 	if opts.MountFrom != "" {
 		s += " and pull on " + opts.MountFrom
 	}

@@ -118,12 +118,16 @@ func ParseImage(s string) (Image, error) {
 	if len(domain)+1+len(remote) > 255 {
 		return Image{}, fmt.Errorf("invalid image reference %q: the name is longer than 255 characters", in)
 	}
-	im.Registry = decode.NormalizeRegistry(domain)
-	im.Host = im.Registry
-	if im.Registry == "docker.io" {
-		im.Host = decode.DockerHubAPIHost
+	// Only these two names are Docker Hub to a client (distribution's
+	// normalize.go): "registry-1.docker.io/nginx" is a registry of its own
+	// name, asked for "nginx" without library/, which Docker Hub refuses.
+	switch d := strings.ToLower(domain); d {
+	case "docker.io", "index.docker.io":
+		im.Registry, im.Host = "docker.io", decode.DockerHubAPIHost
+		im.Repo = decode.NormalizeRepo(im.Registry, remote)
+	default:
+		im.Registry, im.Host, im.Repo = d, d, remote
 	}
-	im.Repo = decode.NormalizeRepo(im.Registry, remote)
 	if im.Tag == "" && im.Digest == "" {
 		im.Tag = "latest"
 	}

@@ -13,7 +13,8 @@ func TestParseImage(t *testing.T) {
 		{"nginx:1.27", "docker.io", "registry-1.docker.io", "library/nginx", "1.27", ""},
 		{"docker.io/nginx", "docker.io", "registry-1.docker.io", "library/nginx", "latest", ""},
 		{"index.docker.io/library/nginx:1", "docker.io", "registry-1.docker.io", "library/nginx", "1", ""},
-		{"registry-1.docker.io/bitnami/redis:7", "docker.io", "registry-1.docker.io", "bitnami/redis", "7", ""},
+		{"registry-1.docker.io/bitnami/redis:7", "registry-1.docker.io", "registry-1.docker.io", "bitnami/redis", "7", ""},
+		{"registry-1.docker.io/nginx", "registry-1.docker.io", "registry-1.docker.io", "nginx", "latest", ""},
 		{"acme/app", "docker.io", "registry-1.docker.io", "acme/app", "latest", ""},
 		{"docker://ghcr.io/owner/pkg:v1", "ghcr.io", "ghcr.io", "owner/pkg", "v1", ""},
 		{"localhost/app", "localhost", "localhost", "app", "latest", ""},
@@ -80,17 +81,19 @@ func FuzzParseImage(f *testing.F) {
 	})
 }
 
+func dg(c string) string { return "sha256:" + strings.Repeat(c, 64) }
+
 func TestPickPlatform(t *testing.T) {
 	idx := []byte(`{"schemaVersion":2,"manifests":[
-		{"digest":"sha256:amd","platform":{"os":"linux","architecture":"amd64"}},
-		{"digest":"sha256:arm7","platform":{"os":"linux","architecture":"arm","variant":"v7"}},
-		{"digest":"sha256:arm64","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
-		{"digest":"sha256:att","platform":{"os":"unknown","architecture":"unknown"}}]}`)
+		{"digest":"` + dg("a") + `","platform":{"os":"linux","architecture":"amd64"}},
+		{"digest":"` + dg("b") + `","platform":{"os":"linux","architecture":"arm","variant":"v7"}},
+		{"digest":"` + dg("c") + `","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+		{"digest":"` + dg("d") + `","platform":{"os":"unknown","architecture":"unknown"}}]}`)
 	for _, tc := range []struct{ plat, want, err string }{
-		{"", "sha256:amd", ""},
-		{"linux/arm64", "sha256:arm64", ""},
-		{"linux/arm64/v8", "sha256:arm64", ""},
-		{"linux/arm/v7", "sha256:arm7", ""},
+		{"", dg("a"), ""},
+		{"linux/arm64", dg("c"), ""},
+		{"linux/arm64/v8", dg("c"), ""},
+		{"linux/arm/v7", dg("b"), ""},
 		{"linux/arm/v6", "", "no manifest for linux/arm/v6 (it has linux/amd64, linux/arm/v7, linux/arm64/v8, unknown/unknown)"},
 		{"windows/amd64", "", "no manifest for windows/amd64"},
 	} {
@@ -103,6 +106,9 @@ func TestPickPlatform(t *testing.T) {
 		if got != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("platform %q: %q, %v; want %q, %q", tc.plat, got, err, tc.want, tc.err)
 		}
+	}
+	if _, err := (&walker{plat: platform{"linux", "amd64", ""}}).pickPlatform([]byte(`{"manifests":[{"digest":"sha256:../../x","platform":{"os":"linux","architecture":"amd64"}}]}`)); err == nil || !strings.Contains(err.Error(), "not a digest") {
+		t.Errorf("a digest that is not one: %v", err)
 	}
 	if _, err := (&walker{}).pickPlatform([]byte(`{"manifests":`)); err == nil {
 		t.Error("a broken index gave no error")

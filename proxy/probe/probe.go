@@ -99,8 +99,17 @@ type Outcome struct {
 	// GrantKnown is false when no token was read (Basic, open registry,
 	// opaque token).
 	GrantKnown bool
-	// mountOK: the token grants pull on Options.MountFrom.
-	mountOK bool
+	// push is what the push token granted (--push, the deciding phase of
+	// a pull that worked); nil when it was not asked.
+	push *pushGrant
+}
+
+// pushGrant is what a token asked for push granted.
+type pushGrant struct {
+	granted []string
+	known   bool   // a JWT with a readable access claim
+	mountOK bool   // pull on Options.MountFrom
+	refused string // the token server refused the request: why
 }
 
 // Result is the walk and its conclusion.
@@ -168,6 +177,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 type platform struct{ os, arch, variant string }
 
+func (p platform) String() string { return strings.TrimSuffix(p.os+"/"+p.arch+"/"+p.variant, "/") }
+
 func parsePlatform(s string) (platform, error) {
 	if s == "" {
 		return platform{"linux", "amd64", ""}, nil
@@ -221,8 +232,11 @@ type answer struct {
 	status int
 	header http.Header
 	body   []byte // bounded prefix
-	err    error
-	last   *decode.Exchange // the final flow's decoding (after redirects)
+	// truncated: the body was longer than maxBody; readErr: it broke off.
+	truncated bool
+	readErr   error
+	err       error
+	last      *decode.Exchange // the final flow's decoding (after redirects)
 }
 
 // maxBody bounds what the probe reads of a manifest, a token response or an
@@ -242,7 +256,10 @@ func (w *walker) do(ctx context.Context, phase Phase, name string, req *http.Req
 		a.err = unwrapURLError(err)
 	} else {
 		a.status, a.header = resp.StatusCode, resp.Header
-		a.body, _ = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		a.body, a.readErr = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+		if len(a.body) > maxBody {
+			a.body, a.truncated = a.body[:maxBody], true
+		}
 		resp.Body.Close()
 	}
 	st := Step{Phase: phase, Name: name, What: req.Method + " " + redactedURL(req.URL), Status: a.status}
@@ -293,14 +310,17 @@ type auth struct {
 	svc    string
 	token  string
 	tokenX *decode.Exchange // the token response's decoding
+	// chScope is the scope a repository's Bearer challenge named.
+	chScope string
 }
 
 func (w *walker) newRequest(method, rawURL string) *http.Request {
 	req, err := http.NewRequest(method, rawURL, nil)
 	if err != nil {
-		// Every URL here is built from a parsed Image and a challenge
-		// realm that parsed as a URL.
-		panic(fmt.Sprintf("probe: bad URL %q: %v", rawURL, err))
+		// Every URL here is built from a parsed Image, digests checked
+		// against digestRE and a realm that parsed as a URL; should one
+		// still not parse, the request fails as a transport error would.
+		req, _ = http.NewRequest(method, "https://invalid.invalid/", nil)
 	}
 	return req
 }
@@ -353,13 +373,14 @@ func (w *walker) phase(ctx context.Context, ph Phase, cred *Credential) Outcome 
 			ping.status, w.host(), errorText(ping)))
 	}
 	if au.scheme == "bearer" {
-		if out, stop := w.token(ctx, ph, o, au, w.scopes()); stop {
+		if out, stop := w.token(ctx, ph, o, au, w.scopes(au)); stop {
 			return out
 		}
 	}
 
 	// The manifest, following a repository's own challenge once: a
-	// registry may answer the ping 200 and challenge per repository.
+	// registry may answer the ping 200 and challenge per repository, or
+	// challenge Basic after a Basic-less ping.
 	var m answer
 	// A phase that does not decide (anonymous, with a credential to try
 	// next) asks with HEAD: Docker Hub counts a manifest GET as a pull
@@ -371,28 +392,35 @@ func (w *walker) phase(ctx context.Context, ph Phase, cred *Credential) Outcome 
 	for try := 0; ; try++ {
 		req := w.newRequest(method, w.registryURL("/v2/"+im.Repo+"/manifests/"+im.Ref()))
 		req.Header.Set("Accept", manifestAccept)
-		au.apply(req)
+		sent := au.apply(req)
 		m = w.do(ctx, ph, "manifest", req, func(a answer) string { return manifestSays(a) })
 		if out, stop := w.transportStop(o, "manifest", m, CodeRegistryUnreachable); stop {
 			return out
 		}
-		if m.status != http.StatusUnauthorized || try > 0 || !au.fromChallenge(m) || au.scheme != "bearer" || au.token != "" {
+		// A token already sent is the evidence: a Basic challenge after it
+		// (Harbor's) changes nothing.
+		if m.status != http.StatusUnauthorized || try > 0 || au.token != "" || !au.fromChallenge(m) {
 			break
 		}
-		if out, stop := w.token(ctx, ph, o, au, w.scopes()); stop {
+		if au.scheme == "basic" {
+			if sent || au.cred == nil || au.cred.Username == "" {
+				break
+			}
+			continue // the credential was not sent yet
+		}
+		if out, stop := w.token(ctx, ph, o, au, w.scopes(au)); stop {
 			return out
 		}
 	}
 	o.Granted, o.GrantKnown = au.granted(im.Repo)
-	if w.opts.MountFrom != "" {
-		acts, _ := au.granted(decode.NormalizeRepo(im.Registry, w.opts.MountFrom))
-		o.mountOK = slices.Contains(acts, "pull") || slices.Contains(acts, "*")
-	}
 	if m.status != http.StatusOK {
-		return w.manifestFailed(ctx, o, au, m)
+		return w.manifestFailed(ctx, o, au, m, "manifest")
 	}
 	if method == http.MethodHead {
-		return w.done(o, "manifest", "the manifest answered 200 to HEAD")
+		return w.done(o, "manifest", "the manifest answered 200 to HEAD (anonymous access to it works; the platform manifest and config were not fetched in this phase)")
+	}
+	if bad := manifestBody(m); bad != "" {
+		return w.stop(o, "manifest", CodeUnexpected, bad)
 	}
 	body := m.body
 	if isIndex(m) {
@@ -407,19 +435,35 @@ func (w *walker) phase(ctx context.Context, ph Phase, cred *Credential) Outcome 
 		if out, stop := w.transportStop(o, "platform manifest", pm, CodeRegistryUnreachable); stop {
 			return out
 		}
-		if pm.status != http.StatusOK {
-			return w.manifestFailed(ctx, o, au, pm)
+		switch {
+		case pm.status == http.StatusNotFound:
+			return w.stop(o, "platform manifest", CodeBrokenIndex, fmt.Sprintf(
+				"the index answered 200 but the manifest it names for %s (%s) answered 404 (%s): the index points at a manifest the registry no longer has (a cleanup policy that deletes untagged manifests does this)",
+				w.plat, digest, errorText(pm)))
+		case pm.status != http.StatusOK:
+			return w.manifestFailed(ctx, o, au, pm, "platform manifest")
+		}
+		if bad := manifestBody(pm); bad != "" {
+			return w.stop(o, "platform manifest", CodeUnexpected, bad)
 		}
 		body = pm.body
 	}
 	var man struct {
-		Config struct {
+		MediaType string `json:"mediaType"`
+		Config    struct {
 			Digest string `json:"digest"`
 		} `json:"config"`
+		FSLayers []json.RawMessage `json:"fsLayers"`
 	}
-	if json.Unmarshal(body, &man) != nil || man.Config.Digest == "" {
-		// Schema 1 has no config; a body that is not JSON is no manifest.
-		return w.done(o, "manifest", "the manifest answered 200 (it names no config blob to fetch)")
+	json.Unmarshal(body, &man) // manifestBody checked it is JSON
+	if man.Config.Digest == "" {
+		if man.FSLayers != nil {
+			return w.finish(ctx, o, au, "manifest", "the manifest (schema 1, which has no config blob) answered 200")
+		}
+		return w.stop(o, "manifest", CodeUnexpected, "the manifest answered 200 with JSON that names no config blob: not an image manifest")
+	}
+	if !digestRE.MatchString(man.Config.Digest) {
+		return w.stop(o, "manifest", CodeUnexpected, fmt.Sprintf("the manifest names its config by %q, which is not a digest", clip(man.Config.Digest)))
 	}
 	req := w.newRequest(http.MethodGet, w.registryURL("/v2/"+im.Repo+"/blobs/"+man.Config.Digest))
 	au.apply(req)
@@ -428,8 +472,10 @@ func (w *walker) phase(ctx context.Context, ph Phase, cred *Credential) Outcome 
 		return out
 	}
 	switch {
+	case cfg.status == http.StatusOK && cfg.readErr != nil:
+		return w.stop(o, "config", CodeRegistryUnreachable, fmt.Sprintf("the config blob answered 200 but its body broke off: %v", cfg.readErr))
 	case cfg.status == http.StatusOK:
-		return w.done(o, "config", "the manifest and its config blob answered 200")
+		return w.finish(ctx, o, au, "config", "the manifest and its config blob answered 200")
 	case cfg.status == http.StatusTooManyRequests:
 		return w.stop(o, "config", CodeRateLimited, "the config blob answered 429: "+errorText(cfg))
 	default:
@@ -437,15 +483,66 @@ func (w *walker) phase(ctx context.Context, ph Phase, cred *Credential) Outcome 
 	}
 }
 
-// scopes are what the walk asks the token server for.
-func (w *walker) scopes() []string {
-	actions := "pull"
-	if w.opts.Push {
-		actions = "pull,push"
+// finish ends a pull that worked; with --push, the phase that decides then
+// asks the token server for push, as a push would, and reads the grant.
+func (w *walker) finish(ctx context.Context, o Outcome, au *auth, step, why string) Outcome {
+	o = w.done(o, step, why)
+	if !w.opts.Push || o.Phase == Anonymous && w.opts.Credential != nil {
+		return o
 	}
-	s := []string{"repository:" + w.opts.Image.Repo + ":" + actions}
-	if w.opts.Push && w.opts.MountFrom != "" {
-		s = append(s, "repository:"+decode.NormalizeRepo(w.opts.Image.Registry, w.opts.MountFrom)+":pull")
+	if au.scheme != "bearer" || au.cred != nil && au.cred.RegistryToken != "" {
+		return o // nothing to read without writing
+	}
+	scopes := []string{"repository:" + w.opts.Image.Repo + ":pull,push"}
+	from := ""
+	if w.opts.MountFrom != "" {
+		from = decode.NormalizeRepo(w.opts.Image.Registry, w.opts.MountFrom)
+		scopes = append(scopes, "repository:"+from+":pull")
+	}
+	pu := &auth{cred: au.cred, scheme: au.scheme, realm: au.realm, svc: au.svc}
+	if out, stop := w.token(ctx, o.Phase, o, pu, scopes); stop {
+		// A token server that refuses the push request outright.
+		o.push = &pushGrant{refused: out.Why}
+		return o
+	}
+	g := &pushGrant{}
+	g.granted, g.known = pu.granted(w.opts.Image.Repo)
+	if from != "" {
+		acts, _ := pu.granted(from)
+		g.mountOK = slices.Contains(acts, "pull") || slices.Contains(acts, "*")
+	}
+	o.push = g
+	return o
+}
+
+// manifestBody says what is wrong with a 200 manifest body, or "".
+func manifestBody(a answer) string {
+	switch {
+	case a.readErr != nil:
+		return fmt.Sprintf("the manifest answered 200 but its body broke off: %v", a.readErr)
+	case a.truncated:
+		return fmt.Sprintf("the manifest answered 200 with a body over %d bytes: no registry serves a manifest that large", maxBody)
+	case !json.Valid(a.body):
+		ct := a.header.Get("Content-Type")
+		return fmt.Sprintf("the manifest answered 200 with a body that is not JSON (Content-Type %q): something in front of the registry (a login page, a proxy) answered instead", ct)
+	}
+	return ""
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+// scopes are what the walk asks the token server for: pull on the
+// repository, and the scope a repository's challenge named if it differs
+// (containerd adds it too).
+func (w *walker) scopes(au *auth) []string {
+	s := []string{"repository:" + w.opts.Image.Repo + ":pull"}
+	if au.chScope != "" && !slices.Contains(s, au.chScope) {
+		s = append(s, au.chScope)
 	}
 	return s
 }
@@ -534,6 +631,7 @@ func (w *walker) token(ctx context.Context, ph Phase, o Outcome, au *auth, scope
 		t = w.do(ctx, ph, "token", w.newRequest(http.MethodGet, u.String()), func(a answer) string {
 			return "the realm has no OAuth2 endpoint (POST answered 404), so the identity token cannot be used: " + tokenSays(a, false)
 		})
+		c, au.cred = nil, nil // what follows is anonymous
 		if out, stop := w.transportStop(o, "token", t, CodeRealmUnreachable); stop {
 			return out, true
 		}
@@ -541,8 +639,10 @@ func (w *walker) token(ctx context.Context, ph Phase, o Outcome, au *auth, scope
 	switch {
 	case t.status == http.StatusTooManyRequests:
 		return w.stop(o, "token", CodeRateLimited, "the token server answered 429: "+errorText(t)), true
-	case (t.status == http.StatusUnauthorized || t.status == http.StatusForbidden) && c != nil:
+	case t.status == http.StatusUnauthorized && c != nil:
 		return w.stop(o, "token", CodeCredentialsRejected, fmt.Sprintf("the token server refused the credential (%d): %s", t.status, errorText(t))), true
+	case t.status == http.StatusForbidden && c != nil:
+		return w.stop(o, "token", CodeDenied, fmt.Sprintf("the token server knows the credential but refused a token for %s (403: %s)", strings.Join(scopes, " "), errorText(t))), true
 	case t.status == http.StatusUnauthorized || t.status == http.StatusForbidden:
 		return w.stop(o, "token", CodePrivateOrMissing, fmt.Sprintf(
 			"the token server refused an anonymous token for %s (%d: %s): it does that for a private repository and for a missing one alike",
@@ -578,6 +678,9 @@ func (au *auth) fromChallenge(a answer) bool {
 			realm := c.Params["realm"]
 			if u, err := url.Parse(realm); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
 				au.scheme, au.realm, au.svc = "bearer", realm, c.Params["service"]
+				if sc := c.Params["scope"]; sc != "" && !strings.ContainsAny(sc, " \t") {
+					au.chScope = sc
+				}
 				return true
 			}
 		case "basic":
@@ -590,13 +693,17 @@ func (au *auth) fromChallenge(a answer) bool {
 	return basic
 }
 
-func (au *auth) apply(req *http.Request) {
+// apply authorises req; it reports whether credentials or a token went.
+func (au *auth) apply(req *http.Request) bool {
 	switch {
 	case au.scheme == "bearer" && au.token != "":
 		req.Header.Set("Authorization", "Bearer "+au.token)
+		return true
 	case au.scheme == "basic" && au.cred != nil && au.cred.Username != "":
 		req.SetBasicAuth(au.cred.Username, au.cred.Password)
+		return true
 	}
+	return false
 }
 
 // granted reads what the token grants on repo: the actions, and whether
@@ -631,15 +738,27 @@ func (o Outcome) grants(action string) bool {
 }
 
 // manifestFailed reads a manifest answer that was not 200.
-func (w *walker) manifestFailed(ctx context.Context, o Outcome, au *auth, m answer) Outcome {
+func (w *walker) manifestFailed(ctx context.Context, o Outcome, au *auth, m answer, step string) Outcome {
 	im := w.opts.Image
-	step := "manifest"
 	codes := errorCodes(m)
+	msg := strings.ToLower(errorText(m))
 	switch {
 	case m.status == http.StatusTooManyRequests:
 		return w.stop(o, step, CodeRateLimited, "the manifest answered 429: "+errorText(m))
+	case (m.status == http.StatusForbidden || slices.Contains(codes, "DENIED")) && au.cred != nil && strings.Contains(msg, "expired"):
+		// ECR: "Your authorization token has expired. Reauthenticate…"
+		return w.stop(o, step, CodeCredentialsRejected, fmt.Sprintf("the registry refused the credential as expired (%d: %s)", m.status, errorText(m)))
+	case (m.status == http.StatusForbidden || slices.Contains(codes, "DENIED")) && au.cred == nil:
+		// No credential was sent: a refusal says nothing about who.
+		return w.stop(o, step, CodePrivateOrMissing, fmt.Sprintf(
+			"the manifest answered %d (%s) to a request without credentials: registries refuse an anonymous request so for a private repository and, hiding existence, for a missing one",
+			m.status, errorText(m)))
 	case m.status == http.StatusForbidden || slices.Contains(codes, "DENIED"):
-		return w.stop(o, step, CodeDenied, fmt.Sprintf("the manifest answered %d (%s)%s", m.status, errorText(m), w.whoSays(au, o)))
+		why := fmt.Sprintf("the manifest answered %d (%s)%s", m.status, errorText(m), w.whoSays(au, o))
+		if strings.Contains(msg, "may not exist") || strings.Contains(msg, "not exist") {
+			why += "; the registry's own message allows that the repository does not exist"
+		}
+		return w.stop(o, step, CodeDenied, why)
 	case m.status == http.StatusUnauthorized:
 		switch {
 		case au.scheme == "basic" && au.cred == nil:
@@ -666,21 +785,33 @@ func (w *walker) manifestFailed(ctx context.Context, o Outcome, au *auth, m answ
 		// A 404 proves absence when nothing hides it: an open registry, or a
 		// token that grants pull on the repository.
 		// Basic credentials the registry accepted see what they may read.
+		what := "tag " + im.Tag
+		if im.Digest != "" {
+			what = "manifest " + im.Digest
+		}
 		if au.scheme == "bearer" && !(o.GrantKnown && o.grants("pull")) {
 			grant := "that regtrace cannot read (opaque)"
 			if o.GrantKnown {
 				grant = "that grants " + grantText(o.Granted)
 			}
+			// A tag list the same token may read proves the repository is
+			// there and readable: then the tag is what is missing.
+			tags := w.tags(ctx, o.Phase, au)
+			if tags.status == http.StatusOK && tagCount(tags) != ", 0 tags" && tagCount(tags) != "" {
+				return w.stop(o, step, CodeManifestUnknown, fmt.Sprintf(
+					"the repository exists and this token may read it (its tag list answered 200%s) but the %s does not: the manifest answered 404 (%s) to the token %s %s",
+					tagCount(tags), what, errorText(m), w.obtained(au), grant))
+			}
 			return w.stop(o, step, CodePrivateOrMissing, fmt.Sprintf(
-				"the manifest answered 404 (%s) %s %s: registries that hide what a request may not see answer 404 for both a missing and a private repository",
-				errorText(m), w.obtained(au), grant))
+				"the manifest answered 404 (%s) to the token %s %s, and the tag list %s: registries that hide what a request may not see answer 404 for both a missing and a private repository",
+				errorText(m), w.obtained(au), grant, statusText(tags)))
 		}
 		tags := w.tags(ctx, o.Phase, au)
-		what := "tag " + im.Tag
-		if im.Digest != "" {
-			what = "manifest " + im.Digest
-		}
 		switch {
+		case tags.status == http.StatusUnauthorized || tags.status == http.StatusForbidden:
+			return w.stop(o, step, CodePrivateOrMissing, fmt.Sprintf(
+				"the manifest answered 404 (%s)%s, but the tag list answered %d: the registry guards the repository, so the 404 may hide a private one (some registries hide what a caller may not see)",
+				errorText(m), w.whoSays(au, o), tags.status))
 		case tags.status == http.StatusOK && tagCount(tags) == ", 0 tags":
 			return w.stop(o, step, CodeManifestUnknown, fmt.Sprintf(
 				"the %s is not there: the manifest answered 404 (%s)%s, and the repository lists no tags (it may not exist at all: some registries, Harbor among them, list no tags for a missing repository)",
@@ -739,9 +870,11 @@ func statusText(a answer) string {
 func (w *walker) whoSays(au *auth, o Outcome) string {
 	switch {
 	case au.scheme == "":
-		return ", on a registry that asks for no credentials"
+		return ", to a request without credentials that the registry did not challenge"
+	case au.scheme == "basic" && au.cred == nil:
+		return ", to a request without credentials"
 	case au.scheme == "basic":
-		return ", with Basic credentials"
+		return ", with Basic credentials the registry accepted"
 	}
 	return ", to a token " + w.obtained(au) + " that grants " + grantText(o.Granted)
 }
@@ -805,6 +938,9 @@ func (w *walker) pickPlatform(body []byte) (string, error) {
 		have = append(have, strings.TrimSuffix(p.OS+"/"+p.Architecture+"/"+p.Variant, "/"))
 		if p.OS == w.plat.os && p.Architecture == w.plat.arch &&
 			(w.plat.variant == "" || variant(p.Architecture, p.Variant) == variant(w.plat.arch, w.plat.variant)) && m.Digest != "" {
+			if !digestRE.MatchString(m.Digest) {
+				return "", fmt.Errorf("the index names the %s manifest by %q, which is not a digest", w.plat, clip(m.Digest))
+			}
 			return m.Digest, nil
 		}
 	}

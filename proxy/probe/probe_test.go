@@ -159,8 +159,55 @@ func TestProbeWalks(t *testing.T) {
 			return map[string]http.HandlerFunc{"manifest": status(200, multiArchIndex, "Content-Type", "application/vnd.oci.image.index.v1+json")}
 		}, "HOST/team/app:1.0", func(o *Options) { o.Platform = "linux/s390x" }, CodeNoPlatform, "no manifest for linux/s390x (it has linux/amd64)", ""},
 		{"an opaque token and a 404 (GHCR)", func(*reg) map[string]http.HandlerFunc {
-			return map[string]http.HandlerFunc{"token": status(200, `{"token":"djE6b3BhcXVl"}`), "manifest": status(404, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}`)}
-		}, "HOST/team/app:1.0", nil, CodePrivateOrMissing, "cannot read (opaque)", "ping token manifest"},
+			return map[string]http.HandlerFunc{"token": status(200, `{"token":"djE6b3BhcXVl"}`), "manifest": status(404, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}`),
+				"tags": status(401, `{"errors":[{"code":"UNAUTHORIZED"}]}`)}
+		}, "HOST/team/app:1.0", nil, CodePrivateOrMissing, "cannot read (opaque)", "ping token manifest tags"},
+		{"an opaque token that may list the tags: a missing tag", func(*reg) map[string]http.HandlerFunc {
+			return map[string]http.HandlerFunc{"token": status(200, `{"token":"djE6b3BhcXVl"}`), "manifest": status(404, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`)}
+		}, "HOST/team/app:9.9", nil, CodeManifestUnknown, "exists and this token may read it", "ping token manifest tags"},
+		{"anonymous 403 (GAR) is not a denial of someone", func(*reg) map[string]http.HandlerFunc {
+			return map[string]http.HandlerFunc{"manifest": status(403, `{"errors":[{"code":"DENIED","message":"Permission denied on resource (or it may not exist)."}]}`)}
+		}, "HOST/team/app:1.0", nil, CodePrivateOrMissing, "without credentials", ""},
+		{"an expired credential answered 403 (ECR)", func(*reg) map[string]http.HandlerFunc {
+			return map[string]http.HandlerFunc{"ping": status(401, `{}`, "WWW-Authenticate", `Basic realm="ecr"`),
+				"manifest": func(w http.ResponseWriter, q *http.Request) {
+					if _, _, ok := q.BasicAuth(); !ok {
+						status(401, `{}`, "WWW-Authenticate", `Basic realm="ecr"`)(w, q)
+						return
+					}
+					status(403, `{"errors":[{"code":"DENIED","message":"Your authorization token has expired. Reauthenticate and try again."}]}`)(w, q)
+				}}
+		}, "HOST/team/app:1.0", func(o *Options) { o.Credential = alice }, CodeCredentialsRejected, "expired", ""},
+		{"a repository that challenges Basic after an open ping gets the credential", func(*reg) map[string]http.HandlerFunc {
+			return map[string]http.HandlerFunc{"ping": status(200, `{}`),
+				"manifest": func(w http.ResponseWriter, q *http.Request) {
+					if u, _, ok := q.BasicAuth(); !ok || u != "alice" {
+						status(401, `{}`, "WWW-Authenticate", `Basic realm="r"`)(w, q)
+						return
+					}
+					status(200, imageManifest, "Content-Type", "application/vnd.oci.image.manifest.v1+json")(w, q)
+				}}
+		}, "HOST/team/app:1.0", func(o *Options) { o.Credential = alice }, CodePullable, "exists and is private", "ping manifest ping manifest manifest config"},
+		{"Harbor: a Basic challenge after a token that grants nothing", func(*reg) map[string]http.HandlerFunc {
+			return map[string]http.HandlerFunc{"token": func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintf(w, `{"token":%q}`, fakeJWT("alice")) },
+				"manifest": status(401, `{"errors":[{"code":"UNAUTHORIZED","message":"unauthorized to access repository"}]}`, "WWW-Authenticate", `Basic realm="harbor"`)}
+		}, "HOST/team/app:1.0", func(o *Options) { o.Credential = alice }, CodeTokenScopeEmpty, "grants nothing", ""},
+		{"a platform manifest the index names is gone", func(*reg) map[string]http.HandlerFunc {
+			return map[string]http.HandlerFunc{"manifest": status(200, multiArchIndex, "Content-Type", "application/vnd.oci.image.index.v1+json"),
+				"platform": status(404, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`)}
+		}, "HOST/team/app:1.0", nil, CodeBrokenIndex, "no longer has", ""},
+		{"a login page instead of a manifest", func(*reg) map[string]http.HandlerFunc {
+			return map[string]http.HandlerFunc{"manifest": status(200, "<html>Sign in</html>", "Content-Type", "text/html")}
+		}, "HOST/team/app:1.0", nil, CodeUnexpected, "not JSON", ""},
+		{"a token server that refuses push outright", func(*reg) map[string]http.HandlerFunc {
+			return map[string]http.HandlerFunc{"token": func(w http.ResponseWriter, q *http.Request) {
+				if strings.Contains(q.URL.RawQuery, "push") {
+					status(403, `{"details":"push not allowed for this token"}`)(w, q)
+					return
+				}
+				fmt.Fprintf(w, `{"token":%q}`, fakeJWT("alice", "repository:team/app:pull"))
+			}}
+		}, "HOST/team/app:1.0", func(o *Options) { o.Credential = alice; o.Push = true }, CodePushDenied, "refused a token", ""},
 		{"an anonymous token refused (GHCR private)", func(*reg) map[string]http.HandlerFunc {
 			return map[string]http.HandlerFunc{"token": status(403, `{"errors":[{"code":"DENIED","message":"denied"}]}`)}
 		}, "HOST/team/app:1.0", nil, CodePrivateOrMissing, "refused an anonymous token", ""},

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,15 +23,22 @@ import (
 // Stores says where the credential stores are. The caller fills it from
 // the environment once; the lookups never read the environment.
 type Stores struct {
-	Home          string // $HOME
-	DockerConfig  string // $DOCKER_CONFIG (a directory)
-	AuthFile      string // $REGISTRY_AUTH_FILE or --authfile
-	XDGRuntimeDir string // $XDG_RUNTIME_DIR
-	XDGConfigHome string // $XDG_CONFIG_HOME
-	UID           int
+	Home         string // $HOME
+	DockerConfig string // $DOCKER_CONFIG (a directory)
+	// RegistryAuthFile is $REGISTRY_AUTH_FILE; AuthFile an --authfile,
+	// which only podman, skopeo and buildah take (it wins over the
+	// variable for them).
+	RegistryAuthFile string
+	AuthFile         string
+	XDGRuntimeDir    string // $XDG_RUNTIME_DIR
+	XDGConfigHome    string // $XDG_CONFIG_HOME
+	UID              int
 	// PullSecret is a Kubernetes pull secret: a .dockerconfigjson or
 	// .dockercfg file, or the Secret itself as JSON or YAML.
 	PullSecret string
+	// KubeletRoot is the kubelet's --root-dir, whose config.json it reads
+	// first; empty means /var/lib/kubelet.
+	KubeletRoot string
 	// PATH is searched for docker-credential-* helpers; empty means no
 	// helper can be found.
 	PATH string
@@ -245,8 +253,13 @@ func findDocker(ctx context.Context, st Stores, im Image) Lookup {
 	p := st.dockerConfigPath()
 	l.Read = []string{p}
 	cf, err := readConfig(p)
-	if err != nil || cf == nil {
-		l.Err = err
+	if err != nil {
+		// docker prints "WARNING: Error loading config file" and goes on
+		// without credentials.
+		l.Misses = append(l.Misses, fmt.Sprintf("docker cannot load its config (%v): it warns and pulls without credentials", err))
+		return l
+	}
+	if cf == nil {
 		return l
 	}
 	key := dockerKey(im)
@@ -273,8 +286,8 @@ func findCrane(ctx context.Context, st Stores, im Image) Lookup {
 	switch {
 	case exists(home) || st.DockerConfig != "" && exists(filepath.Join(st.DockerConfig, "config.json")):
 		p = st.dockerConfigPath()
-	case st.AuthFile != "":
-		p = st.AuthFile
+	case st.RegistryAuthFile != "" && exists(st.RegistryAuthFile):
+		p = st.RegistryAuthFile
 	case st.XDGRuntimeDir != "" && exists(filepath.Join(st.XDGRuntimeDir, "containers", "auth.json")):
 		p = filepath.Join(st.XDGRuntimeDir, "containers", "auth.json")
 	default:
@@ -356,20 +369,23 @@ func findContainers(ctx context.Context, st Stores, im Image) Lookup {
 		legacy bool
 	}
 	var files []file
-	switch {
-	case st.AuthFile != "":
-		files = []file{{st.AuthFile, false}}
-	case st.DockerConfig != "":
-		files = []file{{filepath.Join(st.DockerConfig, "config.json"), false}}
-	default:
+	user := st.AuthFile
+	if user == "" {
+		user = st.RegistryAuthFile
+	}
+	if user != "" {
+		// A file named by the user is the only one read.
+		files = []file{{user, false}}
+	} else {
 		run := st.XDGRuntimeDir
 		if run == "" {
 			run = filepath.Join("/run", "containers", strconv.Itoa(st.UID))
 		} else {
 			run = filepath.Join(run, "containers")
 		}
+		// $DOCKER_CONFIG only stands in for ~/.docker (getAuthFilePaths).
 		files = []file{{filepath.Join(run, "auth.json"), false}, {filepath.Join(st.configHome(), "containers", "auth.json"), false},
-			{filepath.Join(st.Home, ".docker", "config.json"), false}, {filepath.Join(st.Home, ".dockercfg"), true}}
+			{st.dockerConfigPath(), false}, {filepath.Join(st.Home, ".dockercfg"), true}}
 	}
 	reg := im.Registry // containers/image names Docker Hub docker.io
 	full := reg + "/" + im.Repo
@@ -546,10 +562,18 @@ func findKubelet(st Stores, im Image) Lookup {
 		}
 		files = append(files, cf)
 	}
-	node := filepath.Join(st.Home, ".docker", "config.json")
-	l.Read = append(l.Read, node+" (the node's, when the kubelet runs as this user)")
-	if cf, err := readConfig(node); err == nil && cf != nil {
-		files = append(files, cf)
+	root := st.KubeletRoot
+	if root == "" {
+		root = "/var/lib/kubelet"
+	}
+	// The node's own: the root dir's, then the kubelet's home's (it runs
+	// as root: this user's only when that is root).
+	for _, node := range []string{filepath.Join(root, "config.json"), filepath.Join(st.Home, ".docker", "config.json")} {
+		l.Read = append(l.Read, node)
+		if cf, err := readConfig(node); err == nil && cf != nil {
+			files = append(files, cf)
+			break
+		}
 	}
 	// The image as the kubelet normalises it: docker.io/library/nginx.
 	image := im.Registry + "/" + im.Repo
@@ -568,6 +592,11 @@ func findKubelet(st Stores, im Image) Lookup {
 				}
 			}
 		}
+		if best != "" && l.Credential != nil {
+			// The kubelet tries every matching credential in turn.
+			l.Misses = append(l.Misses, fmt.Sprintf("entry %q in %s matches too: the kubelet tries it if the first is refused", best, cf.path))
+			continue
+		}
 		if best != "" {
 			e := cf.Auths[best]
 			c, err := entryCredential(authEntry{Auth: e.Auth, Username: e.Username, Password: e.Password}, cf.path, best)
@@ -577,7 +606,6 @@ func findKubelet(st Stores, im Image) Lookup {
 			}
 			if c != nil {
 				l.Credential = c
-				break
 			}
 		}
 	}
@@ -714,21 +742,22 @@ func runHelper(ctx context.Context, st Stores, name, serverURL, where string) (*
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p, "get")
 	cmd.Stdin = strings.NewReader(serverURL)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	out := &capped{max: 64 << 10}
+	cmd.Stdout, cmd.Stderr = out, io.Discard
+	// A helper's child holding stdout open must not outlive the timeout.
+	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	msg := strings.TrimSpace(out.String())
 	if err != nil {
 		if msg == helperNotFound {
 			return nil, nil
 		}
-		if len(msg) > 200 {
-			msg = msg[:200]
-		}
-		return nil, fmt.Errorf("%s: %s get %q failed: %v: %s", where, bin, serverURL, err, msg)
+		// Its output is not echoed: a failing helper may have printed
+		// the secret before it failed.
+		return nil, fmt.Errorf("%s: %s get %q failed: %v", where, bin, serverURL, err)
 	}
 	var r struct{ ServerURL, Username, Secret string }
-	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+	if err := json.Unmarshal([]byte(out.String()), &r); err != nil {
 		return nil, fmt.Errorf("%s: %s get %q printed something that is not its JSON answer", where, bin, serverURL)
 	}
 	c := &Credential{From: fmt.Sprintf("%s (%s)", bin, where), Key: serverURL}
@@ -755,3 +784,18 @@ func lookPath(bin, pathList string) string {
 	}
 	return ""
 }
+
+// capped keeps the first max bytes written to it.
+type capped struct {
+	b   bytes.Buffer
+	max int
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := c.max - c.b.Len(); room > 0 {
+		c.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+func (c *capped) String() string { return c.b.String() }

@@ -73,6 +73,10 @@ func TestLookups(t *testing.T) {
 			".docker/config.json":        `{"credHelpers":{"registry.example.com":"acme"}}`,
 			"bin/docker-credential-acme": helperScript("registry.example.com", "carol", "s3cret")}, nil,
 			want{AsDocker: "carol@registry.example.com", AsCrane: "carol@registry.example.com", AsContainers: "carol@registry.example.com", AsKubelet: ""}, nil},
+		{"a failing helper's output is not repeated", "registry.example.com/team/app", map[string]string{
+			".docker/config.json":        `{"credsStore":"acme"}`,
+			"bin/docker-credential-acme": "#!/bin/sh\necho '{\"Secret\":\"LEAKED-SECRET\"}'\nexit 3\n"}, nil,
+			want{AsDocker: "error: exit status 3", AsCrane: "error: exit status 3", AsContainers: "", AsKubelet: ""}, nil},
 		{"a helper that holds nothing for the host", "registry.example.com/team/app", map[string]string{
 			".docker/config.json":        `{"credsStore":"acme"}`,
 			"bin/docker-credential-acme": helperScript("other.example.com", "carol", "s3cret")}, nil,
@@ -83,7 +87,7 @@ func TestLookups(t *testing.T) {
 			want{AsDocker: "<token>@registry.example.com", AsCrane: "<token>@registry.example.com", AsContainers: "", AsKubelet: ""}, nil},
 		{"a repository key in REGISTRY_AUTH_FILE", "registry.example.com/team/app", map[string]string{
 			"auth.json": `{"auths":{"registry.example.com/team":{"auth":"` + b64("dave:pw") + `"},"registry.example.com":{"auth":"` + auth + `"}}}`},
-			func(home string) Stores { return Stores{AuthFile: filepath.Join(home, "auth.json")} },
+			func(home string) Stores { return Stores{RegistryAuthFile: filepath.Join(home, "auth.json")} },
 			want{AsDocker: "", AsCrane: "alice@registry.example.com", AsContainers: "dave@registry.example.com/team", AsKubelet: ""}, nil},
 		{"containers' runtime auth.json before docker's", "registry.example.com/team/app", map[string]string{
 			"run/containers/auth.json": `{"auths":{"registry.example.com":{"auth":"` + b64("erin:pw") + `"}}}`,
@@ -91,7 +95,18 @@ func TestLookups(t *testing.T) {
 			func(home string) Stores { return Stores{XDGRuntimeDir: filepath.Join(home, "run")} },
 			want{AsDocker: "alice@registry.example.com", AsCrane: "alice@registry.example.com", AsContainers: "erin@registry.example.com", AsKubelet: "alice@registry.example.com"}, nil},
 		{"a broken config", "registry.example.com/team/app", map[string]string{".docker/config.json": "{\n\"auths\": {,}\n}"}, nil,
-			want{AsDocker: "error: line 2", AsCrane: "error: line 2", AsContainers: "error: line 2", AsKubelet: ""}, nil},
+			want{AsDocker: "", AsCrane: "error: line 2", AsContainers: "error: line 2", AsKubelet: ""}, map[string]string{AsDocker: "warns and pulls without credentials"}},
+		{"DOCKER_CONFIG stands in only for ~/.docker for podman", "registry.example.com/team/app", map[string]string{
+			"run/containers/auth.json": `{"auths":{"registry.example.com":{"auth":"` + b64("erin:pw") + `"}}}`,
+			"dc/config.json":           `{"auths":{"registry.example.com":{"auth":"` + auth + `"}}}`},
+			func(home string) Stores {
+				return Stores{XDGRuntimeDir: filepath.Join(home, "run"), DockerConfig: filepath.Join(home, "dc")}
+			},
+			want{AsDocker: "alice@registry.example.com", AsCrane: "alice@registry.example.com", AsContainers: "erin@registry.example.com", AsKubelet: ""}, nil},
+		{"--authfile is podman's, not crane's", "registry.example.com/team/app", map[string]string{
+			"auth.json": `{"auths":{"registry.example.com":{"auth":"` + auth + `"}}}`},
+			func(home string) Stores { return Stores{AuthFile: filepath.Join(home, "auth.json")} },
+			want{AsDocker: "", AsCrane: "", AsContainers: "alice@registry.example.com", AsKubelet: ""}, nil},
 		{"auth that is not base64", "registry.example.com/team/app", map[string]string{".docker/config.json": `{"auths":{"registry.example.com":{"auth":"%%%"}}}`}, nil,
 			want{AsDocker: "error: not base64", AsCrane: "error: not base64", AsContainers: "error: not base64", AsKubelet: "error: not base64"}, nil},
 	} {
@@ -102,7 +117,7 @@ func TestLookups(t *testing.T) {
 			if tc.st != nil {
 				st = tc.st(home)
 			}
-			st.Home, st.PATH, st.XDGConfigHome = home, filepath.Join(home, "bin"), filepath.Join(home, "cfg")
+			st.Home, st.PATH, st.XDGConfigHome, st.KubeletRoot = home, filepath.Join(home, "bin"), filepath.Join(home, "cfg"), filepath.Join(home, "kubelet")
 			if st.XDGRuntimeDir == "" {
 				st.XDGRuntimeDir = filepath.Join(home, "run-none")
 			}
@@ -129,6 +144,9 @@ func TestLookups(t *testing.T) {
 				}
 				if m := tc.miss[l.As]; m != "" && !strings.Contains(strings.Join(l.Misses, "\n"), m) {
 					t.Errorf("%s misses %q, want one saying %q", l.As, l.Misses, m)
+				}
+				if l.Err != nil && strings.Contains(l.Err.Error(), "LEAKED") {
+					t.Errorf("%s: the error repeats a helper's output: %v", l.As, l.Err)
 				}
 				if l.Credential != nil && strings.Contains(l.Credential.Source(), "pw") {
 					t.Errorf("Source shows a secret: %s", l.Credential.Source())
@@ -173,7 +191,7 @@ func TestPullSecretSpellings(t *testing.T) {
 			p := filepath.Join(dir, "secret")
 			os.WriteFile(p, []byte(content), 0o600)
 			im, _ := ParseImage(tc.image)
-			l := Find(context.Background(), Stores{Home: dir, PullSecret: p}, AsKubelet, im)
+			l := Find(context.Background(), Stores{Home: dir, PullSecret: p, KubeletRoot: dir}, AsKubelet, im)
 			if l.Err != nil || (l.Credential != nil) != tc.found {
 				t.Errorf("found %+v, err %v; want found=%v (misses %v)", l.Credential, l.Err, tc.found, l.Misses)
 			}
@@ -210,7 +228,7 @@ func FuzzLookups(f *testing.F) {
 		for _, p := range []string{".docker/config.json", "auth.json", "secret", ".dockercfg"} {
 			write(t, home, map[string]string{p: string(data)})
 		}
-		st := Stores{Home: home, AuthFile: filepath.Join(home, "auth.json"), PullSecret: filepath.Join(home, "secret"), XDGRuntimeDir: home}
+		st := Stores{Home: home, AuthFile: filepath.Join(home, "auth.json"), PullSecret: filepath.Join(home, "secret"), XDGRuntimeDir: home, KubeletRoot: home}
 		for _, as := range Families {
 			for _, s := range []Stores{st, {Home: home, PullSecret: st.PullSecret}} {
 				l := Find(context.Background(), s, as, im)
