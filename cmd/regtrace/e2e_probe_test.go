@@ -78,6 +78,7 @@ func TestProbe(t *testing.T) {
 		{"dockerd sends the registry's credential to a mirror", w.reg + "/team/app:1.0", "", []string{"--mirror", w.cache}, "PULLABLE", 0, "with the credential stored under",
 			map[string]string{".docker/config.json": `{"auths":{"` + w.reg + `":{"auth":"` + b64e(alice) + `"}}}`}, ""},
 		{"a mirror without the image", w.reg + "/team/app:1.0", "", []string{"--mirror", "https://" + w.open}, "NAME_UNKNOWN", 4, "Through the mirror " + w.open, nil, ""},
+		{"through HTTPS_PROXY", w.reg + "/team/app:1.0", alice, []string{"--env-proxy"}, "PULLABLE", 0, "exists and is private", nil, ""},
 		{"pull secret for another port", w.reg + "/team/app:1.0", "", []string{"--pull-secret", "HOME/secret.json"}, "TOKEN_SCOPE_EMPTY", 3, "no credential was found",
 			map[string]string{"secret.json": `{"auths":{"registry.test:1":{"auth":"` + b64e(alice) + `"}}}`}, "does not match"},
 	}
@@ -97,6 +98,9 @@ func TestProbe(t *testing.T) {
 				t.Setenv(k, "")
 			}
 			t.Setenv("XDG_RUNTIME_DIR", filepath.Join(home, "run"))
+			for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"} {
+				t.Setenv(k, "")
+			}
 			args := []string{"regtrace", "probe", "--format", "json", "--timeout", "10s"}
 			for k, v := range w.resolve {
 				args = append(args, "--resolve", k+"="+v)
@@ -105,6 +109,13 @@ func TestProbe(t *testing.T) {
 				args = append(args, "--upstream-ca", w.pki.CA)
 			}
 			for _, e := range tc.extra {
+				if e == "--env-proxy" {
+					// Through the proxy in the environment, as a client
+					// behind a corporate proxy: here regtrace's recorder.
+					t.Setenv("HTTPS_PROXY", w.rec.URL)
+					args = append(args, "--upstream-ca", w.rec.CACert)
+					continue
+				}
 				if e != "--no-ca" {
 					args = append(args, strings.Replace(e, "HOME", home, 1))
 				}
@@ -117,7 +128,13 @@ func TestProbe(t *testing.T) {
 			var out, errb bytes.Buffer
 			app := newApp(&out, &errb)
 			app.Reader = strings.NewReader(tc.creds + "\n")
+			w.rec.Take(t)
 			code := runApp(context.Background(), app, args)
+			if slices.Contains(tc.extra, "--env-proxy") {
+				if xs := w.rec.Take(t); len(xs) == 0 {
+					t.Error("HTTPS_PROXY was set and nothing went through it")
+				}
+			}
 			var rep struct {
 				Failed bool `json:"failed"`
 				Probe  struct {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -45,6 +46,7 @@ Nothing is written to the registry. Exit status: 0 pullable (pushable with --pus
 			&cli.BoolFlag{Name: "anonymous", Usage: "probe without credentials only"},
 			&cli.BoolFlag{Name: "push", Usage: "also ask for push and say whether the token grants it (nothing is written)"},
 			&cli.StringFlag{Name: "mount-from", Usage: "with --push: the repository a cross-repository mount would read from"},
+			&cli.BoolFlag{Name: "plain-http", Usage: "speak HTTP, not HTTPS, to the registry (an insecure registry without TLS)"},
 			&cli.StringFlag{Name: "mirror", Usage: "ask this registry mirror (host[:port], as in containerd's hosts.toml) with ns=REGISTRY; the credential is the mirror's own except --as docker or kubelet, which send the registry's"},
 			&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pick from an index (default linux/amd64)"},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "time allowed for each request"},
@@ -87,12 +89,21 @@ func runProbe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if !c.IsSet("upstream-proxy") {
+		// Clients reach a registry through the proxy in their environment;
+		// so does the probe (regtrace proxy never reads it: it may point
+		// at regtrace itself).
+		if pu := envProxy(os.Getenv, im.Host, c.Bool("plain-http")); pu != nil {
+			popts.UpstreamProxy = pu
+			fmt.Fprintf(c.App.ErrWriter, "regtrace: reaching %s through %s from the environment (HTTPS_PROXY), as clients do; --upstream-proxy overrides\n", im.Host, pu.Redacted())
+		}
+	}
 	if popts.InsecureUpstream {
 		fmt.Fprintln(c.App.ErrWriter, "regtrace: warning: --insecure-upstream: certificates are not verified; flows are marked insecure")
 	}
 	opts := probe.Options{
 		Image: im, Push: c.Bool("push"), MountFrom: c.String("mount-from"), Platform: c.String("platform"),
-		StepTimeout: c.Duration("timeout"), UserAgent: "regtrace-probe/" + buildVersion(), Proxy: popts,
+		StepTimeout: c.Duration("timeout"), UserAgent: "regtrace-probe/" + buildVersion(), Proxy: popts, PlainHTTP: c.Bool("plain-http"),
 	}
 	if m := c.String("mirror"); m != "" {
 		host, err := mirrorHost(m)
@@ -328,4 +339,60 @@ func sameCredential(a, b probe.Lookup) bool {
 		return true
 	}
 	return a.Credential.Source() == b.Credential.Source()
+}
+
+// envProxy is the proxy a client would use for host from its environment
+// (HTTPS_PROXY or HTTP_PROXY, NO_PROXY, as net/http reads them; never for
+// loopback). net/http's own reader caches the environment for the
+// process's life.
+func envProxy(getenv func(string) string, hostport string, plain bool) *url.URL {
+	get := func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return getenv(strings.ToLower(k))
+	}
+	raw := get("HTTPS_PROXY")
+	if plain {
+		raw = get("HTTP_PROXY")
+	}
+	if raw == "" {
+		return nil
+	}
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	for _, e := range strings.Split(get("NO_PROXY"), ",") {
+		e = strings.ToLower(strings.TrimSpace(e))
+		if h, _, err := net.SplitHostPort(e); err == nil {
+			e = h
+		}
+		switch {
+		case e == "":
+		case e == "*":
+			return nil
+		case strings.Contains(e, "/"):
+			if _, n, err := net.ParseCIDR(e); err == nil && n.Contains(net.ParseIP(host)) {
+				return nil
+			}
+		case host == strings.TrimPrefix(e, ".") || strings.HasSuffix(host, "."+strings.TrimPrefix(e, ".")):
+			return nil
+		}
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil
+	}
+	return u
 }

@@ -78,3 +78,36 @@ func TestMirrorHost(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvProxy(t *testing.T) {
+	env := map[string]string{"HTTPS_PROXY": "proxy.corp:3128", "http_proxy": "http://plain.corp:80", "NO_PROXY": "internal.corp, .svc,10.0.0.0/8,reg.test:5000"}
+	get := func(k string) string { return env[k] }
+	for _, tc := range []struct {
+		host  string
+		plain bool
+		want  string
+	}{
+		{"registry-1.docker.io", false, "http://proxy.corp:3128"},
+		{"registry-1.docker.io", true, "http://plain.corp:80"},
+		{"internal.corp:443", false, ""},
+		{"a.internal.corp", false, ""},
+		{"x.svc", false, ""},
+		{"10.1.2.3:5000", false, ""},
+		{"reg.test:5000", false, ""},
+		{"localhost:5000", false, ""},
+		{"127.0.0.1:5000", false, ""},
+		{"[::1]:5000", false, ""},
+		{"notinternal.corp", false, "http://proxy.corp:3128"},
+	} {
+		got := ""
+		if u := envProxy(get, tc.host, tc.plain); u != nil {
+			got = u.String()
+		}
+		if got != tc.want {
+			t.Errorf("envProxy(%s, plain=%v) = %q, want %q", tc.host, tc.plain, got, tc.want)
+		}
+	}
+	if u := envProxy(func(string) string { return "" }, "r.io", false); u != nil {
+		t.Errorf("no environment gave %v", u)
+	}
+}

@@ -43,6 +43,9 @@ type Options struct {
 	// the token grants it. Nothing is written.
 	Push      bool
 	MountFrom string
+	// PlainHTTP speaks HTTP to the registry (or mirror), as clients do for
+	// an "insecure registry" without TLS.
+	PlainHTTP bool
 	// Mirror, when set, is a registry mirror (host[:port]) the walk asks
 	// instead of the image's registry, naming that registry in ns= as
 	// containerd does; Credential is then the mirror's own.
@@ -336,17 +339,21 @@ func (w *walker) host() string {
 // registryURL is path on the registry, or on the mirror with the image's
 // registry in ns= as containerd asks a hosts.toml mirror.
 func (w *walker) registryURL(path string) string {
+	scheme := "https://"
+	if w.opts.PlainHTTP {
+		scheme = "http://"
+	}
 	if m := w.opts.Mirror; m != "" {
 		if path == "/v2/" {
-			return "https://" + m + path
+			return scheme + m + path
 		}
 		sep := "?"
 		if strings.Contains(path, "?") {
 			sep = "&"
 		}
-		return "https://" + m + path + sep + "ns=" + url.QueryEscape(w.opts.Image.Registry)
+		return scheme + m + path + sep + "ns=" + url.QueryEscape(w.opts.Image.Registry)
 	}
-	return "https://" + w.opts.Image.Host + path
+	return scheme + w.opts.Image.Host + path
 }
 
 // phase walks once with cred (nil: anonymously).
@@ -551,14 +558,21 @@ func (w *walker) transportStop(o Outcome, step string, a answer, code Code) (Out
 	if a.err == nil {
 		return o, false
 	}
+	msg := a.err.Error()
+	plain := strings.Contains(msg, "HTTP response to HTTPS client") || strings.Contains(msg, "does not speak TLS") ||
+		strings.Contains(msg, "first record does not look like a TLS handshake")
 	var fe *flow.Error
-	if errors.As(a.err, &fe) {
+	if errors.As(a.err, &fe) && !plain {
 		switch fe.Kind {
 		case flow.ErrUnknownAuthority, flow.ErrCertificate, flow.ErrTLS:
 			code = CodeTLSUntrusted
 		}
 	}
-	return w.stop(o, step, code, fmt.Sprintf("the %s request failed: %v", step, a.err)), true
+	why := fmt.Sprintf("the %s request failed: %v", step, a.err)
+	if plain {
+		why += " (the registry may speak plain HTTP: probe it with --plain-http; clients need it listed as an insecure registry)"
+	}
+	return w.stop(o, step, code, why), true
 }
 
 func (w *walker) stop(o Outcome, step string, code Code, why string) Outcome {

@@ -335,3 +335,21 @@ func TestProbeAsksAMirrorWithNs(t *testing.T) {
 		t.Errorf("the ping: %s", res.Steps[0].What)
 	}
 }
+
+// --plain-http speaks HTTP to a registry without TLS; without it the
+// failure names the flag.
+func TestProbePlainHTTP(t *testing.T) {
+	r := &reg{t: t}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	host := strings.TrimPrefix(r.srv.URL, "http://")
+	im, _ := ParseImage(host + "/team/app:1.0")
+	res, err := Run(context.Background(), Options{Image: im, PlainHTTP: true})
+	if err != nil || res.Code != CodePullable {
+		t.Fatalf("plain HTTP: %v %s %s", err, res.Code, res.Conclusion)
+	}
+	res, _ = Run(context.Background(), Options{Image: im})
+	if res.Code != CodePingUnreachable || !strings.Contains(res.Conclusion, "--plain-http") {
+		t.Errorf("HTTPS to a plain registry: %s %s", res.Code, res.Conclusion)
+	}
+}
