@@ -58,6 +58,16 @@ func outcomeRegistryUnreachable(in *Input, op *Operation) []Finding {
 	case flow.ErrOther:
 		return nil // no network error named (a log's failure it could not place): not "could not reach"
 	}
+	if kind == flow.ErrProxyAuth {
+		return []Finding{tokWithRepo(Finding{
+			Verdict:  VerdictTransport,
+			Evidence: ids(x),
+			Why: fmt.Sprintf("%s: regtrace's shared proxy answered 407 on the way to %s: %s. The request never reached the registry.",
+				x.Flow.ID, x.Host, msg),
+			Fix: "Put a user and password from the proxy's --proxy-auth file in the client's proxy URL, before the host as in any URL " +
+				"(HTTPS_PROXY; for dockerd and containerd, in the daemon's environment, e.g. a systemd drop-in), then run it again.",
+		}, x)}
+	}
 	why := fmt.Sprintf("%s could not reach the registry %s: %s (%s). Nothing the registry would have said about authentication or the image was ever seen.",
 		x.Flow.ID, x.Host, kind, msg)
 	fix := "Check the registry's name, port and scheme in the image reference; from the same machine, `curl -v https://" + x.Host + "/v2/` shows whether it answers"

@@ -67,6 +67,19 @@ type Options struct {
 	// DialTimeout bounds TCP connects upstream; zero means 30 seconds.
 	DialTimeout time.Duration
 
+	// Authenticate, when set, checks the Proxy-Authorization value of
+	// every request a client sends the proxy (a CONNECT or a plain HTTP
+	// request) and returns the proxy user. A request it refuses gets 407
+	// Proxy Authentication Required with Proxy-Authenticate, is recorded
+	// as a flow (Err kind proxy-auth) and reaches no upstream. The header
+	// is never forwarded. It is called concurrently. Nil: no
+	// authentication (a proxy on loopback).
+	Authenticate func(proxyAuthorization string) (user string, ok bool)
+
+	// AuthRealm is the realm of the 407's Basic challenge; empty means
+	// "regtrace".
+	AuthRealm string
+
 	// Logger receives the proxy's own diagnostics; nil discards them.
 	Logger *slog.Logger
 

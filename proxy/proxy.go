@@ -160,8 +160,12 @@ func New(opts Options) (*Proxy, error) {
 	})
 	p.gp = gp
 
+	var outer http.Handler = gp
+	if opts.Authenticate != nil {
+		outer = p.gate(gp)
+	}
 	p.outer = &http.Server{
-		Handler:           gp,
+		Handler:           outer,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),

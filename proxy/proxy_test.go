@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -975,5 +976,72 @@ func TestRoundTripRecordsForAnInProcessCaller(t *testing.T) {
 	}
 	if f := e.flow(); f.Err == nil || f.Err.Kind != flow.ErrRefused || !f.Response.Synthetic {
 		t.Errorf("the failed flow: %+v", f)
+	}
+}
+
+// A shared proxy: a client without or with wrong proxy credentials gets 407
+// with a challenge, recorded, and nothing reaches the upstream; the right
+// ones pass, and Proxy-Authorization never goes upstream.
+func TestProxyAuthentication(t *testing.T) {
+	var upstream atomic.Int32
+	var leaked atomic.Bool
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		upstream.Add(1)
+		if r.Header.Get("Proxy-Authorization") != "" {
+			leaked.Store(true)
+		}
+		echoHandler(w, r)
+	}), func(o *Options, _ *httptest.Server) {
+		o.Authenticate = func(v string) (string, bool) {
+			return "alice", v == "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:pw"))
+		}
+	})
+	client := func(user *url.Userinfo) *http.Client {
+		pu := *e.proxyURL
+		pu.User = user
+		tr := &http.Transport{Proxy: http.ProxyURL(&pu), TLSClientConfig: &tls.Config{RootCAs: e.mitmCA.pool}, DisableCompression: true}
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr}
+	}
+	for _, tc := range []struct {
+		name string
+		user *url.Userinfo
+		say  string
+	}{
+		{"none", nil, "no proxy credentials"},
+		{"wrong", url.UserPassword("alice", "nope"), "refused"},
+	} {
+		_, err := client(tc.user).Get(e.base + "/v2/")
+		if err == nil || !strings.Contains(err.Error(), "Proxy Authentication Required") {
+			t.Errorf("%s: got %v, want a 407", tc.name, err)
+		}
+		f := e.flow()
+		if f.Err == nil || f.Err.Kind != flow.ErrProxyAuth || !strings.Contains(f.Err.Message, tc.say) || f.Response.Status != 407 ||
+			!strings.HasPrefix(f.Response.Header.Get("Proxy-Authenticate"), "Basic realm=") || f.Request.Method != http.MethodConnect {
+			t.Errorf("%s: flow %+v %+v", tc.name, f.Err, f.Response)
+		}
+		if (tc.user != nil) != (f.Request.Header.Get("Proxy-Authorization") != "") {
+			t.Errorf("%s: the flow does not show whether credentials were sent", tc.name)
+		}
+	}
+	// Plain HTTP through the proxy is gated too.
+	req, _ := http.NewRequest("GET", "http://registry.test/v2/", nil)
+	if resp, err := client(nil).Do(req); err != nil || resp.StatusCode != 407 {
+		t.Errorf("plain HTTP without credentials: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+		e.flow()
+	}
+	if upstream.Load() != 0 {
+		t.Fatalf("%d refused requests reached the upstream", upstream.Load())
+	}
+	resp, err := client(url.UserPassword("alice", "pw")).Get(e.base + "/v2/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("with the right credentials: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	e.flow()
+	if upstream.Load() != 1 || leaked.Load() {
+		t.Errorf("upstream saw %d requests, Proxy-Authorization leaked: %v", upstream.Load(), leaked.Load())
 	}
 }

@@ -30,7 +30,7 @@ var allowed = map[string]struct{ ours, third []string }{
 	"certs":                {},
 	"proxy":                {ours: []string{"decode/flow", "decode/redact"}, third: []string{"github.com/elazarl/goproxy"}},
 	"proxy/probe":          {ours: []string{"proxy", "decode", "decode/flow", "decode/redact"}},
-	"cmd/regtrace":         {ours: []string{"*"}, third: []string{"github.com/urfave/cli/v2"}},
+	"cmd/regtrace":         {ours: []string{"*"}, third: []string{"github.com/urfave/cli/v2", "golang.org/x/crypto/bcrypt"}},
 	"cmd/regtrace-bench":   {ours: []string{"*"}},
 }
 

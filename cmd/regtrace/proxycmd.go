@@ -41,7 +41,9 @@ registry a name only regtrace resolves:
    regtrace proxy --resolve registry.test:5000=127.0.0.1 --upstream-ca registry-ca.crt`,
 		Flags: append(caFlags(),
 			&cli.StringFlag{Name: "listen", Aliases: []string{"l"}, Value: defaultListen,
-				Usage: "address to listen on; a non-loopback address exposes a MITM proxy to the network"},
+				Usage: "address to listen on; a non-loopback address needs --proxy-auth (or --insecure-listen)"},
+			&cli.StringFlag{Name: "proxy-auth", Usage: "htpasswd file of bcrypt entries (htpasswd -B): clients must authenticate (HTTPS_PROXY=http://USER:PASSWORD@host:port)"},
+			&cli.BoolFlag{Name: "insecure-listen", Usage: "allow a non-loopback --listen without --proxy-auth: anyone who reaches it can use the MITM proxy"},
 			&cli.StringSliceFlag{Name: "upstream-ca", Usage: "PEM file of extra roots to trust upstream (repeatable)"},
 			&cli.BoolFlag{Name: "insecure-upstream", Usage: "do not verify upstream certificates (flows are marked)"},
 			&cli.StringFlag{Name: "upstream-proxy", Usage: "send upstream requests through this proxy URL (HTTPS_PROXY is never read)"},
@@ -153,8 +155,19 @@ func runProxy(c *cli.Context) error {
 		return err
 	}
 	listen := c.String("listen")
-	if !isLoopback(listen) {
-		fmt.Fprintf(stderr, "regtrace: warning: listening on %s, not loopback: anyone who can reach it can use this MITM proxy and read what passes through it\n", listen)
+	if path := c.String("proxy-auth"); path != "" {
+		users, err := readHtpasswd(path)
+		if err != nil {
+			return usageError{err}
+		}
+		opts.Authenticate = users.Authenticate
+	}
+	switch {
+	case isLoopback(listen):
+	case opts.Authenticate == nil && !c.Bool("insecure-listen"):
+		return usagef("--listen %s is not loopback: a MITM proxy open to the network reads everything that passes; add --proxy-auth FILE (htpasswd -B), or --insecure-listen to do it on purpose", listen)
+	case opts.Authenticate == nil:
+		fmt.Fprintf(stderr, "regtrace: warning: listening on %s, not loopback, without --proxy-auth: anyone who can reach it can use this MITM proxy and read what passes through it\n", listen)
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

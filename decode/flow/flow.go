@@ -173,6 +173,7 @@ const (
 	ErrClientClosed     ErrKind = "client-closed"   // client hung up mid-body
 	ErrProxy            ErrKind = "proxy"           // regtrace's own failure (incl. a recovered panic)
 	ErrProxyRefused     ErrKind = "proxy-refused"   // a proxy on the way answered CONNECT 502: it could not reach the host (seen in clients' logs)
+	ErrProxyAuth        ErrKind = "proxy-auth"      // regtrace's shared proxy refused the client: no or wrong proxy credentials (407)
 	ErrOther            ErrKind = "other"
 )
 
