@@ -72,7 +72,11 @@ func (s *session) hook(o *proxy.Options) {
 		s.live.touch()
 		if s.hw != nil {
 			if err := s.hw.Add(f, har.Annotation{Kind: x.Kind.String()}); err != nil {
-				fmt.Fprintf(s.stderr, "regtrace: writing the HAR: %v\n", err)
+				// Once: a full disk fails every later write too; Close
+				// says how many were lost.
+				if ue, ok := err.(*har.UnwrittenError); !ok || ue.N == 1 {
+					fmt.Fprintf(s.stderr, "regtrace: writing the HAR: %v (the proxy goes on; the count comes at exit)\n", err)
+				}
 			}
 		}
 	}

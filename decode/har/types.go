@@ -181,6 +181,9 @@ type LogExt struct {
 	// Findings are explain's findings at write time, as plain annotations;
 	// `regtrace explain` always recomputes them.
 	Findings []string `json:"findings,omitempty"`
+	// Unwritten counts exchanges the writer could not write (a full
+	// disk): the file lacks them.
+	Unwritten int `json:"unwritten,omitempty"`
 }
 
 type TLSError struct {

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -38,18 +37,47 @@ type Options struct {
 // Writer writes a HAR file incrementally. After every Add the file is a
 // complete, valid HAR: the closing brackets are rewritten in place. Each
 // entry is one line, so a file cut short by kill -9 in the middle of a write
-// is recovered by Read up to the last whole entry. Safe for concurrent use.
+// is recovered by Read up to the last whole entry. A write that fails (a
+// full disk) is undone: the file stays valid with every entry written
+// before, the exchange is counted as unwritten, and writing goes on when it
+// can. Safe for concurrent use.
 type Writer struct {
 	mu      sync.Mutex
-	f       *os.File
+	f       file
 	opts    Options
 	ext     LogExt
+	comment string // log.comment, written in the trailer
 	n       int    // entries written
 	trailer int64  // offset where the trailer starts
 	tail    []byte // the trailer as written, remade only when ext changes
 	size    int64  // file size
-	err     error  // sticky write error
+	// unwritten counts exchanges (and trailer updates) that could not be
+	// written; firstErr is the first such failure.
+	unwritten int
+	firstErr  error
 }
+
+// file is what the Writer needs of an *os.File (tests fill a disk).
+type file interface {
+	WriteAt(b []byte, off int64) (int, error)
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
+
+// UnwrittenError is Add's error when an exchange could not be written.
+// N counts the unwritten ones so far: a caller reports the first and says
+// how many at the end (Close's error).
+type UnwrittenError struct {
+	N   int
+	Err error
+}
+
+func (e *UnwrittenError) Error() string {
+	return fmt.Sprintf("an exchange could not be written to the HAR (%v); the file stays valid with the others", e.Err)
+}
+
+func (e *UnwrittenError) Unwrap() error { return e.Err }
 
 // Create creates (or truncates) path with mode 0600 and writes an empty HAR.
 func Create(path string, opts Options) (*Writer, error) {
@@ -57,39 +85,72 @@ func Create(path string, opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{f: f, opts: opts, ext: LogExt{Version: 1, Redacted: !opts.NoRedact}}
-	comment := "secrets redacted by regtrace (Authorization keeps its scheme and Basic user; JWTs keep header and claims; cookies, passwords, tokens and signed URL parameters are replaced)"
-	if opts.NoRedact {
-		comment = "CONTAINS SECRETS: written with --no-redact; do not attach to a ticket"
-	}
-	version := opts.CreatorVersion
-	if version == "" {
-		version = "dev"
-	}
-	creator, _ := json.Marshal(Creator{Name: "regtrace", Version: version})
-	c, _ := json.Marshal(comment)
-	prefix := fmt.Sprintf(`{"log":{"version":"1.2","creator":%s,"comment":%s,"pages":[],"entries":[`, creator, c)
-	if _, err := io.WriteString(f, prefix); err != nil {
-		f.Close()
-		return nil, err
-	}
-	w.trailer = int64(len(prefix))
-	w.size = w.trailer
-	if err := w.writeTrailer(); err != nil {
+	w, err := newWriter(f, opts)
+	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	return w, nil
 }
 
-// writeTrailer remakes the trailer after a change to ext and writes it.
+func newWriter(f file, opts Options) (*Writer, error) {
+	w := &Writer{f: f, opts: opts, ext: LogExt{Version: 1, Redacted: !opts.NoRedact}}
+	w.comment = "secrets redacted by regtrace (Authorization keeps its scheme and Basic user; JWTs keep header and claims; cookies, passwords, tokens and signed URL parameters are replaced)"
+	if opts.NoRedact {
+		w.comment = "CONTAINS SECRETS: written with --no-redact; do not attach to a ticket"
+	}
+	version := opts.CreatorVersion
+	if version == "" {
+		version = "dev"
+	}
+	creator, _ := json.Marshal(Creator{Name: "regtrace", Version: version})
+	prefix := fmt.Sprintf(`{"log":{"version":"1.2","creator":%s,"pages":[],"entries":[`, creator)
+	if _, err := f.WriteAt([]byte(prefix), 0); err != nil {
+		return nil, err
+	}
+	w.trailer = int64(len(prefix))
+	w.size = w.trailer
+	if err := w.writeTrailer(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// writeTrailer remakes the trailer (log.comment and _regtrace, which
+// change) and writes it; on failure the previous one is put back.
 func (w *Writer) writeTrailer() error {
 	ext, err := json.Marshal(w.ext)
 	if err != nil {
 		return err
 	}
-	w.tail = append(append([]byte("\n],\"_regtrace\":"), ext...), "}}\n"...)
-	return w.writeAt(w.tail)
+	comment := w.comment
+	if w.unwritten > 0 {
+		comment += fmt.Sprintf("; INCOMPLETE: %d exchanges could not be written (%v)", w.unwritten, w.firstErr)
+	}
+	c, _ := json.Marshal(comment)
+	old := w.tail
+	w.tail = append(append(append(append([]byte("\n],\"comment\":"), c...), ",\"_regtrace\":"...), ext...), "}}\n"...)
+	if err := w.writeAt(w.tail); err != nil {
+		w.tail = old
+		w.restore()
+		return err
+	}
+	return nil
+}
+
+// restore puts the last good trailer back after a failed write, over
+// bytes the file already holds (so a full disk still takes it), and cuts
+// what the failed write left after it.
+func (w *Writer) restore() {
+	if w.tail == nil {
+		return
+	}
+	if _, err := w.f.WriteAt(w.tail, w.trailer); err == nil {
+		end := w.trailer + int64(len(w.tail))
+		if w.f.Truncate(end) == nil {
+			w.size = end
+		}
+	}
 }
 
 // writeAt writes b at the trailer's offset, and cuts the file after it
@@ -110,6 +171,15 @@ func (w *Writer) writeAt(b []byte) error {
 	return nil
 }
 
+// failed counts a write that could not be made.
+func (w *Writer) failed(err error) *UnwrittenError {
+	w.unwritten++
+	if w.firstErr == nil {
+		w.firstErr = err
+	}
+	return &UnwrittenError{N: w.unwritten, Err: err}
+}
+
 // Add appends one flow.
 func (w *Writer) Add(f *flow.Flow, ann Annotation) error {
 	e := Entry{}
@@ -125,9 +195,6 @@ func (w *Writer) Add(f *flow.Flow, ann Annotation) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
-	}
 	sep := "\n"
 	if w.n > 0 {
 		sep = "\n,"
@@ -135,8 +202,8 @@ func (w *Writer) Add(f *flow.Flow, ann Annotation) error {
 	buf := make([]byte, 0, len(sep)+len(b)+len(w.tail))
 	buf = append(append(append(buf, sep...), b...), w.tail...)
 	if err := w.writeAt(buf); err != nil {
-		w.err = err
-		return err
+		w.restore()
+		return w.failed(err)
 	}
 	w.trailer += int64(len(sep) + len(b))
 	w.n++
@@ -150,39 +217,48 @@ func (w *Writer) AddHandshakeFailure(h flow.HandshakeFailure) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
-	}
 	w.ext.TLSErrors = append(w.ext.TLSErrors, TLSError{
 		Time: h.Time.UTC().Format(time.RFC3339Nano), ClientAddr: h.ClientAddr, Target: h.Target,
 		ServerName: h.ServerName, Message: h.Message, Reason: h.Reason,
 	})
-	w.err = w.writeTrailer()
-	return w.err
+	if err := w.writeTrailer(); err != nil {
+		w.ext.TLSErrors = w.ext.TLSErrors[:len(w.ext.TLSErrors)-1]
+		return w.failed(err)
+	}
+	return nil
 }
 
 // SetFindings records explain's findings at log level (annotations only).
 func (w *Writer) SetFindings(findings []string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
-	}
+	old := w.ext.Findings
 	w.ext.Findings = findings
-	w.err = w.writeTrailer()
-	return w.err
+	if err := w.writeTrailer(); err != nil {
+		w.ext.Findings = old
+		return err
+	}
+	return nil
 }
 
-// Close syncs and closes the file.
+// Close says in the file (log.comment, _regtrace.unwritten) how many
+// exchanges could not be written, syncs and closes it. Its error says
+// that count too.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	err := w.f.Sync()
-	if e := w.f.Close(); err == nil {
+	var err error
+	if w.unwritten > 0 {
+		w.ext.Unwritten = w.unwritten
+		w.writeTrailer() // best effort: the count is in the error too
+		err = fmt.Errorf("%d exchanges (of %d) could not be written to the HAR: %v; the file is valid and holds the others",
+			w.unwritten, w.unwritten+w.n, w.firstErr)
+	}
+	if e := w.f.Sync(); err == nil {
 		err = e
 	}
-	if w.err != nil {
-		return w.err
+	if e := w.f.Close(); err == nil {
+		err = e
 	}
 	return err
 }
