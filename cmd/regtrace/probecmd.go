@@ -36,7 +36,7 @@ Nothing is written to the registry. Exit status: 0 pullable (pushable with --pus
 3 unauthorized or the registry will not say, 4 proven not found, 5 rate limited,
 6 authenticated but denied, 1 other failure (unreachable, TLS), 2 usage.
 --codes lists every result code with its fix.`,
-		Flags: []cli.Flag{
+		Flags: append(upstreamFlags(),
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, markdown or json"},
 			&cli.StringFlag{Name: "har", Usage: "also write the probe's exchanges to this HAR file (secrets redacted unless --no-redact)"},
 			&cli.StringFlag{Name: "as", Usage: "find the credential as this client does: docker, crane, podman (skopeo, buildah: containers/image) or kubelet (default docker; kubelet with --pull-secret)"},
@@ -50,14 +50,10 @@ Nothing is written to the registry. Exit status: 0 pullable (pushable with --pus
 			&cli.StringFlag{Name: "mirror", Usage: "ask this registry mirror (host[:port], as in containerd's hosts.toml) with ns=REGISTRY; the credential is the mirror's own except --as docker or kubelet, which send the registry's"},
 			&cli.StringFlag{Name: "platform", Usage: "os/arch[/variant] to pick from an index (default linux/amd64)"},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "time allowed for each request"},
-			&cli.StringSliceFlag{Name: "upstream-ca", Usage: "PEM file of extra roots to trust (repeatable)"},
-			&cli.BoolFlag{Name: "insecure-upstream", Usage: "do not verify certificates (marked in the report)"},
-			&cli.StringFlag{Name: "upstream-proxy", Usage: "send requests through this proxy URL (HTTPS_PROXY is never read)"},
-			&cli.StringSliceFlag{Name: "resolve", Usage: "host:port=addr: map a name, like curl --resolve (repeatable)"},
 			&cli.BoolFlag{Name: "no-color", EnvVars: []string{"REGTRACE_NO_COLOR"}, Usage: "no colors (also NO_COLOR, or when not a terminal)"},
 			&cli.BoolFlag{Name: "no-redact", Usage: "print secrets as they are (dangerous: never paste such output into a ticket)"},
 			&cli.BoolFlag{Name: "codes", Usage: "list every result code with its meaning, fix and exit status (no IMAGE)"},
-		},
+		),
 		Action: runProbe,
 	}
 }

@@ -39,15 +39,11 @@ Secrets (Authorization, cookies, tokens, signed URL parameters) are redacted.
 Test registries on loopback: clients never send localhost through a proxy, so give the
 registry a name only regtrace resolves:
    regtrace proxy --resolve registry.test:5000=127.0.0.1 --upstream-ca registry-ca.crt`,
-		Flags: append(caFlags(),
+		Flags: append(append(caFlags(), upstreamFlags()...),
 			&cli.StringFlag{Name: "listen", Aliases: []string{"l"}, Value: defaultListen,
 				Usage: "address to listen on; a non-loopback address needs --proxy-auth (or --insecure-listen)"},
 			&cli.StringFlag{Name: "proxy-auth", Usage: "htpasswd file of bcrypt entries (htpasswd -B): clients must authenticate (HTTPS_PROXY=http://USER:PASSWORD@host:port)"},
 			&cli.BoolFlag{Name: "insecure-listen", Usage: "allow a non-loopback --listen without --proxy-auth: anyone who reaches it can use the MITM proxy"},
-			&cli.StringSliceFlag{Name: "upstream-ca", Usage: "PEM file of extra roots to trust upstream (repeatable)"},
-			&cli.BoolFlag{Name: "insecure-upstream", Usage: "do not verify upstream certificates (flows are marked)"},
-			&cli.StringFlag{Name: "upstream-proxy", Usage: "send upstream requests through this proxy URL (HTTPS_PROXY is never read)"},
-			&cli.StringSliceFlag{Name: "resolve", Usage: "host:port=addr: map a name for the proxy's own dials, like curl --resolve (repeatable)"},
 			&cli.IntFlag{Name: "capture-limit", Value: proxy.DefaultCaptureLimit, Usage: "bytes kept of each text/JSON body (0: none)"},
 			&cli.BoolFlag{Name: "no-color", EnvVars: []string{"REGTRACE_NO_COLOR"}, Usage: "no colors (also NO_COLOR, or when not a terminal)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print headers too (secrets redacted)"},
@@ -58,6 +54,17 @@ registry a name only regtrace resolves:
 			&cli.StringFlag{Name: "cpuprofile", Hidden: true, Usage: "write a CPU profile to this file until the proxy stops"},
 		),
 		Action: runProxy,
+	}
+}
+
+// upstreamFlags are how regtrace reaches registries, shared by the proxy
+// and the probe (proxyConfig reads them).
+func upstreamFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "upstream-ca", Usage: "PEM file of extra roots to trust upstream (repeatable)"},
+		&cli.BoolFlag{Name: "insecure-upstream", Usage: "do not verify upstream certificates (flows are marked)"},
+		&cli.StringFlag{Name: "upstream-proxy", Usage: "send upstream requests through this proxy URL (the proxy never reads HTTPS_PROXY; the probe does unless this is set)"},
+		&cli.StringSliceFlag{Name: "resolve", Usage: "host:port=addr: map a name for regtrace's own dials, like curl --resolve (repeatable)"},
 	}
 }
 

@@ -121,8 +121,9 @@ type configFile struct {
 	CredHelpers map[string]string    `json:"credHelpers"`
 }
 
-// readConfig reads a config file; a missing file is (nil, nil).
-func readConfig(p string) (*configFile, error) {
+// readConfig reads a config file, or with legacy ~/.dockercfg (a bare
+// map of entries); a missing file is (nil, nil).
+func readConfig(p string, legacy bool) (*configFile, error) {
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -131,7 +132,12 @@ func readConfig(p string) (*configFile, error) {
 		return nil, err
 	}
 	cf := &configFile{path: p}
-	if err := json.Unmarshal(b, cf); err != nil {
+	if legacy {
+		err = json.Unmarshal(b, &cf.Auths)
+	} else {
+		err = json.Unmarshal(b, cf)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: not a credentials file: %v", p, jsonErr(b, err))
 	}
 	return cf, nil
@@ -252,7 +258,7 @@ func findDocker(ctx context.Context, st Stores, im Image) Lookup {
 	l := Lookup{As: AsDocker}
 	p := st.dockerConfigPath()
 	l.Read = []string{p}
-	cf, err := readConfig(p)
+	cf, err := readConfig(p, false)
 	if err != nil {
 		// docker prints "WARNING: Error loading config file" and goes on
 		// without credentials.
@@ -294,7 +300,7 @@ func findCrane(ctx context.Context, st Stores, im Image) Lookup {
 		p = filepath.Join(st.configHome(), "containers", "auth.json")
 	}
 	l.Read = []string{p}
-	cf, err := readConfig(p)
+	cf, err := readConfig(p, false)
 	if err != nil || cf == nil {
 		l.Err = err
 		return l
@@ -401,13 +407,7 @@ func findContainers(ctx context.Context, st Stores, im Image) Lookup {
 	var all []*configFile
 	for _, f := range files {
 		l.Read = append(l.Read, f.path)
-		var cf *configFile
-		var err error
-		if f.legacy {
-			cf, err = readLegacy(f.path)
-		} else {
-			cf, err = readConfig(f.path)
-		}
+		cf, err := readConfig(f.path, f.legacy)
 		if err != nil {
 			l.Err = err
 			return l
@@ -477,22 +477,6 @@ func containersAuths(cf *configFile, cands []string, reg string, legacy bool) (*
 		}
 	}
 	return nil, "", false, nil
-}
-
-// readLegacy reads ~/.dockercfg: a bare map of entries.
-func readLegacy(p string) (*configFile, error) {
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	cf := &configFile{path: p}
-	if err := json.Unmarshal(b, &cf.Auths); err != nil {
-		return nil, fmt.Errorf("%s: not a .dockercfg: %v", p, jsonErr(b, err))
-	}
-	return cf, nil
 }
 
 // kubeletKey is how the kubelet's keyring stores a key: https:// added when
@@ -570,7 +554,7 @@ func findKubelet(st Stores, im Image) Lookup {
 	// as root: this user's only when that is root).
 	for _, node := range []string{filepath.Join(root, "config.json"), filepath.Join(st.Home, ".docker", "config.json")} {
 		l.Read = append(l.Read, node)
-		if cf, err := readConfig(node); err == nil && cf != nil {
+		if cf, err := readConfig(node, false); err == nil && cf != nil {
 			files = append(files, cf)
 			break
 		}
