@@ -54,6 +54,11 @@ type Proxy struct {
 	mu       sync.Mutex
 	closing  bool
 	innerRun sync.Once
+
+	// ports are the TCP ports the proxy listens on: an upstream dial that
+	// lands on one of them on this host is regtrace itself.
+	portsMu sync.Mutex
+	ports   map[int]bool
 }
 
 type ctxKey struct{}
@@ -201,6 +206,14 @@ func New(opts Options) (*Proxy, error) {
 // Serve accepts proxy connections on ln until Shutdown or Close. It returns
 // http.ErrServerClosed after a shutdown.
 func (p *Proxy) Serve(ln net.Listener) error {
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		p.portsMu.Lock()
+		if p.ports == nil {
+			p.ports = map[int]bool{}
+		}
+		p.ports[a.Port] = true
+		p.portsMu.Unlock()
+	}
 	p.innerRun.Do(func() {
 		go func() { _ = p.inner.Serve(p.tunnel) }()
 	})

@@ -1045,3 +1045,27 @@ func TestProxyAuthentication(t *testing.T) {
 		t.Errorf("upstream saw %d requests, Proxy-Authorization leaked: %v", upstream.Load(), leaked.Load())
 	}
 }
+
+// A client that asks regtrace for regtrace's own address (by any name)
+// gets a refusal, not a loop, and the proxy keeps serving.
+func TestNoLoopThroughItself(t *testing.T) {
+	e := newEnv(t, http.HandlerFunc(echoHandler), func(o *Options, _ *httptest.Server) {
+		o.Resolve["self.test"] = "127.0.0.1"
+	})
+	_, port, _ := net.SplitHostPort(e.proxyURL.Host)
+	for _, target := range []string{"https://" + e.proxyURL.Host + "/v2/", "https://self.test:" + port + "/v2/", "http://self.test:" + port + "/v2/"} {
+		resp, err := e.client.Get(target)
+		if err == nil {
+			resp.Body.Close()
+		}
+		f := e.flow()
+		if f.Err == nil || !strings.Contains(f.Err.Message, "regtrace itself") {
+			t.Errorf("%s: %v, flow err %v", target, err, f.Err)
+		}
+	}
+	resp, body := e.do(mustReq(t, "GET", e.base+"/v2/"))
+	if resp.StatusCode != 200 || len(body) == 0 {
+		t.Errorf("the proxy stopped serving after the loops: %d", resp.StatusCode)
+	}
+	e.flow()
+}

@@ -69,7 +69,29 @@ func (p *Proxy) dialDirect(ctx context.Context, network, addr string) (net.Conn,
 	if err != nil {
 		return nil, err
 	}
+	if p.isSelf(c) {
+		c.Close()
+		return nil, errLoop
+	}
 	return &upstreamConn{Conn: c}, nil
+}
+
+// errLoop: an upstream dial reached the proxy itself (a client asking
+// regtrace for regtrace's own address, or an upstream proxy that is
+// regtrace): serving it would loop until the file descriptors ran out.
+var errLoop = errors.New("that address is regtrace itself: a request through regtrace to regtrace would loop")
+
+// isSelf reports whether c goes to this host on a port the proxy listens
+// on, whatever name or address led there.
+func (p *Proxy) isSelf(c net.Conn) bool {
+	r, ok1 := c.RemoteAddr().(*net.TCPAddr)
+	l, ok2 := c.LocalAddr().(*net.TCPAddr)
+	if !ok1 || !ok2 || !r.IP.Equal(l.IP) {
+		return false
+	}
+	p.portsMu.Lock()
+	defer p.portsMu.Unlock()
+	return p.ports[r.Port]
 }
 
 func (p *Proxy) resolve(addr string) string {
@@ -401,6 +423,8 @@ func (p *Proxy) classify(req *http.Request, err error, reqCap *capture) *flow.Er
 		nerr    net.Error
 	)
 	switch {
+	case errors.Is(err, errLoop):
+		return &flow.Error{Kind: flow.ErrProxy, Message: fmt.Sprintf("refused %s: %v", host, errLoop)}
 	case errors.As(err, &dnsErr):
 		return &flow.Error{Kind: flow.ErrDNS, Message: fmt.Sprintf("cannot resolve upstream %s: %s (regtrace resolves names itself; map test names with --resolve host:port=addr)", host, msg)}
 	case errors.Is(err, syscall.ECONNREFUSED):
