@@ -64,6 +64,11 @@ type Options struct {
 	// a large upload's digest before it answers).
 	ResponseHeaderTimeout time.Duration
 
+	// ClientHeaderTimeout bounds how long a client may take to send a
+	// request's headers to the proxy (a slow or stuck client on a shared
+	// listener holds a connection no longer); zero means 30 seconds.
+	ClientHeaderTimeout time.Duration
+
 	// DialTimeout bounds TCP connects upstream; zero means 30 seconds.
 	DialTimeout time.Duration
 

@@ -134,6 +134,9 @@ func New(opts Options) (*Proxy, error) {
 	if opts.ResponseHeaderTimeout == 0 {
 		opts.ResponseHeaderTimeout = 5 * time.Minute
 	}
+	if opts.ClientHeaderTimeout == 0 {
+		opts.ClientHeaderTimeout = 30 * time.Second
+	}
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 30 * time.Second
 	}
@@ -171,7 +174,7 @@ func New(opts Options) (*Proxy, error) {
 	}
 	p.outer = &http.Server{
 		Handler:           outer,
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: opts.ClientHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 		// HTTP/1.1 only: goproxy's CONNECT handling needs a Hijacker.

@@ -1069,3 +1069,32 @@ func TestNoLoopThroughItself(t *testing.T) {
 	}
 	e.flow()
 }
+
+// Clients that never finish their headers on a shared listener are cut off
+// after ClientHeaderTimeout, and the proxy goes on serving others.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	e := newEnv(t, http.HandlerFunc(echoHandler), func(o *Options, _ *httptest.Server) {
+		o.ClientHeaderTimeout = 300 * time.Millisecond
+	})
+	var conns []net.Conn
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", e.proxyURL.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		fmt.Fprintf(c, "CONNECT registry.test:443 HTTP/1.1\r\nHost: registry.test:443\r\nX-Slow: ") // never ends
+	}
+	resp, body := e.do(mustReq(t, "GET", e.base+"/v2/"))
+	if resp.StatusCode != 200 || len(body) == 0 {
+		t.Fatalf("another client while 20 hang: %d", resp.StatusCode)
+	}
+	e.flow()
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadAll(c); err != nil {
+			t.Errorf("a stuck client's connection was not closed by the proxy: %v", err)
+		}
+		c.Close()
+	}
+}
