@@ -25,6 +25,7 @@ import (
 
 	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
+	"github.com/regtrace/regtrace/decode/redact"
 	"github.com/regtrace/regtrace/proxy"
 )
 
@@ -265,7 +266,7 @@ func (w *walker) do(ctx context.Context, phase Phase, name string, req *http.Req
 		}
 		resp.Body.Close()
 	}
-	st := Step{Phase: phase, Name: name, What: req.Method + " " + redactedURL(req.URL), Status: a.status}
+	st := Step{Phase: phase, Name: name, What: req.Method + " " + redact.URL(req.URL).String(), Status: a.status}
 	for _, x := range w.since(n) {
 		st.Flows = append(st.Flows, x.Flow.ID)
 		a.last = x
@@ -286,23 +287,6 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// redactedURL is u without its query values but the safe ones.
-func redactedURL(u *url.URL) string {
-	c := *u
-	if c.RawQuery != "" {
-		q := c.Query()
-		for k := range q {
-			switch k {
-			case "scope", "service", "account", "client_id", "n", "last", "mount", "from", "digest", "ns":
-			default:
-				q[k] = []string{"REDACTED"}
-			}
-		}
-		c.RawQuery = q.Encode()
-	}
-	return c.String()
 }
 
 // auth is how a phase authenticates its registry requests.

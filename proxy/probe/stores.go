@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -153,17 +154,6 @@ func jsonErr(b []byte, err error) error {
 	return err
 }
 
-// sortedKeys makes a lookup that scans keys deterministic (docker scans a
-// Go map: with two candidates it picks either).
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
 // decodeEntry turns an entry into a credential the way docker does: "auth"
 // (base64 user:password) wins over username/password.
 func decodeEntry(e authEntry) (*Credential, error) {
@@ -228,7 +218,9 @@ func dockerGet(ctx context.Context, st Stores, cf *configFile, key string) (*Cre
 	if e, ok := cf.Auths[key]; ok {
 		return entryCredential(e, cf.path, key)
 	}
-	for _, k := range sortedKeys(cf.Auths) {
+	// docker scans a Go map, so with two candidates it takes either; in
+	// order, the probe's answer is at least the same every time.
+	for _, k := range slices.Sorted(maps.Keys(cf.Auths)) {
 		if dockerHostname(k) == key {
 			return entryCredential(cf.Auths[k], cf.path, k)
 		}
@@ -471,7 +463,7 @@ func containersAuths(cf *configFile, cands []string, reg string, legacy bool) (*
 			}
 		}
 	}
-	for _, k := range sortedKeys(cf.Auths) {
+	for _, k := range slices.Sorted(maps.Keys(cf.Auths)) {
 		if containersKey(k, legacy) == containersRegistry(reg) {
 			return check(k)
 		}
@@ -563,14 +555,14 @@ func findKubelet(st Stores, im Image) Lookup {
 	image := im.Registry + "/" + im.Repo
 	for _, cf := range files {
 		var best string
-		for _, k := range sortedKeys(cf.Auths) {
+		for _, k := range slices.Sorted(maps.Keys(cf.Auths)) {
 			nk, ok := kubeletKey(k)
 			if ok && kubeletMatch(nk, image) && (best == "" || len(nk) > len(mustKey(best))) {
 				best = k
 			}
 		}
 		if best == "" && im.Registry == "docker.io" {
-			for _, k := range sortedKeys(cf.Auths) {
+			for _, k := range slices.Sorted(maps.Keys(cf.Auths)) {
 				if nk, _ := kubeletKey(k); nk == "index.docker.io" {
 					best = k
 				}
@@ -671,7 +663,7 @@ func misses(cf *configFile, im Image, why func(key string) string, found *Creden
 	var out []string
 	want := containersRegistry(im.Registry)
 	wantHost, _ := splitPort(want)
-	for _, k := range sortedKeys(cf.Auths) {
+	for _, k := range slices.Sorted(maps.Keys(cf.Auths)) {
 		if found != nil && found.Key == k && found.From == cf.path {
 			continue
 		}
@@ -687,7 +679,7 @@ func misses(cf *configFile, im Image, why func(key string) string, found *Creden
 			out = append(out, fmt.Sprintf("entry %q in %s names this registry, but %s", k, cf.path, r))
 		}
 	}
-	for _, k := range sortedKeys(cf.CredHelpers) {
+	for _, k := range slices.Sorted(maps.Keys(cf.CredHelpers)) {
 		if h := containersKey(k, true); h == want {
 			if r := why(k); r != "" {
 				out = append(out, fmt.Sprintf("credHelpers entry %q in %s names this registry, but %s", k, cf.path, r))
