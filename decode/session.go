@@ -82,6 +82,36 @@ type Session struct {
 	// token with every request of an operation. The *Token is shared by
 	// those exchanges and read-only.
 	parsed map[string]parsedToken
+
+	// peer is the first peer decoded (flow.Flow.Peer); others decode the
+	// flows of other peers of a shared proxy.
+	peer   string
+	others map[string]*Session
+}
+
+// forPeer is the session that decodes f: each peer of a shared proxy has
+// its own, so that no link (a realm, a token's issuer, a redirect) runs
+// from one client's flows to another's. A flow of no known peer (a log)
+// stays here.
+func (s *Session) forPeer(f *flow.Flow) *Session {
+	p := f.Peer()
+	if p == "" || p == s.peer {
+		return s
+	}
+	if s.peer == "" {
+		s.peer = p
+		return s
+	}
+	o := s.others[p]
+	if o == nil {
+		if s.others == nil {
+			s.others = map[string]*Session{}
+		}
+		o = NewSession()
+		o.peer = p
+		s.others[p] = o
+	}
+	return o
 }
 
 type parsedToken struct {
@@ -177,7 +207,7 @@ var commonTokenPaths = []string{
 // Decode returns the meaning of f and updates the session's state.
 func (s *Session) Decode(f *flow.Flow) *Exchange {
 	x, r := parse(f, nil)
-	return s.finish(x, r)
+	return s.forPeer(f).finish(x, r)
 }
 
 // DecodeAll decodes flows in order, as Decode one at a time would. What
@@ -193,7 +223,7 @@ func (s *Session) DecodeAll(flows []*flow.Flow) []*Exchange {
 		}
 	})
 	for i, x := range xs {
-		s.finish(x, rs[i])
+		s.forPeer(flows[i]).finish(x, rs[i])
 	}
 	return xs
 }

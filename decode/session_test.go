@@ -415,3 +415,21 @@ func TestSessionMirrorNamesItsUpstream(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionLinksNothingAcrossPeers(t *testing.T) {
+	fs := hubPull(t, "library/nginx", []map[string]any{{"type": "repository", "name": "library/nginx", "actions": []string{"pull"}}})
+	fs[0].ProxyUser, fs[1].ProxyUser = "alice", "alice"
+	// bob sends alice's token (pasted, or a shared CI secret): it is not
+	// the answer to his own token request.
+	fs[2].ProxyUser = "bob"
+	for name, xs := range map[string][]*Exchange{"Decode": decodeAll(fs), "DecodeAll": NewSession().DecodeAll(fs)} {
+		if man := xs[2]; man.TokenFrom != 0 || man.Token == nil {
+			t.Errorf("%s: bob's manifest request linked to alice's token request #%d", name, man.TokenFrom)
+		}
+	}
+	// The same flows from one peer link as before.
+	fs[2].ProxyUser = "alice"
+	if man := NewSession().DecodeAll(fs)[2]; man.TokenFrom != 2 {
+		t.Errorf("one peer: TokenFrom = %d, want 2", man.TokenFrom)
+	}
+}

@@ -52,6 +52,9 @@ type Finding struct {
 	Verdict Verdict
 	// Primary marks the answer to "why did it fail" (at most one per report).
 	Primary bool
+	// Peer is the client of a shared proxy the finding is about (its proxy
+	// user or address), set when a trace holds more than one.
+	Peer string
 	// Client, Registry and Repo say which operation the finding is about.
 	Client   string
 	Registry string
@@ -77,6 +80,9 @@ type Finding struct {
 // Operation is what one client did with one registry: its pings, token
 // requests, registry requests and redirect targets, in order.
 type Operation struct {
+	// Peer is the client of a shared proxy (flow.Flow.Peer), set when a
+	// trace holds more than one.
+	Peer     string
 	Client   decode.Client
 	Registry string // normalised registry host
 	// Repos are the repositories the operation touched, normalised, in
@@ -308,6 +314,7 @@ func opFindings(in *Input, r rule, ops []*Operation) []found {
 				if f.Registry == "" {
 					f.Registry = op.Registry
 				}
+				f.Peer = op.Peer
 				fs = append(fs, found{f, op})
 			}
 		}
@@ -331,9 +338,84 @@ func opFindings(in *Input, r rule, ops []*Operation) []found {
 }
 
 // Explain groups the exchanges into operations, decides each one's outcome
-// and runs every rule.
+// and runs every rule. Each peer of a shared proxy (flow.Flow.Peer) is
+// explained on its own: one client's findings never rest on another's
+// flows.
 func Explain(in Input) *Report {
+	parts := byPeer(in)
+	if len(parts) < 2 {
+		return explainPeer(in, "")
+	}
+	rep := &Report{Source: in.Source}
+	var rest []Finding
+	for _, p := range parts {
+		r := explainPeer(p.in, p.peer)
+		rep.Operations = append(rep.Operations, r.Operations...)
+		for _, f := range r.Findings {
+			// The first peer whose trace ends badly gives the primary.
+			if f.Primary && rep.Primary() == nil && r.Failed() {
+				rep.Findings = append(rep.Findings, f)
+				continue
+			}
+			f.Primary = false
+			rest = append(rest, f)
+		}
+	}
+	rep.Findings = append(rep.Findings, rest...)
+	return rep
+}
+
+// peerInput is one peer's share of an input.
+type peerInput struct {
+	peer string
+	in   Input
+}
+
+// byPeer splits in by peer, in the order peers first appear; nil when it
+// names fewer than two. What names no peer (a handshake record without an
+// address) goes with the first.
+func byPeer(in Input) []peerInput {
+	var peers []string
+	seen := map[string]bool{}
+	note := func(p string) {
+		if p != "" && !seen[p] {
+			seen[p] = true
+			peers = append(peers, p)
+		}
+	}
+	for _, x := range in.Exchanges {
+		note(x.Flow.Peer())
+	}
+	for _, h := range in.Handshakes {
+		note(flow.Peer(h.ProxyUser, h.ClientAddr))
+	}
+	if len(peers) < 2 {
+		return nil
+	}
+	parts := make([]peerInput, len(peers))
+	at := map[string]*Input{"": &parts[0].in}
+	for i, p := range peers {
+		parts[i] = peerInput{peer: p, in: Input{Sanitized: in.Sanitized, Source: in.Source}}
+		at[p] = &parts[i].in
+	}
+	for _, x := range in.Exchanges {
+		p := at[x.Flow.Peer()]
+		p.Exchanges = append(p.Exchanges, x)
+	}
+	for _, h := range in.Handshakes {
+		p := at[flow.Peer(h.ProxyUser, h.ClientAddr)]
+		p.Handshakes = append(p.Handshakes, h)
+	}
+	return parts
+}
+
+// explainPeer explains one peer's input; peer labels its operations and
+// findings.
+func explainPeer(in Input, peer string) *Report {
 	rep := &Report{Operations: Group(in.Exchanges), Source: in.Source}
+	for _, op := range rep.Operations {
+		op.Peer = peer
+	}
 	for _, op := range rep.Operations {
 		op.Outcome()
 	}
@@ -385,6 +467,7 @@ func Explain(in Input) *Report {
 			if !f.Suspected {
 				f.Rule = r.id
 			}
+			f.Peer = peer
 			// The general texts live in one place, ruledocs.go.
 			if d := docs[f.Rule]; d != nil {
 				if f.Fix == "" {

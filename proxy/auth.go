@@ -15,6 +15,18 @@ import (
 // userKey carries the authenticated proxy user in a request's context.
 type userKey struct{}
 
+// proxyUser is the proxy user a request authenticated as: on the request
+// itself (plain HTTP, CONNECT) or on the tunnel it came through.
+func proxyUser(r *http.Request) string {
+	if u, ok := r.Context().Value(userKey{}).(string); ok {
+		return u
+	}
+	if tc, ok := r.Context().Value(ctxKey{}).(*tunnelConn); ok {
+		return tc.user
+	}
+	return ""
+}
+
 // gate lets through only requests whose Proxy-Authorization
 // Options.Authenticate accepts; the header goes no further in either case.
 func (p *Proxy) gate(next http.Handler) http.Handler {

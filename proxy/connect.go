@@ -146,6 +146,7 @@ func (p *Proxy) connectFailed(req *http.Request, client net.Conn, start time.Tim
 		ID:         flow.ID(p.nextID.Add(1)),
 		Start:      start,
 		ClientAddr: req.RemoteAddr,
+		ProxyUser:  proxyUser(req),
 		Request: flow.Request{
 			Method: http.MethodConnect,
 			// Authority form as sent, with https so that it is absolute

@@ -68,6 +68,7 @@ type ctxKey struct{}
 type tunnelConn struct {
 	*tls.Conn
 	target string     // host:port from CONNECT
+	user   string     // the proxy user the CONNECT authenticated as
 	out    *batchConn // under the tls.Conn: gathers records of large bodies
 	// early is the upstream connection dialed for the CONNECT, closed
 	// after the first request unless the transport took it.
@@ -379,7 +380,7 @@ func (p *Proxy) hijack(req *http.Request, client net.Conn, _ *goproxy.ProxyCtx) 
 		client.Close()
 		return
 	}
-	t := &tunnelConn{Conn: tc, target: target, out: out, held: &p.held}
+	t := &tunnelConn{Conn: tc, target: target, user: proxyUser(req), out: out, held: &p.held}
 	t.early.Store(ec)
 	if !p.tunnel.Push(t) {
 		p.early.drop(ec)
@@ -391,6 +392,7 @@ func (p *Proxy) handshakeFailed(req *http.Request, client net.Conn, tc *tls.Conn
 	h := flow.HandshakeFailure{
 		Time:       time.Now(),
 		ClientAddr: client.RemoteAddr().String(),
+		ProxyUser:  proxyUser(req),
 		Target:     target,
 		ServerName: tc.ConnectionState().ServerName,
 		Message:    err.Error(),

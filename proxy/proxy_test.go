@@ -993,7 +993,12 @@ func TestProxyAuthentication(t *testing.T) {
 		echoHandler(w, r)
 	}), func(o *Options, _ *httptest.Server) {
 		o.Authenticate = func(v string) (string, bool) {
-			return "alice", v == "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:pw"))
+			for _, u := range []string{"alice", "bob"} {
+				if v == "Basic "+base64.StdEncoding.EncodeToString([]byte(u+":pw")) {
+					return u, true
+				}
+			}
+			return "", false
 		}
 	})
 	client := func(user *url.Userinfo) *http.Client {
@@ -1040,9 +1045,29 @@ func TestProxyAuthentication(t *testing.T) {
 		t.Fatalf("with the right credentials: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	e.flow()
+	if f := e.flow(); f.ProxyUser != "alice" || f.Peer() != "alice" {
+		t.Errorf("a tunnelled request of alice's: ProxyUser %q", f.ProxyUser)
+	}
 	if upstream.Load() != 1 || leaked.Load() {
 		t.Errorf("upstream saw %d requests, Proxy-Authorization leaked: %v", upstream.Load(), leaked.Load())
+	}
+	// Each request carries its own client's user, tunnelled or not.
+	if resp, err := client(url.UserPassword("bob", "pw")).Get(e.base + "/v2/"); err == nil {
+		resp.Body.Close()
+	}
+	if f := e.flow(); f.ProxyUser != "bob" {
+		t.Errorf("a tunnelled request of bob's: ProxyUser %q", f.ProxyUser)
+	}
+	if resp, err := client(url.UserPassword("bob", "pw")).Do(req); err == nil {
+		resp.Body.Close()
+	}
+	if f := e.flow(); f.ProxyUser != "bob" || f.Request.URL.Scheme != "http" {
+		t.Errorf("a plain HTTP request of bob's: ProxyUser %q, URL %v", f.ProxyUser, f.Request.URL)
+	}
+	// A refusal names nobody: the user was not authenticated.
+	client(url.UserPassword("bob", "nope")).Get(e.base + "/v2/")
+	if f := e.flow(); f.ProxyUser != "" {
+		t.Errorf("a refused request: ProxyUser %q", f.ProxyUser)
 	}
 }
 

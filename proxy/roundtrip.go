@@ -221,6 +221,7 @@ func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (resp *http.Re
 		ID:         flow.ID(p.nextID.Add(1)),
 		Start:      time.Now(),
 		ClientAddr: req.RemoteAddr,
+		ProxyUser:  proxyUser(req),
 		Request: flow.Request{
 			Method: req.Method,
 			URL:    cloneURL(req.URL),

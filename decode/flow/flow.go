@@ -9,6 +9,7 @@ package flow
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,7 +31,10 @@ type Flow struct {
 	Start time.Time
 	// ClientAddr is the client's address as seen by the proxy (ip:port).
 	ClientAddr string
-	Request    Request
+	// ProxyUser is the user the client authenticated to the proxy as,
+	// when the proxy asks for credentials (--proxy-auth).
+	ProxyUser string
+	Request   Request
 	// Response is what the upstream answered; nil when it never answered.
 	// When Err is set and the proxy synthesised an answer (a 502), Synthetic is true.
 	Response *Response
@@ -186,12 +190,34 @@ type Error struct {
 
 func (e *Error) Error() string { return string(e.Kind) + ": " + e.Message }
 
+// Peer names the client a flow came from, for a proxy many clients share:
+// its proxy user, else its IP address ("localhost" for any loopback
+// address, so that one machine's clients are one peer); empty when
+// neither is known (a log, a browser's HAR).
+func (f *Flow) Peer() string { return Peer(f.ProxyUser, f.ClientAddr) }
+
+// Peer is Flow.Peer for a user and a client address (ip:port).
+func Peer(user, addr string) string {
+	if user != "" {
+		return user
+	}
+	host := addr
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return "localhost"
+	}
+	return host
+}
+
 // HandshakeFailure records a client that failed the TLS handshake with the
 // proxy, most often because it does not trust the regtrace CA. It has no HTTP
 // exchange, so it is not a Flow.
 type HandshakeFailure struct {
 	Time       time.Time
 	ClientAddr string
+	ProxyUser  string
 	// Target is the host:port of the CONNECT request.
 	Target string
 	// ServerName is the SNI the client sent, if any.

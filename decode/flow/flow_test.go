@@ -31,3 +31,20 @@ func TestKindOfMessage(t *testing.T) {
 		}
 	}
 }
+
+func TestPeer(t *testing.T) {
+	for _, c := range []struct{ user, addr, want string }{
+		{"alice", "10.0.0.5:4000", "alice"},
+		{"", "10.0.0.5:4000", "10.0.0.5"},
+		{"", "[2001:db8::1]:4000", "2001:db8::1"},
+		{"", "127.0.0.1:4000", "localhost"},
+		{"", "127.0.0.2:4000", "localhost"},
+		{"", "[::1]:4000", "localhost"},
+		{"", "", ""},
+		{"", "pipe", "pipe"},
+	} {
+		if got := Peer(c.user, c.addr); got != c.want {
+			t.Errorf("Peer(%q, %q) = %q, want %q", c.user, c.addr, got, c.want)
+		}
+	}
+}

@@ -639,7 +639,7 @@ var (
 	postDataNames  = [...]string{"mimeType", "params", "text", "comment"}
 	contentNames   = [...]string{"size", "compression", "mimeType", "text", "encoding", "comment"}
 	timingsNames   = [...]string{"blocked", "dns", "connect", "send", "wait", "receive", "ssl"}
-	entryExtNames  = [...]string{"id", "kind", "findings", "errorKind", "synthetic", "requestBody", "responseBody", "clientAddr", "upstreamTLS", "host"}
+	entryExtNames  = [...]string{"id", "kind", "findings", "errorKind", "synthetic", "requestBody", "responseBody", "clientAddr", "upstreamTLS", "host", "proxyUser"}
 	bodyExtNames   = [...]string{"size", "captured", "truncated", "complete", "sha256", "base64"}
 	tlsExtNames    = [...]string{"version", "cipherSuite", "alpn", "serverName", "insecure", "issuer"}
 )
@@ -842,8 +842,10 @@ func (p *fdec) entryExt(dst **EntryExt) bool {
 			return p.str(&x.ClientAddr)
 		case 8:
 			return p.tlsExt(&x.Upstream)
+		case 9:
+			return p.str(&x.Host)
 		}
-		return p.str(&x.Host)
+		return p.str(&x.ProxyUser)
 	})
 }
 

@@ -650,7 +650,7 @@ func handshakes(l *Log) []flow.HandshakeFailure {
 	if ext := l.Regtrace; ext != nil {
 		for _, t := range ext.TLSErrors {
 			ts, _ := parseTime(t.Time)
-			hs = append(hs, flow.HandshakeFailure{Time: ts, ClientAddr: t.ClientAddr, Target: t.Target,
+			hs = append(hs, flow.HandshakeFailure{Time: ts, ClientAddr: t.ClientAddr, ProxyUser: t.ProxyUser, Target: t.Target,
 				ServerName: t.ServerName, Message: t.Message, Reason: t.Reason})
 		}
 	}
@@ -816,7 +816,7 @@ func toFlow(i int, e *Entry) (*flow.Flow, error) {
 		f.ID = flow.ID(x.ID)
 	}
 	if x != nil {
-		f.ClientAddr, f.Request.Host = x.ClientAddr, x.Host
+		f.ClientAddr, f.ProxyUser, f.Request.Host = x.ClientAddr, x.ProxyUser, x.Host
 	}
 	// Request body.
 	if pd := e.Request.PostData; pd != nil {

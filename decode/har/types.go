@@ -148,6 +148,8 @@ type EntryExt struct {
 	ClientAddr   string   `json:"clientAddr,omitempty"`
 	Upstream     *TLSExt  `json:"upstreamTLS,omitempty"`
 	Host         string   `json:"host,omitempty"`
+	// ProxyUser is the user the client authenticated to the proxy as.
+	ProxyUser string `json:"proxyUser,omitempty"`
 }
 
 // BodyExt says what of a body was recorded.
@@ -189,6 +191,7 @@ type LogExt struct {
 type TLSError struct {
 	Time       string `json:"time"`
 	ClientAddr string `json:"clientAddr,omitempty"`
+	ProxyUser  string `json:"proxyUser,omitempty"`
 	Target     string `json:"target"`
 	ServerName string `json:"serverName,omitempty"`
 	Message    string `json:"message"`

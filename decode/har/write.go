@@ -218,7 +218,7 @@ func (w *Writer) AddHandshakeFailure(h flow.HandshakeFailure) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.ext.TLSErrors = append(w.ext.TLSErrors, TLSError{
-		Time: h.Time.UTC().Format(time.RFC3339Nano), ClientAddr: h.ClientAddr, Target: h.Target,
+		Time: h.Time.UTC().Format(time.RFC3339Nano), ClientAddr: h.ClientAddr, ProxyUser: h.ProxyUser, Target: h.Target,
 		ServerName: h.ServerName, Message: h.Message, Reason: h.Reason,
 	})
 	if err := w.writeTrailer(); err != nil {
@@ -328,7 +328,7 @@ func toEntry(f *flow.Flow, ann Annotation) Entry {
 		StartedDateTime: f.Start.UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
 		Cache:           struct{}{},
 		Regtrace: &EntryExt{
-			ID: uint64(f.ID), Kind: ann.Kind, Findings: ann.Findings, ClientAddr: f.ClientAddr,
+			ID: uint64(f.ID), Kind: ann.Kind, Findings: ann.Findings, ClientAddr: f.ClientAddr, ProxyUser: f.ProxyUser,
 			RequestBody: bodyExt(f.Request.Body), Host: f.Request.Host,
 		},
 	}

@@ -172,6 +172,9 @@ func (j *jsonWriter) finding(f *jsonFinding) {
 	j.str("rule", f.Rule)
 	j.str("verdict", f.Verdict)
 	j.boolean("primary", f.Primary)
+	if f.Peer != "" {
+		j.str("peer", f.Peer)
+	}
 	if f.Client != "" {
 		j.str("client", f.Client)
 	}
@@ -198,6 +201,9 @@ func (j *jsonWriter) finding(f *jsonFinding) {
 
 func (j *jsonWriter) operation(o *jsonOperation) {
 	j.open('{')
+	if o.Peer != "" {
+		j.str("peer", o.Peer)
+	}
 	j.str("client", o.Client)
 	j.str("registry", o.Registry)
 	j.strs("repos", o.Repos)

@@ -93,6 +93,9 @@ func Text(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 
 func operationLabel(f explain.Finding) string {
 	var parts []string
+	if f.Peer != "" {
+		parts = append(parts, "["+f.Peer+"]")
+	}
 	if f.Client != "" {
 		parts = append(parts, f.Client)
 	}
@@ -272,6 +275,7 @@ type jsonFinding struct {
 	Rule        string    `json:"rule"`
 	Verdict     string    `json:"verdict"`
 	Primary     bool      `json:"primary"`
+	Peer        string    `json:"peer,omitempty"`
 	Client      string    `json:"client,omitempty"`
 	Registry    string    `json:"registry,omitempty"`
 	Repo        string    `json:"repo,omitempty"`
@@ -287,6 +291,7 @@ type jsonFinding struct {
 }
 
 type jsonOperation struct {
+	Peer     string    `json:"peer,omitempty"`
 	Client   string    `json:"client"`
 	Registry string    `json:"registry"`
 	Repos    []string  `json:"repos"`
@@ -326,7 +331,7 @@ func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	for _, f := range rep.Findings {
 		jf := jsonFinding{
 			Rule: string(f.Rule), Verdict: string(f.Verdict), Primary: f.Primary,
-			Client: f.Client, Registry: f.Registry, Repo: f.Repo, Evidence: f.Evidence,
+			Peer: f.Peer, Client: f.Client, Registry: f.Registry, Repo: f.Repo, Evidence: f.Evidence,
 			Why: scrubOnce(f.Why), Fix: scrubOnce(f.Fix), CannotProve: scrubOnce(f.CannotProve),
 			Suspected: f.Suspected,
 		}
@@ -343,7 +348,7 @@ func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 		}
 	}
 	for _, op := range rep.Operations {
-		jo := jsonOperation{Client: op.Client.UserAgent, Registry: op.Registry, Repos: op.Repos, Flows: make([]flow.ID, 0, len(op.Exchanges))}
+		jo := jsonOperation{Peer: op.Peer, Client: op.Client.UserAgent, Registry: op.Registry, Repos: op.Repos, Flows: make([]flow.ID, 0, len(op.Exchanges))}
 		if jo.Repos == nil {
 			jo.Repos = []string{}
 		}

@@ -156,6 +156,13 @@ func (b *Builder) Build(id flow.ID, start time.Time) *flow.Flow {
 	return &f
 }
 
+// From sets who sent the flow to a shared proxy: its proxy user (may be
+// empty) and its address (ip:port).
+func (b *Builder) From(user, addr string) *Builder {
+	b.f.ProxyUser, b.f.ClientAddr = user, addr
+	return b
+}
+
 // After makes the flow start d later than Seq would start it (and the
 // flows after it too).
 func (b *Builder) After(d time.Duration) *Builder { b.after = d; return b }
