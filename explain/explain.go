@@ -121,6 +121,9 @@ type Input struct {
 
 	// Source is set for a trace read from a log rather than recorded.
 	Source *Source
+	// LabelPeers labels findings with their peer even when the input
+	// holds one (a shared proxy's first client).
+	LabelPeers bool
 
 	idx *inputIndex // built on first use by rules that look across operations
 	// covered holds the operations a failure-explaining finding is about,
@@ -344,7 +347,11 @@ func opFindings(in *Input, r rule, ops []*Operation) []found {
 func Explain(in Input) *Report {
 	parts := byPeer(in)
 	if len(parts) < 2 {
-		return explainPeer(in, "")
+		peer := ""
+		if len(parts) == 1 && in.LabelPeers {
+			peer = parts[0].peer
+		}
+		return explainPeer(in, peer)
 	}
 	rep := &Report{Source: in.Source}
 	var rest []Finding
@@ -371,9 +378,9 @@ type peerInput struct {
 	in   Input
 }
 
-// byPeer splits in by peer, in the order peers first appear; nil when it
-// names fewer than two. What names no peer (a handshake record without an
-// address) goes with the first.
+// byPeer splits in by peer, in the order peers first appear; what names no
+// peer (a handshake record without an address) goes with the first. Of a
+// single peer it returns the peer alone, with no input.
 func byPeer(in Input) []peerInput {
 	var peers []string
 	seen := map[string]bool{}
@@ -390,6 +397,9 @@ func byPeer(in Input) []peerInput {
 		note(flow.Peer(h.ProxyUser, h.ClientAddr))
 	}
 	if len(peers) < 2 {
+		if len(peers) == 1 {
+			return []peerInput{{peer: peers[0]}}
+		}
 		return nil
 	}
 	parts := make([]peerInput, len(peers))

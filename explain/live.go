@@ -22,7 +22,7 @@ func (l *Live) Update(in Input) *Report {
 		if f.Rule == RuleUnexplainedFailure {
 			continue
 		}
-		key := fmt.Sprint(f.Rule, f.Registry, f.Repo, f.Evidence)
+		key := fmt.Sprint(f.Rule, f.Peer, f.Registry, f.Repo, f.Evidence)
 		if l.seen[key] {
 			continue
 		}

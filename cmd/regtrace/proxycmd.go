@@ -49,7 +49,11 @@ registry a name only regtrace resolves:
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print headers too (secrets redacted)"},
 			&cli.BoolFlag{Name: "no-redact", Usage: "print secrets as they are (dangerous: never paste such output into a ticket)"},
 			&cli.BoolFlag{Name: "explain", Usage: "explain failures as they happen (after a second of quiet) and in a summary on exit"},
-			&cli.StringFlag{Name: "har", Usage: "also write every exchange to this HAR file (mode 0600, secrets redacted unless --no-redact; readable after a crash)"},
+			&cli.StringFlag{Name: "har", Usage: "also write every exchange to this HAR file (mode 0600, secrets redacted unless --no-redact; readable after a crash); each entry names its client"},
+			&cli.StringFlag{Name: "har-dir", Usage: "also write one HAR per client (its proxy user, else its IP address) in this directory"},
+			&cli.StringFlag{Name: "har-max-size", Usage: "rotate a HAR file when it grows past this size (e.g. 100MB): it is renamed with the time and a new one started"},
+			&cli.IntFlag{Name: "har-keep", Value: 5, Usage: "rotated files kept per HAR (older ones are removed; 0 keeps none)"},
+			&cli.IntFlag{Name: "explain-keep", Usage: "exchanges kept in memory per client for --explain, oldest dropped (default: all; 20000 when the proxy is shared)"},
 			// For cmd/regtrace-bench: profile the proxy as users run it.
 			&cli.StringFlag{Name: "cpuprofile", Hidden: true, Usage: "write a CPU profile to this file until the proxy stops"},
 		),
@@ -241,14 +245,14 @@ type liveExplainer struct {
 	c       *cli.Context
 	w       io.Writer
 	mu      *sync.Mutex
-	in      *explain.Input // the session's, read under mu
+	in      func() explain.Input // the session's, read under mu
 	live    explain.Live
 	timer   *time.Timer
 }
 
 const quietBeforeExplain = time.Second
 
-func newLiveExplainer(c *cli.Context, w io.Writer, mu *sync.Mutex, in *explain.Input, on bool) *liveExplainer {
+func newLiveExplainer(c *cli.Context, w io.Writer, mu *sync.Mutex, in func() explain.Input, on bool) *liveExplainer {
 	l := &liveExplainer{on: on, summary: true, c: c, w: w, mu: mu, in: in}
 	if l.on {
 		l.timer = time.AfterFunc(time.Hour, l.quiet)
@@ -267,7 +271,7 @@ func (l *liveExplainer) touch() {
 func (l *liveExplainer) quiet() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	rep := l.live.Update(*l.in)
+	rep := l.live.Update(l.in())
 	if len(rep.Findings) == 0 {
 		return
 	}
@@ -288,5 +292,5 @@ func (l *liveExplainer) finish() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintln(l.w, "\n== regtrace explain: summary ==")
-	render.Text(l.w, explain.Explain(*l.in), render.ReportOptions{Color: colorWanted(l.c, l.w), NoRedact: l.c.Bool("no-redact")})
+	render.Text(l.w, explain.Explain(l.in()), render.ReportOptions{Color: colorWanted(l.c, l.w), NoRedact: l.c.Bool("no-redact")})
 }

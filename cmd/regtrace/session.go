@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/urfave/cli/v2"
@@ -26,34 +28,142 @@ type session struct {
 	con    *render.Console
 	live   *liveExplainer
 
-	mu     sync.Mutex // one flow at a time: decoding is sequential, lines must not interleave
-	dec    *decode.Session
-	keep   bool          // keep exchanges for a final explain
-	all    explain.Input // kept exchanges
-	hw     *har.Writer
-	nFlows int
-	nTLS   int
+	mu  sync.Mutex // one flow at a time: decoding is sequential, lines must not interleave
+	dec *decode.Session
+	// keep keeps exchanges for a final explain, at most keepMax per peer
+	// (0: all).
+	keep    bool
+	keepMax int
+	kept    map[string]*peerKept
+	order   []string // peers in the order they came
+	shared  bool     // many clients share the proxy: label lines and findings with theirs
+	hs      *harSink // nil without --har and --har-dir
+	nFlows  int
+	nTLS    int
 }
+
+// peerKept is what a session keeps of one peer for explain.
+type peerKept struct {
+	xs      []*decode.Exchange
+	hs      []flow.HandshakeFailure
+	dropped int // exchanges dropped from memory, oldest first
+}
+
+// defaultExplainKeep bounds the exchanges a session keeps per client for
+// explain: a shared proxy runs for days.
+const defaultExplainKeep = 20000
 
 // newSession prints to out. liveExplain prints findings as traffic pauses
 // and a summary at the end; keep keeps every exchange for Explain.
 func newSession(c *cli.Context, out io.Writer, liveExplain, keep bool) (*session, error) {
-	s := &session{c: c, out: out, stderr: c.App.ErrWriter, dec: decode.NewSession(), keep: keep}
+	s := &session{c: c, out: out, stderr: c.App.ErrWriter, dec: decode.NewSession(), keep: keep, kept: map[string]*peerKept{}}
+	s.shared = c.String("proxy-auth") != "" || (c.IsSet("listen") && !isLoopback(c.String("listen")))
+	if c.IsSet("explain-keep") {
+		s.keepMax = c.Int("explain-keep")
+		if s.keepMax < 1 {
+			return nil, usagef("--explain-keep %d: want 1 or more", s.keepMax)
+		}
+	} else if s.shared {
+		s.keepMax = defaultExplainKeep
+	}
 	s.con = render.NewConsole(out, render.ConsoleOptions{
-		Color: colorWanted(c, out), Verbose: c.Bool("verbose"), NoRedact: c.Bool("no-redact"),
+		Color: colorWanted(c, out), Verbose: c.Bool("verbose"), NoRedact: c.Bool("no-redact"), Peers: s.shared,
 	})
 	s.keep = s.keep || liveExplain
-	s.live = newLiveExplainer(c, out, &s.mu, &s.all, liveExplain)
-	if path := c.String("har"); path != "" {
-		hw, err := har.Create(path, har.Options{NoRedact: c.Bool("no-redact"), CreatorVersion: buildVersion()})
+	s.live = newLiveExplainer(c, out, &s.mu, s.input, liveExplain)
+	var maxSize int64
+	if v := c.String("har-max-size"); v != "" {
+		n, err := parseSize(v)
 		if err != nil {
-			return nil, fmt.Errorf("--har: %w", err)
+			return nil, usagef("--har-max-size %v", err)
+		}
+		if n < minHARSize {
+			return nil, usagef("--har-max-size %s: want at least %d KiB (a HAR's frame and one exchange must fit)", v, minHARSize>>10)
+		}
+		maxSize = n
+	}
+	path, dir := c.String("har"), c.String("har-dir")
+	if maxSize > 0 && path == "" && dir == "" {
+		return nil, usagef("--har-max-size needs --har or --har-dir")
+	}
+	keepFiles := c.Int("har-keep")
+	if keepFiles < 0 {
+		return nil, usagef("--har-keep %d: want 0 or more", keepFiles)
+	}
+	if path != "" || dir != "" {
+		hs, err := newHARSink(path, dir, maxSize, keepFiles, har.Options{NoRedact: c.Bool("no-redact"), CreatorVersion: buildVersion()}, s.stderr)
+		if err != nil {
+			return nil, err
 		}
 		// The findings written into the HAR at the end are worked out from
 		// the file itself: nothing is kept in memory for them.
-		s.hw = hw
+		s.hs = hs
 	}
 	return s, nil
+}
+
+// peer is what the session keeps of a peer; the caller holds mu.
+func (s *session) peer(p string) *peerKept {
+	k := s.kept[p]
+	if k == nil {
+		k = &peerKept{}
+		s.kept[p] = k
+		s.order = append(s.order, p)
+	}
+	return k
+}
+
+// keepExchange keeps x for explain, dropping the peer's oldest exchanges
+// past keepMax (a tenth at a time, so that dropping is not a copy per
+// exchange); the caller holds mu.
+func (s *session) keepExchange(x *decode.Exchange) {
+	k := s.peer(x.Flow.Peer())
+	k.xs = append(k.xs, x)
+	if s.keepMax == 0 || len(k.xs) <= s.keepMax {
+		return
+	}
+	n := len(k.xs) - s.keepMax + s.keepMax/10
+	if k.dropped == 0 {
+		name := x.Flow.Peer()
+		if name == "" {
+			name = "a client"
+		}
+		fmt.Fprintf(s.stderr, "regtrace: explain keeps the last %d exchanges of %s: older ones are dropped from memory (--explain-keep; the HAR keeps every one)\n", s.keepMax, name)
+	}
+	k.dropped += n
+	k.xs = slices.Delete(k.xs, 0, n)
+}
+
+// input is what explain reads of the session; the caller holds mu.
+func (s *session) input() explain.Input {
+	in := explain.Input{LabelPeers: s.shared}
+	for _, p := range s.order {
+		k := s.kept[p]
+		in.Exchanges = append(in.Exchanges, k.xs...)
+		in.Handshakes = append(in.Handshakes, k.hs...)
+	}
+	// Each peer's exchanges are in completion order (causal: see hook);
+	// explain takes peers apart, so their order among peers is moot.
+	return in
+}
+
+// droppedNote says which peers' exchanges explain no longer had; the
+// caller holds mu.
+func (s *session) droppedNote() string {
+	var parts []string
+	for _, p := range s.order {
+		if k := s.kept[p]; k.dropped > 0 {
+			name := p
+			if name == "" {
+				name = "unknown"
+			}
+			parts = append(parts, fmt.Sprintf("%s %d", name, k.dropped))
+		}
+	}
+	if parts == nil {
+		return ""
+	}
+	return "explain saw only the last exchanges of each client; dropped from memory (still in the HAR): " + strings.Join(parts, ", ")
 }
 
 // hook installs the session's callbacks. Flows end in completion order,
@@ -67,17 +177,11 @@ func (s *session) hook(o *proxy.Options) {
 		x := s.dec.Decode(f)
 		s.con.Exchange(x)
 		if s.keep {
-			s.all.Exchanges = append(s.all.Exchanges, x)
+			s.keepExchange(x)
 		}
 		s.live.touch()
-		if s.hw != nil {
-			if err := s.hw.Add(f, har.Annotation{Kind: x.Kind.String()}); err != nil {
-				// Once: a full disk fails every later write too; Close
-				// says how many were lost.
-				if ue, ok := err.(*har.UnwrittenError); !ok || ue.N == 1 {
-					fmt.Fprintf(s.stderr, "regtrace: writing the HAR: %v (the proxy goes on; the count comes at exit)\n", err)
-				}
-			}
+		if s.hs != nil {
+			s.hs.add(f, har.Annotation{Kind: x.Kind.String()})
 		}
 	}
 	o.OnHandshakeFailure = func(h flow.HandshakeFailure) {
@@ -86,11 +190,14 @@ func (s *session) hook(o *proxy.Options) {
 		s.nTLS++
 		s.con.HandshakeFailure(h)
 		if s.keep {
-			s.all.Handshakes = append(s.all.Handshakes, h)
+			k := s.peer(flow.Peer(h.ProxyUser, h.ClientAddr))
+			if s.keepMax == 0 || len(k.hs) < s.keepMax {
+				k.hs = append(k.hs, h)
+			}
 		}
 		s.live.touch()
-		if s.hw != nil {
-			s.hw.AddHandshakeFailure(h)
+		if s.hs != nil {
+			s.hs.addHandshakeFailure(h)
 		}
 	}
 }
@@ -117,35 +224,34 @@ func (s *session) report() *explain.Report {
 	if !s.keep {
 		return nil
 	}
-	return explain.Explain(s.all)
+	return explain.Explain(s.input())
 }
 
-// finish prints the live summary, closes the HAR and says what was seen.
-// Call it after the proxy has stopped.
+// finish prints the live summary, closes the HAR files and says what was
+// seen. Call it after the proxy has stopped.
 func (s *session) finish() {
 	s.live.finish()
-	if s.hw != nil {
-		rep := s.report()
-		if rep == nil {
+	if s.hs != nil {
+		s.mu.Lock()
+		complete := s.keep && s.droppedNote() == ""
+		s.mu.Unlock()
+		var all *explain.Report
+		if complete && s.hs.all != nil && len(s.hs.all.rotated) == 0 {
+			all = s.report()
+		}
+		s.hs.close(func(hf *harFile) *explain.Report {
+			if hf == s.hs.all && all != nil {
+				return all
+			}
 			// The file is valid after every entry: explain it as it is.
-			if in, err := readHARInput(s.c.String("har")); err != nil {
-				fmt.Fprintf(s.stderr, "regtrace: explaining the HAR for its findings: %v\n", err)
-			} else {
-				rep = explain.Explain(in)
+			in, err := readHARInput(hf.path)
+			if err != nil {
+				fmt.Fprintf(s.stderr, "regtrace: explaining %s for its findings: %v\n", hf.path, err)
+				return nil
 			}
-		}
-		var notes []string
-		if rep != nil {
-			for _, f := range rep.Findings {
-				notes = append(notes, fmt.Sprintf("%s %s %v", f.Rule, f.Verdict, f.Evidence))
-			}
-		}
-		s.hw.SetFindings(notes)
-		if err := s.hw.Close(); err != nil {
-			fmt.Fprintf(s.stderr, "regtrace: closing the HAR: %v\n", err)
-		} else {
-			fmt.Fprintf(s.stderr, "regtrace: wrote %s (regtrace explain %s)\n", s.c.String("har"), s.c.String("har"))
-		}
+			in.LabelPeers = s.shared && hf.peer == ""
+			return explain.Explain(in)
+		})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -154,6 +260,9 @@ func (s *session) finish() {
 		summary += fmt.Sprintf(", %d failed client TLS handshakes (clients that do not trust the CA: regtrace ca trust)", s.nTLS)
 	}
 	fmt.Fprintln(s.stderr, summary)
+	if note := s.droppedNote(); note != "" {
+		fmt.Fprintln(s.stderr, "regtrace: "+note)
+	}
 	if s.nFlows == 0 && s.nTLS == 0 {
 		fmt.Fprintln(s.stderr, "regtrace: no request came through the proxy: clients skip proxies for localhost and loopback IPs and for NO_PROXY hosts; docker pulls are made by the daemon, which needs the proxy in its own environment")
 	}

@@ -180,6 +180,8 @@ type LogExt struct {
 	// TLSErrors are clients that failed the handshake with the proxy: they
 	// have no HTTP entry.
 	TLSErrors []TLSError `json:"tlsErrors,omitempty"`
+	// TLSErrorsOmitted counts handshake failures past the first 1000.
+	TLSErrorsOmitted int `json:"tlsErrorsOmitted,omitempty"`
 	// Findings are explain's findings at write time, as plain annotations;
 	// `regtrace explain` always recomputes them.
 	Findings []string `json:"findings,omitempty"`

@@ -55,6 +55,11 @@ type Writer struct {
 	// written; firstErr is the first such failure.
 	unwritten int
 	firstErr  error
+	// stale: the count of omitted handshake failures changed since the
+	// trailer was written; it is written with an exchange at most once a
+	// second, and at Close.
+	stale   bool
+	trailed time.Time
 }
 
 // file is what the Writer needs of an *os.File (tests fill a disk).
@@ -128,6 +133,7 @@ func (w *Writer) writeTrailer() error {
 		comment += fmt.Sprintf("; INCOMPLETE: %d exchanges could not be written (%v)", w.unwritten, w.firstErr)
 	}
 	c, _ := json.Marshal(comment)
+	w.stale, w.trailed = false, time.Now()
 	old := w.tail
 	w.tail = append(append(append(append([]byte("\n],\"comment\":"), c...), ",\"_regtrace\":"...), ext...), "}}\n"...)
 	if err := w.writeAt(w.tail); err != nil {
@@ -195,6 +201,9 @@ func (w *Writer) Add(f *flow.Flow, ann Annotation) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.stale && time.Since(w.trailed) > time.Second {
+		w.writeTrailer() // best effort: Close tries again
+	}
 	sep := "\n"
 	if w.n > 0 {
 		sep = "\n,"
@@ -210,6 +219,18 @@ func (w *Writer) Add(f *flow.Flow, ann Annotation) error {
 	return nil
 }
 
+// Size is how many bytes the file holds.
+func (w *Writer) Size() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.size
+}
+
+// maxTLSErrors bounds the handshake failures the trailer lists: it is
+// rewritten after each, and a shared proxy may see a flood of clients
+// that do not trust it. The rest are counted.
+const maxTLSErrors = 1000
+
 // AddHandshakeFailure records a client that failed the TLS handshake.
 func (w *Writer) AddHandshakeFailure(h flow.HandshakeFailure) error {
 	if !w.opts.NoRedact {
@@ -217,6 +238,11 @@ func (w *Writer) AddHandshakeFailure(h flow.HandshakeFailure) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if len(w.ext.TLSErrors) >= maxTLSErrors {
+		w.ext.TLSErrorsOmitted++
+		w.stale = true
+		return nil
+	}
 	w.ext.TLSErrors = append(w.ext.TLSErrors, TLSError{
 		Time: h.Time.UTC().Format(time.RFC3339Nano), ClientAddr: h.ClientAddr, ProxyUser: h.ProxyUser, Target: h.Target,
 		ServerName: h.ServerName, Message: h.Message, Reason: h.Reason,
@@ -248,6 +274,9 @@ func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var err error
+	if w.stale && w.unwritten == 0 {
+		w.writeTrailer()
+	}
 	if w.unwritten > 0 {
 		w.ext.Unwritten = w.unwritten
 		w.writeTrailer() // best effort: the count is in the error too

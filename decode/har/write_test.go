@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/regtrace/regtrace/decode/flow"
 )
 
 // TestFileIsValidAfterEveryChange covers the one-write append and the
@@ -182,5 +184,41 @@ func TestFullTmpfs(t *testing.T) {
 	h, err := ReadFile(path)
 	if !json.Valid(b) || err != nil || len(h.Log.Entries) != 150-unwritten {
 		t.Fatalf("the file on the full tmpfs: %v, %d entries, want %d", err, len(h.Log.Entries), 150-unwritten)
+	}
+}
+
+// A flood of clients that fail the handshake costs a bounded trailer: the
+// first maxTLSErrors are listed, the rest counted, and the proxy user of
+// each is kept for explain.
+func TestHandshakeFloodIsBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.har")
+	w, err := Create(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := maxTLSErrors + 250
+	for i := range n {
+		w.AddHandshakeFailure(flow.HandshakeFailure{ClientAddr: fmt.Sprintf("10.0.0.%d:4000", i%250), ProxyUser: "carol",
+			Target: "registry.test:443", Message: "remote error: tls: bad certificate"})
+	}
+	if err := w.Add(benchFlows()[0], Annotation{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != w.Size() {
+		t.Fatalf("Size() = %d, the file holds %v (%v)", w.Size(), fi.Size(), err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := ReadTrace(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Handshakes) != maxTLSErrors || tr.Handshakes[0].ProxyUser != "carol" || len(tr.Flows) != 1 {
+		t.Errorf("read back %d handshakes (user %q), %d flows", len(tr.Handshakes), tr.Handshakes[0].ProxyUser, len(tr.Flows))
+	}
+	b, _ := os.ReadFile(path)
+	if !bytes.Contains(b, []byte(`"tlsErrorsOmitted":250`)) {
+		t.Errorf("the omitted handshakes are not counted in the file")
 	}
 }

@@ -34,6 +34,9 @@ type ConsoleOptions struct {
 	Verbose bool
 	// NoRedact prints secrets as they were. Off by default; the CLI warns.
 	NoRedact bool
+	// Peers starts each line with the client it came from (flow.Flow.Peer),
+	// for a proxy many clients share.
+	Peers bool
 }
 
 // Console prints the live trace: one line per exchange as it completes.
@@ -84,6 +87,9 @@ func (c *Console) print(f *flow.Flow, x *decode.Exchange) {
 		f = c.lineView(f)
 	}
 	var b strings.Builder
+	if c.opts.Peers {
+		b.WriteString(c.peer(f.Peer()))
+	}
 	u := f.Request.URL
 	if u == nil {
 		u = &url.URL{}
@@ -131,7 +137,7 @@ func (c *Console) print(f *flow.Flow, x *decode.Exchange) {
 // whole flow (bodies included) for one line was a tenth of the proxy's CPU
 // on small requests.
 func (c *Console) lineView(f *flow.Flow) *flow.Flow {
-	v := &flow.Flow{ID: f.ID, Start: f.Start, Timings: f.Timings}
+	v := &flow.Flow{ID: f.ID, Start: f.Start, Timings: f.Timings, ClientAddr: f.ClientAddr, ProxyUser: f.ProxyUser}
 	v.Request = flow.Request{Method: f.Request.Method, URL: redact.URL(f.Request.URL)}
 	if c.opts.Verbose {
 		v.Request.Header = redact.Headers(f.Request.Header)
@@ -158,12 +164,27 @@ func (c *Console) HandshakeFailure(h flow.HandshakeFailure) {
 	if !c.opts.NoRedact {
 		h = redact.HandshakeFailure(h)
 	}
-	line := fmt.Sprintf("%s  %s  %s  %s (%s) — see: regtrace ca trust\n",
+	line := fmt.Sprintf("%s%s  %s  %s  %s (%s) — see: regtrace ca trust\n", c.peerOf(h),
 		c.id.Sprintf("%-4s", "TLS"), c.method.Sprintf("%-6s", "CONNECT"), c.host.Sprint(h.Target),
 		c.fail.Sprint(h.Reason), h.Message)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	io.WriteString(c.w, line)
+}
+
+// peer is a line's label for a peer: "[alice] ".
+func (c *Console) peer(p string) string {
+	if p == "" {
+		p = "?"
+	}
+	return c.dim.Sprint("["+p+"]") + " "
+}
+
+func (c *Console) peerOf(h flow.HandshakeFailure) string {
+	if !c.opts.Peers {
+		return ""
+	}
+	return c.peer(flow.Peer(h.ProxyUser, h.ClientAddr))
 }
 
 func (c *Console) status(code int, synthetic bool) string {

@@ -132,3 +132,23 @@ func TestDurationAndSize(t *testing.T) {
 		}
 	}
 }
+
+func TestConsolePeers(t *testing.T) {
+	got := render(ConsoleOptions{Peers: true})
+	lines := 0
+	for _, l := range strings.Split(got, "\n") {
+		if l == "" || strings.HasPrefix(l, " ") {
+			continue // a line's continuation (its meaning)
+		}
+		lines++
+		if !strings.HasPrefix(l, "[localhost] ") {
+			t.Errorf("line without its client: %q", l)
+		}
+	}
+	if lines == 0 {
+		t.Fatal("nothing printed")
+	}
+	if plain := render(ConsoleOptions{}); strings.Contains(plain, "[localhost]") {
+		t.Error("a peer label without Peers")
+	}
+}
