@@ -139,7 +139,7 @@ func (s *harSink) forPeer(peer string) *harFile {
 // add writes f to the HAR for all and to its peer's.
 func (s *harSink) add(f *flow.Flow, ann har.Annotation) {
 	for _, hf := range []*harFile{s.all, s.forPeer(f.Peer())} {
-		if hf != nil {
+		if hf != nil && hf.w != nil {
 			s.report(hf, hf.w.Add(f, ann))
 			s.rotate(hf)
 		}
@@ -148,7 +148,7 @@ func (s *harSink) add(f *flow.Flow, ann har.Annotation) {
 
 func (s *harSink) addHandshakeFailure(h flow.HandshakeFailure) {
 	for _, hf := range []*harFile{s.all, s.forPeer(flow.Peer(h.ProxyUser, h.ClientAddr))} {
-		if hf != nil {
+		if hf != nil && hf.w != nil {
 			s.report(hf, hf.w.AddHandshakeFailure(h))
 		}
 	}

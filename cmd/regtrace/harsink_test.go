@@ -128,3 +128,28 @@ func TestHARSinkPerPeerAndRotation(t *testing.T) {
 		t.Errorf("stderr: %s", stderr.String())
 	}
 }
+
+// A HAR that cannot be started again after rotating (its directory gone)
+// is said once; the proxy goes on and the other HARs are still written.
+func TestHARSinkRotationFailureGoesOn(t *testing.T) {
+	dir := t.TempDir()
+	var stderr bytes.Buffer
+	s, err := newHARSink(filepath.Join(dir, "all.har"), filepath.Join(dir, "clients"), minHARSize, 1, har.Options{}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.add(sinkFlows("bob", 1)[0], har.Annotation{})
+	os.RemoveAll(filepath.Join(dir, "clients"))
+	for i, f := range sinkFlows("bob", 80) {
+		f.ID = flow.ID(i + 2)
+		s.add(f, har.Annotation{})
+		s.addHandshakeFailure(flow.HandshakeFailure{ProxyUser: "bob", Target: "registry.test:443", Message: "bad certificate"})
+	}
+	s.close(func(*harFile) *explain.Report { return nil })
+	if n := strings.Count(stderr.String(), "no more exchanges are written"); n != 1 {
+		t.Errorf("the failed restart said %d times:\n%s", n, stderr.String())
+	}
+	if tr, err := har.ReadTrace(filepath.Join(dir, "all.har")); err != nil || len(tr.Flows) == 0 {
+		t.Errorf("the HAR for all stopped too: %v", err)
+	}
+}
