@@ -59,7 +59,8 @@ func Text(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	if !failed {
 		b.WriteString(bold.Sprint("regtrace: "+endedWell(rep)) + "\n")
 	}
-	for i, f := range rep.Findings {
+	for i, sh := range fold(rep.Findings) {
+		f := sh.f
 		if i > 0 || !failed {
 			b.WriteByte('\n')
 		}
@@ -85,6 +86,9 @@ func Text(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 		}
 		for _, id := range f.Evidence {
 			fmt.Fprintf(&b, "  %s %s\n", dim.Sprint("evidence"), evidenceLine(id, xs[id], opts.NoRedact))
+		}
+		if len(sh.folded) > 0 {
+			fmt.Fprintf(&b, "  %s\n", yellow.Sprint(foldedLine(sh.folded)))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -175,13 +179,15 @@ func Markdown(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 		b.WriteString("## Verdict: ok\n\n")
 		b.WriteString(strings.ToUpper(endedWell(rep)[:1]) + endedWell(rep)[1:] + "\n\n")
 	}
-	for i, f := range rep.Findings {
+	all := fold(rep.Findings)
+	for i, sh := range all {
+		f := sh.f
 		if i == 0 && f.Primary {
 			fmt.Fprintf(&b, "## Verdict: %s\n\n", f.Verdict)
 		} else {
 			if i == 0 && !failed {
 				b.WriteString("## Notes\n\n")
-			} else if i == 0 || rep.Findings[i-1].Primary {
+			} else if i == 0 || all[i-1].f.Primary {
 				b.WriteString("## Other findings\n\n")
 			}
 			fmt.Fprintf(&b, "### %s\n\n", f.Verdict)
@@ -223,6 +229,9 @@ func Markdown(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 		fmt.Fprintf(&b, "**Fix.** %s\n\n", mdEscape(scrub(f.Fix, opts.NoRedact)))
 		if f.CannotProve != "" {
 			fmt.Fprintf(&b, "**What this trace cannot prove.** %s\n\n", mdEscape(scrub(f.CannotProve, opts.NoRedact)))
+		}
+		if len(sh.folded) > 0 {
+			fmt.Fprintf(&b, "%s\n\n", mdEscape(foldedLine(sh.folded)))
 		}
 	}
 	if !opts.NoRedact {
