@@ -15,12 +15,17 @@ GO_TOOLS := oras.land/oras/cmd/oras@v1.3.6 \
 	github.com/regclient/regclient/cmd/regctl@v0.11.7 \
 	sigs.k8s.io/cri-tools/cmd/crictl@v1.34.0
 
-.PHONY: test deps apt-deps npm-deps go-tools vet fmt-check unit build fuzz
+# Jaeger, the OTLP backend of the export tests: `go install` refuses it
+# (replace directives), so tools/jaeger is a module of its own that pins it
+# (its go.mod holds the version).
+JAEGER_VERSION := $(shell awk '$$1 == "github.com/jaegertracing/jaeger" { print $$2 }' tools/jaeger/go.mod)
+
+.PHONY: test deps apt-deps npm-deps go-tools jaeger vet fmt-check unit build fuzz
 
 test: deps vet fmt-check
 	REGTRACE_E2E=1 $(GO) test -race -count=1 -timeout 14m ./...
 
-deps: apt-deps npm-deps go-tools
+deps: apt-deps npm-deps go-tools jaeger
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -52,6 +57,11 @@ go-tools:
 		echo "installing $$m into .tools/bin"; \
 		GOBIN=$(CURDIR)/.tools/bin $(GO) install $$m && echo $$v > .tools/bin/$$b.version || exit 1; \
 	done
+
+jaeger:
+	@[ -x .tools/bin/jaeger ] && [ "$$(cat .tools/bin/jaeger.version 2>/dev/null)" = "$(JAEGER_VERSION)" ] || { \
+		echo "building jaeger $(JAEGER_VERSION) into .tools/bin (minutes, the first time)"; \
+		cd tools/jaeger && GOBIN=$(CURDIR)/.tools/bin $(GO) install tool && echo $(JAEGER_VERSION) > $(CURDIR)/.tools/bin/jaeger.version; }
 
 vet:
 	$(GO) vet ./...

@@ -1123,3 +1123,25 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestTraceContextPassesUnchanged: a client's W3C trace context reaches the
+// registry as it was sent (regtrace joins the trace, it does not rewrite it)
+// and is recorded.
+func TestTraceContextPassesUnchanged(t *testing.T) {
+	var got http.Header
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+	}), nil)
+	const tp, ts = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+	req, _ := http.NewRequest("GET", e.base+"/v2/", nil)
+	req.Header.Set("Traceparent", tp)
+	req.Header.Set("Tracestate", ts)
+	e.do(req)
+	f := e.flow()
+	if got.Get("Traceparent") != tp || got.Get("Tracestate") != ts {
+		t.Errorf("upstream got traceparent %q tracestate %q, want them unchanged", got.Get("Traceparent"), got.Get("Tracestate"))
+	}
+	if f.Request.Header.Get("Traceparent") != tp {
+		t.Errorf("recorded traceparent %q", f.Request.Header.Get("Traceparent"))
+	}
+}

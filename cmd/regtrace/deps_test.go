@@ -27,10 +27,11 @@ var allowed = map[string]struct{ ours, third []string }{
 	"decode":               {ours: []string{"decode/flow"}, third: []string{"github.com/golang-jwt/jwt/v5"}},
 	"explain":              {ours: []string{"decode", "decode/flow"}},
 	"explain/render":       {ours: []string{"explain", "decode", "decode/flow", "decode/redact"}, third: []string{"github.com/fatih/color"}},
+	"explain/render/otlp":  {ours: []string{"explain", "decode", "decode/flow", "decode/redact"}, third: []string{"go.opentelemetry.io/otel"}},
 	"certs":                {},
 	"proxy":                {ours: []string{"decode/flow", "decode/redact"}, third: []string{"github.com/elazarl/goproxy"}},
 	"proxy/probe":          {ours: []string{"proxy", "decode", "decode/flow", "decode/redact"}},
-	"cmd/regtrace":         {ours: []string{"*"}, third: []string{"github.com/urfave/cli/v2", "golang.org/x/crypto/bcrypt"}},
+	"cmd/regtrace":         {ours: []string{"*"}, third: []string{"github.com/urfave/cli/v2", "golang.org/x/crypto/bcrypt", "go.opentelemetry.io/otel"}},
 	"cmd/regtrace-bench":   {ours: []string{"*"}},
 }
 

@@ -54,6 +54,8 @@ registry a name only regtrace resolves:
 			&cli.StringFlag{Name: "har-max-size", Usage: "rotate a HAR file when it grows past this size (e.g. 100MB): it is renamed with the time and a new one started"},
 			&cli.IntFlag{Name: "har-keep", Value: 5, Usage: "rotated files kept per HAR (older ones are removed; 0 keeps none)"},
 			&cli.IntFlag{Name: "explain-keep", Usage: "exchanges kept in memory per client for --explain, oldest dropped (default: all; 20000 when the proxy is shared)"},
+			&cli.StringFlag{Name: "otlp-endpoint", Usage: "export each exchange as an OpenTelemetry span to this collector (http://host:4318; with --otlp-protocol grpc, http://host:4317); also OTEL_EXPORTER_OTLP_ENDPOINT"},
+			&cli.StringFlag{Name: "otlp-protocol", Usage: "OTLP transport: http/protobuf (default) or grpc; also OTEL_EXPORTER_OTLP_PROTOCOL"},
 			// For cmd/regtrace-bench: profile the proxy as users run it.
 			&cli.StringFlag{Name: "cpuprofile", Hidden: true, Usage: "write a CPU profile to this file until the proxy stops"},
 		),
@@ -189,6 +191,10 @@ func runProxy(c *cli.Context) error {
 		ln.Close()
 		return err
 	}
+	if err := ses.startExport(c.Context); err != nil {
+		ln.Close()
+		return err
+	}
 	if path := c.String("cpuprofile"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -211,6 +217,9 @@ func runProxy(c *cli.Context) error {
 	fmt.Fprintf(stderr, "regtrace %s: proxy listening on http://%s (CA %s)\n", buildVersion(), addr, ca.CertFile())
 	fmt.Fprintf(stderr, "  export HTTPS_PROXY=http://%s HTTP_PROXY=http://%s\n", addr, addr)
 	fmt.Fprintf(stderr, "  trust the CA: SSL_CERT_FILE=$(regtrace ca bundle) for Go clients; regtrace ca trust for the others\n")
+	if ses.otlp != nil {
+		fmt.Fprintf(stderr, "  exporting spans to %s\n", ses.otlp.Endpoint())
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- p.Serve(ln) }()

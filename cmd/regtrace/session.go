@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,6 +21,7 @@ import (
 	"github.com/regtrace/regtrace/decode/har"
 	"github.com/regtrace/regtrace/explain"
 	"github.com/regtrace/regtrace/explain/render"
+	"github.com/regtrace/regtrace/explain/render/otlp"
 	"github.com/regtrace/regtrace/proxy"
 )
 
@@ -35,9 +41,10 @@ type session struct {
 	keep    bool
 	keepMax int
 	kept    map[string]*peerKept
-	order   []string // peers in the order they came
-	shared  bool     // many clients share the proxy: label lines and findings with theirs
-	hs      *harSink // nil without --har and --har-dir
+	order   []string       // peers in the order they came
+	shared  bool           // many clients share the proxy: label lines and findings with theirs
+	hs      *harSink       // nil without --har and --har-dir
+	otlp    *otlp.Exporter // nil unless spans are exported
 	nFlows  int
 	nTLS    int
 }
@@ -183,6 +190,9 @@ func (s *session) hook(o *proxy.Options) {
 		if s.hs != nil {
 			s.hs.add(f, har.Annotation{Kind: x.Kind.String()})
 		}
+		if s.otlp != nil {
+			s.otlp.Exchange(x)
+		}
 	}
 	o.OnHandshakeFailure = func(h flow.HandshakeFailure) {
 		s.mu.Lock()
@@ -198,6 +208,9 @@ func (s *session) hook(o *proxy.Options) {
 		s.live.touch()
 		if s.hs != nil {
 			s.hs.addHandshakeFailure(h)
+		}
+		if s.otlp != nil {
+			s.otlp.HandshakeFailure(h)
 		}
 	}
 }
@@ -227,10 +240,63 @@ func (s *session) report() *explain.Report {
 	return explain.Explain(s.input())
 }
 
+// startExport starts OTLP export when --otlp-endpoint or the standard
+// OTEL_EXPORTER_OTLP_* variables ask for it.
+func (s *session) startExport(ctx context.Context) error {
+	ep, proto := s.c.String("otlp-endpoint"), s.c.String("otlp-protocol")
+	if ep == "" && !otlp.Enabled(os.Getenv) {
+		if proto != "" {
+			return usagef("--otlp-protocol needs --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT")
+		}
+		return nil
+	}
+	if proto != "" && proto != otlp.ProtocolGRPC && proto != otlp.ProtocolHTTP {
+		return usagef("--otlp-protocol %q: want %s or %s", proto, otlp.ProtocolHTTP, otlp.ProtocolGRPC)
+	}
+	// The SDK reports every failed export to OpenTelemetry's global
+	// handler, which logs each: the exporter warns once instead.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
+	e, err := otlp.New(ctx, otlp.Options{Endpoint: ep, Protocol: proto, ServiceVersion: buildVersion(),
+		Warn: func(msg string) { fmt.Fprintln(s.stderr, "regtrace: warning: "+msg) }})
+	if err != nil {
+		if ep != "" {
+			return usagef("--otlp-endpoint: %v", err)
+		}
+		return fmt.Errorf("OTLP export: %w", err)
+	}
+	s.otlp = e
+	return nil
+}
+
+// closeExport sends the spans still held and says what became of them.
+func (s *session) closeExport() {
+	if s.otlp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), exportGrace)
+	defer cancel()
+	st, err := s.otlp.Close(ctx)
+	msg := fmt.Sprintf("regtrace: OTLP: %d spans exported to %s", st.Exported, s.otlp.Endpoint())
+	if st.Failed > 0 {
+		msg += fmt.Sprintf(", %d refused or lost by the collector", st.Failed)
+	}
+	if st.Dropped > 0 || st.DroppedExchanges > 0 {
+		msg += fmt.Sprintf(", %d spans and %d exchanges dropped (export queue full or collector too slow)", st.Dropped, st.DroppedExchanges)
+	}
+	fmt.Fprintln(s.stderr, msg)
+	if err != nil {
+		fmt.Fprintf(s.stderr, "regtrace: OTLP: %v\n", err)
+	}
+}
+
+// exportGrace is how long regtrace waits for the collector at exit.
+const exportGrace = 5 * time.Second
+
 // finish prints the live summary, closes the HAR files and says what was
 // seen. Call it after the proxy has stopped.
 func (s *session) finish() {
 	s.live.finish()
+	s.closeExport()
 	if s.hs != nil {
 		s.mu.Lock()
 		complete := s.keep && s.droppedNote() == ""
