@@ -47,6 +47,8 @@ type Proxy struct {
 	nextID atomic.Uint64
 	held   heldFlows  // flows waiting in tunnels for their response to be written
 	early  earlyConns // upstream connections dialed for CONNECTs
+	// refused counts 407s per client, to stop recording a flood of them.
+	refused refusals
 
 	tlsMu    sync.Mutex
 	tlsInfos map[*tls.ConnectionState]*flow.TLSInfo // by upstream connection

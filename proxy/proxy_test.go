@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -1144,4 +1145,98 @@ func TestTraceContextPassesUnchanged(t *testing.T) {
 	if f.Request.Header.Get("Traceparent") != tp {
 		t.Errorf("recorded traceparent %q", f.Request.Header.Get("Traceparent"))
 	}
+}
+
+// TestRefusalFloodIsCountedNotRecorded: a client retrying without
+// credentials in a loop gets every 407, but past RefusalsRecorded a minute
+// its refusals are counted, not recorded; other clients are unaffected.
+func TestRefusalFloodIsCountedNotRecorded(t *testing.T) {
+	var logs lockedLog
+	e := newEnv(t, http.HandlerFunc(echoHandler), func(o *Options, _ *httptest.Server) {
+		o.Authenticate = func(v string) (string, bool) {
+			return "ci", v == "Basic "+base64.StdEncoding.EncodeToString([]byte("ci:pw"))
+		}
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	const n = 60
+	noCreds := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(e.proxyURL)}}
+	for range n {
+		resp, err := noCreds.Get("http://registry.test/v2/")
+		if err != nil || resp.StatusCode != http.StatusProxyAuthRequired {
+			t.Fatalf("refusal %v %v: want every request answered 407", resp, err)
+		}
+		resp.Body.Close()
+	}
+	for range RefusalsRecorded {
+		if f := e.flow(); f.Err == nil || f.Err.Kind != flow.ErrProxyAuth {
+			t.Fatalf("recorded %+v, want a refusal", f)
+		}
+	}
+	pu := *e.proxyURL
+	pu.User = url.UserPassword("ci", "pw")
+	good := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(&pu), TLSClientConfig: &tls.Config{RootCAs: e.mitmCA.pool}}}
+	resp, err := good.Get(e.base + "/v2/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("a client with credentials during the flood: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if f := e.flow(); f.ProxyUser != "ci" || f.Err != nil {
+		t.Errorf("the next flow is not the good client's: %+v", f)
+	}
+	if got := e.proxy.UnrecordedRefusals(); got["127.0.0.1"] != n-RefusalsRecorded || len(got) != 1 {
+		t.Errorf("unrecorded refusals %v, want 127.0.0.1: %d", got, n-RefusalsRecorded)
+	}
+	if c := strings.Count(logs.String(), "keeps failing proxy authentication"); c != 1 {
+		t.Errorf("%d warnings about the flood, want one:\n%s", c, logs.String())
+	}
+}
+
+func TestRefusalWindow(t *testing.T) {
+	var rf refusals
+	t0 := time.Unix(1e9, 0)
+	var got []string
+	for i := range RefusalsRecorded + 2 {
+		ok, flood := rf.record("10.0.0.1:"+fmt.Sprint(4000+i), t0.Add(time.Duration(i)*time.Second))
+		got = append(got, fmt.Sprint(ok, flood))
+	}
+	if ok, _ := rf.record("10.0.0.2:1", t0.Add(20*time.Second)); !ok {
+		t.Errorf("another address is limited by the first's flood")
+	}
+	if ok, flood := rf.record("10.0.0.1:5000", t0.Add(61*time.Second)); !ok || flood {
+		t.Errorf("a new minute: recorded %v, flood %v", ok, flood)
+	}
+	want := strings.Repeat("true false ", RefusalsRecorded) + "false true false false"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	if rf.unrec["10.0.0.1"] != 2 {
+		t.Errorf("unrecorded %v", rf.unrec)
+	}
+	// Addresses are bounded.
+	for i := range maxRefusalAddrs + 50 {
+		for range RefusalsRecorded + 1 {
+			rf.record(fmt.Sprintf("10.1.%d.%d:1", i/256, i%256), t0.Add(62*time.Second))
+		}
+	}
+	if len(rf.unrec) > maxRefusalAddrs+1 || rf.unrec["other addresses"] == 0 {
+		t.Errorf("%d addresses counted, other addresses %d", len(rf.unrec), rf.unrec["other addresses"])
+	}
+}
+
+// lockedLog is a log sink the proxy's goroutines write to at once.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,5 +93,37 @@ func TestProxyListenNeedsAuthentication(t *testing.T) {
 	code = run(context.Background(), []string{"regtrace", "proxy", "--proxy-auth", filepath.Join(dir, "missing"), "--ca-dir", filepath.Join(dir, "ca")}, &out, &errb)
 	if code != exitUsage || !strings.Contains(errb.String(), "missing") {
 		t.Errorf("a missing --proxy-auth file: exit %d, %s", code, errb.String())
+	}
+}
+
+// TestRefusalFloodSummary: a client looping without credentials is
+// answered every time, recorded ten times a minute, and the rest is
+// counted in the exit summary.
+func TestRefusalFloodSummary(t *testing.T) {
+	dir := t.TempDir()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	users := filepath.Join(dir, "users")
+	os.WriteFile(users, []byte("ci:"+string(hash)+"\n"), 0o600)
+	harPath := filepath.Join(dir, "trace.har")
+	origin := newPlainOrigin(t)
+	rp := startProxy(t, "--ca-dir", filepath.Join(dir, "ca"), "--no-color", "--proxy-auth", users, "--har", harPath, "--resolve", "registry.test="+origin.addr)
+	proxyURL, _ := url.Parse(rp.URL)
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
+	for range 35 {
+		resp, err := client.Get("http://registry.test:" + origin.port + "/v2/")
+		if err != nil || resp.StatusCode != http.StatusProxyAuthRequired {
+			t.Fatalf("%v %v: want 407", resp, err)
+		}
+		resp.Body.Close()
+	}
+	if code := rp.Stop(t); code != 0 {
+		t.Fatalf("exit %d: %s", code, rp.Stderr)
+	}
+	if !strings.Contains(rp.Stderr.String(), "not recorded (past 10 a minute per address, a client failing proxy authentication in a loop): 127.0.0.1 25") ||
+		strings.Count(rp.Stderr.String(), "keeps failing proxy authentication") != 1 {
+		t.Errorf("stderr:\n%s", rp.Stderr)
+	}
+	if n := strings.Count(rp.Stdout.String(), " 407 "); n != 10 {
+		t.Errorf("%d refusals in the live trace, want 10:\n%s", n, rp.Stdout)
 	}
 }

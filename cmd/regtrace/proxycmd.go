@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -239,6 +242,14 @@ func runProxy(c *cli.Context) error {
 		return err
 	}
 	ses.finish()
+	if un := p.UnrecordedRefusals(); len(un) > 0 {
+		var parts []string
+		for _, ip := range slices.Sorted(maps.Keys(un)) {
+			parts = append(parts, fmt.Sprintf("%s %d", ip, un[ip]))
+		}
+		fmt.Fprintf(stderr, "regtrace: 407 refusals answered but not recorded (past %d a minute per address, a client failing proxy authentication in a loop): %s\n",
+			proxy.RefusalsRecorded, strings.Join(parts, ", "))
+	}
 	return nil
 }
 
