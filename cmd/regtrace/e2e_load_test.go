@@ -95,7 +95,7 @@ func (lc *loadClient) goPull(ctx context.Context, proxyURL *url.URL, roots *x509
 		return fmt.Errorf("manifest: %d", resp.StatusCode)
 	}
 	var man struct {
-		Config struct{ Digest string } `json:"config"`
+		Config struct{ Digest string }   `json:"config"`
 		Layers []struct{ Digest string } `json:"layers"`
 	}
 	if err := json.Unmarshal(body, &man); err != nil {
