@@ -34,6 +34,11 @@ type Options struct {
 	// touched by the proxy afterwards. Nil: flows are dropped.
 	OnFlow func(*flow.Flow)
 
+	// OnStart, when set, is called as a request starts, with the ID its
+	// flow will have and its client (flow.Flow.Peer): a caller waiting for
+	// a client's traffic to pause then knows a download is under way.
+	OnStart func(id flow.ID, peer string)
+
 	// OnHandshakeFailure is called when a client fails the TLS handshake with
 	// the proxy (most often: it does not trust the regtrace CA). Nil: dropped.
 	OnHandshakeFailure func(flow.HandshakeFailure)

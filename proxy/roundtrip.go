@@ -234,6 +234,9 @@ func (p *Proxy) roundTrip(req *http.Request, _ *goproxy.ProxyCtx) (resp *http.Re
 	if req.Host != "" && req.Host != req.URL.Host {
 		f.Request.Host = req.Host
 	}
+	if p.opts.OnStart != nil {
+		p.opts.OnStart(f.ID, f.Peer())
+	}
 	tm := &timing{start: f.Start}
 	var reqCap *capture
 	if req.Body != nil && req.Body != http.NoBody {

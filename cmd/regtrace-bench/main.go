@@ -45,9 +45,11 @@ type config struct {
 	originH2 bool
 	profile  string // directory for regtrace CPU profiles
 	keep     bool
+	clients  int   // fleet modes: concurrent clients
+	fleetSz  int64 // fleet modes: each client's blob
 }
 
-var allModes = []string{"direct", "regtrace", "regtrace-har", "mitmdump"}
+var allModes = append([]string{"direct", "regtrace", "regtrace-har", "mitmdump"}, fleetModes...)
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("regtrace-bench", flag.ContinueOnError)
@@ -56,7 +58,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg   config
 		size  = fs.String("size", "1GiB", "blob size (bytes, or with KiB/MiB/GiB/KB/MB/GB)")
 		modes = fs.String("modes", strings.Join(allModes, ","), "modes to run, in order")
+		fleet = fs.String("fleet-size", "16MiB", "fleet modes: the blob each client pulls")
 	)
+	fs.IntVar(&cfg.clients, "clients", 50, "fleet modes: clients pulling at once, each its own proxy user")
 	fs.IntVar(&cfg.requests, "requests", 20000, "small manifest requests (HEAD and GET in turn) per mode")
 	fs.IntVar(&cfg.workers, "workers", 4, "concurrent keep-alive connections for the small requests")
 	fs.IntVar(&cfg.runs, "runs", 1, "runs of every mode, in turns; the table shows each metric's median")
@@ -81,8 +85,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "regtrace-bench: --size %q: want a positive size such as 1GiB\n", *size)
 		return 2
 	}
-	if cfg.requests < 1 || cfg.workers < 1 || cfg.runs < 1 {
-		fmt.Fprintln(stderr, "regtrace-bench: --requests, --workers and --runs must be at least 1")
+	if cfg.fleetSz, err = parseSize(*fleet); err != nil || cfg.fleetSz <= 0 {
+		fmt.Fprintf(stderr, "regtrace-bench: --fleet-size %q: want a positive size such as 16MiB\n", *fleet)
+		return 2
+	}
+	if cfg.requests < 1 || cfg.workers < 1 || cfg.runs < 1 || cfg.clients < 1 {
+		fmt.Fprintln(stderr, "regtrace-bench: --requests, --workers, --runs and --clients must be at least 1")
 		return 2
 	}
 	for _, m := range strings.Split(*modes, ",") {
@@ -121,14 +129,18 @@ type result struct {
 }
 
 type report struct {
-	Size       int64      `json:"size"`
-	Requests   int        `json:"requests"`
-	Workers    int        `json:"workers"`
-	Runs       [][]result `json:"runs"`
-	Median     []result   `json:"median"`
-	LoadBefore string     `json:"load_before"`
-	LoadAfter  string     `json:"load_after"`
-	Skipped    []string   `json:"skipped,omitempty"`
+	Size     int64      `json:"size"`
+	Requests int        `json:"requests"`
+	Workers  int        `json:"workers"`
+	Runs     [][]result `json:"runs"`
+	Median   []result   `json:"median"`
+	// Fleet: the fleet modes' runs and medians (--clients at once).
+	FleetSize   int64           `json:"fleet_size,omitempty"`
+	Fleet       [][]fleetResult `json:"fleet,omitempty"`
+	FleetMedian []fleetResult   `json:"fleet_median,omitempty"`
+	LoadBefore  string          `json:"load_before"`
+	LoadAfter   string          `json:"load_after"`
+	Skipped     []string        `json:"skipped,omitempty"`
 }
 
 func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
@@ -143,7 +155,7 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}
 	rep := &report{Size: cfg.size, Requests: cfg.requests, Workers: cfg.workers}
 	modes := cfg.modes
-	if slices.ContainsFunc(modes, func(m string) bool { return strings.HasPrefix(m, "regtrace") }) && cfg.regtrace == "" {
+	if slices.ContainsFunc(modes, func(m string) bool { return m != "direct" && m != "mitmdump" }) && cfg.regtrace == "" {
 		fmt.Fprintln(stderr, "regtrace-bench: building regtrace")
 		if cfg.regtrace, err = buildRegtrace(tmp); err != nil {
 			return err
@@ -163,7 +175,7 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	o, err := newOrigin(cfg.size, cfg.originH2)
+	o, err := newOrigin(cfg.size, cfg.fleetSz, cfg.originH2)
 	if err != nil {
 		return err
 	}
@@ -172,9 +184,23 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	rep.LoadBefore = loadavg()
 	for r := range cfg.runs {
 		var rs []result
+		var fs []fleetResult
 		for _, m := range modes {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if slices.Contains(fleetModes, m) {
+				fmt.Fprintf(stderr, "regtrace-bench: run %d/%d: %s (%d clients)\n", r+1, cfg.runs, m, cfg.clients)
+				dir := filepath.Join(tmp, fmt.Sprintf("%s-%d", m, r+1))
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					return err
+				}
+				res, err := measureFleet(ctx, cfg, o, m, dir)
+				if err != nil {
+					return fmt.Errorf("%s: %w", m, err)
+				}
+				fs = append(fs, res)
+				continue
 			}
 			fmt.Fprintf(stderr, "regtrace-bench: run %d/%d: %s\n", r+1, cfg.runs, m)
 			dir := filepath.Join(tmp, fmt.Sprintf("%s-%d", m, r+1))
@@ -187,7 +213,17 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 			}
 			rs = append(rs, res)
 		}
-		rep.Runs = append(rep.Runs, rs)
+		if len(rs) > 0 {
+			rep.Runs = append(rep.Runs, rs)
+		}
+		if len(fs) > 0 {
+			setExportRatios(fs)
+			rep.Fleet = append(rep.Fleet, fs)
+		}
+	}
+	if len(rep.Fleet) > 0 {
+		rep.FleetSize = cfg.fleetSz
+		rep.FleetMedian = fleetMedians(rep.Fleet)
 	}
 	rep.LoadAfter = loadavg()
 	for _, rs := range rep.Runs {
@@ -199,7 +235,10 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	printTable(stdout, rep)
+	if len(rep.Runs) > 0 {
+		printTable(stdout, rep)
+	}
+	printFleet(stdout, rep)
 	return nil
 }
 

@@ -114,3 +114,31 @@ func TestRegtraceTable(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetJSON runs the fleet modes small: every exchange is in the
+// per-client HARs and, with export on, reached the collector.
+func TestFleetJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds regtrace")
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"--modes", "fleet,fleet-otlp", "--clients", "6", "--fleet-size", "1MiB", "--json"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var rep report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if len(rep.FleetMedian) != 2 || len(rep.Runs) != 0 {
+		t.Fatalf("report = %+v, want the two fleet modes only", rep)
+	}
+	for _, r := range rep.FleetMedian {
+		if r.Clients != 6 || r.Exchanges != 18 || r.HAREntries != r.Exchanges || r.BlobBps <= 0 || r.RSS <= 0 || r.Dropped {
+			t.Errorf("%+v", r)
+		}
+		if r.Mode == "fleet-otlp" && (r.Spans < r.Exchanges || r.ExportRatio <= 0) {
+			t.Errorf("export: %+v, want a span per exchange at least", r)
+		}
+	}
+}

@@ -36,11 +36,14 @@ type origin struct {
 	size     int64
 	chunk    []byte // repeated to make the blob: never the whole blob in memory
 	blobPath string
-	manifest []byte
-	mdigest  string
+	// fleetPath is a second blob, of fleetSize, for the fleet modes.
+	fleetPath string
+	fleetSize int64
+	manifest  []byte
+	mdigest   string
 }
 
-func newOrigin(size int64, h2 bool) (*origin, error) {
+func newOrigin(size, fleetSize int64, h2 bool) (*origin, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -83,7 +86,7 @@ func newOrigin(size int64, h2 bool) (*origin, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &origin{size: size, caPool: x509.NewCertPool()}
+	o := &origin{size: size, fleetSize: fleetSize, caPool: x509.NewCertPool()}
 	o.caPool.AddCert(caCert)
 	o.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 
@@ -92,7 +95,8 @@ func newOrigin(size int64, h2 bool) (*origin, error) {
 	o.chunk = make([]byte, 1<<20)
 	r := mrand.NewChaCha8([32]byte{'r', 'e', 'g', 't', 'r', 'a', 'c', 'e'})
 	r.Read(o.chunk)
-	o.blobPath = "/v2/bench/app/blobs/sha256:" + o.blobDigest()
+	o.blobPath = "/v2/bench/app/blobs/sha256:" + o.digest(size)
+	o.fleetPath = "/v2/bench/app/blobs/sha256:" + o.digest(fleetSize)
 	o.manifest = []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
 		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%064x","size":1469},`+
 		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}`,
@@ -124,11 +128,11 @@ func newOrigin(size int64, h2 bool) (*origin, error) {
 	return o, nil
 }
 
-// blobDigest is the sha256 of the blob, computed once the way a registry
-// would know it.
-func (o *origin) blobDigest() string {
+// digest is the sha256 of a blob of size bytes, computed once the way a
+// registry would know it.
+func (o *origin) digest(size int64) string {
 	h := sha256.New()
-	for n := o.size; n > 0; n -= int64(len(o.chunk)) {
+	for n := size; n > 0; n -= int64(len(o.chunk)) {
 		h.Write(o.chunk[:min(n, int64(len(o.chunk)))])
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -153,11 +157,15 @@ func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
 			w.Write(o.manifest)
 		}
-	case r.URL.Path == o.blobPath && r.Method == http.MethodGet:
+	case (r.URL.Path == o.blobPath || r.URL.Path == o.fleetPath) && r.Method == http.MethodGet:
+		size := o.size
+		if r.URL.Path == o.fleetPath {
+			size = o.fleetSize
+		}
 		h.Set("Content-Type", "application/octet-stream")
-		h.Set("Docker-Content-Digest", "sha256:"+o.blobPath[len("/v2/bench/app/blobs/sha256:"):])
-		h.Set("Content-Length", strconv.FormatInt(o.size, 10))
-		for n := o.size; n > 0; {
+		h.Set("Docker-Content-Digest", "sha256:"+r.URL.Path[len("/v2/bench/app/blobs/sha256:"):])
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+		for n := size; n > 0; {
 			k := min(n, int64(len(o.chunk)))
 			if _, err := w.Write(o.chunk[:k]); err != nil {
 				return

@@ -30,6 +30,16 @@ type proxyProc struct {
 	roots  *x509.CertPool // trust for the proxy's leaves
 	stderr *bytes.Buffer
 	exited chan struct{}
+	// drained is closed when all of stderr is in the buffer.
+	drained chan struct{}
+}
+
+// stderrText is what the proxy wrote to stderr; call it after stop.
+func (p *proxyProc) stderrText() string {
+	if p.drained != nil {
+		<-p.drained
+	}
+	return p.stderr.String()
 }
 
 // buildRegtrace builds ./cmd/regtrace of the module this program is run from.
@@ -66,7 +76,7 @@ func startRegtrace(ctx context.Context, bin, dir string, o *origin, extra ...str
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = nil // the live trace goes to /dev/null
 	pr, pw := io.Pipe()
-	p := &proxyProc{name: "regtrace", cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
+	p := &proxyProc{name: "regtrace", cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{}), drained: make(chan struct{})}
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -74,6 +84,7 @@ func startRegtrace(ctx context.Context, bin, dir string, o *origin, extra ...str
 	go func() { cmd.Wait(); pw.Close(); close(p.exited) }()
 	found := make(chan string, 1)
 	go func() {
+		defer close(p.drained)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()

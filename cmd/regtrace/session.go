@@ -194,6 +194,9 @@ func (s *session) hook(o *proxy.Options) {
 			s.otlp.Exchange(x)
 		}
 	}
+	if s.otlp != nil {
+		o.OnStart = s.otlp.Start
+	}
 	o.OnHandshakeFailure = func(h flow.HandshakeFailure) {
 		s.mu.Lock()
 		defer s.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,8 +47,8 @@ type Options struct {
 	// are exported (default 2s): an operation is whole when it ends, and
 	// clients retry within milliseconds.
 	Quiet time.Duration
-	// MaxWait bounds how long a busy client's exchanges wait (default
-	// 30s); an operation cut there continues in a second span.
+	// MaxWait bounds how long a busy client's exchanges wait (default 5
+	// minutes); an operation cut there continues in a second span.
 	MaxWait time.Duration
 	// MaxBatch bounds the exchanges of one client held for export
 	// (default 5000): past it they are exported at once.
@@ -91,6 +92,10 @@ type Exporter struct {
 type item struct {
 	x *decode.Exchange
 	h *flow.HandshakeFailure
+	// start: a request of peer, flow id, is under way.
+	start bool
+	id    flow.ID
+	peer  string
 }
 
 // Enabled says whether export was asked for through the environment
@@ -112,7 +117,7 @@ func New(ctx context.Context, opts Options) (*Exporter, error) {
 		opts.Quiet = 2 * time.Second
 	}
 	if opts.MaxWait <= 0 {
-		opts.MaxWait = 30 * time.Second
+		opts.MaxWait = 5 * time.Minute
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 5000
@@ -209,6 +214,10 @@ var retry = otlptracehttp.RetryConfig{Enabled: true, InitialInterval: time.Secon
 // counts it).
 func (e *Exporter) Exchange(x *decode.Exchange) { e.put(item{x: x}) }
 
+// Start says a request is under way (proxy.Options.OnStart): its client's
+// operations wait for it, so a long download does not split one.
+func (e *Exporter) Start(id flow.ID, peer string) { e.put(item{start: true, id: id, peer: peer}) }
+
 // HandshakeFailure queues a failed client handshake, like Exchange.
 func (e *Exporter) HandshakeFailure(h flow.HandshakeFailure) { e.put(item{h: &h}) }
 
@@ -230,6 +239,7 @@ func (e *Exporter) put(it item) {
 type batch struct {
 	in          explain.Input
 	first, last time.Time // arrival (wall clock)
+	inflight    map[flow.ID]bool
 }
 
 func (e *Exporter) run() {
@@ -237,11 +247,17 @@ func (e *Exporter) run() {
 	var order []string
 	flush := func(peer string) {
 		b := batches[peer]
-		delete(batches, peer)
-		if b == nil || (len(b.in.Exchanges) == 0 && len(b.in.Handshakes) == 0) {
+		if b == nil {
 			return
 		}
-		emit(e.tracer, peer, b.in)
+		if len(b.in.Exchanges) > 0 || len(b.in.Handshakes) > 0 {
+			emit(e.tracer, peer, b.in)
+		}
+		b.in = explain.Input{}
+		b.first = time.Now()
+		if len(b.inflight) == 0 {
+			delete(batches, peer)
+		}
 	}
 	tick := time.NewTicker(min(e.opts.Quiet/2, 500*time.Millisecond))
 	defer tick.Stop()
@@ -255,23 +271,31 @@ func (e *Exporter) run() {
 				close(e.done)
 				return
 			}
-			peer := ""
-			if it.x != nil {
+			peer := it.peer
+			switch {
+			case it.x != nil:
 				peer = it.x.Flow.Peer()
-			} else {
+			case it.h != nil:
 				peer = flow.Peer(it.h.ProxyUser, it.h.ClientAddr)
 			}
 			b := batches[peer]
 			now := time.Now()
 			if b == nil {
-				b = &batch{first: now}
+				b = &batch{first: now, inflight: map[flow.ID]bool{}}
 				batches[peer] = b
-				order = append(order, peer)
+				if !slices.Contains(order, peer) {
+					order = append(order, peer)
+				}
 			}
 			b.last = now
-			if it.x != nil {
+			switch {
+			case it.start:
+				b.inflight[it.id] = true
+				continue
+			case it.x != nil:
+				delete(b.inflight, it.x.Flow.ID)
 				b.in.Exchanges = append(b.in.Exchanges, it.x)
-			} else {
+			default:
 				b.in.Handshakes = append(b.in.Handshakes, *it.h)
 			}
 			if len(b.in.Exchanges)+len(b.in.Handshakes) >= e.opts.MaxBatch {
@@ -281,7 +305,12 @@ func (e *Exporter) run() {
 			kept := order[:0]
 			for _, p := range order {
 				b := batches[p]
-				if b != nil && (now.Sub(b.last) >= e.opts.Quiet || now.Sub(b.first) >= e.opts.MaxWait) {
+				if b != nil && ((len(b.inflight) == 0 && now.Sub(b.last) >= e.opts.Quiet) || now.Sub(b.first) >= e.opts.MaxWait) {
+					if len(b.inflight) > 0 && now.Sub(b.last) >= e.opts.MaxWait {
+						// A request that never ended (its flow lost):
+						// forget it rather than hold the client forever.
+						clear(b.inflight)
+					}
 					flush(p)
 				}
 				if batches[p] != nil {

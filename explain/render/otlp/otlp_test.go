@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -358,4 +359,66 @@ func TestBadEndpointsAreRefused(t *testing.T) {
 	if _, err := New(context.Background(), Options{Endpoint: "http://c:4318", Protocol: "thrift"}); err == nil || !strings.Contains(err.Error(), "thrift") {
 		t.Errorf("protocol thrift: err %v", err)
 	}
+}
+
+// TestADownloadUnderWayKeepsItsOperationWhole: a blob that takes longer
+// than the pause is still part of the pull the manifest began.
+func TestADownloadUnderWayKeepsItsOperationWhole(t *testing.T) {
+	mem := &keeping{}
+	e, err := New(context.Background(), Options{SpanExporter: mem, Quiet: 30 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs := decode.NewSession().DecodeAll(flowtest.Seq(
+		flowtest.Get("https://registry.test/v2/").UA("crane/0.20").Status(200).JSON(`{}`),
+		flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").UA("crane/0.20").Status(200).
+			RespHeader("Content-Type", "application/vnd.oci.image.manifest.v1+json").JSON(`{"schemaVersion":2}`),
+		flowtest.Get("https://registry.test/v2/team/app/blobs/sha256:"+strings.Repeat("a", 64)).UA("crane/0.20").Status(200).Blob(1<<30),
+	))
+	for _, x := range xs {
+		e.Start(x.Flow.ID, x.Flow.Peer())
+	}
+	e.Exchange(xs[0])
+	e.Exchange(xs[1])
+	time.Sleep(300 * time.Millisecond) // ten pauses, the blob still under way
+	e.provider.ForceFlush(context.Background())
+	if n := len(mem.names()); n != 0 {
+		t.Fatalf("%d spans exported while the blob was under way", n)
+	}
+	e.Exchange(xs[2])
+	time.Sleep(300 * time.Millisecond) // the pause after it exports the operation
+	e.provider.ForceFlush(context.Background())
+	got := mem.names()
+	if want := "GET /v2/,GET /v2/{name}/blobs/{digest},GET /v2/{name}/manifests/{reference},pull registry.test/team/app"; strings.Join(got, ",") != want {
+		t.Errorf("spans %v, want one operation over its three exchanges", got)
+	}
+	if _, err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keeping is an exporter that keeps what it was given, also past Shutdown.
+type keeping struct {
+	mu    sync.Mutex
+	spans []sdktrace.ReadOnlySpan
+}
+
+func (k *keeping) ExportSpans(_ context.Context, ss []sdktrace.ReadOnlySpan) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.spans = append(k.spans, ss...)
+	return nil
+}
+
+func (k *keeping) Shutdown(context.Context) error { return nil }
+
+func (k *keeping) names() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []string
+	for _, s := range k.spans {
+		out = append(out, s.Name())
+	}
+	slices.Sort(out)
+	return out
 }
