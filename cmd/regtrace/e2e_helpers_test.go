@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // need returns the path of a program the test needs. Under REGTRACE_E2E=1
@@ -448,4 +450,71 @@ func seedImages(t *testing.T, pki pemFiles, host, creds string, repos ...string)
 			t.Fatalf("seeding %s: %v\n%s", repo, err, out)
 		}
 	}
+}
+
+// caBundle is the path of the trust bundle (`regtrace ca bundle`) of the
+// CA in caDir.
+func caBundle(t *testing.T, caDir string) string {
+	t.Helper()
+	var out, errb strings.Builder
+	if code := run(context.Background(), []string{"regtrace", "ca", "bundle", "--ca-dir", caDir}, &out, &errb); code != 0 {
+		t.Fatalf("ca bundle exited %d: %s", code, errb.String())
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// proxyPassword is a test proxy user's password; "PLANTED" so that tests
+// can look for it where it must never be.
+func proxyPassword(user string) string { return user + "-PLANTED-proxy-pw" }
+
+// htpasswdFile writes an htpasswd file (bcrypt, the cheapest cost) of
+// users, each with proxyPassword, and returns its path.
+func htpasswdFile(t *testing.T, users ...string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("# the test's proxy users\n")
+	for _, u := range users {
+		hash, err := bcrypt.GenerateFromPassword([]byte(proxyPassword(u)), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s:%s\n", u, hash)
+	}
+	path := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// as is the proxy's URL with user's credentials in it, as a client of a
+// shared proxy sets HTTPS_PROXY.
+func (rp *runningProxy) as(user string) string {
+	return strings.Replace(rp.URL, "http://", "http://"+user+":"+proxyPassword(user)+"@", 1)
+}
+
+// harProxyUsers reads a HAR and returns the proxy user of each entry.
+func harProxyUsers(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Log struct {
+			Entries []struct {
+				Ext struct {
+					ProxyUser string `json:"proxyUser"`
+				} `json:"_regtrace"`
+			} `json:"entries"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	users := make([]string, len(doc.Log.Entries))
+	for i, e := range doc.Log.Entries {
+		users[i] = e.Ext.ProxyUser
+	}
+	return users
 }

@@ -18,8 +18,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // loadClient is one client of TestFiftyClientsShareOneProxy: a proxy user,
@@ -35,7 +33,7 @@ type loadClient struct {
 // token, manifest, blobs), counting each request it sends.
 func (lc *loadClient) goPull(ctx context.Context, proxyURL *url.URL, roots *x509.CertPool, host string) error {
 	pu := *proxyURL
-	pu.User = url.UserPassword(lc.user, lc.user+"-proxy-pw")
+	pu.User = url.UserPassword(lc.user, proxyPassword(lc.user))
 	tr := &http.Transport{Proxy: http.ProxyURL(&pu), TLSClientConfig: &tls.Config{RootCAs: roots}}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr}
@@ -137,26 +135,21 @@ func TestFiftyClientsShareOneProxy(t *testing.T) {
 	seedImages(t, pki, host, "admin:admin-pw", "team/app")
 
 	var clients []*loadClient
-	var users strings.Builder
+	var names []string
 	for i := range 50 {
 		lc := &loadClient{user: fmt.Sprintf("c%02d", i), creds: "admin:admin-pw", skopeo: i < 5}
 		if i%10 == 9 || i == 4 { // five pull anonymously and fail
 			lc.creds = ""
 		}
 		clients = append(clients, lc)
-		hash, _ := bcrypt.GenerateFromPassword([]byte(lc.user+"-proxy-pw"), bcrypt.MinCost)
-		fmt.Fprintf(&users, "%s:%s\n", lc.user, hash)
+		names = append(names, lc.user)
 	}
 	dir := t.TempDir()
-	usersFile, harDir := filepath.Join(dir, "users"), filepath.Join(dir, "hars")
-	os.WriteFile(usersFile, []byte(users.String()), 0o600)
-	rp := startProxy(t, "--ca-dir", filepath.Join(dir, "ca"), "--no-color", "--proxy-auth", usersFile, "--har-dir", harDir,
+	harDir := filepath.Join(dir, "hars")
+	rp := startProxy(t, "--ca-dir", filepath.Join(dir, "ca"), "--no-color", "--proxy-auth", htpasswdFile(t, names...), "--har-dir", harDir,
 		"--otlp-endpoint", j.OTLPHTTP, "--resolve", "registry.test=127.0.0.1", "--resolve", "auth.test=127.0.0.1", "--upstream-ca", pki.CA)
-	var bundle strings.Builder
-	if code := run(context.Background(), []string{"regtrace", "ca", "bundle", "--ca-dir", filepath.Join(dir, "ca")}, &bundle, os.Stderr); code != 0 {
-		t.Fatal("ca bundle failed")
-	}
-	caPEM, err := os.ReadFile(strings.TrimSpace(bundle.String()))
+	bundle := caBundle(t, filepath.Join(dir, "ca"))
+	caPEM, err := os.ReadFile(bundle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +172,7 @@ func TestFiftyClientsShareOneProxy(t *testing.T) {
 				creds = []string{"--creds", lc.creds}
 			}
 			cmd := exec.CommandContext(ctx, skopeo, append(append([]string{"inspect", "--raw", "--retry-times", "0"}, creds...), "docker://"+host+"/team/app:1.0")...)
-			cmd.Env = clientEnv(t, strings.Replace(rp.URL, "http://", "http://"+lc.user+":"+lc.user+"-proxy-pw@", 1), strings.TrimSpace(bundle.String()))
+			cmd.Env = clientEnv(t, rp.as(lc.user), bundle)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				lc.err = fmt.Errorf("%v: %s", err, out)
 			}
@@ -203,32 +196,16 @@ func TestFiftyClientsShareOneProxy(t *testing.T) {
 			t.Errorf("%s (credentials %q): %v", lc.user, lc.creds, lc.err)
 		}
 		path := filepath.Join(harDir, lc.user+".har")
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Errorf("%s: %v", lc.user, err)
-			continue
-		}
-		var doc struct {
-			Log struct {
-				Entries []struct {
-					Ext struct {
-						ProxyUser string `json:"proxyUser"`
-					} `json:"_regtrace"`
-				} `json:"entries"`
-			} `json:"log"`
-		}
-		if err := json.Unmarshal(b, &doc); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		for _, e := range doc.Log.Entries {
-			if e.Ext.ProxyUser != lc.user {
-				t.Errorf("%s's HAR holds an exchange of %q", lc.user, e.Ext.ProxyUser)
+		users := harProxyUsers(t, path)
+		for _, u := range users {
+			if u != lc.user {
+				t.Errorf("%s's HAR holds an exchange of %q", lc.user, u)
 			}
 		}
-		entries[lc.user] = len(doc.Log.Entries)
-		total += len(doc.Log.Entries)
-		if !lc.skopeo && len(doc.Log.Entries) != lc.requests {
-			t.Errorf("%s sent %d requests, its HAR holds %d", lc.user, lc.requests, len(doc.Log.Entries))
+		entries[lc.user] = len(users)
+		total += len(users)
+		if !lc.skopeo && len(users) != lc.requests {
+			t.Errorf("%s sent %d requests, its HAR holds %d", lc.user, lc.requests, len(users))
 		}
 		// Its own HAR explains its own outcome.
 		var out, errb bytes.Buffer

@@ -15,8 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // jaeger is Jaeger (built from its module into .tools/bin) on loopback
@@ -206,28 +204,15 @@ func TestOTLPExportToJaeger(t *testing.T) {
 	seedImages(t, pki, host, "admin:"+adminPW, "team/app")
 
 	dir := t.TempDir()
-	var users strings.Builder
-	for _, u := range []string{"alice", "bob"} {
-		hash, _ := bcrypt.GenerateFromPassword([]byte(u+"-PLANTED-proxy-pw"), bcrypt.MinCost)
-		fmt.Fprintf(&users, "%s:%s\n", u, hash)
-	}
-	usersFile := filepath.Join(dir, "users")
-	os.WriteFile(usersFile, []byte(users.String()), 0o600)
-	rp := startProxy(t, "--ca-dir", filepath.Join(dir, "ca"), "--no-color", "--proxy-auth", usersFile, "--otlp-endpoint", j.OTLPHTTP,
+	rp := startProxy(t, "--ca-dir", filepath.Join(dir, "ca"), "--no-color", "--proxy-auth", htpasswdFile(t, "alice", "bob"), "--otlp-endpoint", j.OTLPHTTP,
 		"--resolve", "registry.test=127.0.0.1", "--resolve", "auth.test=127.0.0.1", "--upstream-ca", pki.CA)
-	var bundle strings.Builder
-	if code := run(context.Background(), []string{"regtrace", "ca", "bundle", "--ca-dir", filepath.Join(dir, "ca")}, &bundle, os.Stderr); code != 0 {
-		t.Fatal("ca bundle failed")
-	}
-	as := func(user string) string {
-		return strings.Replace(rp.URL, "http://", "http://"+user+":"+user+"-PLANTED-proxy-pw@", 1)
-	}
+	bundle := caBundle(t, filepath.Join(dir, "ca"))
 	inspect := func(user string, creds ...string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		args := append([]string{"inspect", "--raw", "--retry-times", "0"}, creds...)
 		cmd := exec.CommandContext(ctx, skopeo, append(args, "docker://"+host+"/team/app:1.0")...)
-		cmd.Env = clientEnv(t, as(user), strings.TrimSpace(bundle.String()))
+		cmd.Env = clientEnv(t, rp.as(user), bundle)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Logf("%s's skopeo: %v\n%s", user, err, out)
@@ -243,7 +228,7 @@ func TestOTLPExportToJaeger(t *testing.T) {
 	const traceID, clientSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := exec.CommandContext(ctx, curl, "-sS", "--cacert", strings.TrimSpace(bundle.String()), "-x", as("alice"),
+	c := exec.CommandContext(ctx, curl, "-sS", "--cacert", bundle, "-x", rp.as("alice"),
 		"-H", "traceparent: 00-"+traceID+"-"+clientSpan+"-01", "https://"+host+"/v2/")
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("curl: %v\n%s", err, out)
@@ -330,7 +315,7 @@ func TestOTLPExportToJaeger(t *testing.T) {
 		t.Errorf("no regtrace span in the trace curl's traceparent named")
 	}
 	// Nothing secret reached Jaeger.
-	for _, secret := range []string{adminPW, "alice-PLANTED-proxy-pw", "bob-PLANTED-proxy-pw"} {
+	for _, secret := range []string{adminPW, proxyPassword("alice"), proxyPassword("bob")} {
 		if strings.Contains(raw, secret) {
 			t.Errorf("Jaeger holds %q", secret)
 		}

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // TestSharedProxyAuthentication runs skopeo through a proxy that asks for
@@ -22,16 +20,10 @@ func TestSharedProxyAuthentication(t *testing.T) {
 	skopeo := need(t, "skopeo")
 	reg := startRegistry(t, testPKI(t), "")
 	dir := t.TempDir()
-	hash, _ := bcrypt.GenerateFromPassword([]byte("proxy-pw"), bcrypt.MinCost)
-	users := filepath.Join(dir, "users")
-	os.WriteFile(users, []byte("# the build farm\nci:"+string(hash)+"\n"), 0o600)
 	harPath := filepath.Join(dir, "trace.har")
-	rp := startProxy(t, "--ca-dir", filepath.Join(dir, "ca"), "--no-color", "--proxy-auth", users, "--har", harPath,
+	rp := startProxy(t, "--ca-dir", filepath.Join(dir, "ca"), "--no-color", "--proxy-auth", htpasswdFile(t, "ci"), "--har", harPath,
 		"--resolve", fmt.Sprintf("registry.test:%d=127.0.0.1", reg.Port), "--upstream-ca", reg.Certs.CA)
-	var bundle strings.Builder
-	if code := run(context.Background(), []string{"regtrace", "ca", "bundle", "--ca-dir", filepath.Join(dir, "ca")}, &bundle, os.Stderr); code != 0 {
-		t.Fatalf("ca bundle exited %d", code)
-	}
+	bundle := caBundle(t, filepath.Join(dir, "ca"))
 	layout := t.TempDir()
 	ociImage(t, layout, "1.0", "hello through a shared proxy\n")
 	policy := filepath.Join(t.TempDir(), "policy.json")
@@ -42,7 +34,7 @@ func TestSharedProxyAuthentication(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		cp := exec.CommandContext(ctx, skopeo, "--policy", policy, "copy", "--retry-times", "0", "--dest-no-creds", "oci:"+layout+":1.0", ref)
-		cp.Env = clientEnv(t, proxyURL, strings.TrimSpace(bundle.String()))
+		cp.Env = clientEnv(t, proxyURL, bundle)
 		out, err := cp.CombinedOutput()
 		return string(out), err
 	}
@@ -52,7 +44,7 @@ func TestSharedProxyAuthentication(t *testing.T) {
 			t.Errorf("skopeo through the proxy with %q: %v\n%s", userinfo, err, out)
 		}
 	}
-	if out, err := copyWith("ci:proxy-pw@"); err != nil {
+	if out, err := copyWith("ci:" + proxyPassword("ci") + "@"); err != nil {
 		t.Fatalf("skopeo with the proxy credentials: %v\n%s\nproxy stderr:\n%s", err, out, rp.Stderr)
 	}
 	if code := rp.Stop(t); code != 0 {
@@ -62,7 +54,7 @@ func TestSharedProxyAuthentication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(b, []byte("proxy-pw")) || bytes.Contains(b, []byte("wrong-pw")) {
+	if bytes.Contains(b, []byte(proxyPassword("ci"))) || bytes.Contains(b, []byte("wrong-pw")) {
 		t.Error("the HAR holds a proxy password")
 	}
 	if n := bytes.Count(b, []byte(`"status":407`)) + bytes.Count(b, []byte(`"status": 407`)); n < 2 {

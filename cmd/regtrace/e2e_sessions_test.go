@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // TestSharedProxySessions: alice and bob share one authenticated proxy and
@@ -26,32 +24,21 @@ func TestSharedProxySessions(t *testing.T) {
 	skopeo := need(t, "skopeo")
 	reg := startRegistry(t, testPKI(t), "")
 	dir := t.TempDir()
-	var users strings.Builder
-	for _, u := range []string{"alice", "bob"} {
-		hash, _ := bcrypt.GenerateFromPassword([]byte(u+"-pw"), bcrypt.MinCost)
-		fmt.Fprintf(&users, "%s:%s\n", u, hash)
-	}
-	usersFile := filepath.Join(dir, "users")
-	os.WriteFile(usersFile, []byte(users.String()), 0o600)
 	harPath, harDir := filepath.Join(dir, "all.har"), filepath.Join(dir, "clients")
-	rp := startProxy(t, "--ca-dir", filepath.Join(dir, "ca"), "--no-color", "--proxy-auth", usersFile, "--explain",
+	rp := startProxy(t, "--ca-dir", filepath.Join(dir, "ca"), "--no-color", "--proxy-auth", htpasswdFile(t, "alice", "bob"), "--explain",
 		"--har", harPath, "--har-dir", harDir,
 		"--resolve", fmt.Sprintf("registry.test:%d=127.0.0.1", reg.Port), "--upstream-ca", reg.Certs.CA)
-	var bundle strings.Builder
-	if code := run(context.Background(), []string{"regtrace", "ca", "bundle", "--ca-dir", filepath.Join(dir, "ca")}, &bundle, os.Stderr); code != 0 {
-		t.Fatalf("ca bundle exited %d", code)
-	}
+	bundle := caBundle(t, filepath.Join(dir, "ca"))
 	layout := t.TempDir()
 	ociImage(t, layout, "1.0", "one proxy, two clients\n")
 	policy := filepath.Join(t.TempDir(), "policy.json")
 	os.WriteFile(policy, []byte(`{"default":[{"type":"insecureAcceptAnything"}]}`), 0o644)
 	repo := fmt.Sprintf("docker://registry.test:%d/team/app", reg.Port)
 	skopeoAs := func(user string, args ...string) (string, error) {
-		proxyURL := strings.Replace(rp.URL, "http://", "http://"+user+":"+user+"-pw@", 1)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, skopeo, append([]string{"--policy", policy}, args...)...)
-		cmd.Env = clientEnv(t, proxyURL, strings.TrimSpace(bundle.String()))
+		cmd.Env = clientEnv(t, rp.as(user), bundle)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
@@ -114,28 +101,16 @@ func TestSharedProxySessions(t *testing.T) {
 	// One HAR per client, holding only its exchanges.
 	for user, wantCode := range map[string]int{"alice": 0, "bob": exitFound} {
 		path := filepath.Join(harDir, user+".har")
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("--har-dir: %v", err)
+		users := harProxyUsers(t, path)
+		if len(users) == 0 {
+			t.Fatalf("%s: no entries", path)
 		}
-		var doc struct {
-			Log struct {
-				Entries []struct {
-					Ext struct {
-						ProxyUser string `json:"proxyUser"`
-					} `json:"_regtrace"`
-				} `json:"entries"`
-			} `json:"log"`
-		}
-		if err := json.Unmarshal(b, &doc); err != nil || len(doc.Log.Entries) == 0 {
-			t.Fatalf("%s: %v, %d entries", path, err, len(doc.Log.Entries))
-		}
-		for _, e := range doc.Log.Entries {
-			if e.Ext.ProxyUser != user {
-				t.Errorf("%s holds an exchange of %q", path, e.Ext.ProxyUser)
+		for _, u := range users {
+			if u != user {
+				t.Errorf("%s holds an exchange of %q", path, u)
 			}
 		}
-		if bytes.Contains(b, []byte(user+"-pw")) {
+		if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(proxyPassword(user))) {
 			t.Errorf("%s holds the proxy password", path)
 		}
 		if code, r := explainJSON(path); code != wantCode {
