@@ -148,12 +148,25 @@ func ruleDocs() []RuleDoc {
 				"the storage's access logs, or repeating the request with curl without Authorization, would tell.",
 		},
 		{
+			ID:       RuleProxyAuthRefused,
+			Title:    "regtrace's shared proxy refused the client (407): it sent no proxy credentials, or wrong ones",
+			Catalog:  0,
+			Verdicts: []Verdict{VerdictTransport},
+			Signature: "The operation failed and stopped at a request or CONNECT that regtrace itself answered 407 Proxy Authentication Required (regtrace proxy --proxy-auth): " +
+				"no Proxy-Authorization, or one the htpasswd file does not accept. Nothing reached the registry.",
+			ClientsSay: `skopeo: "invalid status code from registry 407 (Proxy Authentication Required)"; Go clients: "proxyconnect tcp: … Proxy Authentication Required"; ` +
+				`curl: "CONNECT tunnel failed, response 407"`,
+			Fix: "Put a user and password from the proxy's --proxy-auth file in the client's proxy URL, before the host as in any URL (HTTPS_PROXY; " +
+				"for dockerd and containerd, in the daemon's environment, e.g. a systemd drop-in), then run it again.",
+			CannotProve: "",
+		},
+		{
 			ID:       RuleRegistryUnreachable,
 			Title:    "The registry host could not be reached at all",
 			Catalog:  0,
 			Verdicts: []Verdict{VerdictTransport},
 			Signature: "The operation failed, and stopped at a CONNECT tunnel to the registry that the proxy could not open, or at a ping or registry request that failed before any answer, " +
-				"with a network error (DNS, connection refused, timeout, or the proxy's refusal of the CONNECT). " +
+				"with a network error (DNS, connection refused, timeout, or the proxy's refusal of the CONNECT; its 407 is proxy-auth-refused). " +
 				"TLS and certificate errors (proxy-or-mitm-interference), the client hanging up and regtrace's own upstream-proxy errors are left out, " +
 				"as are runs a later run recovered and runs after which the client went on to another registry.",
 			ClientsSay: "",

@@ -18,6 +18,7 @@ const (
 	RuleLaterRunSucceeded   Rule = "later-run-succeeded"
 	RuleMountRefused        Rule = "cross-repo-mount-refused-then-uploaded"
 	RuleRegistryUnreachable Rule = "registry-unreachable"
+	RuleProxyAuthRefused    Rule = "proxy-auth-refused"
 	RuleMirrorFellBack      Rule = "mirror-fell-back-to-upstream"
 	RuleMirrorServesRefused Rule = "mirror-serves-what-upstream-refuses"
 )
@@ -29,6 +30,7 @@ func outcomeRules() []rule {
 	return []rule{
 		// Catalog §3 step 1: a transport failure makes every later
 		// inference moot.
+		{id: RuleProxyAuthRefused, group: 12, explains: true, op: outcomeProxyAuthRefused},
 		{id: RuleRegistryUnreachable, group: 13, explains: true, op: outcomeRegistryUnreachable},
 		{id: RuleLaterRunSucceeded, group: 80, explains: false, op: outcomeRecovered},
 		{id: RuleMountRefused, group: 81, explains: false, op: outcomeMountRefused},
@@ -37,6 +39,29 @@ func outcomeRules() []rule {
 		// Last of all: it reads which operations the others explained.
 		{id: RuleUnexplainedFailure, group: 99, explains: true, global: outcomeUnexplained},
 	}
+}
+
+// outcomeProxyAuthRefused: the operation stopped at regtrace's own 407: the
+// client did not authenticate to a shared proxy (--proxy-auth), so no
+// request reached the registry. Certain, not a guess: regtrace answered.
+func outcomeProxyAuthRefused(in *Input, op *Operation) []Finding {
+	o := op.Outcome()
+	if o.Reached || o.RecoveredBy != nil || o.Stop == nil {
+		return nil
+	}
+	x := o.Stop
+	kind, msg := tunnelErr(x)
+	if kind != flow.ErrProxyAuth {
+		return nil
+	}
+	return []Finding{tokWithRepo(Finding{
+		Verdict:  VerdictTransport,
+		Evidence: ids(x),
+		Why: fmt.Sprintf("%s: regtrace's shared proxy answered 407 on the way to %s: %s. The request never reached the registry.",
+			x.Flow.ID, x.Host, msg),
+		Fix: "Put a user and password from the proxy's --proxy-auth file in the client's proxy URL, before the host as in any URL " +
+			"(HTTPS_PROXY; for dockerd and containerd, in the daemon's environment, e.g. a systemd drop-in), then run it again.",
+	}, x)}
 }
 
 // outcomeRegistryUnreachable: the operation stopped because the registry
@@ -59,14 +84,7 @@ func outcomeRegistryUnreachable(in *Input, op *Operation) []Finding {
 		return nil // no network error named (a log's failure it could not place): not "could not reach"
 	}
 	if kind == flow.ErrProxyAuth {
-		return []Finding{tokWithRepo(Finding{
-			Verdict:  VerdictTransport,
-			Evidence: ids(x),
-			Why: fmt.Sprintf("%s: regtrace's shared proxy answered 407 on the way to %s: %s. The request never reached the registry.",
-				x.Flow.ID, x.Host, msg),
-			Fix: "Put a user and password from the proxy's --proxy-auth file in the client's proxy URL, before the host as in any URL " +
-				"(HTTPS_PROXY; for dockerd and containerd, in the daemon's environment, e.g. a systemd drop-in), then run it again.",
-		}, x)}
+		return nil // proxy-auth-refused
 	}
 	why := fmt.Sprintf("%s could not reach the registry %s: %s (%s). Nothing the registry would have said about authentication or the image was ever seen.",
 		x.Flow.ID, x.Host, kind, msg)

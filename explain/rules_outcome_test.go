@@ -100,6 +100,34 @@ func outcomeTraces() []ruleTrace {
 			primary: RuleRegistryUnreachable,
 		},
 		{
+			name: "a CONNECT regtrace's shared proxy refused (no proxy credentials) is the proxy's refusal, not an unreachable registry",
+			flows: []*flowtest.Builder{
+				flowtest.New("CONNECT", "https://registry.test:443").UA(credSkopeoUA).
+					Err(flow.ErrProxyAuth, "no proxy credentials: the client must send Proxy-Authorization (a user and password in its proxy URL)").Status(407),
+			},
+			want:    []Rule{RuleProxyAuthRefused},
+			primary: RuleProxyAuthRefused,
+		},
+		{
+			name: "plain-HTTP requests refused 407 with wrong proxy credentials, V1 fallback included, are the proxy's refusal",
+			flows: []*flowtest.Builder{
+				flowtest.Get("http://registry.test:5055/v2/").UA(credSkopeoUA).Err(flow.ErrProxyAuth, "the proxy credentials were refused").Status(407),
+				flowtest.Get("http://registry.test:5055/v1/_ping").UA(credSkopeoUA).Err(flow.ErrProxyAuth, "the proxy credentials were refused").Status(407),
+			},
+			want:    []Rule{RuleProxyAuthRefused},
+			primary: RuleProxyAuthRefused,
+		},
+		{
+			name: "a 407 followed by a run with the right proxy credentials that pulls is no failure",
+			flows: []*flowtest.Builder{
+				flowtest.New("CONNECT", "https://registry.test:443").UA(credSkopeoUA).Err(flow.ErrProxyAuth, "no proxy credentials").Status(407),
+				flowtest.Get("https://registry.test/v2/").UA(credSkopeoUA).Status(200).JSON(`{}`),
+				flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").UA(credSkopeoUA).Status(200).
+					RespHeader("Content-Type", "application/vnd.oci.image.manifest.v1+json").JSON(`{"schemaVersion":2,"layers":[]}`),
+			},
+			want: nil, // one operation that reached its goal
+		},
+		{
 			name: "a registry that times out mid-pull after the manifest is unreachable, not a success",
 			flows: []*flowtest.Builder{
 				flowtest.Get(base + "/manifests/1.0").UA(outCtrdUA).Status(200).JSON(manifest),

@@ -126,4 +126,10 @@ func TestRefusalFloodSummary(t *testing.T) {
 	if n := strings.Count(rp.Stdout.String(), " 407 "); n != 10 {
 		t.Errorf("%d refusals in the live trace, want 10:\n%s", n, rp.Stdout)
 	}
+	// The HAR's answer is the proxy's refusal, not an unreachable registry.
+	var out, errb strings.Builder
+	if code := run(context.Background(), []string{"regtrace", "explain", harPath}, &out, &errb); code != exitFound ||
+		!strings.Contains(out.String(), "[proxy-auth-refused]") {
+		t.Errorf("explain of the HAR: exit %d\n%s%s", code, out.String(), errb.String())
+	}
 }
