@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 APT_PACKAGES := docker-registry skopeo nginx-light curl podman docker.io containerd uidmap mitmproxy chromium
 APT_BINS     := docker-registry skopeo nginx       curl podman dockerd   containerd newuidmap mitmdump chromium
 # npm packages for the interop tests, installed into .tools/node_modules.
-NPM_PACKAGES := har-validator@5.1.5 chrome-har@1.3.1
+NPM_PACKAGES := har-validator@5.1.5 chrome-har@1.3.1 @mermaid-js/mermaid-cli@11.17.0
 # Go clients, pinned, installed into .tools/bin.
 GO_TOOLS := oras.land/oras/cmd/oras@v1.3.6 \
 	github.com/google/go-containerregistry/cmd/crane@v0.22.1 \
@@ -47,7 +47,7 @@ npm-deps:
 	if [ -n "$$missing" ]; then \
 		command -v npm >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }; \
 		echo "installing $(NPM_PACKAGES) into .tools"; \
-		npm install --silent --no-audit --no-fund --prefix .tools $(NPM_PACKAGES) || exit 1; \
+		PUPPETEER_SKIP_DOWNLOAD=1 npm install --silent --no-audit --no-fund --prefix .tools $(NPM_PACKAGES) || exit 1; \
 	fi
 
 go-tools:

@@ -234,6 +234,7 @@ func Markdown(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 			fmt.Fprintf(&b, "%s\n\n", mdEscape(foldedLine(sh.folded)))
 		}
 	}
+	diagrams(&b, rep)
 	if !opts.NoRedact {
 		b.WriteString("---\nSecrets (passwords, tokens, cookies, signed URL parameters) were redacted by regtrace.\n")
 	}
