@@ -28,14 +28,15 @@ what the trace cannot prove — the same answer the live proxy gives.
 
 Examples:
    regtrace explain trace.har
-   regtrace explain --format markdown trace.har > report.md     # for a support ticket
+   regtrace explain --format markdown trace.har > report.md     # for a support ticket (with a diagram)
+   regtrace explain --format html trace.har > report.html       # one self-contained page to attach
    regtrace explain --flow 3 trace.har                          # one exchange in full, decoded
    regtrace explain --rules                                     # every rule: what it means, the fix
 
 Exit status: 0 when every operation reached its goal (or a later run of the same client did),
 3 when one did not (explained or not), 1 when the file cannot be read, 2 for a usage mistake.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, markdown or json"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, markdown, html or json"},
 			&cli.IntFlag{Name: "flow", Usage: "show one exchange (by flow number) in full, decoded"},
 			&cli.BoolFlag{Name: "no-color", EnvVars: []string{"REGTRACE_NO_COLOR"}, Usage: "no colors"},
 			&cli.BoolFlag{Name: "no-redact", Usage: "print secrets found in the file as they are"},
@@ -47,10 +48,13 @@ Exit status: 0 when every operation reached its goal (or a later run of the same
 
 func runExplain(c *cli.Context) error {
 	format := c.String("format")
-	if format != "text" && format != "markdown" && format != "json" {
-		return usagef("--format %q: want text, markdown or json", format)
+	if format != "text" && format != "markdown" && format != "json" && format != "html" {
+		return usagef("--format %q: want text, markdown, html or json", format)
 	}
 	if c.Bool("rules") {
+		if format == "html" {
+			return usagef("explain --rules: --format text, markdown or json")
+		}
 		if c.NArg() != 0 {
 			return usagef("explain --rules takes no file")
 		}
@@ -91,6 +95,8 @@ func runExplain(c *cli.Context) error {
 		err = render.Markdown(c.App.Writer, rep, opts)
 	case "json":
 		err = render.JSON(c.App.Writer, rep, opts)
+	case "html":
+		err = render.HTML(c.App.Writer, rep, opts)
 	default:
 		if in.Sanitized {
 			fmt.Fprintln(c.App.ErrWriter, "regtrace: note: this HAR was exported without credentials (a browser's sanitized export): whether credentials were sent cannot be proven from it")

@@ -19,6 +19,61 @@ const maxArrows = 40
 // maxDiagrams bounds the failed operations a report draws.
 const maxDiagrams = 5
 
+// step is one line of a sequence diagram: an arrow from the client to a
+// participant (to, an alias of parts), or a note over it.
+type step struct {
+	to   string
+	text string
+	x    *decode.Exchange // the first exchange of the arrow; nil for a note
+	stop bool             // the operation stopped here
+	note bool
+}
+
+// sequence lays an operation out as diagram steps: one arrow per exchange,
+// repeated blob requests folded with a count, at most maxArrows arrows and
+// a note for the rest, the stop followed by a note naming why.
+func sequence(op *explain.Operation, why string) (parts, []step) {
+	ps := participants(op)
+	o := op.Outcome()
+	var stop *decode.Exchange
+	if !o.Reached && o.RecoveredBy == nil {
+		stop = o.Stop
+	}
+	var steps []step
+	arrows := 0
+	xs := op.Exchanges
+	for i := 0; i < len(xs); {
+		if arrows >= maxArrows {
+			steps = append(steps, step{to: ps.of[xs[i].Host], note: true, text: fmt.Sprintf("%d more exchanges (the JSON report lists each)", len(xs)-i)})
+			break
+		}
+		// Fold a repeated run of blob requests (one request, or a request
+		// and its redirect target): a pull of many layers is its first
+		// arrows with a count.
+		period, times := repeats(xs[i:], stop)
+		for _, x := range xs[i : i+period] {
+			arrows++
+			text := exchangeText(x)
+			if times > 1 {
+				text = fmt.Sprintf("%s (×%d)", text, times)
+			}
+			steps = append(steps, step{to: ps.of[x.Host], text: text, x: x, stop: x == stop})
+			if x == stop {
+				note := "stopped here"
+				if why != "" {
+					note += ": " + why
+				}
+				steps = append(steps, step{to: ps.of[x.Host], note: true, stop: true, text: note})
+			}
+		}
+		i += period * times
+	}
+	return ps, steps
+}
+
+// clientAlias is the client's participant in every diagram.
+const clientAlias = "C"
+
 // Mermaid draws an operation as a Mermaid sequenceDiagram (GitHub, GitLab
 // and many ticket systems render it in place): the client, each registry,
 // token realm and redirect host as participants, one arrow per exchange
@@ -28,49 +83,20 @@ const maxDiagrams = 5
 func Mermaid(op *explain.Operation, why string) string {
 	var b strings.Builder
 	b.WriteString("sequenceDiagram\n")
-	parts := participants(op)
-	client := "C"
-	fmt.Fprintf(&b, "    participant %s as %s\n", client, mmText(clientLabel(op.Client)))
-	for _, p := range parts.order {
-		fmt.Fprintf(&b, "    participant %s as %s\n", p, mmText(parts.label[p]))
+	ps, steps := sequence(op, why)
+	fmt.Fprintf(&b, "    participant %s as %s\n", clientAlias, mmText(clientLabel(op.Client)))
+	for _, p := range ps.order {
+		fmt.Fprintf(&b, "    participant %s as %s\n", p, mmText(ps.label[p]))
 	}
-	o := op.Outcome()
-	var stop *decode.Exchange
-	if !o.Reached && o.RecoveredBy == nil {
-		stop = o.Stop
-	}
-	arrows := 0
-	xs := op.Exchanges
-	for i := 0; i < len(xs); {
-		if arrows >= maxArrows {
-			fmt.Fprintf(&b, "    Note over %s,%s: %d more exchanges (the JSON report lists each)\n", client, parts.of[xs[i].Host], len(xs)-i)
-			break
+	for _, st := range steps {
+		switch {
+		case st.note:
+			fmt.Fprintf(&b, "    Note over %s,%s: %s\n", clientAlias, st.to, mmText(st.text))
+		case st.stop:
+			fmt.Fprintf(&b, "    %s-x%s: %s\n", clientAlias, st.to, mmText(st.text))
+		default:
+			fmt.Fprintf(&b, "    %s->>%s: %s\n", clientAlias, st.to, mmText(st.text))
 		}
-		// Fold a repeated run of blob requests (one request, or a request
-		// and its redirect target): a pull of many layers is its first
-		// arrows with a count.
-		period, times := repeats(xs[i:], stop)
-		for _, x := range xs[i : i+period] {
-			arrows++
-			to := parts.of[x.Host]
-			arrow := "->>"
-			if x == stop {
-				arrow = "-x"
-			}
-			text := exchangeText(x)
-			if times > 1 {
-				text = fmt.Sprintf("%s (×%d)", text, times)
-			}
-			fmt.Fprintf(&b, "    %s%s%s: %s\n", client, arrow, to, mmText(text))
-			if x == stop {
-				note := "stopped here"
-				if why != "" {
-					note += ": " + why
-				}
-				fmt.Fprintf(&b, "    Note over %s,%s: %s\n", client, to, mmText(note))
-			}
-		}
-		i += period * times
 	}
 	return b.String()
 }
@@ -238,34 +264,49 @@ func mmText(s string) string {
 // Mermaid block, the step it stopped at marked with the rule that explains
 // it.
 func diagrams(b *strings.Builder, rep *explain.Report) {
+	ops := failedOps(rep)
+	if len(ops) == 0 {
+		return
+	}
+	b.WriteString("## " + stepByStep(len(ops)) + "\n\n")
+	for i, op := range ops {
+		if i == maxDiagrams {
+			fmt.Fprintf(b, "%d more failed operations are not drawn; the JSON report lists them.\n\n", len(ops)-i)
+			break
+		}
+		fmt.Fprintf(b, "### %s\n\n```mermaid\n%s```\n\n", mdEscape(opLabel(op)), Mermaid(op, ruleFor(rep, op)))
+	}
+}
+
+// failedOps are the operations of rep that did not reach their goal (and
+// that no later run recovered).
+func failedOps(rep *explain.Report) []*explain.Operation {
 	var failed []*explain.Operation
 	for _, op := range rep.Operations {
 		if o := op.Outcome(); !o.Reached && o.RecoveredBy == nil && len(op.Exchanges) > 0 {
 			failed = append(failed, op)
 		}
 	}
-	if len(failed) == 0 {
-		return
+	return failed
+}
+
+func stepByStep(n int) string {
+	if n == 1 {
+		return "The failed operation, step by step"
 	}
-	if len(failed) == 1 {
-		b.WriteString("## The failed operation, step by step\n\n")
-	} else {
-		b.WriteString("## The failed operations, step by step\n\n")
+	return "The failed operations, step by step"
+}
+
+// opLabel names an operation: its client, registry, repositories, peer.
+func opLabel(op *explain.Operation) string {
+	label := clientLabel(op.Client) + " → " + op.Registry
+	if len(op.Repos) > 0 {
+		label += " repository " + strings.Join(op.Repos, ", ")
 	}
-	for i, op := range failed {
-		if i == maxDiagrams {
-			fmt.Fprintf(b, "%d more failed operations are not drawn; the JSON report lists them.\n\n", len(failed)-i)
-			break
-		}
-		label := clientLabel(op.Client) + " → " + op.Registry
-		if len(op.Repos) > 0 {
-			label += " repository " + strings.Join(op.Repos, ", ")
-		}
-		if op.Peer != "" {
-			label = "[" + op.Peer + "] " + label
-		}
-		fmt.Fprintf(b, "### %s\n\n```mermaid\n%s```\n\n", mdEscape(label), Mermaid(op, ruleFor(rep, op)))
+	if op.Peer != "" {
+		label = "[" + op.Peer + "] " + label
 	}
+	return label
 }
 
 // ruleFor is the rule that explains where op stopped: the primary finding
