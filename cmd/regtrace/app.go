@@ -53,6 +53,7 @@ Quick start:
 			explainCommand(),
 			redactCommand(),
 			probeCommand(),
+			diffCommand(),
 		},
 	}
 	app.Action = func(c *cli.Context) error {

@@ -26,13 +26,16 @@ var allowed = map[string]struct{ ours, third []string }{
 	"decode/logs":          {ours: []string{"decode/flow", "decode/redact"}},
 	"decode":               {ours: []string{"decode/flow"}, third: []string{"github.com/golang-jwt/jwt/v5"}},
 	"explain":              {ours: []string{"decode", "decode/flow"}},
-	"explain/render":       {ours: []string{"explain", "decode", "decode/flow", "decode/redact"}, third: []string{"github.com/fatih/color"}},
-	"explain/render/otlp":  {ours: []string{"explain", "decode", "decode/flow", "decode/redact"}, third: []string{"go.opentelemetry.io/otel"}},
-	"certs":                {},
-	"proxy":                {ours: []string{"decode/flow", "decode/redact"}, third: []string{"github.com/elazarl/goproxy"}},
-	"proxy/probe":          {ours: []string{"proxy", "decode", "decode/flow", "decode/redact"}},
-	"cmd/regtrace":         {ours: []string{"*"}, third: []string{"github.com/urfave/cli/v2", "golang.org/x/crypto/bcrypt", "go.opentelemetry.io/otel"}},
-	"cmd/regtrace-bench":   {ours: []string{"*"}, third: []string{"golang.org/x/crypto/bcrypt"}},
+	"explain/diff":         {ours: []string{"explain", "decode", "decode/flow"}},
+	// render draws every report, diff's too: one place for the page shell,
+	// escaping, colours and the JSON finding shape.
+	"explain/render":      {ours: []string{"explain", "explain/diff", "decode", "decode/flow", "decode/redact"}, third: []string{"github.com/fatih/color"}},
+	"explain/render/otlp": {ours: []string{"explain", "decode", "decode/flow", "decode/redact"}, third: []string{"go.opentelemetry.io/otel"}},
+	"certs":               {},
+	"proxy":               {ours: []string{"decode/flow", "decode/redact"}, third: []string{"github.com/elazarl/goproxy"}},
+	"proxy/probe":         {ours: []string{"proxy", "decode", "decode/flow", "decode/redact"}},
+	"cmd/regtrace":        {ours: []string{"*"}, third: []string{"github.com/urfave/cli/v2", "golang.org/x/crypto/bcrypt", "go.opentelemetry.io/otel"}},
+	"cmd/regtrace-bench":  {ours: []string{"*"}, third: []string{"golang.org/x/crypto/bcrypt"}},
 }
 
 func TestImportTable(t *testing.T) {

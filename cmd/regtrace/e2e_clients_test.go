@@ -553,6 +553,23 @@ func clientScenarios() []scenario {
 				})
 			},
 		},
+		// The same pull with a token already expired when issued: the
+		// token server's clock lags 10 minutes (the "after" side of a
+		// before/after-expiry pair for regtrace diff).
+		{name: "token server clock 10 minutes behind", only: "skopeo",
+			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
+				w.tokens.SetBehind(10 * time.Minute)
+				defer w.tokens.SetBehind(0)
+				return c.pull(t, w, w.reg+"/team/app:1.0", alice)
+			},
+			ok: always(false), rule: ruleIs(explain.RuleTokenExpired),
+			errRE: regexp.MustCompile(`(?i)unauthori[sz]ed|authentication required|401`),
+			check: func(t *testing.T, w *clientWorld, _ string, xs []*decode.Exchange) {
+				wantExchange(t, xs, "a manifest refused with invalid_token", func(x *decode.Exchange) bool {
+					return isManifest(x) && status(x) == 401 && x.Token != nil
+				})
+			},
+		},
 		{name: "wrong password",
 			do: func(t *testing.T, c *client, w *clientWorld) (string, error) {
 				return c.pull(t, w, w.reg+"/team/app:1.0", aliceWrong)
@@ -744,6 +761,7 @@ func TestClients(t *testing.T) {
 	scenarios := clientScenarios()
 	table := map[string]map[string]string{}
 	logTable := map[string]map[string]string{}
+	runs := clientRuns{} // for regtrace diff, after every client ran
 	for _, c := range suiteClients() {
 		table[c.name] = map[string]string{}
 		logTable[c.name] = map[string]string{}
@@ -773,6 +791,7 @@ func TestClients(t *testing.T) {
 						cell += ": " + string(got)
 					}
 					table[c.name][sc.name] = cell
+					runs.add(c.name, sc.name, clientRun{xs: xs, log: out, logs: c.logs, failed: err != nil})
 					if wantOK := sc.ok(c.name); (err == nil) != wantOK {
 						t.Errorf("%s: exit error %v, want success=%v\n%s", c.name, err, wantOK, out)
 					}
@@ -857,6 +876,7 @@ func TestClients(t *testing.T) {
 	if p := os.Getenv("REGTRACE_CLIENT_TABLE"); p != "" {
 		os.WriteFile(p, []byte(b.String()), 0o644)
 	}
+	t.Run("diff", func(t *testing.T) { checkDiffPairs(t, runs) })
 }
 
 // writeHAR writes the flows of xs as a redacted HAR.

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -45,7 +46,15 @@ type tokenServer struct {
 	mu       sync.Mutex
 	refresh  map[string]string // refresh token -> user
 	Requests []string          // "GET scope=… user=…" for assertions
+	// behind is how far the server's clock lags (ns): its tokens are
+	// issued, and expire, that much early.
+	behind atomic.Int64
 }
+
+// SetBehind sets how far the token server's clock lags behind.
+func (ts *tokenServer) SetBehind(d time.Duration) { ts.behind.Store(int64(d)) }
+
+func (ts *tokenServer) now() time.Time { return time.Now().Add(-time.Duration(ts.behind.Load())) }
 
 func newTokenServer(t *testing.T, dir string) *tokenServer {
 	t.Helper()
@@ -115,7 +124,7 @@ func (ts *tokenServer) grant(user string, scopes []string) []map[string]any {
 func (ts *tokenServer) sign(user string, access []map[string]any) (string, error) {
 	b64 := base64.RawURLEncoding.EncodeToString
 	header, _ := json.Marshal(map[string]any{"typ": "JWT", "alg": "RS256", "x5c": []string{base64.StdEncoding.EncodeToString(ts.certDER)}})
-	now := time.Now()
+	now := ts.now()
 	jti := make([]byte, 8)
 	rand.Read(jti)
 	claims, _ := json.Marshal(map[string]any{
@@ -203,7 +212,7 @@ func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(500, "UNKNOWN", err.Error())
 		return
 	}
-	resp := map[string]any{"expires_in": 300, "issued_at": time.Now().UTC().Format(time.RFC3339)}
+	resp := map[string]any{"expires_in": 300, "issued_at": ts.now().UTC().Format(time.RFC3339)}
 	switch {
 	case r.Method == http.MethodPost:
 		resp["access_token"] = tok // OAuth2 responses use access_token

@@ -318,6 +318,24 @@ type jsonOperation struct {
 	Probes      []flow.ID `json:"probes,omitempty"`
 }
 
+// findingJSON is a finding in the JSON report's shape, its texts passed
+// through scrub.
+func findingJSON(f explain.Finding, scrub func(string) string) jsonFinding {
+	jf := jsonFinding{
+		Rule: string(f.Rule), Verdict: string(f.Verdict), Primary: f.Primary,
+		Peer: f.Peer, Client: f.Client, Registry: f.Registry, Repo: f.Repo, Evidence: f.Evidence,
+		Why: scrub(f.Why), Fix: scrub(f.Fix), CannotProve: scrub(f.CannotProve),
+		Suspected: f.Suspected,
+	}
+	for _, r := range f.Candidates {
+		jf.Candidates = append(jf.Candidates, string(r))
+	}
+	if jf.Evidence == nil {
+		jf.Evidence = []flow.ID{}
+	}
+	return jf
+}
+
 // JSON writes the report as JSON with stable field names.
 func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	out := jsonReport{Version: 1, Failed: rep.Failed(), Findings: make([]jsonFinding, 0, len(rep.Findings)), Operations: make([]jsonOperation, 0, len(rep.Operations))}
@@ -339,18 +357,7 @@ func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 		return r
 	}
 	for _, f := range rep.Findings {
-		jf := jsonFinding{
-			Rule: string(f.Rule), Verdict: string(f.Verdict), Primary: f.Primary,
-			Peer: f.Peer, Client: f.Client, Registry: f.Registry, Repo: f.Repo, Evidence: f.Evidence,
-			Why: scrubOnce(f.Why), Fix: scrubOnce(f.Fix), CannotProve: scrubOnce(f.CannotProve),
-			Suspected: f.Suspected,
-		}
-		for _, r := range f.Candidates {
-			jf.Candidates = append(jf.Candidates, string(r))
-		}
-		if jf.Evidence == nil {
-			jf.Evidence = []flow.ID{}
-		}
+		jf := findingJSON(f, scrubOnce)
 		out.Findings = append(out.Findings, jf)
 		if f.Primary {
 			p := jf
