@@ -64,6 +64,12 @@ func suspect(in *Input, op *Operation) suspicion {
 		add(RuleAccessEmptyAuthed, basic != yes && bearer != no && creds != no)
 		add(RuleCredentialsRejectedAtToken, bearer != yes && creds != no)
 		add(RulePerRepoChallengeIgnored, bearer != yes && basic != yes && creds != yes && !pingRefused(op))
+		// A token issued for credentials and then refused without a
+		// challenge the log shows: the registry may have refused the token
+		// itself (error="invalid_token"), which logs word the same way.
+		unseen := len(x.Challenges) == 0 && tokChallengeError(x) == ""
+		add(RuleTokenExpired, unseen && bearer == yes && creds == yes)
+		add(RuleTokenRejectedAudIssKey, unseen && bearer == yes && creds == yes)
 		s.lack = "the challenges, whether the request carried credentials or a token, and what the token granted"
 	case st == StageRegistry && status(x) == http.StatusForbidden:
 		add(RuleDeniedAuthenticated, creds != no)

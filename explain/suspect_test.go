@@ -63,6 +63,21 @@ func suspectTraces() []ruleTrace {
 				flowtest.Get(manifest).UA(outCtrdUA).Status(401).Inferred(),
 			},
 			want: []Rule{RuleUnexplainedFailure}, primary: RuleUnexplainedFailure,
+			// or a token the registry refused itself: the log shows no
+			// challenge on the second 401 (skopeo's "unauthorized:
+			// authentication required" for an expired token).
+			candidates: []Rule{RuleInsufficientScope, RuleAccessEmptyAuthed, RuleTokenExpired, RuleTokenRejectedAudIssKey},
+		},
+		{
+			name:   "a log that shows the second 401's insufficient_scope challenge leaves the token's validity out",
+			source: ctrdLog,
+			flows: []*flowtest.Builder{
+				flowtest.Head(manifest).UA(outCtrdUA).Status(401).Inferred().Challenge(bearer),
+				flowtest.Get(realm).UA(outCtrdUA).Basic("alice", "pw").Status(200).Inferred(),
+				flowtest.Get(manifest).UA(outCtrdUA).Status(401).Inferred().
+					Challenge(`Bearer realm="https://auth.test/token",service="registry.test",scope="repository:shop/cart:pull",error="insufficient_scope"`),
+			},
+			want: []Rule{RuleUnexplainedFailure}, primary: RuleUnexplainedFailure,
 			candidates: []Rule{RuleInsufficientScope, RuleAccessEmptyAuthed},
 		},
 		{

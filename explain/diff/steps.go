@@ -202,7 +202,10 @@ func (c *comparer) missing(key string, xa, xb *step, p opPair) (d Divergence, ma
 		return d, true, true
 	case s.stage == stageToken:
 		d.What = "token"
-		d.Text = fmt.Sprintf("%s asked the token server (%s, %s); %s never did", side, tokenAsk(s), answer(x), other)
+		d.Text = fmt.Sprintf("%s asked the token server (%s) and was answered %s; %s never did", side, tokenAsk(s), answer(x), other)
+		if lacking.Failed() {
+			d.Text = fmt.Sprintf("%s never asked the token server; %s asked it (%s) and was answered %s", other, side, tokenAsk(s), answer(x))
+		}
 		return d, true, true
 	case s.stage == stageConnect:
 		d.What = "transport"
@@ -416,6 +419,16 @@ func tokenCreds(x *decode.Exchange, hide bool) (string, bool) {
 	if x.Kind == decode.KindTunnel {
 		return "", false
 	}
+	if strings.EqualFold(x.Auth.Scheme, "basic") && !x.Auth.Empty && x.Auth.User == "" {
+		// docker and containers/image name the user in account=; a log
+		// that shows Basic went out may not show whose.
+		if tr := x.TokenRequest; tr != nil && tr.Account != "" {
+			return "Basic for user " + tr.Account, true
+		}
+		if x.Flow.Origin != "" {
+			return "", false
+		}
+	}
 	return authWords(x, hide)
 }
 
@@ -464,7 +477,7 @@ func (c *comparer) compareToken(a, b *step) []Divergence {
 	case va.scopesKnwn && vb.scopesKnwn && va.scopes != vb.scopes:
 		d.What = "scopes"
 		d.Text = c.say(a, b, "asked the realm for "+quote(va.scopes)+" and "+got(va), "asked the realm for "+quote(vb.scopes)+" and "+got(vb))
-	case va.ok != vb.ok || !va.ok && va.status != vb.status:
+	case va.ok != vb.ok || !va.ok && !sameAnswer(a.last(), b.last()):
 		d.What = "status"
 		d.Text = c.say(a, b, "'s token request ("+tokenAsk(a)+") was answered "+va.status, "'s token request ("+tokenAsk(b)+") was answered "+vb.status)
 	case grantsDiffer:
@@ -580,7 +593,7 @@ func (c *comparer) compareRequest(a, b *step) []Divergence {
 	d := Divergence{Step: a.key, A: a.ids(), B: b.ids()}
 	// The same answer, or an answer a log only implies against one that
 	// went on too: nothing to say about how it was asked.
-	sameAnswer := va.answer == vb.answer || va.class == 2 && vb.class == 2
+	same := va.class == 2 && vb.class == 2 || sameAnswer(xa, xb)
 	showCreds := va.credsKnown && vb.credsKnown && va.creds != vb.creds || va.expiry != vb.expiry
 	phrase := func(x *decode.Exchange, v reqView) string {
 		w := "'s " + exchangeWords(x)
@@ -596,7 +609,7 @@ func (c *comparer) compareRequest(a, b *step) []Divergence {
 	switch {
 	case va.transport != vb.transport && (va.transport != "" || vb.transport != ""):
 		d.What = "transport"
-	case sameAnswer:
+	case same:
 		return nil
 	case va.expiryKnwn && vb.expiryKnwn && va.expiry != vb.expiry:
 		d.What = "expiry"
@@ -689,6 +702,26 @@ func status(x *decode.Exchange) int {
 		return 0
 	}
 	return x.Flow.Response.Status
+}
+
+// sameAnswer: the same status and, where both show one, the same error
+// code (a log often shows the status without the body).
+func sameAnswer(a, b *decode.Exchange) bool {
+	if status(a) != status(b) || (a.Flow.Err == nil) != (b.Flow.Err == nil) {
+		return false
+	}
+	if a.Flow.Err != nil && a.Flow.Err.Kind != b.Flow.Err.Kind {
+		return false
+	}
+	ca, cb := firstCode(a), firstCode(b)
+	return ca == "" || cb == "" || ca == cb
+}
+
+func firstCode(x *decode.Exchange) string {
+	if len(x.Errors.Errors) > 0 {
+		return x.Errors.Errors[0].Code
+	}
+	return ""
 }
 
 // inferredOK: a log showed the client going on past this request.
