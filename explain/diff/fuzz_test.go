@@ -32,23 +32,23 @@ func palette(i byte) *flowtest.Builder {
 	case 6:
 		return denied(flowtest.Get(reg+"/v2/team/app/manifests/1.0").UA(docker).Bearer(empty), realm, service, "repository:team/app:pull")
 	case 7:
-		return flowtest.Get(reg+"/v2/team/app/manifests/2.0").UA(docker).Bearer(good).Status(404).JSON(`{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`)
+		return flowtest.Get(reg + "/v2/team/app/manifests/2.0").UA(docker).Bearer(good).Status(404).JSON(`{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`)
 	case 8:
-		return flowtest.Get(reg+"/v2/team/app/blobs/"+cfgDigest).UA(docker).Bearer(good).Status(200).Blob(2)
+		return flowtest.Get(reg + "/v2/team/app/blobs/" + cfgDigest).UA(docker).Bearer(good).Status(200).Blob(2)
 	case 9:
-		return flowtest.Get(reg+"/v2/team/app/blobs/"+cfgDigest).UA(docker).Bearer(good).Status(307).Location("https://s3.test/b?X-Amz-Signature=x")
+		return flowtest.Get(reg + "/v2/team/app/blobs/" + cfgDigest).UA(docker).Bearer(good).Status(307).Location("https://s3.test/b?X-Amz-Signature=x")
 	case 10:
 		return flowtest.Get("https://s3.test/b?X-Amz-Signature=x").UA(docker).Status(403).RespBody("application/xml", "<Error><Code>AccessDenied</Code></Error>")
 	case 11:
-		return flowtest.Get(reg+"/v1/repositories/team/app/images").UA(docker).Status(404)
+		return flowtest.Get(reg + "/v1/repositories/team/app/images").UA(docker).Status(404)
 	case 12:
 		return flowtest.New("CONNECT", "https://registry.test:443").UA(docker).Err(flow.ErrRefused, "connection refused")
 	case 13:
-		return flowtest.Get(reg+"/v2/other/manifests/1.0").UA(docker).Status(401).Challenge(ch)
+		return flowtest.Get(reg + "/v2/other/manifests/1.0").UA(docker).Status(401).Challenge(ch)
 	case 14:
-		return flowtest.Head(reg+"/v2/team/app/manifests/1.0").UA(crane).Bearer(good).Status(200).After(10 * time.Minute)
+		return flowtest.Head(reg + "/v2/team/app/manifests/1.0").UA(crane).Bearer(good).Status(200).After(10 * time.Minute)
 	}
-	return flowtest.Get(reg+"/v2/team/app/tags/list").UA(crane).Inferred()
+	return flowtest.Get(reg + "/v2/team/app/tags/list").UA(crane).Inferred()
 }
 
 func fuzzSide(name string, bs []byte, log bool) Side {
