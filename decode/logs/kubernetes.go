@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/redact"
@@ -408,16 +409,19 @@ func (b *kBuilder) ua() string {
 
 // build reads each image's events: the last Failed message of an image is
 // its failure; a Pulled event after every failure means the pull worked.
+// kStory is what the events say of one image.
+type kStory struct {
+	image    string
+	failed   *kEvent // the last Failed event
+	noInfo   *kEvent // the last event that names no reason
+	failedAt int     // index of the last failure of any kind, -1 for none
+	pulledAt int
+	pulled   *kEvent
+	pulling  *kEvent
+}
+
 func (b *kBuilder) build(evs []kEvent) {
-	type story struct {
-		image    string
-		failed   *kEvent // the last Failed event
-		noInfo   *kEvent // the last event that names no reason
-		failedAt int     // index of the last failure of any kind
-		pulledAt int
-		pulled   *kEvent
-		pulling  *kEvent
-	}
+	type story = kStory
 	var order []string
 	stories := map[string]*story{}
 	last := "" // the image of the last event that named one
@@ -455,6 +459,7 @@ func (b *kBuilder) build(evs []kEvent) {
 			st.pulling = e
 		}
 	}
+	var todo []*story
 	for _, key := range order {
 		st := stories[key]
 		// An image only ever found already present was never pulled: no
@@ -462,39 +467,40 @@ func (b *kBuilder) build(evs []kEvent) {
 		if st.failedAt < 0 && st.pulling == nil && (st.pulled == nil || st.pulled.present) {
 			continue
 		}
-		ref := parseRef(st.image)
-		if st.failed != nil {
-			// The runtime names the reference it normalised.
-			d := kRPC.ReplaceAllString(st.failed.detail, "")
-			if m := kUnpack.FindStringSubmatch(d); m != nil {
-				ref = parseRef(m[1])
-			} else if m := ciSource.FindStringSubmatch(d); m != nil {
-				ref = parseRef(m[1])
+		todo = append(todo, st)
+	}
+	// Each image's pull is built on its own, so a long journal's are built
+	// on every core, each part by a builder of its own, joined in order.
+	parts := inParts(len(todo))
+	subs := make([]*kBuilder, len(parts))
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		subs[i] = &kBuilder{t: &Trace{}, runtime: b.runtime}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, st := range todo[p[0]:p[1]] {
+				subs[i].story(st)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, sb := range subs {
+		for _, f := range sb.flows {
+			f.ID = flow.ID(len(b.flows) + 1)
+			b.flows = append(b.flows, f)
+		}
+		b.t.Errors = append(b.t.Errors, sb.t.Errors...)
+		if b.t.Image == "" {
+			b.t.Image = sb.t.Image
+		}
+		for _, h := range sb.t.CredentialsFor {
+			if !slices.Contains(b.t.CredentialsFor, h) {
+				b.t.CredentialsFor = append(b.t.CredentialsFor, h)
 			}
 		}
-		if st.failedAt >= 0 {
-			if b.t.Image == "" {
-				b.t.Image = ref.String()
-			}
-			if st.failed != nil {
-				b.t.Errors = append(b.t.Errors, redact.Text(fmt.Sprintf("Failed to pull image %q: %s", st.image, st.failed.detail)))
-				b.failure(ref, st.failed.detail, st.failed.line)
-			} else {
-				// Only ErrImagePull or BackOff: the reason is not in the events.
-				b.t.Errors = append(b.t.Errors, redact.Text(fmt.Sprintf("Back-off pulling image %q (the events copied hold no Failed message with the reason)", st.image)))
-				f := b.add(http.MethodHead, ref.manifestURL(""), st.noInfo.line, false)
-				setErr(f, "the pull failed, and the events copied do not say why (only ErrImagePull or ImagePullBackOff)")
-				b.pulls++
-			}
-		}
-		switch {
-		case st.pulled != nil && st.pulledAt > st.failedAt:
-			b.success(ref, st.pulled.line)
-		case st.failedAt < 0 && st.pulling != nil:
-			// A pull still going when the events were copied: its answer
-			// is unknown.
-			b.add(http.MethodHead, ref.manifestURL(""), st.pulling.line, true)
-		}
+		b.proven += sb.proven
+		b.pulls += sb.pulls
 	}
 	if b.t.Image != "" {
 		b.t.Command = b.command(b.t.Image)
@@ -506,6 +512,43 @@ func (b *kBuilder) build(evs []kEvent) {
 		if ua := b.ua(); ua != "" {
 			f.Request.Header.Set("User-Agent", ua)
 		}
+	}
+}
+
+// story builds the flows of one image's pull.
+func (b *kBuilder) story(st *kStory) {
+	ref := parseRef(st.image)
+	if st.failed != nil {
+		// The runtime names the reference it normalised.
+		d := kRPC.ReplaceAllString(st.failed.detail, "")
+		if m := kUnpack.FindStringSubmatch(d); m != nil {
+			ref = parseRef(m[1])
+		} else if m := ciSource.FindStringSubmatch(d); m != nil {
+			ref = parseRef(m[1])
+		}
+	}
+	if st.failedAt >= 0 {
+		if b.t.Image == "" {
+			b.t.Image = ref.String()
+		}
+		if st.failed != nil {
+			b.t.Errors = append(b.t.Errors, redact.Text(fmt.Sprintf("Failed to pull image %q: %s", st.image, st.failed.detail)))
+			b.failure(ref, st.failed.detail, st.failed.line)
+		} else {
+			// Only ErrImagePull or BackOff: the reason is not in the events.
+			b.t.Errors = append(b.t.Errors, redact.Text(fmt.Sprintf("Back-off pulling image %q (the events copied hold no Failed message with the reason)", st.image)))
+			f := b.add(http.MethodHead, ref.manifestURL(""), st.noInfo.line, false)
+			setErr(f, "the pull failed, and the events copied do not say why (only ErrImagePull or ImagePullBackOff)")
+			b.pulls++
+		}
+	}
+	switch {
+	case st.pulled != nil && st.pulledAt > st.failedAt:
+		b.success(ref, st.pulled.line)
+	case st.failedAt < 0 && st.pulling != nil:
+		// A pull still going when the events were copied: its answer
+		// is unknown.
+		b.add(http.MethodHead, ref.manifestURL(""), st.pulling.line, true)
 	}
 }
 
@@ -816,8 +859,8 @@ func (b *kBuilder) generic(ref kRef, rt, detail string, n int) {
 	sub := applyError(b.flows[start:], d, false)
 	sub = failSomewhere(sub, d, ref.String())
 	b.flows = append(b.flows[:start], sub...)
-	for i, f := range b.flows {
-		f.ID = flow.ID(i + 1)
+	for i, f := range b.flows[start:] {
+		f.ID = flow.ID(start + i + 1)
 		if f.Origin == "the final error" {
 			f.Origin = "line " + strconv.Itoa(n)
 		}

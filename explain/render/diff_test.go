@@ -108,3 +108,25 @@ func TestDiffSameRuns(t *testing.T) {
 		t.Errorf("the same run twice:\n%s", b.String())
 	}
 }
+
+// A long report's findings are scrubbed on every core: the JSON is the
+// same as when scrubbed on one.
+func TestJSONInPartsIsTheSame(t *testing.T) {
+	rep := redirectedPull(6)
+	rep.Findings = append(rep.Findings, rep.Findings...)
+	rep.Findings = append(rep.Findings, rep.Findings...)
+	render := func() string {
+		var b strings.Builder
+		if err := JSON(&b, rep, ReportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	defer func(n int) { partsMin = n }(partsMin)
+	partsMin = 1 << 30
+	one := render()
+	partsMin = 1
+	if many := render(); many != one || strings.Contains(one, planted) || strings.Count(one, `"rule"`) < 4 {
+		t.Errorf("in parts:\n%s\nwhole:\n%s", many, one)
+	}
+}

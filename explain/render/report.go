@@ -3,7 +3,9 @@ package render
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/fatih/color"
 
@@ -336,6 +338,29 @@ func findingJSON(f explain.Finding, scrub func(string) string) jsonFinding {
 	return jf
 }
 
+// partsMin is the fewest items worth splitting across cores (a variable:
+// tests split a few).
+var partsMin = 2048
+
+// inParts runs fn over [0, n) in contiguous parts, one per core when n is
+// large enough to be worth it.
+func inParts(n int, fn func(lo, hi int)) {
+	parts := runtime.GOMAXPROCS(0)
+	if n < partsMin || parts < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(n*p/parts, n*(p+1)/parts)
+		}()
+	}
+	wg.Wait()
+}
+
 // JSON writes the report as JSON with stable field names.
 func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	out := jsonReport{Version: 1, Failed: rep.Failed(), Findings: make([]jsonFinding, 0, len(rep.Findings)), Operations: make([]jsonOperation, 0, len(rep.Operations))}
@@ -343,24 +368,29 @@ func JSON(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 		out.Source = &jsonSource{Name: src.Name, Lacks: src.Lacks, Capture: src.Capture}
 	}
 	// A long log's findings repeat the same texts (one fix for every
-	// operation that failed alike): each is scrubbed once.
-	scrubbed := map[string]string{}
-	scrubOnce := func(s string) string {
-		if opts.NoRedact || s == "" {
-			return s
+	// operation that failed alike): each part scrubs each text once, and
+	// a long report's parts are scrubbed on every core.
+	out.Findings = out.Findings[:len(rep.Findings)]
+	inParts(len(rep.Findings), func(lo, hi int) {
+		scrubbed := map[string]string{}
+		scrubOnce := func(s string) string {
+			if opts.NoRedact || s == "" {
+				return s
+			}
+			r, ok := scrubbed[s]
+			if !ok {
+				r = redact.Text(s)
+				scrubbed[s] = r
+			}
+			return r
 		}
-		r, ok := scrubbed[s]
-		if !ok {
-			r = redact.Text(s)
-			scrubbed[s] = r
+		for i := lo; i < hi; i++ {
+			out.Findings[i] = findingJSON(rep.Findings[i], scrubOnce)
 		}
-		return r
-	}
-	for _, f := range rep.Findings {
-		jf := findingJSON(f, scrubOnce)
-		out.Findings = append(out.Findings, jf)
+	})
+	for i, f := range rep.Findings {
 		if f.Primary {
-			p := jf
+			p := out.Findings[i]
 			out.Primary = &p
 		}
 	}
