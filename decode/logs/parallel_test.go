@@ -24,8 +24,14 @@ func dumpTrace(t *Trace) string {
 
 // Built on several cores, a journal's pulls are the same flows, in the
 // same order with the same numbers, as built on one.
-func TestKubernetesBuiltInPartsIsTheSame(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "kubernetes", "*.log"))
+func TestBuiltInPartsIsTheSame(t *testing.T) {
+	for _, dir := range []string{"kubernetes", "dockerd"} {
+		t.Run(dir, func(t *testing.T) { builtInParts(t, dir) })
+	}
+}
+
+func builtInParts(t *testing.T, dir string) {
+	files, _ := filepath.Glob(filepath.Join("testdata", dir, "*.log"))
 	var all strings.Builder
 	for _, f := range files {
 		b, err := os.ReadFile(f)
