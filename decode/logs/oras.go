@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/redact"
@@ -150,29 +151,55 @@ func readOras(ls []line) *Trace {
 			t.Errors = append(t.Errors, redact.Text(s))
 		}
 	}
+	// Each entry is read on its own (on every core for a long log); only
+	// pairing a response with its request, by ID, goes in order.
+	reqs := make([]*orasState, len(ents))
+	rspID := make([]string, len(ents))
+	parts := inParts(len(ents))
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := p[0]; i < p[1]; i++ {
+				if m := orasReqHead.FindStringSubmatch(ents[i].msg); m != nil {
+					reqs[i] = orasRequest(ents[i], m[1], 0)
+				} else if m := orasRspHead.FindStringSubmatch(ents[i].msg); m != nil {
+					rspID[i] = m[1]
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	var sts []*orasState
 	byID := map[string]*orasState{}
-	for _, e := range ents {
-		if m := orasReqHead.FindStringSubmatch(e.msg); m != nil {
-			st := orasRequest(e, m[1], len(sts)+1)
-			if st == nil {
-				continue
-			}
+	answers := make([]*orasState, len(ents)) // the request each response answers
+	for i := range ents {
+		if st := reqs[i]; st != nil {
+			st.f.ID = flow.ID(len(sts) + 1)
 			sts = append(sts, st)
-			byID[m[1]] = st
+			byID[st.id] = st
 			continue
 		}
-		m := orasRspHead.FindStringSubmatch(e.msg)
-		if m == nil {
-			continue
-		}
-		st := byID[m[1]]
-		if st == nil || st.answered {
+		st := byID[rspID[i]]
+		if rspID[i] == "" || st == nil || st.answered {
 			continue // its request is not in the log
 		}
 		st.answered = true
-		orasResponse(st, e)
+		answers[i] = st
 	}
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := p[0]; i < p[1]; i++ {
+				if st := answers[i]; st != nil {
+					orasResponse(st, ents[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	var flows []*flow.Flow
 	for _, st := range sts {
 		flows = append(flows, st.f)
