@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/redact"
@@ -156,10 +157,31 @@ func ggcrKind(s string) int {
 }
 
 func ggcrEntries(ls []line) []ggcrEntry {
+	// Each line is stripped and classified on its own: on every core for
+	// a long log.
+	type classified struct {
+		s       string
+		stamped bool
+		k       int
+	}
+	cs := make([]classified, len(ls))
+	parts := inParts(len(ls))
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := p[0]; i < p[1]; i++ {
+				c := &cs[i]
+				c.s, c.stamped = ggcrStrip(ls[i].text)
+				c.k = ggcrKind(c.s)
+			}
+		}()
+	}
+	wg.Wait()
 	var es []ggcrEntry
-	for _, l := range ls {
-		s, stamped := ggcrStrip(l.text)
-		k := ggcrKind(s)
+	for i, l := range ls {
+		s, stamped, k := cs[i].s, cs[i].stamped, cs[i].k
 		if k < 0 && stamped {
 			k = eOther
 		}
@@ -290,6 +312,17 @@ func readGGCR(ls []line) *Trace {
 		qs.push(st)
 		return st
 	}
+	// Bodies are read after the entries are paired, on every core: a
+	// body read is the same wherever it is done, and the last dump of a
+	// message is the one kept.
+	type bodyJob struct {
+		dst     *flow.Body
+		h       http.Header
+		lines   []string
+		omitted bool
+		noBody  bool // a HEAD's response: what follows is another entry
+	}
+	var jobs []bodyJob
 	es := ggcrEntries(ls)
 	for i, e := range es {
 		switch e.kind {
@@ -364,7 +397,7 @@ func readGGCR(ls []line) *Trace {
 			if ua := r.Header.Get("User-Agent"); ua != "" {
 				uas[ua]++
 			}
-			r.Body = dumpBody(r.Header, body, st.reqOmitted)
+			jobs = append(jobs, bodyJob{dst: &r.Body, h: r.Header, lines: body, omitted: st.reqOmitted})
 		case eRespDump:
 			m := ggcrRespLine.FindStringSubmatch(e.first)
 			status, _ := strconv.Atoi(m[2])
@@ -381,11 +414,8 @@ func readGGCR(ls []line) *Trace {
 					resp.Header.Add(k, redact.Header(k, v))
 				}
 			}
-			resp.Body = dumpBody(resp.Header, body, st.omitBody)
-			if st.f.Request.Method == http.MethodHead {
-				// No body: what follows is another entry.
-				resp.Body = flow.Body{Complete: true}
-			}
+			jobs = append(jobs, bodyJob{dst: &resp.Body, h: resp.Header, lines: body, omitted: st.omitBody,
+				noBody: st.f.Request.Method == http.MethodHead})
 		case eDumpFail:
 			m := ggcrDumpFail.FindStringSubmatch(e.first)
 			if m[1] == "response" {
@@ -411,6 +441,28 @@ func readGGCR(ls []line) *Trace {
 			}
 		}
 	}
+	last := map[*flow.Body]int{}
+	for i, j := range jobs {
+		last[j.dst] = i
+	}
+	var wg sync.WaitGroup
+	for _, p := range inParts(len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := p[0]; i < p[1]; i++ {
+				j := jobs[i]
+				switch {
+				case last[j.dst] != i:
+				case j.noBody:
+					*j.dst = flow.Body{Complete: true}
+				default:
+					*j.dst = dumpBody(j.h, j.lines, j.omitted)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	var flows []*flow.Flow
 	for _, st := range sts {
 		// A status without its dump: the headers are unknown.

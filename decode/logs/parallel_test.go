@@ -25,7 +25,7 @@ func dumpTrace(t *Trace) string {
 // Built on several cores, a journal's pulls are the same flows, in the
 // same order with the same numbers, as built on one.
 func TestBuiltInPartsIsTheSame(t *testing.T) {
-	for _, dir := range []string{"kubernetes", "dockerd", "oras"} {
+	for _, dir := range []string{"kubernetes", "dockerd", "oras", "ggcr"} {
 		t.Run(dir, func(t *testing.T) { builtInParts(t, dir) })
 	}
 }
