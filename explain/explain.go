@@ -453,8 +453,9 @@ func explainPeer(in Input, peer string) *Report {
 	in.index()
 	for _, op := range rep.Operations {
 		tokFailures(op)
+		op.challengesByPath()
 	}
-	for _, r := range allRules() {
+	run := func(r rule) []found {
 		var fs []found
 		if r.global != nil {
 			for _, f := range r.global(&in, rep.Operations) {
@@ -470,6 +471,42 @@ func explainPeer(in Input, peer string) *Report {
 		}
 		if r.op != nil {
 			fs = append(fs, opFindings(&in, r, rep.Operations)...)
+		}
+		return fs
+	}
+	// The rules before the unexplained-failure rule (which reads what they
+	// covered) read only what was built above: on a long trace they run at
+	// once, on every core; their findings are taken in the catalog's order.
+	rules := allRules()
+	early := slices.IndexFunc(rules, func(r rule) bool { return r.id == RuleUnexplainedFailure })
+	if early < 0 {
+		early = len(rules)
+	}
+	results := make([][]found, early)
+	if len(in.Exchanges) >= parallelMin && parallelParts > 1 {
+		next := make(chan int, early)
+		for i := range early {
+			next <- i
+		}
+		close(next)
+		var wg sync.WaitGroup
+		for range parallelParts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					results[i] = run(rules[i])
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	for i, r := range rules {
+		var fs []found
+		if i < early && len(in.Exchanges) >= parallelMin && parallelParts > 1 {
+			fs = results[i]
+		} else {
+			fs = run(r)
 		}
 		rep.Findings = slices.Grow(rep.Findings, len(fs))
 		for _, fo := range fs {

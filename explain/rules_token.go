@@ -546,12 +546,12 @@ func tokMultipleScopesRule(in *Input, op *Operation) []Finding {
 	return out
 }
 
-// tokChallengeBefore returns the last registry exchange before the token
-// request tx with a Bearer challenge listing scopes, on x's path.
-func tokChallengeBefore(in *Input, op *Operation, x, tx *decode.Exchange) *decode.Exchange {
-	byPath := op.scopeChallenges
-	if byPath == nil {
-		byPath = map[string][]*decode.Exchange{}
+// challengesByPath returns the operation's registry 401s with a Bearer
+// challenge naming scopes, by path, in order; built on first use (Explain
+// builds it before the rules run, which may run at once).
+func (op *Operation) challengesByPath() map[string][]*decode.Exchange {
+	if op.scopeChallenges == nil {
+		byPath := map[string][]*decode.Exchange{}
 		for _, y := range op.Exchanges {
 			if y.Kind.IsRegistry() && status(y) == http.StatusUnauthorized {
 				if c := bearerChallenge(y); c != nil && c.Param("scope") != "" {
@@ -562,7 +562,13 @@ func tokChallengeBefore(in *Input, op *Operation, x, tx *decode.Exchange) *decod
 		}
 		op.scopeChallenges = byPath
 	}
-	ys := byPath[tokPath(x)]
+	return op.scopeChallenges
+}
+
+// tokChallengeBefore returns the last registry exchange before the token
+// request tx with a Bearer challenge listing scopes, on x's path.
+func tokChallengeBefore(in *Input, op *Operation, x, tx *decode.Exchange) *decode.Exchange {
+	ys := op.challengesByPath()[tokPath(x)]
 	// The last one before the token request; a reader may number flows
 	// out of order, and then the list is walked.
 	if !slices.IsSortedFunc(ys, func(a, b *decode.Exchange) int { return int(a.Flow.ID) - int(b.Flow.ID) }) {
