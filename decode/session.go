@@ -82,6 +82,8 @@ type Session struct {
 	// token with every request of an operation. The *Token is shared by
 	// those exchanges and read-only.
 	parsed map[string]parsedToken
+	// realmURLs caches what learnChallenges reads from a realm URL.
+	realmURLs map[string]parsedRealm
 
 	// peer is the first peer decoded (flow.Flow.Peer); others decode the
 	// flows of other peers of a shared proxy.
@@ -173,6 +175,13 @@ func NewSession() *Session {
 		tokens:     map[string]issued{},
 		redirects:  map[string]redirect{},
 	}
+}
+
+// parsedRealm is a challenge's realm URL as the session files it; ok is
+// false for a realm that is not an absolute URL.
+type parsedRealm struct {
+	key, hostPort string
+	ok            bool
 }
 
 // realmKey is how a realm URL and a request URL are matched: scheme, host and
@@ -447,13 +456,23 @@ func (s *Session) learnChallenges(x *Exchange) {
 		if !c.IsBearer() || c.Realm() == "" {
 			continue
 		}
-		ru, err := url.Parse(c.Realm())
-		if err != nil || ru.Host == "" {
+		// A long trace repeats a handful of realms: each is parsed once.
+		rp, ok := s.realmURLs[c.Realm()]
+		if !ok {
+			if ru, err := url.Parse(c.Realm()); err == nil && ru.Host != "" {
+				rp = parsedRealm{key: realmKey(ru), hostPort: hostPort(ru.Host, ru.Scheme), ok: true}
+			}
+			if s.realmURLs == nil {
+				s.realmURLs = map[string]parsedRealm{}
+			}
+			s.realmURLs[c.Realm()] = rp
+		}
+		if !rp.ok {
 			x.Issues = append(x.Issues, Issue{Where: "WWW-Authenticate", What: "realm is not an absolute URL", Raw: clip(c.Realm())})
 			continue
 		}
-		s.realms[realmKey(ru)] = realm{registry: x.Registry, service: c.Service()}
-		s.realmHosts[hostPort(ru.Host, ru.Scheme)] = x.Registry
+		s.realms[rp.key] = realm{registry: x.Registry, service: c.Service()}
+		s.realmHosts[rp.hostPort] = x.Registry
 	}
 }
 
