@@ -97,6 +97,8 @@ type Operation struct {
 	// challenge naming scopes, in order; built on first use by
 	// tokChallengeBefore.
 	scopeChallenges map[string][]*decode.Exchange
+	// laterF answers "did anything later …?" (later.go).
+	laterF *laterFacts
 }
 
 // Last returns the last registry (V2, V1) exchange, or nil.
@@ -454,6 +456,7 @@ func explainPeer(in Input, peer string) *Report {
 	for _, op := range rep.Operations {
 		tokFailures(op)
 		op.challengesByPath()
+		op.later()
 	}
 	run := func(r rule) []found {
 		var fs []found

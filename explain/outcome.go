@@ -156,23 +156,12 @@ func probeWhy(op *Operation, i int, x *decode.Exchange) string {
 		return "a probe for signatures, attestations or referrers under the tag schema (" + x.Ref + "): 404 means there are none"
 	case x.Kind == decode.KindBlobHead && st == http.StatusNotFound:
 		return "a check whether the blob is already there before uploading it: 404 is the normal answer"
-	case x.Kind == decode.KindManifestHead && st == http.StatusNotFound && opLater(op, i, func(y *decode.Exchange) bool { return y.Kind == decode.KindManifestPut }):
+	case x.Kind == decode.KindManifestHead && st == http.StatusNotFound && op.later().manifestPut > i:
 		return "a check whether the manifest is already there before pushing it: 404 is the normal answer"
-	case x.Kind == decode.KindBlobMount && st >= 400 && opLater(op, i, func(y *decode.Exchange) bool {
-		return (y.Kind == decode.KindUploadStart || y.Kind == decode.KindUploadFinish) && y.Repo == x.Repo
-	}):
+	case x.Kind == decode.KindBlobMount && st >= 400 && after(op.later().uploadByRepo, x.Repo, i):
 		return "a cross-repository mount the registry refused; the client uploaded the blob instead"
 	}
 	return ""
-}
-
-func opLater(op *Operation, i int, pred func(*decode.Exchange) bool) bool {
-	for _, y := range op.Exchanges[i+1:] {
-		if pred(y) {
-			return true
-		}
-	}
-	return false
 }
 
 // retriedFlags says, for each exchange of op, whether a later exchange did

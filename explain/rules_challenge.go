@@ -161,18 +161,10 @@ func challengePerRepoIgnored(in *Input, op *Operation) []Finding {
 		if anonymous && in.authHidden() && !hasBearer {
 			continue // a sanitized HAR hides whether Basic was sent
 		}
-		answered := false
-		for _, y := range op.Exchanges[i+1:] {
-			switch {
-			case y.Kind == decode.KindTokenRequest:
-				answered = true
-			case y.Repo == x.Repo && (y.Kind.IsRegistry() || y.Kind.IsV1()):
-				if in.authHidden() || challengeSucceeded(y) ||
-					(anonymous && y.Auth.Scheme != "") || (craneLike && strings.EqualFold(y.Auth.Scheme, "bearer")) {
-					answered = true
-				}
-			}
-		}
+		lf := op.later()
+		answered := lf.tokenAny > i ||
+			in.authHidden() && after(lf.regByRepo, x.Repo, i) || after(lf.okByRepo, x.Repo, i) ||
+			anonymous && after(lf.credByRepo, x.Repo, i) || craneLike && after(lf.bearerByRepo, x.Repo, i)
 		if answered {
 			continue
 		}
@@ -245,13 +237,7 @@ func challengeNotChallenged(in *Input, op *Operation) []Finding {
 		}
 		st := status(x)
 		path := x.Flow.Request.URL.Path
-		var retry *decode.Exchange
-		for _, y := range op.Exchanges[i+1:] {
-			if y.Flow.Request.URL.Path == path && challengeSucceeded(y) {
-				retry = y
-				break
-			}
-		}
+		retry := op.nextSucceeded(path, i)
 		switch {
 		case st == 401 && retry == nil:
 			what := "no credentials were sent"

@@ -84,14 +84,7 @@ func credTokenOK(x *decode.Exchange) bool {
 
 // credLaterTokenOK: a token was obtained after position i, so an earlier
 // failure at the token endpoint was not the end of the story.
-func credLaterTokenOK(op *Operation, i int) bool {
-	for _, y := range op.Exchanges[i+1:] {
-		if credTokenOK(y) {
-			return true
-		}
-	}
-	return false
-}
+func credLaterTokenOK(op *Operation, i int) bool { return op.later().tokenOK > i }
 
 func credIsBasic(a decode.Credentials) bool { return strings.EqualFold(a.Scheme, "basic") }
 
@@ -519,10 +512,8 @@ func tunnelErr(x *decode.Exchange) (flow.ErrKind, string) {
 // credTokenAfter: any token request, or any request to the challenge's
 // realm host, after position i (from any client).
 func credTokenAfter(in *Input, op *Operation, i int, ch *decode.Exchange) bool {
-	for _, y := range op.Exchanges[i+1:] {
-		if credIsToken(y) {
-			return true
-		}
+	if op.later().tokenReq > i {
+		return true
 	}
 	c := bearerChallenge(ch)
 	ru, _ := url.Parse(c.Realm())
@@ -834,10 +825,8 @@ func credBasicRejected(op *Operation) []*decode.Exchange {
 		if credIsToken(x) || !credBasicSent(x.Auth) || status(x) != http.StatusUnauthorized || credBasicOnly(x) == nil {
 			continue
 		}
-		for _, y := range op.Exchanges[i+1:] {
-			if !credIsToken(y) && y.Auth.Scheme != "" && status(y) >= 200 && status(y) < 300 {
-				return nil
-			}
+		if op.later().authedOK > i {
+			return nil
 		}
 		out = append(out, x)
 	}

@@ -786,22 +786,14 @@ func maskingBlobRedirect(in *Input, op *Operation) []Finding {
 			continue
 		}
 		var src *decode.Exchange
-		for _, y := range op.Exchanges[:i] {
-			if y.Flow.ID == x.RedirectFrom {
-				src = y
-			}
+		if j, ok := op.later().pos[x.RedirectFrom]; ok && j < i {
+			src = op.Exchanges[j]
 		}
 		if src == nil || strings.EqualFold(src.Host, x.Host) {
 			continue
 		}
-		recovered := false
-		for _, y := range op.Exchanges[i+1:] {
-			if y.Kind.IsBlob() && y.Ref == x.Ref && maskingOK(y) && status(y) < 300 {
-				recovered = true
-			}
-		}
-		if recovered {
-			continue
+		if after(op.later().blobOKByRef, x.Ref, i) {
+			continue // recovered
 		}
 		text := x.Errors.Text
 		for _, e := range x.Errors.Errors {
@@ -893,10 +885,8 @@ func maskingProxyOrMITM(in *Input, op *Operation) []Finding {
 		default:
 			continue
 		}
-		for _, y := range op.Exchanges[i+1:] {
-			if (y.Kind.IsRegistry() || y.Kind.IsV1()) && maskingOK(y) && status(y) < 300 {
-				return nil
-			}
+		if op.later().regOK > i {
+			return nil
 		}
 		f := Finding{
 			Verdict:  VerdictTransport,

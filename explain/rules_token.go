@@ -74,13 +74,7 @@ func tokFailures(op *Operation) []*decode.Exchange {
 // and path succeeded.
 func tokSuperseded(op *Operation, i int) bool {
 	x := op.Exchanges[i]
-	for _, y := range op.Exchanges[i+1:] {
-		if y.Flow.Err == nil && y.Flow.Request.Method == x.Flow.Request.Method &&
-			tokPath(y) == tokPath(x) && status(y) >= 200 && status(y) < 400 {
-			return true
-		}
-	}
-	return false
+	return after(op.later().okByMethodPath, x.Flow.Request.Method+" "+tokPath(x), i)
 }
 
 func tokPath(x *decode.Exchange) string {

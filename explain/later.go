@@ -1,0 +1,123 @@
+package explain
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/decode/flow"
+)
+
+// The rules ask "did anything later in the operation …?" of each failure.
+// An operation of a long log holds hundreds of thousands of exchanges, and
+// in the worst case every one of them failed: a scan per question would be
+// quadratic. One pass builds, per kind of question, the last position
+// where the answer is yes (per key, where the question names one).
+
+// laterFacts holds, for one operation, the last index of an exchange of
+// each kind (-1 for none).
+type laterFacts struct {
+	tokenReq int // a token request (credIsToken)
+	tokenOK  int // a token request that got a token (credTokenOK)
+	tokenAny int // any exchange of kind token request, parsed or not
+	// authedOK: not a token request, carried credentials, answered 2xx.
+	authedOK int
+	// regOK: a registry or V1 request answered below 300 (maskingOK).
+	regOK       int
+	manifestPut int
+	// okByMethodPath: method and host+path -> answered 2xx/3xx without a
+	// transport error.
+	okByMethodPath map[string]int
+	// blobOKByRef: a blob request for the digest answered below 300.
+	blobOKByRef map[string]int
+	// uploadByRepo: an upload started or finished in the repository.
+	uploadByRepo map[string]int
+	// succeededByPath: path -> every index whose answer shows a genuine 2xx
+	// (challengeSucceeded), ascending.
+	succeededByPath map[string][]int
+	// Per repository, registry and V1 requests: any, a genuine 2xx, one
+	// with credentials, one with a Bearer token.
+	regByRepo, okByRepo, credByRepo, bearerByRepo map[string]int
+	// pos: flow ID -> its last index in the operation.
+	pos map[flow.ID]int
+}
+
+// later returns the operation's facts, built on first use (Explain builds
+// them before the rules run, which may run at once).
+func (op *Operation) later() *laterFacts {
+	if op.laterF != nil {
+		return op.laterF
+	}
+	f := &laterFacts{tokenReq: -1, tokenOK: -1, tokenAny: -1, authedOK: -1, regOK: -1, manifestPut: -1,
+		okByMethodPath: map[string]int{}, blobOKByRef: map[string]int{}, uploadByRepo: map[string]int{},
+		succeededByPath: map[string][]int{},
+		regByRepo:       map[string]int{}, okByRepo: map[string]int{}, credByRepo: map[string]int{}, bearerByRepo: map[string]int{},
+		pos: make(map[flow.ID]int, len(op.Exchanges))}
+	for i, y := range op.Exchanges {
+		f.pos[y.Flow.ID] = i
+		st := status(y)
+		if credIsToken(y) {
+			f.tokenReq = i
+		}
+		if credTokenOK(y) {
+			f.tokenOK = i
+		}
+		if y.Kind == decode.KindTokenRequest {
+			f.tokenAny = i
+		}
+		if !credIsToken(y) && y.Auth.Scheme != "" && st >= 200 && st < 300 {
+			f.authedOK = i
+		}
+		reg := y.Kind.IsRegistry() || y.Kind.IsV1()
+		if reg && maskingOK(y) && st < 300 {
+			f.regOK = i
+		}
+		if y.Kind == decode.KindManifestPut {
+			f.manifestPut = i
+		}
+		if y.Flow.Err == nil && st >= 200 && st < 400 {
+			f.okByMethodPath[y.Flow.Request.Method+" "+tokPath(y)] = i
+		}
+		if y.Kind.IsBlob() && maskingOK(y) && st < 300 {
+			f.blobOKByRef[y.Ref] = i
+		}
+		if y.Kind == decode.KindUploadStart || y.Kind == decode.KindUploadFinish {
+			f.uploadByRepo[y.Repo] = i
+		}
+		if y.Flow.Request.URL != nil && challengeSucceeded(y) {
+			p := y.Flow.Request.URL.Path
+			f.succeededByPath[p] = append(f.succeededByPath[p], i)
+		}
+		if reg {
+			f.regByRepo[y.Repo] = i
+			if challengeSucceeded(y) {
+				f.okByRepo[y.Repo] = i
+			}
+			if y.Auth.Scheme != "" {
+				f.credByRepo[y.Repo] = i
+			}
+			if strings.EqualFold(y.Auth.Scheme, "bearer") {
+				f.bearerByRepo[y.Repo] = i
+			}
+		}
+	}
+	op.laterF = f
+	return f
+}
+
+// after reports whether m holds k at an index after i.
+func after(m map[string]int, k string, i int) bool {
+	j, ok := m[k]
+	return ok && j > i
+}
+
+// nextSucceeded returns the first exchange after i on path whose answer
+// shows a genuine 2xx, or nil.
+func (op *Operation) nextSucceeded(path string, i int) *decode.Exchange {
+	is := op.later().succeededByPath[path]
+	k := sort.SearchInts(is, i+1)
+	if k == len(is) {
+		return nil
+	}
+	return op.Exchanges[is[k]]
+}
