@@ -154,6 +154,10 @@ type inputIndex struct {
 	// by tokLibraryPrefix.
 	servedSuffix     map[string]*decode.Exchange
 	servedSuffixOnce sync.Once
+	// public: registry NUL repository -> the first exchange showing it can
+	// be pulled anonymously; built on first use by credPublicEvidence.
+	public     map[string]publicEvidence
+	publicOnce sync.Once
 }
 
 func (in *Input) index() *inputIndex {

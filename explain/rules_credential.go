@@ -882,24 +882,56 @@ func credPullOnly(xs []*decode.Exchange) []string {
 	return repos
 }
 
-// credPublicEvidence: the trace shows repo can be pulled anonymously.
-func credPublicEvidence(in *Input, op *Operation, repo string) (*decode.Exchange, string) {
-	need := decode.Scope{Type: "repository", Name: repo, Actions: []string{"pull"}}
-	for _, y := range in.Exchanges {
-		if y.Registry != op.Registry {
-			continue
-		}
-		if credTokenOK(y) && credAnonymous(y.TokenRequest) {
-			for _, t := range []*decode.Token{y.TokenResponse.AccessToken, y.TokenResponse.Token} {
-				if t != nil && t.Claims != nil && t.Claims.HasAccess && len(decode.Missing(t.Claims.Access, need)) == 0 {
-					return y, fmt.Sprintf("the anonymous token request %s was granted pull on %s", credRef(y), repo)
-				}
+// publicEvidence is the first exchange that shows a repository can be
+// pulled anonymously, and how.
+type publicEvidence struct {
+	y       *decode.Exchange
+	byToken bool // an anonymous token granted pull (else a manifest fetched without Authorization)
+}
+
+// credPublicIndex indexes, once per input, the first anonymous evidence
+// for each registry and repository: asked per failed operation, a scan of
+// the whole trace each time was quadratic in a log of failures.
+func credPublicIndex(in *Input) map[string]publicEvidence {
+	ix := in.index()
+	ix.publicOnce.Do(func() {
+		m := map[string]publicEvidence{}
+		note := func(reg, repo string, e publicEvidence) {
+			if _, ok := m[reg+"\x00"+repo]; !ok {
+				m[reg+"\x00"+repo] = e
 			}
 		}
-		if (y.Kind == decode.KindManifestGet || y.Kind == decode.KindManifestHead) && y.Auth.Scheme == "" && y.Flow.Err == nil &&
-			status(y) == http.StatusOK && decode.NormalizeRepo(y.Registry, y.Repo) == repo {
-			return y, fmt.Sprintf("%s fetched %s without any Authorization", credRef(y), repo)
+		for _, y := range in.Exchanges {
+			if credTokenOK(y) && credAnonymous(y.TokenRequest) {
+				for _, t := range []*decode.Token{y.TokenResponse.AccessToken, y.TokenResponse.Token} {
+					if t == nil || t.Claims == nil || !t.Claims.HasAccess {
+						continue
+					}
+					for _, a := range t.Claims.Access {
+						need := decode.Scope{Type: "repository", Name: a.Name, Actions: []string{"pull"}}
+						if a.Type == "repository" && len(decode.Missing(t.Claims.Access, need)) == 0 {
+							note(y.Registry, a.Name, publicEvidence{y: y, byToken: true})
+						}
+					}
+				}
+			}
+			if (y.Kind == decode.KindManifestGet || y.Kind == decode.KindManifestHead) && y.Auth.Scheme == "" && y.Flow.Err == nil &&
+				status(y) == http.StatusOK {
+				note(y.Registry, decode.NormalizeRepo(y.Registry, y.Repo), publicEvidence{y: y})
+			}
 		}
+		ix.public = m
+	})
+	return ix.public
+}
+
+// credPublicEvidence: the trace shows repo can be pulled anonymously.
+func credPublicEvidence(in *Input, op *Operation, repo string) (*decode.Exchange, string) {
+	if e, ok := credPublicIndex(in)[op.Registry+"\x00"+repo]; ok {
+		if e.byToken {
+			return e.y, fmt.Sprintf("the anonymous token request %s was granted pull on %s", credRef(e.y), repo)
+		}
+		return e.y, fmt.Sprintf("%s fetched %s without any Authorization", credRef(e.y), repo)
 	}
 	if op.Registry == "docker.io" && strings.HasPrefix(repo, "library/") {
 		return nil, repo + " is a Docker Hub official image, which anyone may pull"
