@@ -158,6 +158,14 @@ type inputIndex struct {
 	// be pulled anonymously; built on first use by credPublicEvidence.
 	public     map[string]publicEvidence
 	publicOnce sync.Once
+	// basicBy: User-Agent -> the first exchange that carried Basic
+	// credentials; realmLast: realm key (credRealmKey) -> the last position
+	// in the input of a request to it; at: exchange -> its position. Built
+	// on first use by the rules that ask across the trace.
+	basicBy   map[string]*decode.Exchange
+	realmLast map[string]int
+	at        map[*decode.Exchange]int
+	crossOnce sync.Once
 }
 
 func (in *Input) index() *inputIndex {
@@ -180,6 +188,25 @@ func (in *Input) index() *inputIndex {
 		m[y.Registry] = max(m[y.Registry], y.Flow.ID)
 	}
 	in.idx = ix
+	return ix
+}
+
+// cross returns the input's cross-trace facts, built on first use (once:
+// the rules may run at once).
+func (in *Input) cross() *inputIndex {
+	ix := in.index()
+	ix.crossOnce.Do(func() {
+		ix.basicBy = map[string]*decode.Exchange{}
+		ix.realmLast = map[string]int{}
+		ix.at = make(map[*decode.Exchange]int, len(in.Exchanges))
+		for i, y := range in.Exchanges {
+			ix.at[y] = i
+			if _, ok := ix.basicBy[y.Client.UserAgent]; !ok && strings.EqualFold(y.Auth.Scheme, "basic") && !y.Auth.Empty {
+				ix.basicBy[y.Client.UserAgent] = y
+			}
+			ix.realmLast[credRealmKey(y.Flow.Request.URL)] = i
+		}
+	})
 	return ix
 }
 

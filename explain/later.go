@@ -1,6 +1,8 @@
 package explain
 
 import (
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -38,8 +40,14 @@ type laterFacts struct {
 	// Per repository, registry and V1 requests: any, a genuine 2xx, one
 	// with credentials, one with a Bearer token.
 	regByRepo, okByRepo, credByRepo, bearerByRepo map[string]int
-	// pos: flow ID -> its last index in the operation.
+	// pos: flow ID -> its (first) index in the operation.
 	pos map[flow.ID]int
+	// pushAsked: the repositories a token request asked push (or *) for.
+	pushAsked map[string]bool
+	// bearerAt: the positions of exchanges with a Bearer challenge,
+	// ascending; bearerByRealm the same per realm (credRealmKey).
+	bearerAt      []int
+	bearerByRealm map[string][]int
 }
 
 // later returns the operation's facts, built on first use (Explain builds
@@ -52,9 +60,25 @@ func (op *Operation) later() *laterFacts {
 		okByMethodPath: map[string]int{}, blobOKByRef: map[string]int{}, uploadByRepo: map[string]int{},
 		succeededByPath: map[string][]int{},
 		regByRepo:       map[string]int{}, okByRepo: map[string]int{}, credByRepo: map[string]int{}, bearerByRepo: map[string]int{},
-		pos: make(map[flow.ID]int, len(op.Exchanges))}
+		pos: make(map[flow.ID]int, len(op.Exchanges)), pushAsked: map[string]bool{}, bearerByRealm: map[string][]int{}}
 	for i, y := range op.Exchanges {
-		f.pos[y.Flow.ID] = i
+		if _, dup := f.pos[y.Flow.ID]; !dup {
+			f.pos[y.Flow.ID] = i
+		}
+		if c := bearerChallenge(y); c != nil {
+			f.bearerAt = append(f.bearerAt, i)
+			if ru, err := url.Parse(c.Realm()); err == nil {
+				k := credRealmKey(ru)
+				f.bearerByRealm[k] = append(f.bearerByRealm[k], i)
+			}
+		}
+		if y.TokenRequest != nil {
+			for _, sc := range y.TokenRequest.Scopes {
+				if sc.Type == "repository" && (slices.Contains(sc.Actions, "push") || slices.Contains(sc.Actions, "*")) {
+					f.pushAsked[sc.Name] = true
+				}
+			}
+		}
 		st := status(y)
 		if credIsToken(y) {
 			f.tokenReq = i
@@ -109,6 +133,26 @@ func (op *Operation) later() *laterFacts {
 func after(m map[string]int, k string, i int) bool {
 	j, ok := m[k]
 	return ok && j > i
+}
+
+// lastBefore returns the last of the ascending positions is below i, or -1.
+func lastBefore(is []int, i int) int {
+	k := sort.SearchInts(is, i)
+	if k == 0 {
+		return -1
+	}
+	return is[k-1]
+}
+
+// position returns x's index in the operation, or -1.
+func (op *Operation) position(x *decode.Exchange) int {
+	if x == nil {
+		return -1
+	}
+	if j, ok := op.later().pos[x.Flow.ID]; ok && op.Exchanges[j] == x {
+		return j
+	}
+	return slices.Index(op.Exchanges, x)
 }
 
 // nextSucceeded returns the first exchange after i on path whose answer

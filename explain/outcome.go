@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/regtrace/regtrace/decode"
@@ -427,7 +426,7 @@ func reportedStops(in *Input, ops []*Operation) {
 			continue
 		}
 		rep := pick.reported(in, answers)
-		i, j := slices.Index(op.Exchanges, rep), slices.Index(op.Exchanges, o.Stop)
+		i, j := op.position(rep), op.position(o.Stop)
 		if rep == nil || rep == o.Stop || i < 0 || j < 0 {
 			continue
 		}

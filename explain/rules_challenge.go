@@ -216,12 +216,7 @@ func challengeCredsElsewhere(in *Input, op *Operation) *decode.Exchange {
 	if in.authHidden() {
 		return nil
 	}
-	for _, y := range in.Exchanges {
-		if y.Client.UserAgent == op.Client.UserAgent && strings.EqualFold(y.Auth.Scheme, "basic") && !y.Auth.Empty {
-			return y
-		}
-	}
-	return nil
+	return in.cross().basicBy[op.Client.UserAgent]
 }
 
 // ---- 8. auth-required-but-not-challenged ----

@@ -133,22 +133,14 @@ func credRealmKey(u *url.URL) string {
 // challenge named the realm of token request x (or, failing that, the last
 // Bearer challenge before it).
 func credChallengeFor(op *Operation, i int, x *decode.Exchange) *decode.Exchange {
-	key := credRealmKey(x.Flow.Request.URL)
-	var any *decode.Exchange
-	for j := i - 1; j >= 0; j-- {
-		y := op.Exchanges[j]
-		c := bearerChallenge(y)
-		if c == nil {
-			continue
-		}
-		if ru, err := url.Parse(c.Realm()); err == nil && credRealmKey(ru) == key {
-			return y
-		}
-		if any == nil {
-			any = y
-		}
+	lf := op.later()
+	if j := lastBefore(lf.bearerByRealm[credRealmKey(x.Flow.Request.URL)], i); j >= 0 {
+		return op.Exchanges[j]
 	}
-	return any
+	if j := lastBefore(lf.bearerAt, i); j >= 0 {
+		return op.Exchanges[j]
+	}
+	return nil
 }
 
 // credServerSaid quotes what an error response said, briefly.
@@ -353,9 +345,7 @@ func credMovedOn(in *Input, op *Operation) bool {
 	return in.wentElsewhereAfter(op.Client.UserAgent, op.Registry, op.Exchanges[len(op.Exchanges)-1].Flow.ID)
 }
 
-func credPos(op *Operation, x *decode.Exchange) int {
-	return slices.Index(op.Exchanges, x)
-}
+func credPos(op *Operation, x *decode.Exchange) int { return op.position(x) }
 
 func credRepo(op *Operation, x *decode.Exchange) string {
 	if x != nil && x.Repo != "" {
@@ -517,18 +507,10 @@ func credTokenAfter(in *Input, op *Operation, i int, ch *decode.Exchange) bool {
 	}
 	c := bearerChallenge(ch)
 	ru, _ := url.Parse(c.Realm())
-	key := credRealmKey(ru)
-	seen := false
-	for _, y := range in.Exchanges {
-		if y == ch {
-			seen = true
-			continue
-		}
-		if seen && credRealmKey(y.Flow.Request.URL) == key {
-			return true
-		}
-	}
-	return false
+	ix := in.cross()
+	at, ok := ix.at[ch]
+	last, any := ix.realmLast[credRealmKey(ru)]
+	return ok && any && last > at
 }
 
 // ---- 16 oauth2-post-token-unsupported -------------------------------------

@@ -434,19 +434,7 @@ func tokPushRule(in *Input, op *Operation) []Finding {
 }
 
 // tokAskedPush: a token request of op asked for push on repo.
-func tokAskedPush(op *Operation, repo string) bool {
-	for _, y := range op.Exchanges {
-		if y.TokenRequest == nil {
-			continue
-		}
-		for _, sc := range y.TokenRequest.Scopes {
-			if sc.Type == "repository" && sc.Name == repo && (slices.Contains(sc.Actions, "push") || slices.Contains(sc.Actions, "*")) {
-				return true
-			}
-		}
-	}
-	return false
-}
+func tokAskedPush(op *Operation, repo string) bool { return op.later().pushAsked[repo] }
 
 // tokResources lists the distinct repository resources of scopes.
 func tokResources(ss []decode.Scope) []string {
@@ -809,7 +797,7 @@ func tokAnonymousRefused(in *Input, op *Operation) (Finding, bool) {
 	return Finding{
 		Verdict:  VerdictUnauthorizedAmbiguous,
 		Repo:     repos[0],
-		Evidence: ids(credChallengeFor(op, slices.Index(op.Exchanges, x), x), x),
+		Evidence: ids(credChallengeFor(op, op.position(x), x), x),
 		Why:      why,
 	}, true
 }

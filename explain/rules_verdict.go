@@ -3,7 +3,6 @@ package explain
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -108,6 +107,9 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 	var out []Finding
 	seen := map[string]bool{}
 	fails := tokFailures(op)
+	// coded: repository NUL reference of the failures whose body held a
+	// registry error (one pass: asked per 404).
+	var coded map[string]bool
 	for _, x := range fails {
 		if status(x) != http.StatusNotFound {
 			continue
@@ -122,9 +124,15 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 		// A HEAD has no body, so no code: its 404 counts when the request
 		// was authorised beyond doubt (below, and never an opaque token).
 		head := code == "" && (x.Kind == decode.KindManifestHead || x.Kind == decode.KindBlobHead) && x.Errors.Format == "empty"
-		if head && slices.ContainsFunc(fails, func(y *decode.Exchange) bool {
-			return y.Repo == x.Repo && y.Ref == x.Ref && len(y.Errors.Errors) > 0
-		}) {
+		if head && coded == nil {
+			coded = map[string]bool{}
+			for _, y := range fails {
+				if len(y.Errors.Errors) > 0 {
+					coded[y.Repo+"\x00"+y.Ref] = true
+				}
+			}
+		}
+		if head && coded[x.Repo+"\x00"+x.Ref] {
 			continue // a GET of the same reference says more
 		}
 		if code == "" && !head || len(x.Challenges) > 0 || seen[x.Repo+"\x00"+x.Ref] {

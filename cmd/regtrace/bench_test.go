@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/flow/flowtest"
@@ -212,5 +214,55 @@ func benchExplainLog(b *testing.B, file, repo string, noise func(w *bufio.Writer
 		if code := run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard); code != exitFound {
 			b.Fatalf("exit %d", code)
 		}
+	}
+}
+
+// BenchmarkExplainLogGrowth explains every recorded log fixture repeated
+// to 4 MB and to 16 MB (each copy naming its own repositories, so each is
+// a failure of its own) and reports the worst ratio of the two times: 4 is
+// linear. A reader or rule that looks across the whole trace for each
+// failure shows here as 10 and more (three did: ctr's and dockerd's logs
+// of wrong passwords, CRI-O's Kubernetes events).
+func BenchmarkExplainLogGrowth(b *testing.B) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "decode", "logs", "testdata", "*", "*.log"))
+	if err != nil || len(files) < 50 {
+		b.Fatalf("fixtures: %v (%d)", err, len(files))
+	}
+	names := regexp.MustCompile(`(/v2/|docker://|image ")([a-z0-9._-]+)`)
+	dir := b.TempDir()
+	write := func(one string, mb int) string {
+		path := filepath.Join(dir, fmt.Sprintf("%d.log", mb))
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := bufio.NewWriter(f)
+		for i := 0; i < max(1, mb<<20/len(one)); i++ {
+			w.WriteString(names.ReplaceAllString(one, "${1}${2}x"+strconv.Itoa(i)))
+		}
+		w.Flush()
+		f.Close()
+		return path
+	}
+	explainTime := func(path string) time.Duration {
+		start := time.Now()
+		run(context.Background(), []string{"regtrace", "explain", "--format", "json", path}, io.Discard, io.Discard)
+		return time.Since(start)
+	}
+	for b.Loop() {
+		worst, worstFile := 0.0, ""
+		for _, file := range files {
+			one, err := os.ReadFile(file)
+			if err != nil || len(one) == 0 {
+				continue
+			}
+			small := explainTime(write(string(one), 4))
+			big := explainTime(write(string(one), 16))
+			if r := big.Seconds() / max(small.Seconds(), 0.01); r > worst {
+				worst, worstFile = r, file
+			}
+		}
+		b.ReportMetric(worst, "worst-16MB/4MB")
+		b.Logf("worst growth %.1fx: %s", worst, worstFile)
 	}
 }
