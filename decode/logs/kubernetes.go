@@ -610,6 +610,22 @@ var (
 	kNotFound     = regexp.MustCompile(`^(\S+): not found$`)
 )
 
+// submatches memoises FindStringSubmatch on one string: a switch tests a
+// regexp, then reads its groups, and a long wrapped message is matched
+// once, not twice.
+type submatches struct {
+	s    string
+	last *regexp.Regexp
+	m    []string
+}
+
+func (sm *submatches) of(re *regexp.Regexp) []string {
+	if sm.last != re {
+		sm.last, sm.m = re, re.FindStringSubmatch(sm.s)
+	}
+	return sm.m
+}
+
 // failure builds the flows one Failed message proves.
 func (b *kBuilder) failure(ref kRef, detail string, n int) {
 	b.pulls++
@@ -641,10 +657,11 @@ func (b *kBuilder) failure(ref kRef, detail string, n int) {
 
 // resolve reads the error of containerd's resolver: the manifest HEAD.
 func (b *kBuilder) resolve(ref kRef, e string, n int) bool {
+	sm := &submatches{s: e}
 	head := ref.manifestURL("")
 	switch {
-	case kDenied.MatchString(e):
-		why := kDenied.FindStringSubmatch(e)[1]
+	case sm.of(kDenied) != nil:
+		why := sm.of(kDenied)[1]
 		if m := kServerMsg.FindStringSubmatch(why); m != nil {
 			// invalidAuthorization: the same HEAD refused again with
 			// error=, after a token was obtained for it.
@@ -669,25 +686,25 @@ func (b *kBuilder) resolve(ref kRef, e string, n int) bool {
 			return true
 		}
 		return false
-	case kAuthorize.MatchString(e):
-		m := kAuthorize.FindStringSubmatch(e)
+	case sm.of(kAuthorize) != nil:
+		m := sm.of(kAuthorize)
 		b.token(ref, head, m[1] == "oauth", m[2], n)
 		return true
-	case kReqStatus.MatchString(e):
-		m := kReqStatus.FindStringSubmatch(e)
+	case sm.of(kReqStatus) != nil:
+		m := sm.of(kReqStatus)
 		st, _ := strconv.Atoi(m[3])
 		b.statusFlow(m[1], m[2], st, "", n)
 		return true
-	case kOldStatus.MatchString(e):
-		m := kOldStatus.FindStringSubmatch(e)
+	case sm.of(kOldStatus) != nil:
+		m := sm.of(kOldStatus)
 		st, _ := strconv.Atoi(m[2])
 		b.statusFlow(http.MethodHead, ref.manifestURL(m[1]), st, "", n)
 		return true
-	case kDoRequest.MatchString(e):
-		m := kDoRequest.FindStringSubmatch(e)
+	case sm.of(kDoRequest) != nil:
+		m := sm.of(kDoRequest)
 		setErr(b.add(strings.ToUpper(m[1]), m[2], n, true), m[3])
 		return true
-	case kNotFound.MatchString(e):
+	case sm.of(kNotFound) != nil:
 		// Every host answered the HEAD 404 (a HEAD has no body: no code).
 		kStatus(b.add(http.MethodHead, head, n, true), 404)
 		return true
@@ -697,26 +714,27 @@ func (b *kBuilder) resolve(ref kRef, e string, n int) bool {
 
 // fetch reads the error of containerd's fetcher: a GET by digest.
 func (b *kBuilder) fetch(ref kRef, e string, n int) bool {
+	sm := &submatches{s: e}
 	switch {
-	case kCodeURL.MatchString(e):
-		m := kCodeURL.FindStringSubmatch(e)
+	case sm.of(kCodeURL) != nil:
+		m := sm.of(kCodeURL)
 		st, _ := strconv.Atoi(m[2])
 		b.statusFlow(http.MethodGet, m[1], st, m[3], n)
 		return true
-	case kReqStatus.MatchString(e):
-		m := kReqStatus.FindStringSubmatch(e)
+	case sm.of(kReqStatus) != nil:
+		m := sm.of(kReqStatus)
 		st, _ := strconv.Atoi(m[3])
 		b.statusFlow(m[1], m[2], st, "", n)
 		return true
-	case kContentNotAt.MatchString(e):
-		b.statusFlow(http.MethodGet, kContentNotAt.FindStringSubmatch(e)[1], 404, "", n)
+	case sm.of(kContentNotAt) != nil:
+		b.statusFlow(http.MethodGet, sm.of(kContentNotAt)[1], 404, "", n)
 		return true
-	case kAuthorize.MatchString(e):
-		m := kAuthorize.FindStringSubmatch(e)
+	case sm.of(kAuthorize) != nil:
+		m := sm.of(kAuthorize)
 		b.token(ref, ref.manifestURL(""), m[1] == "oauth", m[2], n)
 		return true
-	case kDoRequest.MatchString(e):
-		m := kDoRequest.FindStringSubmatch(e)
+	case sm.of(kDoRequest) != nil:
+		m := sm.of(kDoRequest)
 		setErr(b.add(strings.ToUpper(m[1]), m[2], n, true), m[3])
 		return true
 	}
@@ -770,19 +788,20 @@ func (b *kBuilder) realm(ref kRef, tokenURL string) (string, string) {
 // had credentials and POSTed them, then, if the POST was refused 400, 401,
 // 404 or 405, asked with GET and Basic (remotes/docker/authorizer.go).
 func (b *kBuilder) token(ref kRef, head string, oauth bool, e string, n int) {
+	sm := &submatches{s: e}
 	method, tokenURL, st, reason := http.MethodGet, "", 0, ""
 	switch {
-	case kReqStatus.MatchString(e):
-		m := kReqStatus.FindStringSubmatch(e)
+	case sm.of(kReqStatus) != nil:
+		m := sm.of(kReqStatus)
 		method, tokenURL = m[1], m[2]
 		st, _ = strconv.Atoi(m[3])
-	case kBareStatus.MatchString(e):
-		st, _ = strconv.Atoi(kBareStatus.FindStringSubmatch(e)[1])
+	case sm.of(kBareStatus) != nil:
+		st, _ = strconv.Atoi(sm.of(kBareStatus)[1])
 		if oauth {
 			method = http.MethodPost
 		}
-	case kDoRequest.MatchString(e):
-		m := kDoRequest.FindStringSubmatch(e)
+	case sm.of(kDoRequest) != nil:
+		m := sm.of(kDoRequest)
 		method, tokenURL, reason = strings.ToUpper(m[1]), m[2], m[3]
 	default:
 		reason = e
