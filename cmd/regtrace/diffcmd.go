@@ -30,19 +30,15 @@ Examples:
 
 Exit status: 0 when both runs reached the same outcome, 3 when they diverge, 1 when a file
 cannot be read, 2 for a usage mistake.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, markdown, html or json"},
-			&cli.BoolFlag{Name: "no-color", EnvVars: []string{"REGTRACE_NO_COLOR"}, Usage: "no colors"},
-			&cli.BoolFlag{Name: "no-redact", Usage: "print secrets found in the files as they are"},
-		},
+		Flags:  reportFlags(),
 		Action: runDiff,
 	}
 }
 
 func runDiff(c *cli.Context) error {
-	format := c.String("format")
-	if format != "text" && format != "markdown" && format != "json" && format != "html" {
-		return usagef("--format %q: want text, markdown, html or json", format)
+	format, opts, err := reportFormat(c)
+	if err != nil {
+		return err
 	}
 	if c.NArg() != 2 {
 		return usagef("diff: want two files, A and B (a HAR or a client's log each; - for standard input, once)")
@@ -67,8 +63,6 @@ func runDiff(c *cli.Context) error {
 		sides[i] = diff.Side{Name: name, Report: explain.Explain(in)}
 	}
 	r := diff.Compare(sides[0], sides[1])
-	opts := render.ReportOptions{Color: format == "text" && !c.Bool("no-color") && colorWanted(c, c.App.Writer), NoRedact: c.Bool("no-redact")}
-	var err error
 	switch format {
 	case "markdown":
 		err = render.DiffMarkdown(c.App.Writer, r, opts)

@@ -35,21 +35,36 @@ Examples:
 
 Exit status: 0 when every operation reached its goal (or a later run of the same client did),
 3 when one did not (explained or not), 1 when the file cannot be read, 2 for a usage mistake.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "text, markdown, html or json"},
+		Flags: append(reportFlags(),
 			&cli.IntFlag{Name: "flow", Usage: "show one exchange (by flow number) in full, decoded"},
-			&cli.BoolFlag{Name: "no-color", EnvVars: []string{"REGTRACE_NO_COLOR"}, Usage: "no colors"},
-			&cli.BoolFlag{Name: "no-redact", Usage: "print secrets found in the file as they are"},
 			&cli.BoolFlag{Name: "rules", Usage: "list every rule with what it means and its fix (no FILE); --format markdown gives RULES.md"},
-		},
+		),
 		Action: runExplain,
 	}
 }
 
-func runExplain(c *cli.Context) error {
+// reportFlags are the flags of every command that writes a report.
+func reportFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "format", Value: "text", Usage: "text, markdown, html or json"},
+		&cli.BoolFlag{Name: "no-color", EnvVars: []string{"REGTRACE_NO_COLOR"}, Usage: "no colors"},
+		&cli.BoolFlag{Name: "no-redact", Usage: "print secrets found in the input as they are"},
+	}
+}
+
+// reportFormat reads reportFlags: the format, checked, and the options.
+func reportFormat(c *cli.Context) (string, render.ReportOptions, error) {
 	format := c.String("format")
 	if format != "text" && format != "markdown" && format != "json" && format != "html" {
-		return usagef("--format %q: want text, markdown, html or json", format)
+		return "", render.ReportOptions{}, usagef("--format %q: want text, markdown, html or json", format)
+	}
+	return format, render.ReportOptions{Color: format == "text" && !c.Bool("no-color") && colorWanted(c, c.App.Writer), NoRedact: c.Bool("no-redact")}, nil
+}
+
+func runExplain(c *cli.Context) error {
+	format, opts, err := reportFormat(c)
+	if err != nil {
+		return err
 	}
 	if c.Bool("rules") {
 		if format == "html" {
@@ -78,7 +93,6 @@ func runExplain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := render.ReportOptions{Color: format == "text" && !c.Bool("no-color") && colorWanted(c, c.App.Writer), NoRedact: c.Bool("no-redact")}
 	if n := c.Int("flow"); n > 0 {
 		for _, x := range in.Exchanges {
 			if int(x.Flow.ID) == n {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/redact"
@@ -477,31 +476,24 @@ func readDockerd(ls []line) *Trace {
 	b := &dBuilder{t: t}
 	// Each operation is built on its own, so a long journal's are built on
 	// every core, each part by a builder of its own, joined in order.
-	parts := inParts(len(ops))
-	subs := make([]*dBuilder, len(parts))
-	var wg sync.WaitGroup
-	for p, part := range parts {
+	subs := make([]*dBuilder, partsOf(len(ops)))
+	inParts(len(ops), func(p, lo, hi int) {
 		subs[p] = &dBuilder{t: &Trace{}}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := part[0]; i < part[1]; i++ {
-				op := ops[i]
-				last := i == len(ops)-1
-				if last && op.digest == "" {
-					op.digest = cli.digest
-				}
-				var layers map[string]string
-				ok := false
-				if last {
-					layers = cli.layers
-					ok = cli.ok || op.push && cli.pushed != ""
-				}
-				subs[p].op(op, layers, ok)
+		for i := lo; i < hi; i++ {
+			op := ops[i]
+			last := i == len(ops)-1
+			if last && op.digest == "" {
+				op.digest = cli.digest
 			}
-		}()
-	}
-	wg.Wait()
+			var layers map[string]string
+			ok := false
+			if last {
+				layers = cli.layers
+				ok = cli.ok || op.push && cli.pushed != ""
+			}
+			subs[p].op(op, layers, ok)
+		}
+	})
 	for _, sb := range subs {
 		b.flows = append(b.flows, sb.flows...)
 		t.CredentialsFor = append(t.CredentialsFor, sb.t.CredentialsFor...)

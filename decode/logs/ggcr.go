@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/redact"
@@ -165,20 +164,13 @@ func ggcrEntries(ls []line) []ggcrEntry {
 		k       int
 	}
 	cs := make([]classified, len(ls))
-	parts := inParts(len(ls))
-	var wg sync.WaitGroup
-	for _, p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := p[0]; i < p[1]; i++ {
-				c := &cs[i]
-				c.s, c.stamped = ggcrStrip(ls[i].text)
-				c.k = ggcrKind(c.s)
-			}
-		}()
-	}
-	wg.Wait()
+	inParts(len(ls), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			c := &cs[i]
+			c.s, c.stamped = ggcrStrip(ls[i].text)
+			c.k = ggcrKind(c.s)
+		}
+	})
 	var es []ggcrEntry
 	for i, l := range ls {
 		s, stamped, k := cs[i].s, cs[i].stamped, cs[i].k
@@ -445,24 +437,18 @@ func readGGCR(ls []line) *Trace {
 	for i, j := range jobs {
 		last[j.dst] = i
 	}
-	var wg sync.WaitGroup
-	for _, p := range inParts(len(jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := p[0]; i < p[1]; i++ {
-				j := jobs[i]
-				switch {
-				case last[j.dst] != i:
-				case j.noBody:
-					*j.dst = flow.Body{Complete: true}
-				default:
-					*j.dst = dumpBody(j.h, j.lines, j.omitted)
-				}
+	inParts(len(jobs), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			j := jobs[i]
+			switch {
+			case last[j.dst] != i:
+			case j.noBody:
+				*j.dst = flow.Body{Complete: true}
+			default:
+				*j.dst = dumpBody(j.h, j.lines, j.omitted)
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	var flows []*flow.Flow
 	for _, st := range sts {
 		// A status without its dump: the headers are unknown.

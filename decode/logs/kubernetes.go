@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/redact"
@@ -471,20 +470,13 @@ func (b *kBuilder) build(evs []kEvent) {
 	}
 	// Each image's pull is built on its own, so a long journal's are built
 	// on every core, each part by a builder of its own, joined in order.
-	parts := inParts(len(todo))
-	subs := make([]*kBuilder, len(parts))
-	var wg sync.WaitGroup
-	for i, p := range parts {
-		subs[i] = &kBuilder{t: &Trace{}, runtime: b.runtime}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, st := range todo[p[0]:p[1]] {
-				subs[i].story(st)
-			}
-		}()
-	}
-	wg.Wait()
+	subs := make([]*kBuilder, partsOf(len(todo)))
+	inParts(len(todo), func(p, lo, hi int) {
+		subs[p] = &kBuilder{t: &Trace{}, runtime: b.runtime}
+		for _, st := range todo[lo:hi] {
+			subs[p].story(st)
+		}
+	})
 	for _, sb := range subs {
 		for _, f := range sb.flows {
 			f.ID = flow.ID(len(b.flows) + 1)

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/redact"
@@ -155,22 +154,15 @@ func readOras(ls []line) *Trace {
 	// pairing a response with its request, by ID, goes in order.
 	reqs := make([]*orasState, len(ents))
 	rspID := make([]string, len(ents))
-	parts := inParts(len(ents))
-	var wg sync.WaitGroup
-	for _, p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := p[0]; i < p[1]; i++ {
-				if m := orasReqHead.FindStringSubmatch(ents[i].msg); m != nil {
-					reqs[i] = orasRequest(ents[i], m[1], 0)
-				} else if m := orasRspHead.FindStringSubmatch(ents[i].msg); m != nil {
-					rspID[i] = m[1]
-				}
+	inParts(len(ents), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if m := orasReqHead.FindStringSubmatch(ents[i].msg); m != nil {
+				reqs[i] = orasRequest(ents[i], m[1], 0)
+			} else if m := orasRspHead.FindStringSubmatch(ents[i].msg); m != nil {
+				rspID[i] = m[1]
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	var sts []*orasState
 	byID := map[string]*orasState{}
 	answers := make([]*orasState, len(ents)) // the request each response answers
@@ -188,18 +180,13 @@ func readOras(ls []line) *Trace {
 		st.answered = true
 		answers[i] = st
 	}
-	for _, p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := p[0]; i < p[1]; i++ {
-				if st := answers[i]; st != nil {
-					orasResponse(st, ents[i])
-				}
+	inParts(len(ents), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if st := answers[i]; st != nil {
+				orasResponse(st, ents[i])
 			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	var flows []*flow.Flow
 	for _, st := range sts {
 		flows = append(flows, st.f)

@@ -1,21 +1,39 @@
 package logs
 
-import "runtime"
+import (
+	"runtime"
+	"sync"
+)
 
 // parallelMin is the fewest items worth splitting across cores (a
 // variable: tests split a few).
 var parallelMin = 2048
 
-// inParts splits n items into contiguous [lo, hi) parts, one per core when
-// there are enough to be worth it, else one.
-func inParts(n int) [][2]int {
-	parts := runtime.GOMAXPROCS(0)
-	if n < parallelMin || parts < 2 {
-		return [][2]int{{0, n}}
+// inParts runs fn over n items in contiguous [lo, hi) parts, at once, one
+// per core when there are enough to be worth it (else one part), and
+// returns when all are done. part numbers the parts 0, 1, … in order, so
+// each can fill a slot of its own.
+func inParts(n int, fn func(part, lo, hi int)) {
+	parts := partsOf(n)
+	if parts == 1 {
+		fn(0, 0, n)
+		return
 	}
-	out := make([][2]int, parts)
+	var wg sync.WaitGroup
 	for p := range parts {
-		out[p] = [2]int{n * p / parts, n * (p + 1) / parts}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(p, n*p/parts, n*(p+1)/parts)
+		}()
 	}
-	return out
+	wg.Wait()
+}
+
+// partsOf is how many parts inParts splits n items into.
+func partsOf(n int) int {
+	if p := runtime.GOMAXPROCS(0); n >= parallelMin && p >= 2 {
+		return p
+	}
+	return 1
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -52,13 +51,13 @@ func builtInParts(t *testing.T, dir string) {
 	parallelMin = 1 << 30
 	one := read()
 	parallelMin = 1
-	if parts := inParts(40); len(parts) < 2 {
+	if partsOf(40) < 2 {
 		t.Skip("one core: nothing to split")
 	}
 	if many := read(); many != one {
 		t.Errorf("built in parts:\n%s\nbuilt whole:\n%s", many, one)
 	}
-	if strings.Count(one, "\n") < 40 || !reflect.DeepEqual(inParts(5)[len(inParts(5))-1][1], 5) {
+	if strings.Count(one, "\n") < 40 {
 		t.Errorf("too few flows to tell: %s", one)
 	}
 }

@@ -13,6 +13,22 @@ import (
 	"github.com/regtrace/regtrace/explain/diff"
 )
 
+// namedSide is one side of a comparison and the letter it goes by.
+type namedSide struct {
+	name string
+	sum  diff.Summary
+}
+
+func diffSides(r *diff.Result) []namedSide { return []namedSide{{"A", r.A}, {"B", r.B}} }
+
+// sideRun names what a side read and which clients it shows.
+func sideRun(s diff.Summary) string {
+	if len(s.Clients) > 0 {
+		return s.Name + " (" + strings.Join(s.Clients, ", ") + ")"
+	}
+	return s.Name
+}
+
 // diffHeadline is a comparison's answer in one line.
 func diffHeadline(r *diff.Result) string {
 	switch {
@@ -117,10 +133,7 @@ func DiffText(w io.Writer, r *diff.Result, opts ReportOptions) error {
 			fmt.Fprintf(&b, "  - %s: %s\n", d.Step, wrap(sc(d.Text), "    "))
 		}
 	}
-	for _, s := range []struct {
-		name string
-		sum  diff.Summary
-	}{{"A", r.A}, {"B", r.B}} {
+	for _, s := range diffSides(r) {
 		p := s.sum.Primary
 		if p == nil || !s.sum.Failed {
 			continue
@@ -143,14 +156,8 @@ func DiffMarkdown(w io.Writer, r *diff.Result, opts ReportOptions) error {
 	b.WriteString("# regtrace diff\n\n")
 	fmt.Fprintf(&b, "**%s**\n\n", capitalize(diffHeadline(r)))
 	b.WriteString("| side | run | outcome |\n| --- | --- | --- |\n")
-	for _, s := range []struct {
-		name string
-		sum  diff.Summary
-	}{{"A", r.A}, {"B", r.B}} {
-		run := s.sum.Name
-		if len(s.sum.Clients) > 0 {
-			run += " (" + strings.Join(s.sum.Clients, ", ") + ")"
-		}
+	for _, s := range diffSides(r) {
+		run := sideRun(s.sum)
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", s.name, sc(run), sc(outcomeWords(s.sum)))
 	}
 	b.WriteByte('\n')
@@ -175,10 +182,7 @@ func DiffMarkdown(w io.Writer, r *diff.Result, opts ReportOptions) error {
 		}
 		b.WriteByte('\n')
 	}
-	for _, s := range []struct {
-		name string
-		sum  diff.Summary
-	}{{"A", r.A}, {"B", r.B}} {
+	for _, s := range diffSides(r) {
 		p := s.sum.Primary
 		if p == nil || !s.sum.Failed {
 			continue
@@ -276,33 +280,15 @@ func DiffJSON(w io.Writer, r *diff.Result, opts ReportOptions) error {
 func DiffHTML(w io.Writer, r *diff.Result, opts ReportOptions) error {
 	sc := func(s string) string { return esc(scrub(s, opts.NoRedact)) }
 	var b strings.Builder
-	b.WriteString(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="color-scheme" content="light dark">
-<title>regtrace diff: ` + esc(diffHeadline(r)) + `</title>
-<style>` + htmlStyle + `</style>
-</head>
-<body>
-<header><h1>regtrace diff</h1></header>
-<main>
-`)
+	pageStart(&b, "regtrace diff: "+diffHeadline(r), "regtrace diff")
+	b.WriteString("</header>\n<main>\n")
 	cls := "ok"
 	if !r.Same {
 		cls = "failed"
 	}
 	fmt.Fprintf(&b, "<section class=\"verdict %s\">\n<h2>%s</h2>\n<table class=\"evidence\"><thead><tr><th>side</th><th>run</th><th>outcome</th></tr></thead><tbody>\n", cls, esc(capitalize(diffHeadline(r))))
-	for _, s := range []struct {
-		name string
-		sum  diff.Summary
-	}{{"A", r.A}, {"B", r.B}} {
-		run := s.sum.Name
-		if len(s.sum.Clients) > 0 {
-			run += " (" + strings.Join(s.sum.Clients, ", ") + ")"
-		}
+	for _, s := range diffSides(r) {
+		run := sideRun(s.sum)
 		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", s.name, sc(run), sc(outcomeWords(s.sum)))
 	}
 	b.WriteString("</tbody></table>\n")
@@ -328,10 +314,7 @@ func DiffHTML(w io.Writer, r *diff.Result, opts ReportOptions) error {
 		}
 		b.WriteString("</ul>\n</section>\n")
 	}
-	for i, s := range []struct {
-		name string
-		sum  diff.Summary
-	}{{"A", r.A}, {"B", r.B}} {
+	for i, s := range diffSides(r) {
 		p := s.sum.Primary
 		if p == nil || !s.sum.Failed {
 			continue
@@ -348,13 +331,7 @@ func DiffHTML(w io.Writer, r *diff.Result, opts ReportOptions) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "<p class=\"source\">%s</p>\n", sc(n))
 	}
-	b.WriteString("</main>\n<footer>")
-	if !opts.NoRedact {
-		b.WriteString("Secrets (passwords, tokens, cookies, signed URL parameters) were redacted by regtrace.")
-	} else {
-		b.WriteString("<strong>Not redacted:</strong> this page may hold passwords and tokens.")
-	}
-	b.WriteString("</footer>\n</body>\n</html>\n")
+	pageEnd(&b, opts)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

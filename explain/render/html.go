@@ -33,19 +33,7 @@ func HTML(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 	if p := rep.Primary(); p != nil && failed {
 		title = "regtrace report: " + string(p.Verdict)
 	}
-	b.WriteString(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="color-scheme" content="light dark">
-<title>` + esc(title) + `</title>
-<style>` + htmlStyle + `</style>
-</head>
-<body>
-<header><h1>regtrace report</h1>
-`)
+	pageStart(&b, title, "regtrace report")
 	if src := rep.Source; src != nil {
 		fmt.Fprintf(&b, "<p class=\"source\">Source: the %s. Not shown there: %s.</p>\n", esc(src.Name), esc(src.Lacks))
 	}
@@ -83,6 +71,33 @@ func HTML(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 		b.WriteString("</section>\n")
 	}
 	exchangesHTML(&b, rep, opts)
+	pageEnd(&b, opts)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// pageStart opens a self-contained page: nothing to fetch (a Content-
+// Security-Policy says so to the browser too), light and dark schemes,
+// and the header left open for what the page adds to it.
+func pageStart(b *strings.Builder, title, heading string) {
+	b.WriteString(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="color-scheme" content="light dark">
+<title>` + esc(title) + `</title>
+<style>` + htmlStyle + `</style>
+</head>
+<body>
+<header><h1>` + esc(heading) + `</h1>
+`)
+}
+
+// pageEnd closes the main part and the page, saying whether secrets were
+// redacted.
+func pageEnd(b *strings.Builder, opts ReportOptions) {
 	b.WriteString("</main>\n<footer>")
 	if !opts.NoRedact {
 		b.WriteString("Secrets (passwords, tokens, cookies, signed URL parameters) were redacted by regtrace.")
@@ -90,8 +105,6 @@ func HTML(w io.Writer, rep *explain.Report, opts ReportOptions) error {
 		b.WriteString("<strong>Not redacted:</strong> this page may hold passwords and tokens.")
 	}
 	b.WriteString("</footer>\n</body>\n</html>\n")
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 func esc(s string) string { return html.EscapeString(s) }
