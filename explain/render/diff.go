@@ -21,6 +21,15 @@ type namedSide struct {
 
 func diffSides(r *diff.Result) []namedSide { return []namedSide{{"A", r.A}, {"B", r.B}} }
 
+// verdictSides are the verdicts to show, named as a possessive: each
+// side's, or one for both when both failed the same way.
+func verdictSides(r *diff.Result) []namedSide {
+	if r.Same && r.A.Failed && r.B.Failed {
+		return []namedSide{{"Both runs'", r.A}}
+	}
+	return []namedSide{{"A's", r.A}, {"B's", r.B}}
+}
+
 // sideRun names what a side read and which clients it shows.
 func sideRun(s diff.Summary) string {
 	if len(s.Clients) > 0 {
@@ -133,12 +142,12 @@ func DiffText(w io.Writer, r *diff.Result, opts ReportOptions) error {
 			fmt.Fprintf(&b, "  - %s: %s\n", d.Step, wrap(sc(d.Text), "    "))
 		}
 	}
-	for _, s := range diffSides(r) {
+	for _, s := range verdictSides(r) {
 		p := s.sum.Primary
 		if p == nil || !s.sum.Failed {
 			continue
 		}
-		fmt.Fprintf(&b, "\n%s %s  [%s]\n", yellow.Sprint(s.name+"'s verdict:"), bold.Sprint(string(p.Verdict)), p.Rule)
+		fmt.Fprintf(&b, "\n%s %s  [%s]\n", yellow.Sprint(s.name+" verdict:"), bold.Sprint(string(p.Verdict)), p.Rule)
 		fmt.Fprintf(&b, "  %s\n", wrap(sc(p.Why), "  "))
 		fmt.Fprintf(&b, "  %s %s\n", bold.Sprint("Fix:"), wrap(sc(p.Fix), "  "))
 	}
@@ -182,12 +191,12 @@ func DiffMarkdown(w io.Writer, r *diff.Result, opts ReportOptions) error {
 		}
 		b.WriteByte('\n')
 	}
-	for _, s := range diffSides(r) {
+	for _, s := range verdictSides(r) {
 		p := s.sum.Primary
 		if p == nil || !s.sum.Failed {
 			continue
 		}
-		fmt.Fprintf(&b, "## %s's verdict: %s\n\nRule `%s`\n\n%s\n\n**Fix.** %s\n\n", s.name, p.Verdict, p.Rule, sc(p.Why), sc(p.Fix))
+		fmt.Fprintf(&b, "## %s verdict: %s\n\nRule `%s`\n\n%s\n\n**Fix.** %s\n\n", s.name, p.Verdict, p.Rule, sc(p.Why), sc(p.Fix))
 		if ops := failedOps(s.sum.Report); len(ops) > 0 {
 			fmt.Fprintf(&b, "```mermaid\n%s```\n\n", Mermaid(ops[0], ruleFor(s.sum.Report, ops[0])))
 		}
@@ -314,12 +323,12 @@ func DiffHTML(w io.Writer, r *diff.Result, opts ReportOptions) error {
 		}
 		b.WriteString("</ul>\n</section>\n")
 	}
-	for i, s := range diffSides(r) {
+	for i, s := range verdictSides(r) {
 		p := s.sum.Primary
 		if p == nil || !s.sum.Failed {
 			continue
 		}
-		fmt.Fprintf(&b, "<section class=\"findings\">\n<h2>%s's verdict: %s</h2>\n", s.name, esc(string(p.Verdict)))
+		fmt.Fprintf(&b, "<section class=\"findings\">\n<h2>%s verdict: %s</h2>\n", s.name, esc(string(p.Verdict)))
 		finding(&b, *p, exchanges(s.sum.Report), opts)
 		if ops := failedOps(s.sum.Report); len(ops) > 0 {
 			fmt.Fprintf(&b, "<figure>\n<figcaption>%s</figcaption>\n", esc(opLabel(ops[0])))

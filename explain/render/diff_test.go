@@ -130,3 +130,15 @@ func TestJSONInPartsIsTheSame(t *testing.T) {
 		t.Errorf("in parts:\n%s\nwhole:\n%s", many, one)
 	}
 }
+
+// Two runs that failed the same way get one verdict, not the same twice.
+func TestDiffSameFailureOnce(t *testing.T) {
+	s := diff.Side{Name: "a.har", Report: storePull(403, "<Error><Code>AccessDenied</Code></Error>")}
+	r := diff.Compare(s, s)
+	var b strings.Builder
+	DiffText(&b, r, ReportOptions{})
+	out := b.String()
+	if !r.Same || strings.Count(out, "verdict:") != 1 || !strings.Contains(out, "Both runs' verdict: denied") {
+		t.Errorf("the same failure twice:\n%s", out)
+	}
+}
