@@ -225,6 +225,17 @@ func pairCases() []pairCase {
 					JSON(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)),
 			step: "manifest 1.0",
 		},
+		{
+			name: "a log's token put back unread is not a credentials difference from a HAR's token that covers the request",
+			a:    side("with.har", nil, goodPull...),
+			b: side("dockerd.log", &explain.Source{Name: "dockerd debug log", HidesAuth: true, Lacks: "every HTTP status"},
+				ping(reg, docker, challenge).Inferred(),
+				tokenReq(realm, service, docker, "", "repository:team/app:pull").Inferred(),
+				flowtest.Get(reg+"/v2/team/app/manifests/1.0").UA(docker).Bearer("REDACTED").Status(401).Inferred().
+					Challenge(fmt.Sprintf(`Bearer realm=%q,service=%q,error="insufficient_scope"`, realm, service))),
+			step: "manifest 1.0", what: "status",
+			text: []string{"B's GET manifest 1.0 of team/app was answered 401"},
+		},
 	}
 }
 

@@ -534,18 +534,23 @@ func tokenAsk(s *step) string {
 
 // reqView is what one registry request carried and got.
 type reqView struct {
-	creds      string
-	credsKnown bool
-	expiry     string
-	expiryKnwn bool
-	transport  string
-	answer     string
-	class      int // 2: it went on (2xx, 3xx, or a log's "went on"); 4, 5: failed; 0: no answer
+	// creds says what the request carried, in words; scheme is the part
+	// every source shows (none, Basic for whom, Bearer), coverage whether
+	// a Bearer token covered the request ("" when it cannot be read: an
+	// opaque token, or a log that puts the token back unread).
+	creds, scheme, coverage string
+	credsKnown              bool
+	expiry                  string
+	expiryKnwn              bool
+	transport               string
+	answer                  string
+	class                   int // 2: it went on (2xx, 3xx, or a log's "went on"); 4, 5: failed; 0: no answer
 }
 
 func (c *comparer) reqView(x *decode.Exchange, hide bool) reqView {
 	var v reqView
 	v.creds, v.credsKnown = authWords(x, hide)
+	v.scheme = v.creds
 	if x.Auth.Scheme != "" && strings.EqualFold(x.Auth.Scheme, "bearer") {
 		if x.TokenFrom != 0 {
 			v.creds += " from " + x.TokenFrom.String()
@@ -553,9 +558,11 @@ func (c *comparer) reqView(x *decode.Exchange, hide bool) reqView {
 		switch {
 		case x.Token == nil || x.Token.Claims == nil || !x.Token.Claims.HasAccess:
 		case len(x.Missing) > 0:
-			v.creds += " lacking " + scopeWords(x.Missing)
+			v.coverage = "lacking " + scopeWords(x.Missing)
+			v.creds += " " + v.coverage
 		default:
-			v.creds += " that covers it"
+			v.coverage = "that covers it"
+			v.creds += " " + v.coverage
 		}
 	}
 	if x.Token != nil && x.Token.Claims != nil && !x.Token.Claims.ExpiresAt.IsZero() && !x.Flow.Start.IsZero() {
@@ -594,7 +601,9 @@ func (c *comparer) compareRequest(a, b *step) []Divergence {
 	// The same answer, or an answer a log only implies against one that
 	// went on too: nothing to say about how it was asked.
 	same := va.class == 2 && vb.class == 2 || sameAnswer(xa, xb)
-	showCreds := va.credsKnown && vb.credsKnown && va.creds != vb.creds || va.expiry != vb.expiry
+	credsDiffer := va.credsKnown && vb.credsKnown &&
+		(va.scheme != vb.scheme || va.coverage != "" && vb.coverage != "" && va.coverage != vb.coverage)
+	showCreds := credsDiffer || va.expiryKnwn && vb.expiryKnwn && va.expiry != vb.expiry
 	phrase := func(x *decode.Exchange, v reqView) string {
 		w := "'s " + exchangeWords(x)
 		if v.credsKnown && showCreds {
@@ -613,7 +622,7 @@ func (c *comparer) compareRequest(a, b *step) []Divergence {
 		return nil
 	case va.expiryKnwn && vb.expiryKnwn && va.expiry != vb.expiry:
 		d.What = "expiry"
-	case va.credsKnown && vb.credsKnown && va.creds != vb.creds:
+	case credsDiffer:
 		d.What = "credentials"
 	default:
 		d.What = "status"
