@@ -345,7 +345,7 @@ func opFindings(in *Input, r rule, ops []*Operation) []found {
 		for _, op := range ops {
 			for _, f := range r.op(in, op) {
 				if f.Client == "" {
-					f.Client = clientName(op.Client)
+					f.Client = ClientName(op.Client)
 				}
 				if f.Registry == "" {
 					f.Registry = op.Registry
@@ -639,7 +639,9 @@ func anonymousTunnel(x *decode.Exchange) bool {
 	return x.Client.UserAgent == "" || x.Client.Program == "go-http-client"
 }
 
-func clientName(c decode.Client) string {
+// ClientName is how findings name a client: program/version, else its
+// User-Agent.
+func ClientName(c decode.Client) string {
 	switch {
 	case c.Program == "go-http-client":
 		return "a Go client (" + c.UserAgent + ": the request does not name the program)"

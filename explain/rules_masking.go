@@ -305,12 +305,12 @@ func maskingEndpointFallback(in *Input, ops []*Operation) []Finding {
 				said += fmt.Sprintf(", printed as %q", q)
 			}
 		}
-		lead := fmt.Sprintf(pick.lead, clientName(f.Client), k.repo, said) + alt
+		lead := fmt.Sprintf(pick.lead, ClientName(f.Client), k.repo, said) + alt
 		if fd, ok := maskingHiddenAuthFailure(in, lead, pick, rep, answers); ok {
-			fd.Client = clientName(f.Client)
+			fd.Client = ClientName(f.Client)
 			out = append(out, fd)
 		} else if fd, ok := maskingHiddenNotFound(lead, pick, rep, answers); ok {
-			fd.Client = clientName(f.Client)
+			fd.Client = ClientName(f.Client)
 			out = append(out, fd)
 		}
 	}

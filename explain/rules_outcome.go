@@ -156,7 +156,7 @@ func outcomeUnexplained(in *Input, ops []*Operation) []Finding {
 		}
 		out = append(out, Finding{
 			Verdict:    verdict,
-			Client:     clientName(op.Client),
+			Client:     ClientName(op.Client),
 			Registry:   op.Registry,
 			Repo:       repo,
 			Evidence:   ids(ev...),
@@ -363,7 +363,7 @@ func outcomeMirrorFellBack(in *Input, op *Operation) []Finding {
 	}
 	why := fmt.Sprintf("%s asked %s first and got %s; it then fell back to %s, which served the request (%s). "+
 		"%s serves nothing to this client as configured: its pulls go to %s instead (slower, and counted against that registry's rate limits).",
-		clientName(op.Client), first.Host, maskingDescribe(first), served.Host, served.Flow.ID, first.Host, served.Host)
+		ClientName(op.Client), first.Host, maskingDescribe(first), served.Host, served.Flow.ID, first.Host, served.Host)
 	fix := "If " + first.Host + " should serve these pulls, "
 	switch st := status(first); {
 	case first.Kind == decode.KindTunnel || first.Flow.Err != nil:
@@ -379,7 +379,7 @@ func outcomeMirrorFellBack(in *Input, op *Operation) []Finding {
 	fix += "; otherwise take it out of the client's mirror list (containerd: its [host] entry in hosts.toml)."
 	return []Finding{tokWithRepo(Finding{
 		Verdict:  VerdictOK,
-		Client:   clientName(op.Client),
+		Client:   ClientName(op.Client),
 		Registry: first.Registry,
 		Evidence: ids(first, served),
 		Why:      why,
@@ -445,7 +445,7 @@ func outcomeMirrorServesRefused(in *Input, ops []*Operation) []Finding {
 		repo := decode.NormalizeRepo(x.Host, x.Repo)
 		out = append(out, Finding{
 			Verdict:  VerdictOK,
-			Client:   clientName(y.Client),
+			Client:   ClientName(y.Client),
 			Registry: y.Registry,
 			Repo:     repo,
 			Evidence: ids(x, y),

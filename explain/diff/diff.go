@@ -17,11 +17,10 @@
 package diff
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 
-	"github.com/regtrace/regtrace/decode"
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/explain"
 )
@@ -139,7 +138,8 @@ func summarize(s Side) Summary {
 		sum.Primary = &f
 	}
 	for _, op := range s.Report.Operations {
-		if name := clientName(op.Client); name != "" && !slices.Contains(sum.Clients, name) {
+		// The name the findings give the client; a log may name none.
+		if name := explain.ClientName(op.Client); (op.Client.UserAgent != "" || op.Client.Program != "") && !slices.Contains(sum.Clients, name) {
 			sum.Clients = append(sum.Clients, name)
 		}
 		if sum.Stop == "" && op.Failed() && op.Outcome().RecoveredBy == nil {
@@ -150,17 +150,6 @@ func summarize(s Side) Summary {
 		}
 	}
 	return sum
-}
-
-func clientName(c decode.Client) string {
-	n := cmp.Or(c.Program, c.Family)
-	if n == "" {
-		return ""
-	}
-	if c.Version != "" {
-		n += " " + c.Version
-	}
-	return n
 }
 
 // sameOutcome: both reached their goals, or both failed the same way.
@@ -185,7 +174,7 @@ func fits(f, g *explain.Finding) bool {
 
 func outcomeDivergence(a, b Summary) Divergence {
 	d := Divergence{Step: "outcome", What: "outcome"}
-	d.Text = "the traffic shows no difference in registry terms, but the outcomes differ: A " + verdictWords(a) + "; B " + verdictWords(b)
+	d.Text = "the traffic shows no difference in registry terms, but the outcomes differ: A " + a.Outcome() + "; B " + b.Outcome()
 	if a.StopFlow != 0 {
 		d.A = []flow.ID{a.StopFlow}
 	}
@@ -195,23 +184,33 @@ func outcomeDivergence(a, b Summary) Divergence {
 	return d
 }
 
-// verdictWords is a side's outcome in a few words.
-func verdictWords(s Summary) string {
+// Outcome is how a side ended, in a few words.
+func (s Summary) Outcome() string {
 	switch {
 	case !s.Failed:
 		return "reached its goal"
 	case s.Primary == nil:
 		return "failed"
 	}
-	w := "failed: " + string(s.Primary.Verdict) + " (" + string(s.Primary.Rule)
+	w := "failed: " + string(s.Primary.Verdict) + " [" + string(s.Primary.Rule) + "]"
 	if s.Primary.Suspected {
-		w += ", suspected"
+		w += " (suspected: cannot prove)"
 	}
-	w += ")"
 	if s.Stop != "" {
-		w += " at " + s.Stop
+		w += ", stopped at " + s.Stop
 	}
 	return w
+}
+
+// Run names what a side read and the clients it shows (or the kind of log).
+func (s Summary) Run() string {
+	switch {
+	case len(s.Clients) > 0:
+		return s.Name + " (" + strings.Join(s.Clients, ", ") + ")"
+	case s.Source != "":
+		return s.Name + " (" + s.Source + ")"
+	}
+	return s.Name
 }
 
 // opPair is two operations taken as the same job; one may be nil.
@@ -312,13 +311,13 @@ func (c *comparer) pair(p opPair) (major, minor []Divergence) {
 		isMajor := true
 		switch {
 		case xa == nil || xb == nil:
-			d, maj, ok := c.missing(k, xa, xb, p)
+			d, maj, ok := c.missing(xa, xb, p)
 			if !ok {
 				continue
 			}
 			ds, isMajor = []Divergence{d}, maj
 		default:
-			ds = c.compareStep(k, xa, xb)
+			ds = c.compareStep(xa, xb)
 		}
 		for _, d := range ds {
 			if isMajor {
@@ -355,7 +354,7 @@ func alone(op *explain.Operation, side, other string) Divergence {
 			ids = []flow.ID{x.Flow.ID}
 		}
 	}
-	d.Text = fmt.Sprintf("only %s made a %s of %s (%s), %s; %s has nothing like it", side, op.Outcome().Goal, opName(op), clientName(op.Client), state, other)
+	d.Text = fmt.Sprintf("only %s made a %s of %s (%s), %s; %s has nothing like it", side, op.Outcome().Goal, opName(op), explain.ClientName(op.Client), state, other)
 	if side == "A" {
 		d.A = ids
 	} else {

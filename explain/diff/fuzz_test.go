@@ -85,7 +85,7 @@ func FuzzCompare(f *testing.F) {
 		}
 		for _, r := range []*Result{ab, ba} {
 			if !r.Same && r.First == nil {
-				t.Fatalf("different outcomes and no divergence: A %s, B %s", verdictWords(r.A), verdictWords(r.B))
+				t.Fatalf("different outcomes and no divergence: A %s, B %s", r.A.Outcome(), r.B.Outcome())
 			}
 			if r.First != nil && r.First.Text == "" {
 				t.Fatalf("a divergence without words: %+v", *r.First)

@@ -162,11 +162,11 @@ func stepOrder(a, b stepSet) []string {
 // request the other side never made, a failed tunnel, a request that failed
 // for good; otherwise (the other side stopped before it, or does it another
 // way) it is minor. A step a log cannot show is no difference at all.
-func (c *comparer) missing(key string, xa, xb *step, p opPair) (d Divergence, major, ok bool) {
-	s, side, other := xa, "A", "B"
+func (c *comparer) missing(xa, xb *step, p opPair) (d Divergence, major, ok bool) {
+	s, side, other, hide := xa, "A", "B", c.hideA
 	lackingLog := c.b.Report.Source != nil
 	if xa == nil {
-		s, side, other = xb, "B", "A"
+		s, side, other, hide = xb, "B", "A", c.hideB
 		lackingLog = c.a.Report.Source != nil
 	}
 	if lackingLog || s.stage == stagePing {
@@ -202,9 +202,9 @@ func (c *comparer) missing(key string, xa, xb *step, p opPair) (d Divergence, ma
 		return d, true, true
 	case s.stage == stageToken:
 		d.What = "token"
-		d.Text = fmt.Sprintf("%s asked the token server (%s) and was answered %s; %s never did", side, tokenAsk(s), answer(x), other)
+		d.Text = fmt.Sprintf("%s asked the token server (%s) and was answered %s; %s never did", side, tokenAsk(s, hide), answer(x), other)
 		if lacking.Failed() {
-			d.Text = fmt.Sprintf("%s never asked the token server; %s asked it (%s) and was answered %s", other, side, tokenAsk(s), answer(x))
+			d.Text = fmt.Sprintf("%s never asked the token server; %s asked it (%s) and was answered %s", other, side, tokenAsk(s, hide), answer(x))
 		}
 		return d, true, true
 	case s.stage == stageConnect:
@@ -238,7 +238,7 @@ func opOf(p opPair, side string) *explain.Operation {
 }
 
 // compareStep compares a step both sides made.
-func (c *comparer) compareStep(key string, a, b *step) []Divergence {
+func (c *comparer) compareStep(a, b *step) []Divergence {
 	switch a.stage {
 	case stagePing:
 		return c.comparePing(a, b)
@@ -248,16 +248,10 @@ func (c *comparer) compareStep(key string, a, b *step) []Divergence {
 	return c.compareRequest(a, b)
 }
 
-// first puts the side that failed first, as people say it: "B never sent
-// credentials; A sent Basic for alice".
-func (c *comparer) bFirst(a, b *step) bool {
-	af, bf := a.op.Failed(), b.op.Failed()
-	return bf && !af
-}
-
-// pair of phrases in the order they are said.
-func (c *comparer) say(a, b *step, pa, pb string) string {
-	if c.bFirst(a, b) {
+// say joins each side's phrase, the side that failed first, as people say
+// it: "B never sent credentials; A sent Basic for alice".
+func say(a, b *step, pa, pb string) string {
+	if b.op.Failed() && !a.op.Failed() {
 		return "B " + pb + "; A " + pa
 	}
 	return "A " + pa + "; B " + pb
@@ -278,7 +272,7 @@ func (c *comparer) comparePing(a, b *step) []Divergence {
 		return nil
 	}
 	return []Divergence{{Step: "ping", What: "challenge", A: a.ids(), B: b.ids(),
-		Text: c.say(a, b, "'s ping (GET /v2/) was answered "+sa, "'s ping was answered "+sb)}}
+		Text: say(a, b, "'s ping (GET /v2/) was answered "+sa, "'s ping was answered "+sb)}}
 }
 
 func pingView(x *decode.Exchange) string {
@@ -305,20 +299,20 @@ func pingView(x *decode.Exchange) string {
 
 // tokenView is what the token requests of a step asked and got.
 type tokenView struct {
-	creds      string // "no credentials", "Basic for user alice", …
-	credsKnown bool
-	scopes     string
-	scopesKnwn bool
-	status     string // the last attempt's answer
-	ok         bool
-	grant      string // what the tokens granted, in words
-	grantKnown bool
-	expiry     string // "valid", or how it was unusable when issued
-	expiryKnwn bool
-	lifetime   string
+	creds       string // "no credentials", "Basic for user alice", …
+	credsKnown  bool
+	scopes      string
+	scopesKnown bool
+	status      string // the last attempt's answer
+	ok          bool
+	grant       string // what the tokens granted, in words
+	grantKnown  bool
+	expiry      string // "valid", or how it was unusable when issued
+	expiryKnown bool
+	lifetime    string
 }
 
-func (c *comparer) tokenView(s *step, hide bool) tokenView {
+func newTokenView(s *step, hide bool) tokenView {
 	var v tokenView
 	var creds, scopes, grants []string
 	credsSeen, opaque, anyToken := false, false, false
@@ -380,7 +374,7 @@ func (c *comparer) tokenView(s *step, hide bool) tokenView {
 	v.scopes = strings.Join(scopes, " ")
 	// A log that does not show the query (oras redacts it) leaves the
 	// scopes unknown; a recorded request without scope asked for none.
-	v.scopesKnwn = len(scopes) > 0 || s.xs[0].Flow.Origin == ""
+	v.scopesKnown = len(scopes) > 0 || s.xs[0].Flow.Origin == ""
 	if v.scopes == "" {
 		v.scopes = "no scope"
 	}
@@ -397,7 +391,7 @@ func (c *comparer) tokenView(s *step, hide bool) tokenView {
 		v.grant, v.grantKnown = "a token granting "+strings.Join(grants, " "), true
 	}
 	if anyToken && !opaque {
-		v.expiry, v.expiryKnwn = "valid", true
+		v.expiry, v.expiryKnown = "valid", true
 		if expired != "" {
 			v.expiry = expired
 		}
@@ -453,7 +447,7 @@ func authWords(x *decode.Exchange, hide bool) (string, bool) {
 }
 
 func (c *comparer) compareToken(a, b *step) []Divergence {
-	va, vb := c.tokenView(a, c.hideA), c.tokenView(b, c.hideB)
+	va, vb := newTokenView(a, c.hideA), newTokenView(b, c.hideB)
 	d := Divergence{Step: "token", A: a.ids(), B: b.ids()}
 	got := func(v tokenView) string {
 		if !v.ok {
@@ -473,19 +467,19 @@ func (c *comparer) compareToken(a, b *step) []Divergence {
 			pa += " and " + got(va)
 			pb += " and " + got(vb)
 		}
-		d.Text = c.say(a, b, pa, pb)
-	case va.scopesKnwn && vb.scopesKnwn && va.scopes != vb.scopes:
+		d.Text = say(a, b, pa, pb)
+	case va.scopesKnown && vb.scopesKnown && va.scopes != vb.scopes:
 		d.What = "scopes"
-		d.Text = c.say(a, b, "asked the realm for "+quote(va.scopes)+" and "+got(va), "asked the realm for "+quote(vb.scopes)+" and "+got(vb))
+		d.Text = say(a, b, "asked the realm for "+quote(va.scopes)+" and "+got(va), "asked the realm for "+quote(vb.scopes)+" and "+got(vb))
 	case va.ok != vb.ok || !va.ok && !sameAnswer(a.last(), b.last()):
 		d.What = "status"
-		d.Text = c.say(a, b, "'s token request ("+tokenAsk(a)+") was answered "+va.status, "'s token request ("+tokenAsk(b)+") was answered "+vb.status)
+		d.Text = say(a, b, "'s token request ("+tokenAsk(a, c.hideA)+") was answered "+va.status, "'s token request ("+tokenAsk(b, c.hideB)+") was answered "+vb.status)
 	case grantsDiffer:
 		d.What = "grant"
-		d.Text = c.say(a, b, "asked for "+quote(va.scopes)+" and got "+va.grant, "asked for "+quote(vb.scopes)+" and got "+vb.grant)
-	case va.expiryKnwn && vb.expiryKnwn && va.expiry != vb.expiry:
+		d.Text = say(a, b, "asked for "+quote(va.scopes)+" and got "+va.grant, "asked for "+quote(vb.scopes)+" and got "+vb.grant)
+	case va.expiryKnown && vb.expiryKnown && va.expiry != vb.expiry:
 		d.What = "expiry"
-		d.Text = c.say(a, b, "'s token "+expiryWords(va), "'s token "+expiryWords(vb))
+		d.Text = say(a, b, "'s token "+expiryWords(va), "'s token "+expiryWords(vb))
 	default:
 		return nil
 	}
@@ -512,7 +506,7 @@ func expiryWords(v tokenView) string {
 
 // tokenAsk is a step's token requests in a few words: scopes and
 // credentials.
-func tokenAsk(s *step) string {
+func tokenAsk(s *step, hide bool) string {
 	for _, x := range slices.Backward(s.xs) {
 		if x.Kind != decode.KindTokenRequest {
 			continue
@@ -524,7 +518,7 @@ func tokenAsk(s *step) string {
 			}
 		}
 		w := "scope " + cmp.Or(strings.Join(sc, " "), "none")
-		if cr, ok := tokenCreds(x, x.Flow.Origin != ""); ok {
+		if cr, ok := tokenCreds(x, hide); ok {
 			w += ", " + cr
 		}
 		return w
@@ -541,13 +535,13 @@ type reqView struct {
 	creds, scheme, coverage string
 	credsKnown              bool
 	expiry                  string
-	expiryKnwn              bool
+	expiryKnown             bool
 	transport               string
 	answer                  string
 	class                   int // 2: it went on (2xx, 3xx, or a log's "went on"); 4, 5: failed; 0: no answer
 }
 
-func (c *comparer) reqView(x *decode.Exchange, hide bool) reqView {
+func newReqView(x *decode.Exchange, hide bool) reqView {
 	var v reqView
 	v.creds, v.credsKnown = authWords(x, hide)
 	v.scheme = v.creds
@@ -566,7 +560,7 @@ func (c *comparer) reqView(x *decode.Exchange, hide bool) reqView {
 		}
 	}
 	if x.Token != nil && x.Token.Claims != nil && !x.Token.Claims.ExpiresAt.IsZero() && !x.Flow.Start.IsZero() {
-		v.expiryKnwn = true
+		v.expiryKnown = true
 		v.expiry = "valid"
 		if exp := x.Token.Claims.ExpiresAt; exp.Before(x.Flow.Start) {
 			v.expiry = "expired " + dur(x.Flow.Start.Sub(exp)) + " before the request"
@@ -596,14 +590,14 @@ func scopeWords(ss []decode.Scope) string {
 // compareRequest compares the last attempt of a registry step.
 func (c *comparer) compareRequest(a, b *step) []Divergence {
 	xa, xb := a.last(), b.last()
-	va, vb := c.reqView(xa, c.hideA), c.reqView(xb, c.hideB)
+	va, vb := newReqView(xa, c.hideA), newReqView(xb, c.hideB)
 	d := Divergence{Step: a.key, A: a.ids(), B: b.ids()}
 	// The same answer, or an answer a log only implies against one that
 	// went on too: nothing to say about how it was asked.
 	same := va.class == 2 && vb.class == 2 || sameAnswer(xa, xb)
 	credsDiffer := va.credsKnown && vb.credsKnown &&
 		(va.scheme != vb.scheme || va.coverage != "" && vb.coverage != "" && va.coverage != vb.coverage)
-	showCreds := credsDiffer || va.expiryKnwn && vb.expiryKnwn && va.expiry != vb.expiry
+	showCreds := credsDiffer || va.expiryKnown && vb.expiryKnown && va.expiry != vb.expiry
 	phrase := func(x *decode.Exchange, v reqView) string {
 		w := "'s " + exchangeWords(x)
 		if v.credsKnown && showCreds {
@@ -620,14 +614,14 @@ func (c *comparer) compareRequest(a, b *step) []Divergence {
 		d.What = "transport"
 	case same:
 		return nil
-	case va.expiryKnwn && vb.expiryKnwn && va.expiry != vb.expiry:
+	case va.expiryKnown && vb.expiryKnown && va.expiry != vb.expiry:
 		d.What = "expiry"
 	case credsDiffer:
 		d.What = "credentials"
 	default:
 		d.What = "status"
 	}
-	d.Text = strings.ReplaceAll(c.say(a, b, phrase(xa, va), phrase(xb, vb)), " '", "'")
+	d.Text = strings.ReplaceAll(say(a, b, phrase(xa, va), phrase(xb, vb)), " '", "'")
 	return []Divergence{d}
 }
 

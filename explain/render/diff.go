@@ -30,14 +30,6 @@ func verdictSides(r *diff.Result) []namedSide {
 	return []namedSide{{"A's", r.A}, {"B's", r.B}}
 }
 
-// sideRun names what a side read and which clients it shows.
-func sideRun(s diff.Summary) string {
-	if len(s.Clients) > 0 {
-		return s.Name + " (" + strings.Join(s.Clients, ", ") + ")"
-	}
-	return s.Name
-}
-
 // diffHeadline is a comparison's answer in one line.
 func diffHeadline(r *diff.Result) string {
 	switch {
@@ -47,35 +39,6 @@ func diffHeadline(r *diff.Result) string {
 		return "both runs reached the same outcome, by different paths."
 	}
 	return "the runs diverge."
-}
-
-// sideLine is one side in a line: what was read, by which client, and how
-// it ended.
-func sideLine(s diff.Summary) string {
-	w := s.Name
-	if len(s.Clients) > 0 {
-		w += " (" + strings.Join(s.Clients, ", ") + ")"
-	} else if s.Source != "" {
-		w += " (" + s.Source + ")"
-	}
-	return w + ": " + outcomeWords(s)
-}
-
-func outcomeWords(s diff.Summary) string {
-	switch {
-	case !s.Failed:
-		return "reached its goal"
-	case s.Primary == nil:
-		return "failed"
-	}
-	w := "failed: " + string(s.Primary.Verdict) + " [" + string(s.Primary.Rule) + "]"
-	if s.Primary.Suspected {
-		w += " (suspected: cannot prove)"
-	}
-	if s.Stop != "" {
-		w += ", stopped at " + s.Stop
-	}
-	return w
 }
 
 func divergenceLabel(d *diff.Divergence) string {
@@ -124,7 +87,7 @@ func DiffText(w io.Writer, r *diff.Result, opts ReportOptions) error {
 		head = red
 	}
 	b.WriteString(head.Sprint("regtrace diff: "+diffHeadline(r)) + "\n")
-	fmt.Fprintf(&b, "  A  %s\n  B  %s\n", sc(sideLine(r.A)), sc(sideLine(r.B)))
+	fmt.Fprintf(&b, "  A  %s\n  B  %s\n", sc(r.A.Run()+": "+r.A.Outcome()), sc(r.B.Run()+": "+r.B.Outcome()))
 	if d := r.First; d != nil {
 		title := "FIRST DIVERGENCE:"
 		if r.Same {
@@ -166,8 +129,8 @@ func DiffMarkdown(w io.Writer, r *diff.Result, opts ReportOptions) error {
 	fmt.Fprintf(&b, "**%s**\n\n", capitalize(diffHeadline(r)))
 	b.WriteString("| side | run | outcome |\n| --- | --- | --- |\n")
 	for _, s := range diffSides(r) {
-		run := sideRun(s.sum)
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", s.name, sc(run), sc(outcomeWords(s.sum)))
+		run := s.sum.Run()
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", s.name, sc(run), sc(s.sum.Outcome()))
 	}
 	b.WriteByte('\n')
 	if d := r.First; d != nil {
@@ -297,8 +260,8 @@ func DiffHTML(w io.Writer, r *diff.Result, opts ReportOptions) error {
 	}
 	fmt.Fprintf(&b, "<section class=\"verdict %s\">\n<h2>%s</h2>\n<table class=\"evidence\"><thead><tr><th>side</th><th>run</th><th>outcome</th></tr></thead><tbody>\n", cls, esc(capitalize(diffHeadline(r))))
 	for _, s := range diffSides(r) {
-		run := sideRun(s.sum)
-		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", s.name, sc(run), sc(outcomeWords(s.sum)))
+		run := s.sum.Run()
+		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", s.name, sc(run), sc(s.sum.Outcome()))
 	}
 	b.WriteString("</tbody></table>\n")
 	if d := r.First; d != nil {
