@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/regtrace/regtrace/decode/flow"
 )
 
 // dumpTrace is everything a reader returns, flow by flow, for comparing.
@@ -59,5 +61,36 @@ func builtInParts(t *testing.T, dir string) {
 	}
 	if strings.Count(one, "\n") < 40 {
 		t.Errorf("too few flows to tell: %s", one)
+	}
+}
+
+// Every reader numbers its flows 1, 2, 3… in order, whatever it inserted
+// or joined on the way (the Kubernetes reader renumbers only what a
+// failure adds; parts are joined and numbered again).
+func TestFlowsNumberedInOrder(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*.log"))
+	if len(files) < 50 {
+		t.Fatalf("only %d fixtures", len(files))
+	}
+	defer func(n int) { parallelMin = n }(parallelMin)
+	for _, min := range []int{1 << 30, 1} {
+		parallelMin = min
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Twice over: a journal holding the run again.
+			tr, err := Read(strings.NewReader(string(b) + "\n" + string(b)))
+			if err != nil {
+				continue // a fixture of what regtrace must refuse
+			}
+			for i, f := range tr.Flows {
+				if f.ID != flow.ID(i+1) {
+					t.Errorf("%s (parts from %d): flow %d is numbered %d", file, min, i+1, f.ID)
+					break
+				}
+			}
+		}
 	}
 }
