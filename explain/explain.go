@@ -136,9 +136,11 @@ type Input struct {
 // inputIndex answers cross-operation questions without a scan per
 // operation (a 100,000-entry trace has tens of thousands of operations).
 type inputIndex struct {
-	// lastRegistryFlow: User-Agent -> registry -> last registry (V2/V1)
-	// exchange's flow ID.
-	lastRegistryFlow map[string]map[string]flow.ID
+	// lastRegistries: User-Agent -> the two registries whose last registry
+	// (V2/V1) exchange came latest, and those exchanges' flow IDs: enough to
+	// tell whether the client went to any registry but one after a point,
+	// without a walk over every registry it used.
+	lastRegistries map[string]*latestTwo
 	// logins: registry -> the docker-login-like exchanges to it
 	// (credLoginCandidate), built on first use by credLoginExchange.
 	logins     map[string]*loginList
@@ -149,6 +151,9 @@ type inputIndex struct {
 	credSentOnce sync.Once
 	// byID finds an exchange by its flow (a token's issuer).
 	byID map[flow.ID]*decode.Exchange
+	// credFor: the registries the source shows credentials for, as
+	// written (a host) and by credHostname.
+	credFor, credForName map[string]bool
 	// servedSuffix: registry NUL "name" -> the first exchange the registry
 	// answered 2xx for a repository ending in "/name"; built on first use
 	// by tokLibraryPrefix.
@@ -172,7 +177,13 @@ func (in *Input) index() *inputIndex {
 	if in.idx != nil {
 		return in.idx
 	}
-	ix := &inputIndex{lastRegistryFlow: map[string]map[string]flow.ID{}, byID: make(map[flow.ID]*decode.Exchange, len(in.Exchanges))}
+	ix := &inputIndex{lastRegistries: map[string]*latestTwo{}, byID: make(map[flow.ID]*decode.Exchange, len(in.Exchanges))}
+	if in.Source != nil {
+		ix.credFor, ix.credForName = map[string]bool{}, map[string]bool{}
+		for _, r := range in.Source.CredentialsFor {
+			ix.credFor[r], ix.credForName[credHostname(r)] = true, true
+		}
+	}
 	for _, y := range in.Exchanges {
 		if _, dup := ix.byID[y.Flow.ID]; !dup {
 			ix.byID[y.Flow.ID] = y
@@ -180,12 +191,12 @@ func (in *Input) index() *inputIndex {
 		if !(y.Kind.IsRegistry() || y.Kind.IsV1()) {
 			continue
 		}
-		m := ix.lastRegistryFlow[y.Client.UserAgent]
-		if m == nil {
-			m = map[string]flow.ID{}
-			ix.lastRegistryFlow[y.Client.UserAgent] = m
+		top := ix.lastRegistries[y.Client.UserAgent]
+		if top == nil {
+			top = &latestTwo{}
+			ix.lastRegistries[y.Client.UserAgent] = top
 		}
-		m[y.Registry] = max(m[y.Registry], y.Flow.ID)
+		top.add(registryLast{y.Registry, y.Flow.ID})
 	}
 	in.idx = ix
 	return ix
@@ -213,12 +224,41 @@ func (in *Input) cross() *inputIndex {
 // wentElsewhereAfter reports whether the client with user agent ua sent a
 // registry request to a registry other than reg after flow end.
 func (in *Input) wentElsewhereAfter(ua, reg string, end flow.ID) bool {
-	for r, last := range in.index().lastRegistryFlow[ua] {
-		if r != reg && last > end {
-			return true
-		}
+	top := in.index().lastRegistries[ua]
+	if top == nil {
+		return false
 	}
-	return false
+	other := top[0]
+	if other.registry == reg {
+		other = top[1]
+	}
+	return other.id > end
+}
+
+// registryLast is a registry and the flow ID of the last registry
+// exchange a client sent it.
+type registryLast struct {
+	registry string
+	id       flow.ID
+}
+
+// latestTwo holds the two registries with the latest exchanges, latest
+// first.
+type latestTwo [2]registryLast
+
+func (top *latestTwo) add(r registryLast) {
+	switch {
+	case r.registry == top[0].registry:
+		top[0].id = max(top[0].id, r.id)
+	case r.id > top[0].id:
+		if top[0].id != 0 {
+			top[1] = top[0]
+		}
+		top[0] = r
+		return
+	case r.registry == top[1].registry || r.id > top[1].id:
+		top[1].registry, top[1].id = r.registry, max(top[1].id, r.id)
+	}
 }
 
 // authHidden reports whether a request without Authorization proves

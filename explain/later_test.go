@@ -1,11 +1,15 @@
 package explain
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/regtrace/regtrace/decode"
+	"github.com/regtrace/regtrace/decode/flow"
 )
 
 // TestLaterFactsAnswerAsAScanWould: each index in later.go answers, at
@@ -94,4 +98,55 @@ func TestLaterFactsAnswerAsAScanWould(t *testing.T) {
 	if checked < 500 {
 		t.Errorf("only %d positions checked", checked)
 	}
+}
+
+// TestWentElsewhereAnswersAsAScanWould: whether a client sent a registry
+// request to another registry after a flow, answered from the two
+// latest registries per client, is what a scan of the input says, for
+// random inputs of a few clients and registries in any order of IDs.
+func TestWentElsewhereAnswersAsAScanWould(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	kinds := []decode.Kind{decode.KindManifestGet, decode.KindBlobGet, decode.KindPing, decode.KindTokenRequest, decode.KindV1Images}
+	uas := []string{"a", "b", ""}
+	regs := []string{"r1", "r2", "r3", "r4", ""}
+	checked := 0
+	for range 300 {
+		in := &Input{}
+		for i := range rnd.IntN(12) {
+			id := flow.ID(rnd.IntN(20) + 1)
+			if rnd.IntN(2) == 0 {
+				id = flow.ID(i + 1)
+			}
+			in.Exchanges = append(in.Exchanges, &decode.Exchange{
+				Flow: &flow.Flow{ID: id}, Kind: kinds[rnd.IntN(len(kinds))],
+				Registry: regs[rnd.IntN(len(regs))], Client: decode.Client{UserAgent: uas[rnd.IntN(len(uas))]},
+			})
+		}
+		for _, ua := range uas {
+			for _, reg := range regs {
+				for end := flow.ID(0); end <= 21; end++ {
+					want := slices.ContainsFunc(in.Exchanges, func(y *decode.Exchange) bool {
+						return (y.Kind.IsRegistry() || y.Kind.IsV1()) && y.Client.UserAgent == ua && y.Registry != reg && y.Flow.ID > end
+					})
+					if got := in.wentElsewhereAfter(ua, reg, end); got != want {
+						t.Fatalf("client %q, registry %q, after #%d: index %v, scan %v, in %v", ua, reg, end, got, want, describe(in.Exchanges))
+					}
+					if want {
+						checked++
+					}
+				}
+			}
+		}
+	}
+	if checked < 1000 {
+		t.Errorf("only %d true answers checked", checked)
+	}
+}
+
+func describe(ys []*decode.Exchange) string {
+	var b strings.Builder
+	for _, y := range ys {
+		fmt.Fprintf(&b, " %s/%s/%s/#%d", y.Client.UserAgent, y.Registry, y.Kind, y.Flow.ID)
+	}
+	return b.String()
 }

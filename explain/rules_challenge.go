@@ -3,7 +3,6 @@ package explain
 import (
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/regtrace/regtrace/decode"
@@ -133,7 +132,7 @@ func challengePerRepoIgnored(in *Input, op *Operation) []Finding {
 		}
 		// A log shows the refusal but not its challenge; it does show that
 		// the client had credentials for the registry and sent none.
-		if !headersKnown(x) && x.Auth.Scheme == "" && in.Source != nil && slices.Contains(in.Source.CredentialsFor, x.Host) {
+		if !headersKnown(x) && x.Auth.Scheme == "" && in.index().credFor[x.Host] {
 			return []Finding{{
 				Verdict:  VerdictCredentialsNotSent,
 				Repo:     decode.NormalizeRepo(x.Host, x.Repo),

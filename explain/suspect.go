@@ -155,15 +155,7 @@ func pingRefused(op *Operation) bool {
 // credentialsConfigured: the log shows the client had credentials for
 // the operation's registry.
 func credentialsConfigured(in *Input, op *Operation) bool {
-	if in.Source == nil {
-		return false
-	}
-	for _, r := range in.Source.CredentialsFor {
-		if credHostname(r) == credHostname(op.Registry) {
-			return true
-		}
-	}
-	return false
+	return in.index().credForName[credHostname(op.Registry)]
 }
 
 // tokenBefore returns the last token request before x in op.

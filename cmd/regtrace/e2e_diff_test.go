@@ -103,6 +103,9 @@ func checkDiffPairs(t *testing.T, runs clientRuns) {
 		}
 		return p
 	}
+	// A client whose tool is not installed here has no runs: the pairs
+	// that name it are left out (make test installs every one).
+	ran := func(c string) bool { return len(runs[c]) > 0 }
 	clients := make([]string, 0, len(runs))
 	for c := range runs {
 		clients = append(clients, c)
@@ -121,7 +124,7 @@ func checkDiffPairs(t *testing.T, runs clientRuns) {
 		"anonymous pull of a public image", "name without its library/ namespace", "token server clock 10 minutes behind"
 	for _, c := range clients {
 		// The same image by each client: the same outcome.
-		if c != "skopeo" {
+		if c != "skopeo" && ran("skopeo") {
 			for _, sc := range []string{good, anonPrivate} {
 				d, code := regtraceDiff(t, file("skopeo", sc, false), file(c, sc, false))
 				record("skopeo/"+c+" "+sc, d, code)
@@ -161,18 +164,22 @@ func checkDiffPairs(t *testing.T, runs clientRuns) {
 		}
 	}
 	// Before and after a token expiry.
-	d, code := regtraceDiff(t, file("skopeo", good, false), file("skopeo", behind, false))
-	record("skopeo before/after token expiry", d, code)
-	if d.Same || d.First == nil || d.First.What != "expiry" {
-		t.Errorf("before and after a token expiry: want the token's expiry as the first divergence, got %+v", d.First)
+	if ran("skopeo") {
+		d, code := regtraceDiff(t, file("skopeo", good, false), file("skopeo", behind, false))
+		record("skopeo before/after token expiry", d, code)
+		if d.Same || d.First == nil || d.First.What != "expiry" {
+			t.Errorf("before and after a token expiry: want the token's expiry as the first divergence, got %+v", d.First)
+		}
 	}
 	// One client that follows a repository's challenge after a 200 ping,
 	// one that does not.
-	const ping200 = "private repository behind a 200 ping, credentials given"
-	d, code = regtraceDiff(t, file("oras", ping200, false), file("skopeo", ping200, false))
-	record("oras/skopeo "+ping200, d, code)
-	if d.Same || d.First == nil || !slices.Contains([]string{"credentials", "token"}, d.First.What) {
-		t.Errorf("oras and skopeo behind a 200 ping: want what was sent to the token server as the first divergence, got %+v", d.First)
+	if ran("oras") && ran("skopeo") {
+		const ping200 = "private repository behind a 200 ping, credentials given"
+		d, code := regtraceDiff(t, file("oras", ping200, false), file("skopeo", ping200, false))
+		record("oras/skopeo "+ping200, d, code)
+		if d.Same || d.First == nil || !slices.Contains([]string{"credentials", "token"}, d.First.What) {
+			t.Errorf("oras and skopeo behind a 200 ping: want what was sent to the token server as the first divergence, got %+v", d.First)
+		}
 	}
 	t.Logf("regtrace diff of recorded pairs:\n%s", table.String())
 }

@@ -749,9 +749,7 @@ func (rd *cdReader) tokenError(oauth bool, e string, n int) {
 	if oauth {
 		if h := ""; ch != nil {
 			h = ch.f.Request.URL.Host
-			if !slices.Contains(rd.t.CredentialsFor, h) {
-				rd.t.CredentialsFor = append(rd.t.CredentialsFor, h)
-			}
+			rd.t.CredentialsFor = append(rd.t.CredentialsFor, h)
 		}
 	}
 	if st > 0 {
@@ -953,9 +951,9 @@ func (rd *cdReader) finish() {
 		flows = append(flows, st.f)
 	}
 	if t.Image == "" && rd.final != "" {
-		if m := kResolve.FindStringSubmatch(kRPC.ReplaceAllString(rd.final, "")); m != nil && m[1] != "" {
+		if m := kResolve.FindStringSubmatch(kStripRPC(rd.final)); m != nil && m[1] != "" {
 			t.Image = m[1]
-		} else if m := kUnpack.FindStringSubmatch(kRPC.ReplaceAllString(rd.final, "")); m != nil {
+		} else if m := kUnpack.FindStringSubmatch(kStripRPC(rd.final)); m != nil {
 			t.Image = m[1]
 		}
 	}
@@ -975,11 +973,7 @@ func (rd *cdReader) finish() {
 			b.failure(parseRef(t.Image), rd.final, rd.finalAt)
 			flows = b.flows
 			rd.unknownCreds = rd.unknownCreds || b.proven < b.pulls
-			for _, h := range b.t.CredentialsFor {
-				if !slices.Contains(t.CredentialsFor, h) {
-					t.CredentialsFor = append(t.CredentialsFor, h)
-				}
-			}
+			t.CredentialsFor = append(t.CredentialsFor, b.t.CredentialsFor...)
 		} else {
 			flows = failSomewhere(flows, rd.final, t.Image)
 		}
@@ -1043,7 +1037,6 @@ func (rd *cdReader) finish() {
 		}
 	}
 	t.Command = redact.Text(t.Command)
-	slices.Sort(t.CredentialsFor)
 }
 
 // flatJSON reads a JSON object whose values are strings, numbers, booleans

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -235,7 +234,6 @@ func readContainersImage(ls []line) *Trace {
 	for host := range creds {
 		t.CredentialsFor = append(t.CredentialsFor, host)
 	}
-	slices.Sort(t.CredentialsFor)
 	t.Flows = flows
 	t.Name = program + " debug log"
 	if t.Image != "" {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -506,8 +505,6 @@ func readDockerd(ls []line) *Trace {
 	}
 	t.Flows = b.flows
 	t.HidesAuth = b.ops == 0 || b.proven < b.ops
-	slices.Sort(t.CredentialsFor)
-	t.CredentialsFor = slices.Compact(t.CredentialsFor)
 	for _, op := range ops {
 		if op.final != "" {
 			t.Errors = append(t.Errors, redact.Text(op.final))
@@ -1139,9 +1136,7 @@ func (b *dBuilder) tokenRefused(g dTarget, ping *flow.Flow, push bool, reason st
 }
 
 func (b *dBuilder) credsFor(host string) {
-	if !slices.Contains(b.t.CredentialsFor, host) {
-		b.t.CredentialsFor = append(b.t.CredentialsFor, host)
-	}
+	b.t.CredentialsFor = append(b.t.CredentialsFor, host)
 }
 
 // dHasCode: the text is a registry error ("unauthorized: …"), not a

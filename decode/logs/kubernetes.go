@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -95,15 +94,89 @@ type kEvent struct {
 }
 
 var (
-	// kEventStart: a describe or get-events row (Type then Reason), an
-	// e2e framework line ("event for pod: {kubelet node} Failed: …") or a
-	// klog line.
-	kEventStart = regexp.MustCompile(`(?:^|\s)(?:Normal|Warning)\s+[A-Z][A-Za-z]+\b|\bevent for \S+: \{|^[IWEF]\d{4} \d{2}:\d{2}:\d{2}`)
-	kKlog       = regexp.MustCompile(`^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ \S+\] (.*)$`)
+	kKlog = regexp.MustCompile(`^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ \S+\] (.*)$`)
 	// kWideTail: FIRST SEEN, COUNT and NAME after the message (-o wide).
 	kWideTail = regexp.MustCompile(`\s{2,}\S+\s{2,}\d+\s{2,}\S+\s*$`)
-	kRPC      = regexp.MustCompile(`^rpc error: code = \w+ desc = `)
 )
+
+// kEventStart tells whether a line starts an event: a describe or
+// get-events row (Type then Reason), an e2e framework line ("event for
+// pod: {kubelet node} Failed: …") or a klog line. It is asked of every
+// line that may go on a wrapped message, so it is written out rather than
+// a regexp (a third of the reading time of wrapped events); the regexp it
+// answers as is in the tests.
+func kEventStart(s string) bool {
+	if len(s) >= 14 && strings.IndexByte("IWEF", s[0]) >= 0 && digits(s[1:5]) && s[5] == ' ' &&
+		digits(s[6:8]) && s[8] == ':' && digits(s[9:11]) && s[11] == ':' && digits(s[12:14]) {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if i > 0 && !reSpace(s[i-1]) {
+			continue
+		}
+		rest := s[i:]
+		var after string
+		if r, ok := strings.CutPrefix(rest, "Normal"); ok {
+			after = r
+		} else if r, ok := strings.CutPrefix(rest, "Warning"); ok {
+			after = r
+		} else {
+			continue
+		}
+		j := 0
+		for j < len(after) && reSpace(after[j]) {
+			j++
+		}
+		if j == 0 || j == len(after) || after[j] < 'A' || after[j] > 'Z' {
+			continue
+		}
+		k := j + 1
+		for k < len(after) && isLetter(after[k]) {
+			k++
+		}
+		if k > j+1 && (k == len(after) || !isWordByte(after[k])) {
+			return true
+		}
+	}
+	for from := 0; ; {
+		i := strings.Index(s[from:], "event for ")
+		if i < 0 {
+			return false
+		}
+		i += from
+		from = i + 1
+		if i > 0 && isWordByte(s[i-1]) {
+			continue
+		}
+		start := i + len("event for ")
+		e := start
+		for e < len(s) && !reSpace(s[e]) {
+			e++
+		}
+		if e >= start+2 && s[e-1] == ':' && strings.HasPrefix(s[e:], " {") {
+			return true
+		}
+	}
+}
+
+// reSpace is a regexp's \s: ASCII space, tab, newline, form feed, return.
+func reSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+// isWordByte is a regexp's \w.
+func isWordByte(c byte) bool { return isLetter(c) || isDigit(c) || c == '_' }
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
 
 func readKubernetes(ls []line) *Trace {
 	t := &Trace{
@@ -146,7 +219,7 @@ func readKubernetes(ls []line) *Trace {
 			continue
 		}
 		// A wrapped message goes on over lines that start no event.
-		if cur != nil && trim != "" && more < 40 && !kEventStart.MatchString(s) && !strings.HasPrefix(trim, "----") &&
+		if cur != nil && trim != "" && more < 40 && !kEventStart(s) && !strings.HasPrefix(trim, "----") &&
 			trim != "Events:" && !strings.HasPrefix(trim, "Type ") {
 			cur.detail += " " + trim
 			more++
@@ -430,7 +503,7 @@ func (b *kBuilder) build(evs []kEvent) {
 		if e.image != "" {
 			key = parseRef(e.image).String()
 		} else if e.kind == kFailed {
-			if m := kUnpack.FindStringSubmatch(kRPC.ReplaceAllString(e.detail, "")); m != nil {
+			if m := kUnpack.FindStringSubmatch(kStripRPC(e.detail)); m != nil {
 				key = parseRef(m[1]).String()
 			}
 		}
@@ -486,11 +559,7 @@ func (b *kBuilder) build(evs []kEvent) {
 		if b.t.Image == "" {
 			b.t.Image = sb.t.Image
 		}
-		for _, h := range sb.t.CredentialsFor {
-			if !slices.Contains(b.t.CredentialsFor, h) {
-				b.t.CredentialsFor = append(b.t.CredentialsFor, h)
-			}
-		}
+		b.t.CredentialsFor = append(b.t.CredentialsFor, sb.t.CredentialsFor...)
 		b.proven += sb.proven
 		b.pulls += sb.pulls
 	}
@@ -512,7 +581,7 @@ func (b *kBuilder) story(st *kStory) {
 	ref := parseRef(st.image)
 	if st.failed != nil {
 		// The runtime names the reference it normalised.
-		d := kRPC.ReplaceAllString(st.failed.detail, "")
+		d := kStripRPC(st.failed.detail)
 		if m := kUnpack.FindStringSubmatch(d); m != nil {
 			ref = parseRef(m[1])
 		} else if m := ciSource.FindStringSubmatch(d); m != nil {
@@ -586,32 +655,16 @@ func (b *kBuilder) success(ref kRef, n int) {
 	kStatus(b.add(http.MethodHead, ref.manifestURL(""), n, false), 200)
 }
 
-var (
-	kUnpack       = regexp.MustCompile(`^failed to pull and unpack image "([^"]+)": `)
-	kResolve      = regexp.MustCompile(`^failed to resolve (?:reference "([^"]*)"|image)(?: "[^"]*")?: (.*)$`)
-	kCopy         = regexp.MustCompile(`^failed to copy: httpRead(?:er)?Seeker: failed open: (.*)$`)
-	kDenied       = regexp.MustCompile(`^pull access denied, repository does not exist or may require authorization: (.*)$`)
-	kServerMsg    = regexp.MustCompile(`server message: (\w+): authorization failed`)
-	kAuthorize    = regexp.MustCompile(`^failed to authorize: failed to fetch (anonymous|oauth) token: (.*)$`)
-	kReqStatus    = regexp.MustCompile(`^unexpected status from (HEAD|GET|POST) request to (https?://\S+): (\d{3})\b`)
-	kOldStatus    = regexp.MustCompile(`(?:^unexpected status code|failed with status code) \[manifests ([^\]]+)\]: (\d{3})\b`)
-	kBareStatus   = regexp.MustCompile(`^unexpected status: (\d{3})\b`)
-	kCodeURL      = regexp.MustCompile(`^unexpected status code (https?://\S+): (\d{3})\b[^-]*(?:- Server message: (.*))?$`)
-	kDoRequest    = regexp.MustCompile(`^(?:failed to do request: )?(Head|Get|Post) "?(https?://[^"\s]+?)"?: (.*)$`)
-	kContentNotAt = regexp.MustCompile(`^content at (https?://\S+) not found`)
-	kNotFound     = regexp.MustCompile(`^(\S+): not found$`)
-)
-
 // submatches memoises FindStringSubmatch on one string: a switch tests a
 // regexp, then reads its groups, and a long wrapped message is matched
 // once, not twice.
 type submatches struct {
 	s    string
-	last *regexp.Regexp
+	last finder
 	m    []string
 }
 
-func (sm *submatches) of(re *regexp.Regexp) []string {
+func (sm *submatches) of(re finder) []string {
 	if sm.last != re {
 		sm.last, sm.m = re, re.FindStringSubmatch(sm.s)
 	}
@@ -621,7 +674,7 @@ func (sm *submatches) of(re *regexp.Regexp) []string {
 // failure builds the flows one Failed message proves.
 func (b *kBuilder) failure(ref kRef, detail string, n int) {
 	b.pulls++
-	d := strings.TrimSpace(kRPC.ReplaceAllString(strings.TrimSpace(detail), ""))
+	d := strings.TrimSpace(kStripRPC(strings.TrimSpace(detail)))
 	rt := kRuntime(d)
 	if rt == "" {
 		rt = b.runtime
@@ -820,9 +873,7 @@ func (b *kBuilder) token(ref kRef, head string, oauth bool, e string, n int) {
 	}
 	tf := b.add(method, realm, n, tokenURL != "")
 	if oauth {
-		if h := ref.host(); !slices.Contains(b.t.CredentialsFor, h) {
-			b.t.CredentialsFor = append(b.t.CredentialsFor, h)
-		}
+		b.t.CredentialsFor = append(b.t.CredentialsFor, ref.host())
 		if method == http.MethodGet {
 			tf.Request.Header.Set("Authorization", redactedNoUser)
 		} else {
@@ -845,7 +896,7 @@ func (b *kBuilder) token(ref kRef, head string, oauth bool, e string, n int) {
 // else: the requests the runtime makes for a manifest, with the error read
 // back as the containers-image reader reads it.
 func (b *kBuilder) generic(ref kRef, rt, detail string, n int) {
-	d := kRPC.ReplaceAllString(strings.TrimSpace(detail), "")
+	d := kStripRPC(strings.TrimSpace(detail))
 	if m := ciSource.FindStringSubmatch(d); m != nil {
 		ref = parseRef(m[1])
 	}

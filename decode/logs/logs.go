@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/regtrace/regtrace/decode/flow"
@@ -45,7 +46,7 @@ type Trace struct {
 	// Errors are the client's own final error messages (redacted).
 	Errors []string
 	// CredentialsFor are the registries the client had credentials for,
-	// when the log shows its credential lookup.
+	// when the log shows its credential lookup: sorted, each once.
 	CredentialsFor []string
 	// CredentialsHint says where the client takes credentials from, when
 	// that is not a login on the machine the command ran on (a node's
@@ -122,7 +123,11 @@ func Read(r io.Reader) (*Trace, error) {
 	}
 	ls := splitLines(sb.String())
 	if rd := sniff(ls); rd != nil {
-		return rd.read(ls), nil
+		t := rd.read(ls)
+		// Readers add a registry each time the log shows its credentials.
+		slices.Sort(t.CredentialsFor)
+		t.CredentialsFor = slices.Compact(t.CredentialsFor)
+		return t, nil
 	}
 	var names []string
 	for _, f := range Formats() {

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -381,7 +380,6 @@ func readRegclient(ls []line) *Trace {
 	for h := range creds {
 		t.CredentialsFor = append(t.CredentialsFor, h)
 	}
-	sort.Strings(t.CredentialsFor)
 	for _, f := range flows {
 		if f.Request.Header.Get("User-Agent") == "" {
 			f.Request.Header.Set("User-Agent", "regclient/regctl")

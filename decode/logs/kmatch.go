@@ -1,0 +1,201 @@
+package logs
+
+import (
+	"regexp"
+	"strings"
+)
+
+// The runtime's errors a Kubernetes event (or containerd's final error)
+// quotes are matched once per failed pull, and a wrapped message is
+// hundreds of bytes: the regexp engine spent a third of the reading time
+// on them. The most asked are written out here; each comment gives the
+// regexp it answers as, and matchers_test.go holds those regexps as the
+// oracle.
+
+// finder is what the readers ask of a pattern: a regexp, or a pattern
+// written out.
+type finder interface {
+	FindStringSubmatch(s string) []string
+	MatchString(s string) bool
+}
+
+// pattern is a regexp written out: find returns what FindStringSubmatch
+// would.
+type pattern struct{ find func(string) []string }
+
+func (p *pattern) FindStringSubmatch(s string) []string { return p.find(s) }
+func (p *pattern) MatchString(s string) bool            { return p.find(s) != nil }
+
+var (
+	// ^failed to pull and unpack image "([^"]+)":
+	kUnpack = &pattern{func(s string) []string {
+		r, ok := strings.CutPrefix(s, `failed to pull and unpack image "`)
+		i := strings.IndexByte(r, '"')
+		if !ok || i <= 0 || !strings.HasPrefix(r[i:], `": `) {
+			return nil
+		}
+		return []string{s[:len(s)-len(r)+i+3], r[:i]}
+	}}
+	// ^failed to resolve (?:reference "([^"]*)"|image)(?: "[^"]*")?: (.*)$
+	kResolve = &pattern{func(s string) []string {
+		r, ok := strings.CutPrefix(s, "failed to resolve ")
+		if !ok {
+			return nil
+		}
+		ref := ""
+		if q, ok := strings.CutPrefix(r, `reference "`); ok {
+			i := strings.IndexByte(q, '"')
+			if i < 0 {
+				return nil
+			}
+			ref, r = q[:i], q[i+1:]
+		} else if r, ok = strings.CutPrefix(r, "image"); !ok {
+			return nil
+		}
+		if q, ok := strings.CutPrefix(r, ` "`); ok {
+			i := strings.IndexByte(q, '"')
+			if i < 0 {
+				return nil
+			}
+			r = q[i+1:]
+		}
+		rest, ok := oneLineAfter(r, ": ")
+		if !ok {
+			return nil
+		}
+		return []string{s, ref, rest}
+	}}
+	// ^failed to copy: httpRead(?:er)?Seeker: failed open: (.*)$
+	kCopy = &pattern{func(s string) []string {
+		r, ok := strings.CutPrefix(s, "failed to copy: httpRead")
+		if !ok {
+			return nil
+		}
+		r = strings.TrimPrefix(r, "er")
+		if rest, ok := oneLineAfter(r, "Seeker: failed open: "); ok {
+			return []string{s, rest}
+		}
+		return nil
+	}}
+	// ^pull access denied, repository does not exist or may require authorization: (.*)$
+	kDenied = &pattern{func(s string) []string {
+		if rest, ok := oneLineAfter(s, "pull access denied, repository does not exist or may require authorization: "); ok {
+			return []string{s, rest}
+		}
+		return nil
+	}}
+	// ^failed to authorize: failed to fetch (anonymous|oauth) token: (.*)$
+	kAuthorize = &pattern{func(s string) []string {
+		r, ok := strings.CutPrefix(s, "failed to authorize: failed to fetch ")
+		if !ok {
+			return nil
+		}
+		for _, kind := range []string{"anonymous", "oauth"} {
+			if q, ok := strings.CutPrefix(r, kind); ok {
+				if rest, ok := oneLineAfter(q, " token: "); ok {
+					return []string{s, kind, rest}
+				}
+			}
+		}
+		return nil
+	}}
+	// ^unexpected status from (HEAD|GET|POST) request to (https?://\S+): (\d{3})\b
+	kReqStatus = &pattern{func(s string) []string {
+		r, ok := strings.CutPrefix(s, "unexpected status from ")
+		if !ok {
+			return nil
+		}
+		for _, method := range []string{"HEAD", "GET", "POST"} {
+			if q, ok := strings.CutPrefix(r, method+" request to "); ok {
+				if u, st, n := urlStatus(q); n > 0 {
+					return []string{s[:len(s)-len(q)+n], method, u, st}
+				}
+			}
+		}
+		return nil
+	}}
+	// ^unexpected status code (https?://\S+): (\d{3})\b[^-]*(?:- Server message: (.*))?$
+	kCodeURL = &pattern{func(s string) []string {
+		r, ok := strings.CutPrefix(s, "unexpected status code ")
+		if !ok {
+			return nil
+		}
+		u, st, n := urlStatus(r)
+		if n == 0 {
+			return nil
+		}
+		r = r[n:]
+		i := strings.IndexByte(r, '-')
+		if i < 0 {
+			return []string{s, u, st, ""}
+		}
+		if msg, ok := oneLineAfter(r[i:], "- Server message: "); ok {
+			return []string{s, u, st, msg}
+		}
+		return nil
+	}}
+	// ^(\S+): not found$
+	kNotFound = &pattern{func(s string) []string {
+		name, ok := strings.CutSuffix(s, ": not found")
+		if !ok || name == "" || strings.ContainsAny(name, " \t\n\f\r") {
+			return nil
+		}
+		return []string{s, name}
+	}}
+
+	kServerMsg    = regexp.MustCompile(`server message: (\w+): authorization failed`)
+	kOldStatus    = regexp.MustCompile(`(?:^unexpected status code|failed with status code) \[manifests ([^\]]+)\]: (\d{3})\b`)
+	kBareStatus   = regexp.MustCompile(`^unexpected status: (\d{3})\b`)
+	kDoRequest    = regexp.MustCompile(`^(?:failed to do request: )?(Head|Get|Post) "?(https?://[^"\s]+?)"?: (.*)$`)
+	kContentNotAt = regexp.MustCompile(`^content at (https?://\S+) not found`)
+)
+
+// kStripRPC drops the gRPC status before a runtime's message, as
+// regexp `^rpc error: code = \w+ desc = ` replaced by nothing.
+func kStripRPC(s string) string {
+	r, ok := strings.CutPrefix(s, "rpc error: code = ")
+	i := 0
+	for ok && i < len(r) && isWordByte(r[i]) {
+		i++
+	}
+	if i == 0 {
+		return s
+	}
+	if rest, ok := strings.CutPrefix(r[i:], " desc = "); ok {
+		return rest
+	}
+	return s
+}
+
+// oneLineAfter is regexp `^prefix(.*)$`: s after prefix, when what
+// follows holds no newline.
+func oneLineAfter(s, prefix string) (string, bool) {
+	r, ok := strings.CutPrefix(s, prefix)
+	if !ok || strings.IndexByte(r, '\n') >= 0 {
+		return "", false
+	}
+	return r, true
+}
+
+// urlStatus matches regexp `^(https?://\S+): (\d{3})\b` at the start of
+// s: the URL, the status and the length matched (0: no match). A URL
+// holds no space, so its colon is the last byte before the first space.
+func urlStatus(s string) (u, status string, n int) {
+	r, ok := strings.CutPrefix(s, "http")
+	if !ok {
+		return "", "", 0
+	}
+	r = strings.TrimPrefix(r, "s")
+	if r, ok = strings.CutPrefix(r, "://"); !ok {
+		return "", "", 0
+	}
+	e := len(s) - len(r)
+	for e < len(s) && !reSpace(s[e]) {
+		e++
+	}
+	if e < len(s)-len(r)+2 || s[e-1] != ':' || e+4 > len(s) || s[e] != ' ' || !digits(s[e+1:e+4]) ||
+		e+4 < len(s) && isWordByte(s[e+4]) {
+		return "", "", 0
+	}
+	return s[:e-1], s[e+1 : e+4], e + 4
+}

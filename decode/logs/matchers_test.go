@@ -1,0 +1,177 @@
+package logs
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Matchers written out for speed answer as the regexp they replace: the
+// regexp is kept here as the oracle.
+var kEventStartRE = regexp.MustCompile(`(?:^|\s)(?:Normal|Warning)\s+[A-Z][A-Za-z]+\b|\bevent for \S+: \{|^[IWEF]\d{4} \d{2}:\d{2}:\d{2}`)
+
+var kEventStartCases = []string{
+	"", "Normal", "Normal ", "Normal Pulled", "  Warning  Failed  1m", "Warning\tF", "Warning\tFa", "Warning\tFa1", "Warning\tFa_x", "Warning\tFa-x",
+	"xNormal Pulled", "a\vNormal Pulled", "a\fNormal\rPulled", "NormalPulled", "Normal  pulled", "Normal  PULLED", "NormalNormal Pulled",
+	"Normal Normal Pulled", "x Normal  Warning  Failed", "event for pod: {kubelet node} Failed", "event for : {", "event for a: {",
+	"event for a:b: {", "xevent for a: {", " event for a:  {", "event for a :{", "-event for a: {", "_event for a: {", "event for event for a: {",
+	"event for a\t: {", "event for a: {", "I1204 10:00:00.1 1 a.go:1] x", "I1204 10:00:0", "X1204 10:00:00", "I12a4 10:00:00", "E0101 00:00:00",
+	"F0101 00:00:00", "W9999 99:99:99", " I1204 10:00:00", "I1204  10:00:00", "I1204 10:00:00 Normal Pulled",
+}
+
+func TestKEventStartAnswersAsItsRegexp(t *testing.T) {
+	agreeWithRegexp(t, kEventStartRE, kEventStart, kEventStartCases)
+}
+
+func FuzzKEventStart(f *testing.F) {
+	for _, c := range kEventStartCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := kEventStart(s), kEventStartRE.MatchString(s); got != want {
+			t.Fatalf("kEventStart(%q) = %v, its regexp says %v", s, got, want)
+		}
+	})
+}
+
+// agreeWithRegexp checks match against re on the cases, on every line of
+// every log fixture, and on every prefix and suffix of each case.
+func agreeWithRegexp(t *testing.T, re *regexp.Regexp, match func(string) bool, cases []string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "*", "*.log"))
+	if err != nil || len(files) < 50 {
+		t.Fatalf("fixtures: %v (%d)", err, len(files))
+	}
+	in := append([]string(nil), cases...)
+	for _, c := range cases {
+		for i := range len(c) {
+			in = append(in, c[:i], c[i:])
+		}
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, strings.Split(string(b), "\n")...)
+	}
+	matched := 0
+	for _, s := range in {
+		got, want := match(s), re.MatchString(s)
+		if got != want {
+			t.Errorf("%q: written out says %v, the regexp %v", s, got, want)
+		}
+		if want {
+			matched++
+		}
+	}
+	if matched == 0 || matched == len(in) {
+		t.Fatalf("the regexp matched %d of %d inputs: the comparison shows nothing", matched, len(in))
+	}
+}
+
+// The events reader's runtime errors, as regexps: kmatch.go writes them
+// out.
+var kPatternREs = map[finder]*regexp.Regexp{
+	kUnpack:    regexp.MustCompile(`^failed to pull and unpack image "([^"]+)": `),
+	kResolve:   regexp.MustCompile(`^failed to resolve (?:reference "([^"]*)"|image)(?: "[^"]*")?: (.*)$`),
+	kCopy:      regexp.MustCompile(`^failed to copy: httpRead(?:er)?Seeker: failed open: (.*)$`),
+	kDenied:    regexp.MustCompile(`^pull access denied, repository does not exist or may require authorization: (.*)$`),
+	kAuthorize: regexp.MustCompile(`^failed to authorize: failed to fetch (anonymous|oauth) token: (.*)$`),
+	kReqStatus: regexp.MustCompile(`^unexpected status from (HEAD|GET|POST) request to (https?://\S+): (\d{3})\b`),
+	kCodeURL:   regexp.MustCompile(`^unexpected status code (https?://\S+): (\d{3})\b[^-]*(?:- Server message: (.*))?$`),
+	kNotFound:  regexp.MustCompile(`^(\S+): not found$`),
+}
+
+var kRPCRE = regexp.MustCompile(`^rpc error: code = \w+ desc = `)
+
+var kPatternCases = []string{
+	`failed to pull and unpack image "a": x`, `failed to pull and unpack image "": x`, `failed to pull and unpack image "a"`, `failed to pull and unpack image "a" : x`,
+	`failed to pull and unpack image "a"b": x`, "failed to pull and unpack image \"a\nb\": ",
+	`failed to resolve reference "a/b:1": x: y`, `failed to resolve reference "": x`, `failed to resolve image: x`, `failed to resolve image "a": x`,
+	`failed to resolve reference "a" "b": x`, `failed to resolve reference "a" "b: x`, `failed to resolve reference "a: x`, `failed to resolve imagex: y`,
+	`failed to resolve image "a"`, "failed to resolve image: a\nb", `failed to resolve image : x`, `failed to resolve reference "a":x`,
+	"failed to copy: httpReadSeeker: failed open: x", "failed to copy: httpReaderSeeker: failed open: ", "failed to copy: httpReadererSeeker: failed open: x",
+	"failed to copy: httpReadSeeker: failed open: a\n", "failed to copy: httpSeeker: failed open: x",
+	"pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed",
+	"pull access denied, repository does not exist or may require authorization:", "pull access denied, repository does not exist or may require authorization: \n",
+	"failed to authorize: failed to fetch oauth token: unexpected status: 401 Unauthorized", "failed to authorize: failed to fetch anonymous token: x",
+	"failed to authorize: failed to fetch bearer token: x", "failed to authorize: failed to fetch oauth token:x", "failed to authorize: failed to fetch oauthtoken: x",
+	"unexpected status from GET request to https://auth.example/token?scope=a: 403 Forbidden", "unexpected status from POST request to http://a:1/t: 401",
+	"unexpected status from PUT request to https://a/: 401", "unexpected status from HEAD request to https://: 401", "unexpected status from HEAD request to https://a: 4010",
+	"unexpected status from HEAD request to https://a: 40", "unexpected status from HEAD request to https://a: 401_", "unexpected status from HEAD request to https://a:  401",
+	"unexpected status from HEAD request to https://a\t: 401", "unexpected status from HEAD request to https://a:\t401", "unexpected status from HEAD request to https://a::: 401-x",
+	"unexpected status from HEAD request to ftp://a: 401", "unexpected status from HEAD request to httpss://a: 401", "unexpected status from HEAD request to https://a\v: 401 é",
+	"unexpected status code https://r/v2/a/manifests/sha256:00: 429 Too Many Requests - Server message: toomanyrequests: limit. https://www.docker.com/increase-rate-limit",
+	"unexpected status code https://r/v2/a/blobs/sha256:00: 404 Not Found", "unexpected status code https://r/v2/a: 500 Internal - other",
+	"unexpected status code https://r/v2/a: 500 x\ny", "unexpected status code https://r/v2/a: 500 - Server message: a\nb", "unexpected status code https://r-1/v2/a: 500",
+	"unexpected status code https://r/v2/a: 500- Server message: x", "unexpected status code [manifests 1.0]: 401 Unauthorized",
+	"docker.io/library/nope:latest: not found", ": not found", "a b: not found", "a\tb: not found", "a: not found\n", "a: not found.", "x: y: not found",
+}
+
+func TestKubernetesPatternsAnswerAsTheirRegexps(t *testing.T) {
+	in := append([]string(nil), kPatternCases...)
+	for _, c := range kPatternCases {
+		for i := range len(c) {
+			in = append(in, c[:i])
+		}
+	}
+	// Every fixture line, and what follows each space, colon and quote in
+	// it: the patterns are asked of the tails of runtime errors.
+	files, err := filepath.Glob(filepath.Join("testdata", "*", "*.log"))
+	if err != nil || len(files) < 50 {
+		t.Fatalf("fixtures: %v (%d)", err, len(files))
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			for i := range len(l) {
+				if i == 0 || strings.IndexByte(` :"=`, l[i-1]) >= 0 {
+					in = append(in, l[i:], strings.ReplaceAll(l[i:], `\"`, `"`))
+				}
+			}
+		}
+	}
+	for p, re := range kPatternREs {
+		matched := 0
+		for _, s := range in {
+			got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s)
+			if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Errorf("%s on %q:\n written out %q\n regexp      %q", re, s, got, want)
+			}
+			if want != nil {
+				matched++
+			}
+		}
+		if matched == 0 {
+			t.Errorf("%s matched none of %d inputs: the comparison shows nothing", re, len(in))
+		}
+	}
+	for _, s := range append(in, "rpc error: code = Unknown desc = x", "rpc error: code =  desc = x", "rpc error: code = A_1 desc = ", "rpc error: code = A-1 desc = x", "rpc error: code = NotFound desc") {
+		if got, want := kStripRPC(s), kRPCRE.ReplaceAllString(s, ""); got != want {
+			t.Errorf("kStripRPC(%q) = %q, the regexp gives %q", s, got, want)
+		}
+	}
+}
+
+func FuzzKubernetesPatterns(f *testing.F) {
+	for _, c := range kPatternCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for p, re := range kPatternREs {
+			if got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s); !slices.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Fatalf("%s on %q: written out %q, regexp %q", re, s, got, want)
+			}
+		}
+		if got, want := kStripRPC(s), kRPCRE.ReplaceAllString(s, ""); got != want {
+			t.Fatalf("kStripRPC(%q) = %q, the regexp gives %q", s, got, want)
+		}
+	})
+}
