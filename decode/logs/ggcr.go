@@ -54,10 +54,6 @@ import (
 // the status its "<--" line gave.
 const FormatGGCR Format = "go-containerregistry"
 
-// ggcrPrefix is the "log" package's prefix (log.LstdFlags, with optional
-// microseconds and file:line); a line that starts with it starts an entry.
-var ggcrPrefix = regexp.MustCompile(`^(?:\d{4}/\d{2}/\d{2} )?\d{2}:\d{2}:\d{2}(?:\.\d+)? (?:\S+\.go:\d+: )?`)
-
 // pastePrefix is a timestamp a CI system or terminal puts on every line
 // ("2024-01-02T03:04:05.1234567Z "): stripped, it says nothing of entries.
 var pastePrefix = regexp.MustCompile(`^\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?(?:\s+|$)`)
@@ -65,11 +61,7 @@ var pastePrefix = regexp.MustCompile(`^\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}
 const ggcrMethods = `GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS`
 
 var (
-	ggcrOut       = regexp.MustCompile(`^--> (` + ggcrMethods + `) (https?://\S+)(?: \[body redacted: ([^\]]*)\])?$`)
-	ggcrIn        = regexp.MustCompile(`^<-- (\d{3})(?: (https?://\S+))? \(([^)]*)\)( \[body redacted: [^\]]*\])?$`)
 	ggcrInErr     = regexp.MustCompile(`^<-- (.*) (` + ggcrMethods + `) (https?://\S+) \(([^)]*)\)$`)
-	ggcrReqLine   = regexp.MustCompile(`^(` + ggcrMethods + `) (\S+) HTTP/(\d(?:\.\d)?)$`)
-	ggcrRespLine  = regexp.MustCompile(`^HTTP/(\d(?:\.\d)?) (\d{3})(?: .*)?$`)
 	ggcrDumpFail  = regexp.MustCompile(`^Failed to dump (request|response) (` + ggcrMethods + `) (https?://\S+): `)
 	ggcrErrorLike = regexp.MustCompile(`^(?:(?:` + ggcrMethods + `) https?://\S+: |(?i:get|head|post|put|patch|delete) "https?://)`)
 )
@@ -95,11 +87,11 @@ func ggcrStrip(s string) (string, bool) {
 		}
 		s = s[loc[1]:]
 	}
-	if s == "" || !isDigit(s[0]) {
-		return s, false // ggcrPrefix opens with a digit
-	}
-	if loc := ggcrPrefix.FindStringIndex(s); loc != nil {
-		return s[loc[1]:], true
+	// The "log" package's prefix (log.LstdFlags, with optional
+	// microseconds and file:line): a line that starts with it starts an
+	// entry.
+	if n := ggcrPrefixLen(s); n >= 0 {
+		return s[n:], true
 	}
 	return s, false
 }

@@ -113,8 +113,21 @@ var kPatternCases = []string{
 }
 
 func TestKubernetesPatternsAnswerAsTheirRegexps(t *testing.T) {
-	in := append([]string(nil), kPatternCases...)
-	for _, c := range kPatternCases {
+	patternsAgree(t, kPatternREs, kPatternCases)
+	for _, s := range append(patternInputs(t, kPatternCases), "rpc error: code = Unknown desc = x", "rpc error: code =  desc = x", "rpc error: code = A_1 desc = ", "rpc error: code = A-1 desc = x", "rpc error: code = NotFound desc") {
+		if got, want := kStripRPC(s), kRPCRE.ReplaceAllString(s, ""); got != want {
+			t.Errorf("kStripRPC(%q) = %q, the regexp gives %q", s, got, want)
+		}
+	}
+}
+
+// patternInputs: the cases and their prefixes, every fixture line, and
+// what follows each space, colon, quote and equals sign in it (patterns
+// are asked of the tails of errors), with \" unescaped too.
+func patternInputs(t *testing.T, cases []string) []string {
+	t.Helper()
+	in := append([]string(nil), cases...)
+	for _, c := range cases {
 		for i := range len(c) {
 			in = append(in, c[:i])
 		}
@@ -138,7 +151,15 @@ func TestKubernetesPatternsAnswerAsTheirRegexps(t *testing.T) {
 			}
 		}
 	}
-	for p, re := range kPatternREs {
+	return in
+}
+
+// patternsAgree checks each written-out pattern against its regexp on
+// patternInputs.
+func patternsAgree(t *testing.T, res map[finder]*regexp.Regexp, cases []string) {
+	t.Helper()
+	in := patternInputs(t, cases)
+	for p, re := range res {
 		matched := 0
 		for _, s := range in {
 			got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s)
@@ -151,11 +172,6 @@ func TestKubernetesPatternsAnswerAsTheirRegexps(t *testing.T) {
 		}
 		if matched == 0 {
 			t.Errorf("%s matched none of %d inputs: the comparison shows nothing", re, len(in))
-		}
-	}
-	for _, s := range append(in, "rpc error: code = Unknown desc = x", "rpc error: code =  desc = x", "rpc error: code = A_1 desc = ", "rpc error: code = A-1 desc = x", "rpc error: code = NotFound desc") {
-		if got, want := kStripRPC(s), kRPCRE.ReplaceAllString(s, ""); got != want {
-			t.Errorf("kStripRPC(%q) = %q, the regexp gives %q", s, got, want)
 		}
 	}
 }
@@ -172,6 +188,72 @@ func FuzzKubernetesPatterns(f *testing.F) {
 		}
 		if got, want := kStripRPC(s), kRPCRE.ReplaceAllString(s, ""); got != want {
 			t.Fatalf("kStripRPC(%q) = %q, the regexp gives %q", s, got, want)
+		}
+	})
+}
+
+// go-containerregistry's transport log lines, as regexps: match.go writes
+// them out.
+var (
+	ggcrPrefixRE   = regexp.MustCompile(`^(?:\d{4}/\d{2}/\d{2} )?\d{2}:\d{2}:\d{2}(?:\.\d+)? (?:\S+\.go:\d+: )?`)
+	ggcrPatternREs = map[finder]*regexp.Regexp{
+		ggcrOut:      regexp.MustCompile(`^--> (` + ggcrMethods + `) (https?://\S+)(?: \[body redacted: ([^\]]*)\])?$`),
+		ggcrIn:       regexp.MustCompile(`^<-- (\d{3})(?: (https?://\S+))? \(([^)]*)\)( \[body redacted: [^\]]*\])?$`),
+		ggcrReqLine:  regexp.MustCompile(`^(` + ggcrMethods + `) (\S+) HTTP/(\d(?:\.\d)?)$`),
+		ggcrRespLine: regexp.MustCompile(`^HTTP/(\d(?:\.\d)?) (\d{3})(?: .*)?$`),
+	}
+)
+
+var ggcrPatternCases = []string{
+	"--> GET https://r.example/v2/", "--> HEAD https://r.example/v2/a/manifests/1 [body redacted: omitting binary blobs from logs]",
+	"--> PUT http://r:5000/x?digest=sha256:00 [body redacted: a]b]", "--> PUT http://r:5000/x [body redacted: ]", "--> PUT http://r:5000/x [body redacted: x] ",
+	"--> GET https://", "--> GET https:// x", "--> GETS https://a", "--> OPTIONS https://a\tb", "--> GET https://a\n", "--> GET ftp://a", "--> GET httpss://a",
+	"<-- 200 https://r.example/v2/ (12.3ms)", "<-- 401 (1ms)", "<-- 401  (1ms)", "<-- 4010 (1ms)", "<-- 401 https://a (1ms) [body redacted: x]", "<-- 401 https://a (1ms)x",
+	"<-- 401 https://a (1m)s)", "<-- 401 https://a (1ms", "<-- 401 https://a(1ms)", "<-- 401 http:// (1ms)", "<-- 401 https://a b (1ms)", "<-- 401 (a\nb)",
+	"GET /v2/ HTTP/1.1", "PATCH /v2/a/blobs/uploads/x?_state=1 HTTP/2", "GET  HTTP/1.1", "GET /v2/ HTTP/1.1 ", "GET /v2/ HTTP/11", "GET /v2/ HTTP/1.x", "GET\t/v2/ HTTP/1.1",
+	"HTTP/1.1 200 OK", "HTTP/2 401", "HTTP/2.0 404 Not Found\n", "HTTP/1.1 2000", "HTTP/1.1  200", "HTTP/1.1.1 200", "HTTP/ 200", "HTTP/1.1 20",
+}
+
+var ggcrPrefixCases = []string{
+	"2024/01/02 03:04:05 --> GET https://a", "03:04:05 x", "03:04:05.123456 main.go:12: x", "2024/01/02 03:04:05.1 transport.go:1: y", "03:04:05.x y",
+	"03:04:05. y", "03:04:05 .go:1: y", "03:04:05 a.go:: y", "03:04:05 a.go:1:y", "03:04:05 a.go:1:\ty", "03:04:05 a.go:1x: y", "03:04:05 a.go:1.go:2: y",
+	"2024/01/02 3:04:05 x", "2024/01/0203:04:05 x", "03:04:05", "03:04:05 ", "0304:05 x", "2024-01-02 03:04:05 x", "03:04:05  a.go:1: y",
+}
+
+func TestGGCRPatternsAnswerAsTheirRegexps(t *testing.T) {
+	patternsAgree(t, ggcrPatternREs, ggcrPatternCases)
+	matched := 0
+	for _, s := range patternInputs(t, ggcrPrefixCases) {
+		want := -1
+		if loc := ggcrPrefixRE.FindStringIndex(s); loc != nil {
+			want = loc[1]
+			matched++
+		}
+		if got := ggcrPrefixLen(s); got != want {
+			t.Errorf("ggcrPrefixLen(%q) = %d, the regexp says %d", s, got, want)
+		}
+	}
+	if matched == 0 {
+		t.Error("the log prefix matched nothing")
+	}
+}
+
+func FuzzGGCRPatterns(f *testing.F) {
+	for _, c := range append(ggcrPatternCases, ggcrPrefixCases...) {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for p, re := range ggcrPatternREs {
+			if got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s); !slices.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Fatalf("%s on %q: written out %q, regexp %q", re, s, got, want)
+			}
+		}
+		want := -1
+		if loc := ggcrPrefixRE.FindStringIndex(s); loc != nil {
+			want = loc[1]
+		}
+		if got := ggcrPrefixLen(s); got != want {
+			t.Fatalf("ggcrPrefixLen(%q) = %d, the regexp says %d", s, got, want)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // Body returns a redacted copy of a captured body of the given Content-Type;
@@ -112,18 +113,35 @@ type jsonEdit struct {
 // Engine progress output is), editing only the values it must change. It
 // reports false when the body is not valid JSON.
 func scrubJSON(body []byte) ([]byte, bool) {
+	edits, ok := jsonEdits(body, true)
+	if !ok {
+		return nil, false
+	}
+	out := make([]byte, 0, len(body))
+	last := 0
+	for _, e := range edits {
+		out = append(out, body[last:e.start]...)
+		out = append(out, e.repl...)
+		last = e.end
+	}
+	return append(out, body[last:]...), true
+}
+
+// jsonEdits lists the edits that redact body, read by scanJSON when fast
+// is set and it can, else by encoding/json's decoder.
+func jsonEdits(body []byte, fast bool) ([]jsonEdit, bool) {
+	sc := jsonScrub{body: body}
+	if fast && scanJSON(body, sc.token) {
+		return sc.edits, true
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var (
-		stack     []jsonFrame
-		edits     []jsonEdit
-		keySecret secrecy // of the value after the last key
-		prev      int
-	)
+	sc = jsonScrub{body: body}
+	prev := 0
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF && len(stack) == 0 {
-			break
+		if err == io.EOF && len(sc.stack) == 0 {
+			return sc.edits, true
 		}
 		if err != nil {
 			return nil, false
@@ -134,70 +152,138 @@ func scrubJSON(body []byte) ([]byte, bool) {
 			start++
 		}
 		prev = end
-
-		var top *jsonFrame
-		if len(stack) > 0 {
-			top = &stack[len(stack)-1]
+		if !sc.token(tok, start, end) {
+			return nil, false
 		}
-		if top != nil && top.object && top.wantKey {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				valueDone(stack)
-				continue
+	}
+}
+
+// jsonScrub is scrubJSON's state between tokens.
+type jsonScrub struct {
+	body      []byte
+	stack     []jsonFrame
+	edits     []jsonEdit
+	keySecret secrecy // of the value after the last key
+}
+
+// token takes the next token, as json.Decoder.Token gives it with
+// UseNumber, found at body[start:end]. It reports false when the body is
+// not what it takes for JSON.
+func (sc *jsonScrub) token(tok any, start, end int) bool {
+	var top *jsonFrame
+	if len(sc.stack) > 0 {
+		top = &sc.stack[len(sc.stack)-1]
+	}
+	if top != nil && top.object && top.wantKey {
+		if d, ok := tok.(json.Delim); ok && d == '}' {
+			sc.stack = sc.stack[:len(sc.stack)-1]
+			valueDone(sc.stack)
+			return true
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return false
+		}
+		sc.keySecret = max(top.secret, jsonKeySecrecy(key))
+		top.wantKey = false
+		return true
+	}
+	secret := public
+	switch {
+	case top == nil:
+	case top.object:
+		secret = sc.keySecret
+	default:
+		secret = top.secret
+	}
+	switch v := tok.(type) {
+	case json.Delim:
+		switch v {
+		case '{', '[':
+			sc.stack = append(sc.stack, jsonFrame{object: v == '{', wantKey: v == '{', secret: secret})
+			return true
+		default: // ']'; '}' is handled with the keys
+			sc.stack = sc.stack[:len(sc.stack)-1]
+		}
+	case string:
+		if start >= end || sc.body[start] != '"' {
+			return false
+		}
+		var r string
+		if secret != public {
+			r = secret.redact(v)
+		} else {
+			r = Text(v)
+		}
+		if r != v {
+			sc.edits = append(sc.edits, jsonEdit{start, end, jsonQuote(r)})
+		}
+	case json.Number:
+		if secret != public {
+			sc.edits = append(sc.edits, jsonEdit{start, end, jsonQuote(secret.redact(string(v)))})
+		}
+	}
+	valueDone(sc.stack)
+	return true
+}
+
+// scanJSON feeds the tokens of body, one valid JSON value, to take as
+// json.Decoder.Token would give them (numbers as json.Number; true, false
+// and null as nil: the scrubber does not read them), without the
+// decoder's allocation per token: a registry's error bodies are read by
+// the hundred thousand from a long log. It reports false, having fed
+// nothing, for anything else (a stream of values, invalid JSON): the
+// decoder reads those.
+func scanJSON(body []byte, take func(tok any, start, end int) bool) bool {
+	if !json.Valid(body) {
+		return false
+	}
+	for i := 0; i < len(body); {
+		c := body[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ':':
+			i++
+			continue
+		case c == '{' || c == '[' || c == '}' || c == ']':
+			if !take(json.Delim(c), i, i+1) {
+				return false
 			}
-			key, ok := tok.(string)
-			if !ok {
-				return nil, false
+			i++
+			continue
+		case c == '"':
+			j, escaped := i+1, false
+			for body[j] != '"' {
+				if body[j] == '\\' {
+					escaped = true
+					j++
+				}
+				j++
 			}
-			keySecret = max(top.secret, jsonKeySecrecy(key))
-			top.wantKey = false
+			s := string(body[i+1 : j])
+			if escaped || !utf8.ValidString(s) {
+				// Escapes, and invalid UTF-8 (the decoder makes it U+FFFD).
+				_ = json.Unmarshal(body[i:j+1], &s) // valid: it unquotes
+			}
+			if !take(s, i, j+1) {
+				return false
+			}
+			i = j + 1
 			continue
 		}
-		secret := public
-		switch {
-		case top == nil:
-		case top.object:
-			secret = keySecret
-		default:
-			secret = top.secret
+		j := i
+		for j < len(body) && strings.IndexByte(" \t\r\n,:]}", body[j]) < 0 {
+			j++
 		}
-		switch v := tok.(type) {
-		case json.Delim:
-			switch v {
-			case '{', '[':
-				stack = append(stack, jsonFrame{object: v == '{', wantKey: v == '{', secret: secret})
-				continue
-			default: // ']'; '}' is handled with the keys
-				stack = stack[:len(stack)-1]
-			}
-		case string:
-			if start >= end || body[start] != '"' {
-				return nil, false
-			}
-			var r string
-			if secret != public {
-				r = secret.redact(v)
-			} else {
-				r = Text(v)
-			}
-			if r != v {
-				edits = append(edits, jsonEdit{start, end, jsonQuote(r)})
-			}
-		case json.Number:
-			if secret != public {
-				edits = append(edits, jsonEdit{start, end, jsonQuote(secret.redact(string(v)))})
-			}
+		var tok any // true, false and null
+		if c == '-' || '0' <= c && c <= '9' {
+			tok = json.Number(body[i:j])
 		}
-		valueDone(stack)
+		if !take(tok, i, j) {
+			return false
+		}
+		i = j
 	}
-	out := make([]byte, 0, len(body))
-	last := 0
-	for _, e := range edits {
-		out = append(out, body[last:e.start]...)
-		out = append(out, e.repl...)
-		last = e.end
-	}
-	return append(out, body[last:]...), true
+	return true
 }
 
 // valueDone records that the value of the innermost object's last key is

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -259,6 +260,27 @@ func FuzzText(f *testing.F) {
 			got := idempotent(t, "Text", Text, in)
 			noPlant(t, "Text", in, got)
 			noBasicPassword(t, "Text", in, got, user, b+plant)
+		}
+	})
+}
+
+// FuzzJSONScan: the fast reading of a JSON body edits it exactly as the
+// decoder's reading does, for any input either takes.
+func FuzzJSONScan(f *testing.F) {
+	for _, s := range []string{
+		`{"token":"abc","n":1}`, `{"a":[{"Password":12}],"b":"https://h/x?sig=1"}`, `[1,"two",{"3":null}]`,
+		`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":[{"Type":"repository","Name":"a/b","Action":"pull"}]}]}`,
+		` {"access_token" : "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln" , "x":[true,false,null,-1.5e3]} `, `"a\"b\\c\u00e9\ud83d\ude00"`,
+		`{"auth":{"password":["p",{"q":1}],"u":"v"},"refresh_token":7}`, `1 2`, `{"a":1}{"b":2}`, `{"a":`, `{"a" 1}`, ``, `  `, `[]`, `{}`,
+		`{"\u0074oken":"x"}`, `{"log":"{\"access_token\":\"x\"}"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		slow, okSlow := jsonEdits(body, false)
+		fast, okFast := jsonEdits(body, true)
+		if okSlow != okFast || !slices.Equal(slow, fast) {
+			t.Fatalf("%q:\n fast %v %+v\n decoder %v %+v", body, okFast, fast, okSlow, slow)
 		}
 	})
 }

@@ -5,12 +5,11 @@ import (
 	"strings"
 )
 
-// The runtime's errors a Kubernetes event (or containerd's final error)
-// quotes are matched once per failed pull, and a wrapped message is
-// hundreds of bytes: the regexp engine spent a third of the reading time
-// on them. The most asked are written out here; each comment gives the
-// regexp it answers as, and matchers_test.go holds those regexps as the
-// oracle.
+// The patterns readers ask of every line or of every failure are written
+// out here: the regexp engine spent a third of the reading time of a long
+// log on them (the runtime errors a Kubernetes event quotes are hundreds of
+// bytes). Each comment gives the regexp it answers as; matchers_test.go
+// holds those regexps as the oracle.
 
 // finder is what the readers ask of a pattern: a regexp, or a pattern
 // written out.
@@ -198,4 +197,163 @@ func urlStatus(s string) (u, status string, n int) {
 		return "", "", 0
 	}
 	return s[:e-1], s[e+1 : e+4], e + 4
+}
+
+var (
+	// ^--> (GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (https?://\S+)(?: \[body redacted: ([^\]]*)\])?$
+	ggcrOut = &pattern{func(s string) []string {
+		r, ok := strings.CutPrefix(s, "--> ")
+		method, r, ok2 := strings.Cut(r, " ")
+		if !ok || !ok2 || !ggcrMethod(method) {
+			return nil
+		}
+		u, r := spanURL(r)
+		if u == "" {
+			return nil
+		}
+		if r == "" {
+			return []string{s, method, u, ""}
+		}
+		if why, ok := bracketed(r, " [body redacted: "); ok {
+			return []string{s, method, u, why}
+		}
+		return nil
+	}}
+	// ^<-- (\d{3})(?: (https?://\S+))? \(([^)]*)\)( \[body redacted: [^\]]*\])?$
+	ggcrIn = &pattern{func(s string) []string {
+		r, ok := strings.CutPrefix(s, "<-- ")
+		if !ok || len(r) < 3 || !digits(r[:3]) {
+			return nil
+		}
+		st, r := r[:3], r[3:]
+		u := ""
+		if q, ok := strings.CutPrefix(r, " "); ok {
+			if u, q = spanURL(q); u != "" {
+				r = q
+			}
+		}
+		r, ok = strings.CutPrefix(r, " (")
+		i := strings.IndexByte(r, ')')
+		if !ok || i < 0 {
+			return nil
+		}
+		took, r := r[:i], r[i+1:]
+		if r == "" {
+			return []string{s, st, u, took, ""}
+		}
+		if _, ok := bracketed(r, " [body redacted: "); ok {
+			return []string{s, st, u, took, r}
+		}
+		return nil
+	}}
+	// ^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\S+) HTTP/(\d(?:\.\d)?)$
+	ggcrReqLine = &pattern{func(s string) []string {
+		method, r, ok := strings.Cut(s, " ")
+		if !ok || !ggcrMethod(method) {
+			return nil
+		}
+		e := 0
+		for e < len(r) && !reSpace(r[e]) {
+			e++
+		}
+		target := r[:e]
+		v, ok := strings.CutPrefix(r[e:], " HTTP/")
+		if target == "" || !ok || !httpVersion(v) {
+			return nil
+		}
+		return []string{s, method, target, v}
+	}}
+	// ^HTTP/(\d(?:\.\d)?) (\d{3})(?: .*)?$
+	ggcrRespLine = &pattern{func(s string) []string {
+		r, ok := strings.CutPrefix(s, "HTTP/")
+		v, r, ok2 := strings.Cut(r, " ")
+		if !ok || !ok2 || !httpVersion(v) || len(r) < 3 || !digits(r[:3]) {
+			return nil
+		}
+		st, r := r[:3], r[3:]
+		if r != "" && (r[0] != ' ' || strings.IndexByte(r, '\n') >= 0) {
+			return nil
+		}
+		return []string{s, v, st}
+	}}
+)
+
+// ggcrPrefixLen is the length of the log package's prefix at the start of
+// s (-1: none), as regexp
+// ^(?:\d{4}/\d{2}/\d{2} )?\d{2}:\d{2}:\d{2}(?:\.\d+)? (?:\S+\.go:\d+: )?
+func ggcrPrefixLen(s string) int {
+	i := 0
+	if len(s) >= 11 && digits(s[:4]) && s[4] == '/' && digits(s[5:7]) && s[7] == '/' && digits(s[8:10]) && s[10] == ' ' {
+		i = 11
+	}
+	if len(s) < i+8 || !digits(s[i:i+2]) || s[i+2] != ':' || !digits(s[i+3:i+5]) || s[i+5] != ':' || !digits(s[i+6:i+8]) {
+		return -1
+	}
+	i += 8
+	if i+1 < len(s) && s[i] == '.' && isDigit(s[i+1]) {
+		i += 2
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	if i == len(s) || s[i] != ' ' {
+		return -1
+	}
+	i++
+	// file.go:line: — the whole next word, then a space.
+	e := i
+	for e < len(s) && !reSpace(s[e]) {
+		e++
+	}
+	if e == len(s) || s[e] != ' ' || s[e-1] != ':' {
+		return i
+	}
+	d := e - 1
+	for d > i && isDigit(s[d-1]) {
+		d--
+	}
+	if d == e-1 || d-4 <= i || s[d-4:d] != ".go:" {
+		return i
+	}
+	return e + 1
+}
+
+func ggcrMethod(m string) bool {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return true
+	}
+	return false
+}
+
+// httpVersion is regexp ^\d(?:\.\d)?$.
+func httpVersion(v string) bool {
+	return len(v) == 1 && isDigit(v[0]) || len(v) == 3 && isDigit(v[0]) && v[1] == '.' && isDigit(v[2])
+}
+
+// spanURL matches regexp https?://\S+ at the start of s: the URL (empty:
+// none) and what follows it.
+func spanURL(s string) (u, rest string) {
+	r, ok := strings.CutPrefix(s, "http")
+	if !ok {
+		return "", s
+	}
+	r = strings.TrimPrefix(r, "s")
+	if r, ok = strings.CutPrefix(r, "://"); !ok || r == "" || reSpace(r[0]) {
+		return "", s
+	}
+	e := len(s) - len(r)
+	for e < len(s) && !reSpace(s[e]) {
+		e++
+	}
+	return s[:e], s[e:]
+}
+
+// bracketed is regexp ^prefix([^\]]*)\]$ on s: what the brackets hold.
+func bracketed(s, prefix string) (string, bool) {
+	r, ok := strings.CutPrefix(s, prefix)
+	if !ok || !strings.HasSuffix(r, "]") || strings.IndexByte(r, ']') != len(r)-1 {
+		return "", false
+	}
+	return r[:len(r)-1], true
 }
