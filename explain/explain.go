@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/regtrace/regtrace/decode"
@@ -413,6 +414,29 @@ func opFindings(in *Input, r rule, ops []*Operation) []found {
 	return slices.Concat(res...)
 }
 
+// runTasks runs each task, on every core when parallel is set (each
+// worker takes the next task left), else in order.
+func runTasks(tasks []func(), parallel bool) {
+	if !parallel {
+		for _, t := range tasks {
+			t()
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range parallelParts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(tasks); i = int(next.Add(1)) - 1 {
+				tasks[i]()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // Explain groups the exchanges into operations, decides each one's outcome
 // and runs every rule. Each peer of a shared proxy (flow.Flow.Peer) is
 // explained on its own: one client's findings never rest on another's
@@ -505,12 +529,26 @@ func explainPeer(in Input, peer string) *Report {
 	reportedStops(&in, rep.Operations)
 	recoverOutcomes(rep.Operations)
 	in.covered = map[*Operation]bool{}
-	byFlow := make(map[flow.ID]*Operation, len(in.Exchanges))
-	for _, op := range rep.Operations {
-		for _, x := range op.Exchanges {
-			byFlow[x.Flow.ID] = op
-		}
+	long := len(in.Exchanges) >= parallelMin && parallelParts > 1
+	// What the rules share is built before any of them reads it: on a long
+	// trace each part at once, on every core (a log of one client is one
+	// operation of hundreds of thousands of exchanges).
+	var byFlow map[flow.ID]*Operation
+	tasks := []func(){
+		func() { in.index() },
+		func() {
+			byFlow = make(map[flow.ID]*Operation, len(in.Exchanges))
+			for _, op := range rep.Operations {
+				for _, x := range op.Exchanges {
+					byFlow[x.Flow.ID] = op
+				}
+			}
+		},
 	}
+	for _, op := range rep.Operations {
+		tasks = append(tasks, func() { tokFailures(op) }, func() { op.challengesByPath() }, func() { op.later() })
+	}
+	runTasks(tasks, long)
 	// The primary finding answers why the trace ends badly: a failure of an
 	// operation a later run recovered is reported, never primary, while an
 	// unrecovered one exists.
@@ -521,14 +559,6 @@ func explainPeer(in Input, peer string) *Report {
 	// A long log's findings share their texts: each text is joined to the
 	// source's note (or hint) once, and the findings share the result.
 	withNote, withHint := textJoins{}, textJoins{}
-	// The rules run on several cores over a long trace's operations: what
-	// they share is built here, before any of them reads it.
-	in.index()
-	for _, op := range rep.Operations {
-		tokFailures(op)
-		op.challengesByPath()
-		op.later()
-	}
 	run := func(r rule) []found {
 		var fs []found
 		if r.global != nil {
@@ -557,27 +587,16 @@ func explainPeer(in Input, peer string) *Report {
 		early = len(rules)
 	}
 	results := make([][]found, early)
-	if len(in.Exchanges) >= parallelMin && parallelParts > 1 {
-		next := make(chan int, early)
+	if long {
+		tasks = tasks[:0]
 		for i := range early {
-			next <- i
+			tasks = append(tasks, func() { results[i] = run(rules[i]) })
 		}
-		close(next)
-		var wg sync.WaitGroup
-		for range parallelParts {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					results[i] = run(rules[i])
-				}
-			}()
-		}
-		wg.Wait()
+		runTasks(tasks, true)
 	}
 	for i, r := range rules {
 		var fs []found
-		if i < early && len(in.Exchanges) >= parallelMin && parallelParts > 1 {
+		if i < early && long {
 			fs = results[i]
 		} else {
 			fs = run(r)
@@ -704,12 +723,14 @@ func ClientName(c decode.Client) string {
 // fallback from mirror to upstream is one pull.
 func Group(xs []*decode.Exchange) []*Operation {
 	var ops []*Operation
-	byKey := map[string]*Operation{}
+	// An operation's key: the client's User-Agent and the registry.
+	type groupKey struct{ ua, reg string }
+	byKey := map[groupKey]*Operation{}
 	byFlow := map[flow.ID]*Operation{}
 	started := map[*Operation]bool{} // kept as we go: a scan per ping would be quadratic
 	lastByReg := map[string]*Operation{}
 	// mirrorOf: client and mirror registry -> the registry it stood in for.
-	mirrorOf := map[string]string{}
+	mirrorOf := map[groupKey]string{}
 	type opRepo struct {
 		op   *Operation
 		repo string
@@ -728,7 +749,7 @@ func Group(xs []*decode.Exchange) []*Operation {
 		op.Exchanges = append(op.Exchanges, x)
 		byFlow[x.Flow.ID] = op
 	}
-	newOp := func(key string, x *decode.Exchange, reg string) *Operation {
+	newOp := func(key groupKey, x *decode.Exchange, reg string) *Operation {
 		op := &Operation{Client: x.Client, Registry: reg}
 		byKey[key] = op
 		ops = append(ops, op)
@@ -742,12 +763,12 @@ func Group(xs []*decode.Exchange) []*Operation {
 			}
 		}
 		ua := x.Client.UserAgent
-		key := ua + "\x00" + reg
+		key := groupKey{ua, reg}
 		if x.Upstream != "" {
 			if _, ok := mirrorOf[key]; !ok {
 				// The first mirror seen: what the server was already asked
 				// for (kept from here on, see below).
-				if o := byKey[ua+"\x00"+x.Upstream]; o != nil {
+				if o := byKey[groupKey{ua, x.Upstream}]; o != nil {
 					for _, y := range o.Exchanges {
 						if y.Upstream == "" && y.Repo != "" {
 							serverAsked[opObj{o, fallbackObject(y)}] = true
@@ -757,16 +778,16 @@ func Group(xs []*decode.Exchange) []*Operation {
 			}
 			mirrorOf[key] = x.Upstream
 			reg = x.Upstream
-			key = ua + "\x00" + reg
+			key = groupKey{ua, reg}
 		} else if len(mirrorOf) > 0 {
 			if up, ok := mirrorOf[key]; ok {
 				reg = up
-				key = ua + "\x00" + reg
+				key = groupKey{ua, reg}
 			}
 		}
 		if d := dangling; d != nil && !fallbackAfter(d, x) {
 			dangling = nil
-			op := newOp(d.Client.UserAgent+"\x00"+d.Registry, d, d.Registry)
+			op := newOp(groupKey{d.Client.UserAgent, d.Registry}, d, d.Registry)
 			add(op, d)
 			lastByReg[d.Registry] = op
 		}
@@ -826,7 +847,7 @@ func Group(xs []*decode.Exchange) []*Operation {
 		}
 	}
 	if d := dangling; d != nil {
-		add(newOp(d.Client.UserAgent+"\x00"+d.Registry, d, d.Registry), d)
+		add(newOp(groupKey{d.Client.UserAgent, d.Registry}, d, d.Registry), d)
 	}
 	return ops
 }

@@ -61,14 +61,23 @@ func (op *Operation) later() *laterFacts {
 		succeededByPath: map[string][]int{},
 		regByRepo:       map[string]int{}, okByRepo: map[string]int{}, credByRepo: map[string]int{}, bearerByRepo: map[string]int{},
 		pos: make(map[flow.ID]int, len(op.Exchanges)), pushAsked: map[string]bool{}, bearerByRealm: map[string][]int{}}
+	realmKeys := map[string]string{}
 	for i, y := range op.Exchanges {
 		if _, dup := f.pos[y.Flow.ID]; !dup {
 			f.pos[y.Flow.ID] = i
 		}
 		if c := bearerChallenge(y); c != nil {
 			f.bearerAt = append(f.bearerAt, i)
-			if ru, err := url.Parse(c.Realm()); err == nil {
-				k := credRealmKey(ru)
+			// A long log's challenges name the same few realms.
+			k, ok := realmKeys[c.Realm()]
+			if !ok {
+				k = "\x00" // no key: the realm does not parse
+				if ru, err := url.Parse(c.Realm()); err == nil {
+					k = credRealmKey(ru)
+				}
+				realmKeys[c.Realm()] = k
+			}
+			if k != "\x00" {
 				f.bearerByRealm[k] = append(f.bearerByRealm[k], i)
 			}
 		}
