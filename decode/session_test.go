@@ -342,6 +342,11 @@ func TestDecodeAllAgreesWithDecode(t *testing.T) {
 	for i := range 40 {
 		repo := fmt.Sprintf("team/app%d", i)
 		realm := fmt.Sprintf("https://auth%d.test/token", i%3)
+		if i%5 == 4 {
+			// A realm inside the registry API: read only once its
+			// challenge is known.
+			realm = "https://registry.test/v2/_auth/token"
+		}
 		bs = append(bs,
 			flowtest.New(http.MethodConnect, "https://registry.test:443").Status(200),
 			flowtest.Get("https://registry.test/v2/").UA("containerd/1.7.2").Status(401).

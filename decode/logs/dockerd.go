@@ -88,6 +88,32 @@ type dLine struct {
 	level, msg, err, reqURL, digest string
 }
 
+// dRead is what a line says alone: its logrus fields (ok: it is a logrus
+// line) and the submatches of the pattern its message's first byte picks
+// (dMessage).
+type dRead struct {
+	d  dLine
+	ok bool
+	m  []string
+}
+
+// dMessage matches msg against the one pattern its first byte can open.
+func dMessage(msg string) []string {
+	switch msg[0] {
+	case 'C', 'h', 'P':
+		return dCalling.FindStringSubmatch(msg)
+	case 'T':
+		return dTrying.FindStringSubmatch(msg)
+	case 'A':
+		return dNext.FindStringSubmatch(msg)
+	case 'N':
+		return dStop.FindStringSubmatch(msg)
+	case 'H':
+		return dHandler.FindStringSubmatch(msg)
+	}
+	return nil
+}
+
 // dParse reads a logrus line, text or JSON.
 func dParse(s string) (dLine, bool) {
 	if strings.HasPrefix(s, "{") {
@@ -254,8 +280,20 @@ func readDockerd(ls []line) *Trace {
 		ops = append(ops, op)
 		return op
 	}
-	for _, l := range ls {
-		d, ok := dParse(l.text)
+	// What a line says alone (its logrus fields, its message's pattern)
+	// is read ahead on other cores.
+	pre, stop := readAhead(len(ls), func(i int) dRead {
+		var r dRead
+		r.d, r.ok = dParse(ls[i].text)
+		if r.ok && r.d.msg != "" {
+			r.m = dMessage(r.d.msg)
+		}
+		return r
+	})
+	defer stop()
+	for i, l := range ls {
+		r := pre(i)
+		d, ok := r.d, r.ok
 		if !ok {
 			s := strings.TrimSpace(l.text)
 			if len(cont) > 0 && strings.HasPrefix(*cont[0], "errors:") && dErrcodeLine.MatchString(s) {
@@ -303,7 +341,7 @@ func readDockerd(ls []line) *Trace {
 		switch msg[0] {
 		case 'C', 'h', 'P': // the API call: a new pull or push
 			path := ""
-			if m := dCalling.FindStringSubmatch(msg); m != nil && m[1] == "POST" {
+			if m := r.m; m != nil && m[1] == "POST" {
 				path = m[2]
 			} else if strings.HasPrefix(msg, "handling POST") {
 				path = d.reqURL
@@ -325,7 +363,7 @@ func readDockerd(ls []line) *Trace {
 				continue
 			}
 		case 'T':
-			m := dTrying.FindStringSubmatch(msg)
+			m := r.m
 			if m == nil {
 				continue
 			}
@@ -352,7 +390,7 @@ func readDockerd(ls []line) *Trace {
 		}
 		switch msg[0] {
 		case 'A':
-			if m := dNext.FindStringSubmatch(msg); m != nil && len(cur.eps) > 0 {
+			if m := r.m; m != nil && len(cur.eps) > 0 {
 				ep := cur.eps[len(cur.eps)-1]
 				ep.err, ep.errLine = cmp.Or(m[2], d.err), l.n
 				if term {
@@ -360,7 +398,7 @@ func readDockerd(ls []line) *Trace {
 				}
 			}
 		case 'N':
-			if m := dStop.FindStringSubmatch(msg); m != nil {
+			if m := r.m; m != nil {
 				e := cmp.Or(m[2], d.err)
 				if len(cur.eps) > 0 && cur.eps[len(cur.eps)-1].err == "" {
 					ep := cur.eps[len(cur.eps)-1]
@@ -377,7 +415,7 @@ func readDockerd(ls []line) *Trace {
 				cur.ended = true
 			}
 		case 'H':
-			if m := dHandler.FindStringSubmatch(msg); m != nil {
+			if m := r.m; m != nil {
 				cur.final, cur.finalLine, cur.ended = m[2], l.n, true
 				if term {
 					cont = append(cont, &cur.final)

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/regtrace/regtrace/decode/flow"
 )
@@ -49,10 +51,10 @@ func builtInParts(t *testing.T, dir string) {
 		}
 		return dumpTrace(tr)
 	}
-	defer func(n int) { parallelMin = n }(parallelMin)
+	defer func(n, b int) { parallelMin, aheadBlock = n, b }(parallelMin, aheadBlock)
 	parallelMin = 1 << 30
 	one := read()
-	parallelMin = 1
+	parallelMin, aheadBlock = 1, 7
 	if partsOf(40) < 2 {
 		t.Skip("one core: nothing to split")
 	}
@@ -92,5 +94,39 @@ func TestFlowsNumberedInOrder(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestReadAhead: every item read ahead is given in order, whatever the
+// block size; a caller that stops early leaves no goroutine behind.
+func TestReadAhead(t *testing.T) {
+	defer func(n, b int) { parallelMin, aheadBlock = n, b }(parallelMin, aheadBlock)
+	parallelMin = 1
+	if partsOf(2) < 2 {
+		t.Skip("one core: nothing is read ahead")
+	}
+	base := runtime.NumGoroutine()
+	for _, block := range []int{1, 3, 64, 1000} {
+		aheadBlock = block
+		for _, n := range []int{1, 2, 63, 64, 65, 999, 5000} {
+			at, stop := readAhead(n, func(i int) int { return i * i })
+			for i := range n {
+				if got := at(i); got != i*i {
+					t.Fatalf("block %d, n %d: item %d read as %d", block, n, i, got)
+				}
+			}
+			stop()
+			// Stopped after a few items only.
+			at, stop = readAhead(n, func(i int) int { return i })
+			_ = at(min(n-1, 2))
+			stop()
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		t.Errorf("%d goroutines left behind", n-base)
 	}
 }
