@@ -75,9 +75,10 @@ type Session struct {
 	realmHosts map[string]string
 	tokens     map[string]issued   // TokenID -> where it came from
 	redirects  map[string]redirect // absolute Location -> blob flow
-	// clients caches ParseUserAgent: a trace has a handful of User-Agents
-	// and 100,000 requests.
-	clients map[string]Client
+	// memo caches what Decode parses of each flow alone (User-Agents,
+	// challenges, error bodies): a trace has a handful of each and 100,000
+	// requests.
+	memo *parseMemo
 	// parsed caches ParseToken per raw bearer token: a client sends one
 	// token with every request of an operation. The *Token is shared by
 	// those exchanges and read-only.
@@ -139,15 +140,18 @@ func (s *Session) parseToken(raw string) (*Token, error) {
 // maxClients bounds the User-Agent cache of a long live session.
 const maxClients = 256
 
-func (s *Session) client(ua string) Client {
-	if c, ok := s.clients[ua]; ok {
+func (m *parseMemo) client(ua string) Client {
+	if m == nil {
+		return ParseUserAgent(ua)
+	}
+	if c, ok := m.clients[ua]; ok {
 		return c
 	}
 	c := ParseUserAgent(ua)
-	if s.clients == nil || len(s.clients) >= maxClients {
-		s.clients = map[string]Client{}
+	if len(m.clients) >= maxClients {
+		clear(m.clients)
 	}
-	s.clients[ua] = c
+	m.clients[ua] = c
 	return c
 }
 
@@ -215,7 +219,10 @@ var commonTokenPaths = []string{
 
 // Decode returns the meaning of f and updates the session's state.
 func (s *Session) Decode(f *flow.Flow) *Exchange {
-	x, r := parse(f, nil)
+	if s.memo == nil {
+		s.memo = newParseMemo()
+	}
+	x, r := parse(f, s.memo)
 	return s.forPeer(f).finish(x, r)
 }
 
@@ -266,6 +273,7 @@ func parallel(n int, fn func(lo, hi int)) {
 type parseMemo struct {
 	bodies     map[string]errBodyMemoed
 	challenges map[string]challengesMemoed
+	clients    map[string]Client
 }
 
 type errBodyMemoed struct {
@@ -284,7 +292,7 @@ type challengesMemoed struct {
 const memoMax, memoLen = 4096, 4096
 
 func newParseMemo() *parseMemo {
-	return &parseMemo{bodies: map[string]errBodyMemoed{}, challenges: map[string]challengesMemoed{}}
+	return &parseMemo{bodies: map[string]errBodyMemoed{}, challenges: map[string]challengesMemoed{}, clients: map[string]Client{}}
 }
 
 func (m *parseMemo) errorBody(contentType string, body []byte, truncated bool) ErrorBody {
@@ -325,6 +333,7 @@ func parse(f *flow.Flow, memo *parseMemo) (*Exchange, route) {
 	}
 	x.Host = strings.ToLower(u.Host)
 	x.Registry = NormalizeRegistry(x.Host)
+	x.Client = memo.client(req.Header.Get("User-Agent"))
 	if a := req.Header.Get("Authorization"); a != "" {
 		x.Auth = ParseAuthorization(a)
 	}
@@ -338,7 +347,31 @@ func parse(f *flow.Flow, memo *parseMemo) (*Exchange, route) {
 			x.Errors = memo.errorBody(f.Response.Header.Get("Content-Type"), b.Captured, b.Truncated)
 		}
 	}
-	return x, classifyPath(req.Method, u)
+	r := classifyPath(req.Method, u)
+	// Whether a request went to a token server depends on the challenges
+	// before it (finish decides), but what it asked does not: a request
+	// that may be one is read here, on every core.
+	if mayBeTokenRequest(req.Method, u) {
+		r.token = &parsedTokenRequest{}
+		r.token.tr, r.token.issues = ParseTokenRequest(req.Method, u.Query(), req.Header,
+			req.Header.Get("Content-Type"), req.Body.Captured, req.Body.Truncated)
+	}
+	return x, r
+}
+
+// parsedTokenRequest is what parse read of a request that may be a token
+// request.
+type parsedTokenRequest struct {
+	tr     *TokenRequest
+	issues []Issue
+}
+
+// mayBeTokenRequest: a GET or POST outside the registry API, or to the
+// token paths some registries serve under /v2/. A realm elsewhere (rare)
+// is read by finish.
+func mayBeTokenRequest(method string, u *url.URL) bool {
+	return (method == http.MethodGet || method == http.MethodPost) &&
+		(!strings.HasPrefix(u.Path, "/v2/") || u.Path == "/v2/token" || u.Path == "/v2/auth")
 }
 
 // finish decodes what depends on the flows before x, and learns from x.
@@ -349,7 +382,6 @@ func (s *Session) finish(x *Exchange, r route) *Exchange {
 	if u == nil {
 		u = &url.URL{}
 	}
-	x.Client = s.client(req.Header.Get("User-Agent"))
 	switch {
 	case req.Method == http.MethodConnect:
 		// The target as requests in the tunnel name it, without :443, so a
@@ -374,10 +406,14 @@ func (s *Session) finish(x *Exchange, r route) *Exchange {
 		if rl, ok := s.realms[realmKey(u)]; ok {
 			x.Registry = rl.registry
 		}
-		var issues []Issue
-		x.TokenRequest, issues = ParseTokenRequest(req.Method, u.Query(), req.Header,
-			req.Header.Get("Content-Type"), req.Body.Captured, req.Body.Truncated)
-		x.Issues = append(x.Issues, issues...)
+		p := r.token
+		if p == nil {
+			p = &parsedTokenRequest{}
+			p.tr, p.issues = ParseTokenRequest(req.Method, u.Query(), req.Header,
+				req.Header.Get("Content-Type"), req.Body.Captured, req.Body.Truncated)
+		}
+		x.TokenRequest = p.tr
+		x.Issues = append(x.Issues, p.issues...)
 		s.decodeTokenResponse(x)
 	default:
 		x.Kind, x.Repo, x.Ref, x.From = r.kind, r.repo, r.ref, r.from

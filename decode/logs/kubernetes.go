@@ -569,11 +569,6 @@ func (b *kBuilder) build(evs []kEvent) {
 	// Events never show a pull secret, unless the runtime's own words
 	// say what it sent: then the requests put back are the wire's.
 	b.t.HidesAuth = b.pulls == 0 || b.proven < b.pulls
-	for _, f := range b.flows {
-		if ua := b.ua(); ua != "" {
-			f.Request.Header.Set("User-Agent", ua)
-		}
-	}
 }
 
 // story builds the flows of one image's pull.
@@ -629,6 +624,9 @@ func (b *kBuilder) command(image string) string {
 // set).
 func (b *kBuilder) add(method, raw string, n int, shown bool) *flow.Flow {
 	f := inferredFlow(len(b.flows)+1, method, raw, n, shown)
+	if ua := b.ua(); ua != "" {
+		f.Request.Header.Set("User-Agent", ua)
+	}
 	u := f.Request.URL
 	if method == http.MethodHead || method == http.MethodGet && strings.Contains(u.Path, "/manifests/") {
 		f.Request.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, */*")
