@@ -18,12 +18,10 @@ import (
 // answer can be read back: its status, and a body with the codes named.
 
 var (
-	// errURL is Go's url.Error: `Get "https://…": reason`; errURLBare the
-	// form registry clients print for an HTTP error: `GET https://…: CODE`.
-	errURL     = regexp.MustCompile(`(?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)": (.*)$`)
-	errURLBare = regexp.MustCompile(`\b(GET|HEAD|POST|PUT|PATCH|DELETE) (https?://\S+): `)
-	// errURLQuoted finds every quoted URL of an error, nested ones too.
-	errURLQuoted = regexp.MustCompile(`(?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)"`)
+	// errURL (match.go) is Go's url.Error: `Get "https://…": reason`;
+	// errURLBare the form registry clients print for an HTTP error: `GET
+	// https://…: CODE`; errURLQuoted finds every quoted URL of an error,
+	// nested ones too.
 	// errStatus is a status the client quotes.
 	errStatus = regexp.MustCompile(`(?i)(?:invalid status code from registry|unexpected (?:http )?(?:status|code)[a-z ]*:?|status code|http status)\s*(\d{3})`)
 )
@@ -66,7 +64,7 @@ func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow 
 	m := strings.ToLower(msg)
 	// The URL patterns are the costly ones, and most errors name no URL.
 	hasURL := strings.Contains(msg, "://")
-	for _, re := range []*regexp.Regexp{errURLQuoted, errURLBare} {
+	for _, re := range []*methodURL{errURLQuoted, errURLBare} {
 		if !hasURL {
 			break
 		}

@@ -357,3 +357,137 @@ func bracketed(s, prefix string) (string, bool) {
 	}
 	return r[:len(r)-1], true
 }
+
+// methodURL is Go's url.Error and its kin, written out: `METHOD "URL"`
+// (quoted: the method and scheme in any case) or `METHOD URL: ` (bare:
+// upper case); rest adds `: ` and the rest of the text, on one line. An
+// error names its URL after hundreds of bytes of other words: the regexps
+// scanned them all at every position.
+type methodURL struct {
+	quoted, rest bool
+	// re is the regexp, asked of text holding ſ or K (Kelvin): (?i) folds
+	// them to s and k.
+	re *regexp.Regexp
+}
+
+var (
+	// (?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)": (.*)$
+	errURL = &methodURL{quoted: true, rest: true, re: regexp.MustCompile(`(?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)": (.*)$`)}
+	// \b(GET|HEAD|POST|PUT|PATCH|DELETE) (https?://\S+):
+	errURLBare = &methodURL{}
+	// (?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)"
+	errURLQuoted = &methodURL{quoted: true, re: regexp.MustCompile(`(?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)"`)}
+)
+
+func (p *methodURL) FindStringSubmatch(s string) []string {
+	if m := p.FindAllStringSubmatch(s, 1); m != nil {
+		return m[0]
+	}
+	return nil
+}
+
+func (p *methodURL) MatchString(s string) bool { return p.FindStringSubmatch(s) != nil }
+
+// FindAllStringSubmatch finds the matches as the regexp would: leftmost
+// first, none overlapping; n < 0 for all.
+func (p *methodURL) FindAllStringSubmatch(s string, n int) [][]string {
+	if p.re != nil && (strings.Contains(s, "ſ") || strings.Contains(s, "\u212a")) {
+		return p.re.FindAllStringSubmatch(s, n)
+	}
+	var out [][]string
+	for i, last := 0, 0; n < 0 || len(out) < n; {
+		// Every match holds a scheme, its method just before it: the
+		// candidates come in the order of their starts.
+		h := indexHTTP(s[i:], p.quoted)
+		if h < 0 {
+			break
+		}
+		h += i
+		i = h + 1
+		e := schemeEnd(s, h, p.quoted)
+		sep := " "
+		if p.quoted {
+			sep = ` "`
+		}
+		if e < 0 || h < len(sep) || s[h-len(sep):h] != sep {
+			continue
+		}
+		start, method := methodBefore(s, h-len(sep), p.quoted)
+		if start < last {
+			continue
+		}
+		var m []string
+		end := 0
+		if p.quoted {
+			q := strings.IndexByte(s[e:], '"')
+			if q <= 0 {
+				continue
+			}
+			end = e + q + 1
+			m = []string{s[start:end], method, s[h : e+q]}
+			if p.rest {
+				r, ok := oneLineAfter(s[end:], ": ")
+				if !ok {
+					continue
+				}
+				m, end = append(m, r), len(s)
+				m[0] = s[start:]
+			}
+		} else {
+			w := e
+			for w < len(s) && !reSpace(s[w]) {
+				w++
+			}
+			if w-1 <= e || s[w-1] != ':' || w == len(s) || s[w] != ' ' {
+				continue
+			}
+			end = w + 1
+			m = []string{s[start:end], method, s[h : w-1]}
+		}
+		out = append(out, m)
+		i, last = end, end
+	}
+	return out
+}
+
+// methods are the request methods an error names.
+var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+
+// methodBefore finds the method that ends at s[end] and starts a word:
+// its start and text (start -1: none). fold: in any case.
+func methodBefore(s string, end int, fold bool) (int, string) {
+	for _, m := range methods {
+		start := end - len(m)
+		if start < 0 || start > 0 && isWordByte(s[start-1]) {
+			continue
+		}
+		if w := s[start:end]; w == m || fold && strings.EqualFold(w, m) {
+			return start, w
+		}
+	}
+	return -1, ""
+}
+
+// indexHTTP is the index of the next "http" in s (any case when fold).
+func indexHTTP(s string, fold bool) int {
+	if !fold {
+		return strings.Index(s, "http")
+	}
+	for i := 0; i+4 <= len(s); i++ {
+		if c := s[i]; (c == 'h' || c == 'H') && strings.EqualFold(s[i:i+4], "http") {
+			return i
+		}
+	}
+	return -1
+}
+
+// schemeEnd: s[h:] opens with http:// or https:// (any case when fold):
+// the index after it, else -1.
+func schemeEnd(s string, h int, fold bool) int {
+	for _, sc := range []string{"https://", "http://"} {
+		if r := s[h:]; len(r) >= len(sc) && (r[:len(sc)] == sc || fold && strings.EqualFold(r[:len(sc)], sc)) {
+			return h + len(sc)
+		}
+	}
+	return -1
+}

@@ -3,6 +3,7 @@ package logs
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -124,7 +125,12 @@ func TestKubernetesPatternsAnswerAsTheirRegexps(t *testing.T) {
 // patternInputs: the cases and their prefixes, every fixture line, and
 // what follows each space, colon, quote and equals sign in it (patterns
 // are asked of the tails of errors), with \" unescaped too.
-func patternInputs(t *testing.T, cases []string) []string {
+func patternInputs(t *testing.T, cases []string) []string { return inputsOf(t, cases, true) }
+
+// inputsOf: the cases and their prefixes, every fixture line (as is and
+// with \" unescaped) and, with tails, what follows each space, colon,
+// quote and equals sign in it.
+func inputsOf(t *testing.T, cases []string, tails bool) []string {
 	t.Helper()
 	in := append([]string(nil), cases...)
 	for _, c := range cases {
@@ -145,7 +151,7 @@ func patternInputs(t *testing.T, cases []string) []string {
 		}
 		for _, l := range strings.Split(string(b), "\n") {
 			for i := range len(l) {
-				if i == 0 || strings.IndexByte(` :"=`, l[i-1]) >= 0 {
+				if i == 0 || tails && strings.IndexByte(` :"=`, l[i-1]) >= 0 {
 					in = append(in, l[i:], strings.ReplaceAll(l[i:], `\"`, `"`))
 				}
 			}
@@ -254,6 +260,59 @@ func FuzzGGCRPatterns(f *testing.F) {
 		}
 		if got := ggcrPrefixLen(s); got != want {
 			t.Fatalf("ggcrPrefixLen(%q) = %d, the regexp says %d", s, got, want)
+		}
+	})
+}
+
+// The url.Error patterns, as regexps: match.go writes them out.
+var methodURLREs = map[*methodURL]*regexp.Regexp{
+	errURL:       regexp.MustCompile(`(?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)": (.*)$`),
+	errURLBare:   regexp.MustCompile(`\b(GET|HEAD|POST|PUT|PATCH|DELETE) (https?://\S+): `),
+	errURLQuoted: regexp.MustCompile(`(?i)\b(get|head|post|put|patch|delete) "(https?://[^"]+)"`),
+}
+
+var methodURLCases = []string{
+	`Get "https://registry.test/v2/": dial tcp: lookup registry.test: no such host`,
+	`failed to do request: Head "https://r/v2/a/manifests/1": x509: certificate signed by unknown authority`,
+	`GET https://r/v2/a/manifests/1: UNAUTHORIZED: authentication required; [map[Action:pull]]`,
+	`error: Get "https://auth/token?scope=a": EOF; then HEAD "HTTP://R/v2/": x`, `PUT https://a:5000/x: 400 ; PATCH https://b/y: 500`,
+	`xGet "https://a": b`, `_GET https://a: b`, `-GET https://a: b`, `Get "https://": b`, `Get "https://a`, `Get "https://a"b`, `Get "https://a":b`,
+	"Get \"https://a\": b\nc", "Get \"https://a\nb\": c", `GET https://a:b`, `GET https://: b`, `GET https://a : b`, "GET https://a:\tb", `GET http://a:: b`,
+	`get "httpS://a": b`, `gEt "hTTps://a"`, `GET  https://a: b`, `GET "https://a": b`, `Get https://a": b`, `POST "ftp://a": b`, `DELETE "https://a"`,
+	`Get "https://a/ſ": b`, `Get "httpſ://a": b`, `poſt "https://a": b`, "Get \"https://a\": K", `Get "https://a" Get "https://b": c`,
+	`Head "https://a?u=Get%20"https://b": c`, `Get "https://a?next=https://b": c`, `x Get "https://a": y: Post "https://b": z`, `https://a`, `GET`, `Get "`,
+	`é Get "https://a": b`, `éGet "https://a": b`, `GET https://é: b`,
+}
+
+func TestMethodURLsAnswerAsTheirRegexps(t *testing.T) {
+	in := inputsOf(t, methodURLCases, false) // the patterns are not anchored
+	for p, re := range methodURLREs {
+		matched := 0
+		for _, s := range in {
+			if got, want := p.FindAllStringSubmatch(s, -1), re.FindAllStringSubmatch(s, -1); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s on %q:\n written out %q\n regexp      %q", re, s, got, want)
+			}
+			if got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s); !slices.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Errorf("%s, first, on %q:\n written out %q\n regexp      %q", re, s, got, want)
+			} else if want != nil {
+				matched++
+			}
+		}
+		if matched == 0 {
+			t.Errorf("%s matched none of %d inputs", re, len(in))
+		}
+	}
+}
+
+func FuzzMethodURLs(f *testing.F) {
+	for _, c := range methodURLCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for p, re := range methodURLREs {
+			if got, want := p.FindAllStringSubmatch(s, -1), re.FindAllStringSubmatch(s, -1); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s on %q: written out %q, regexp %q", re, s, got, want)
+			}
 		}
 	})
 }
