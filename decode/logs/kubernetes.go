@@ -579,7 +579,7 @@ func (b *kBuilder) story(st *kStory) {
 		d := kStripRPC(st.failed.detail)
 		if m := kUnpack.FindStringSubmatch(d); m != nil {
 			ref = parseRef(m[1])
-		} else if m := ciSource.FindStringSubmatch(d); m != nil {
+		} else if m := ciSourceOf(d); m != nil {
 			ref = parseRef(m[1])
 		}
 	}
@@ -895,7 +895,7 @@ func (b *kBuilder) token(ref kRef, head string, oauth bool, e string, n int) {
 // back as the containers-image reader reads it.
 func (b *kBuilder) generic(ref kRef, rt, detail string, n int) {
 	d := kStripRPC(strings.TrimSpace(detail))
-	if m := ciSource.FindStringSubmatch(d); m != nil {
+	if m := ciSourceOf(d); m != nil {
 		ref = parseRef(m[1])
 	}
 	low := strings.ToLower(d)
@@ -929,3 +929,26 @@ func (b *kBuilder) generic(ref kRef, rt, detail string, n int) {
 
 // ciSource is the image containers/image names in its error.
 var ciSource = regexp.MustCompile(`(?i)initializing source docker://(\S+?): `)
+
+// ciSourceOf is ciSource's submatches, the regexp asked only of an error
+// that names a docker:// reference (in any case, the Kelvin sign folding
+// to k): most errors do not, and a case-blind regexp is tried at every
+// position of a long one.
+func ciSourceOf(s string) []string {
+	if !strings.Contains(s, "\u212a") {
+		for i := strings.Index(s, "://"); ; {
+			if i < 0 {
+				return nil
+			}
+			if i >= 6 && strings.EqualFold(s[i-6:i], "docker") {
+				break
+			}
+			j := strings.Index(s[i+1:], "://")
+			if j < 0 {
+				return nil
+			}
+			i += 1 + j
+		}
+	}
+	return ciSource.FindStringSubmatch(s)
+}

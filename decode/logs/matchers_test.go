@@ -316,3 +316,21 @@ func FuzzMethodURLs(f *testing.F) {
 		}
 	})
 }
+
+// TestCISourceOf: the gate before ciSource never hides a match, on every
+// fixture line.
+func TestCISourceOf(t *testing.T) {
+	matched := 0
+	for _, s := range inputsOf(t, prefilterSeeds, false) {
+		got, want := ciSourceOf(s), ciSource.FindStringSubmatch(s)
+		if !slices.Equal(got, want) {
+			t.Errorf("ciSourceOf(%q) = %q, ciSource %q", s, got, want)
+		}
+		if want != nil {
+			matched++
+		}
+	}
+	if matched < 3 {
+		t.Errorf("ciSource matched %d inputs: too few to tell", matched)
+	}
+}

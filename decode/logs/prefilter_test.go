@@ -2,6 +2,7 @@ package logs
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -27,6 +28,8 @@ var prefilterSeeds = []string{
 	"> A: \"a\\\"", "> A: \"a\"b\"", "> A: \"\\x41\\u00e9\"", "> A: \"\xff\"", "> A: `x`", "> A1: \"x\"",
 	"[2024-01-02T03:04:05Z] x", "2024-01-02 03:04:05,123 x", "[2024-01-02 03:04:05]", "2024/01/02 03:04:05 x",
 	"[12345-", "1234-", "[1234", "١٢٣٤-01-02 03:04:05 x",
+	"Error initializing source docker://quay.io/a/b:1: x", "initializing source DOCKER://a: b", "initializing source doc\u212aer://a: b",
+	"initializing source https://a: b docker://c: d", "ker://a", "://", "docker:/", "x docker://", "initializing source docker://a:b",
 }
 
 // orasUnquote answers as the regexp it replaces; pasteMaybe holds
@@ -41,6 +44,9 @@ func FuzzPrefilters(f *testing.F) {
 		}
 		if pastePrefix.MatchString(s) && !pasteMaybe(s) {
 			t.Errorf("pasteMaybe(%q) false, pastePrefix matches", s)
+		}
+		if got, want := ciSourceOf(s), ciSource.FindStringSubmatch(s); !slices.Equal(got, want) {
+			t.Errorf("ciSourceOf(%q) = %q, ciSource %q", s, got, want)
 		}
 		if ggcrReqLine.MatchString(s) && !containsHTTP(s) {
 			t.Errorf("ggcrReqLine matches %q without \" HTTP/\"", s)
