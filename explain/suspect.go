@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/regtrace/regtrace/decode"
 )
@@ -207,15 +208,16 @@ func candidatesText(in *Input, s suspicion) string {
 		in.Source.Name, len(s.rules), strings.Join(parts, "; "), in.Source.Name, s.lack)
 }
 
-// ruleDoc indexes the rule texts by rule.
-func ruleDoc() map[Rule]*RuleDoc {
+// ruleDoc indexes the rule texts by rule, built once: callers only read
+// it.
+var ruleDoc = sync.OnceValue(func() map[Rule]*RuleDoc {
 	ds := ruleDocs()
 	m := make(map[Rule]*RuleDoc, len(ds))
 	for i := range ds {
 		m[ds[i].ID] = &ds[i]
 	}
 	return m
-}
+})
 
 func lowerFirst(s string) string {
 	if s == "" {

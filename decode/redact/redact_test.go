@@ -438,6 +438,8 @@ func TestText(t *testing.T) {
 		{"--password= and --registry-token", "oras login --password=hunter2 r && regctl registry login --registry-token abc123 r",
 			"oras login --password=REDACTED r && regctl registry login --registry-token REDACTED r"},
 		{"-p outside a login publishes a port", "podman run -p 8080:80 nginx", "podman run -p 8080:80 nginx"},
+		{"--identity-token, --token and --pass", "x --identity-token abc && y --token=def && z --pass ghi", "x --identity-token REDACTED && y --token=REDACTED && z --pass REDACTED"},
+		{"--password without a login", "crane auth --password\thunter2", "crane auth --password\tREDACTED"},
 		{"--password-stdin keeps its place", "docker login --password-stdin -u alice r", "docker login --password-stdin -u alice r"},
 		{"URL ending a sentence", "see https://h/x?sig=abc.", "see https://h/x?sig=REDACTED."},
 		{"URL in parentheses", "(https://h/x?n=10)", "(https://h/x?n=10)"},

@@ -69,10 +69,15 @@ func scrubCommandLine(s string) string {
 		})
 	}
 	for _, c := range []struct {
-		re   *regexp.Regexp
-		need string
-	}{{passwordFlagRE, "--"}, {loginShortPRE, "-p"}} {
-		if !strings.Contains(s, c.need) {
+		re *regexp.Regexp
+		// maybe: s holds the literals every match holds (a report's
+		// texts say "regtrace run -- …": "--" alone lets most through).
+		maybe func(s string) bool
+	}{
+		{passwordFlagRE, func(s string) bool { return strings.Contains(s, "--pass") || strings.Contains(s, "-token") }},
+		{loginShortPRE, func(s string) bool { return strings.Contains(s, "-p") && strings.Contains(s, "login") }},
+	} {
+		if !c.maybe(s) {
 			continue
 		}
 		s = c.re.ReplaceAllStringFunc(s, func(m string) string {
