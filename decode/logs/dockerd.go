@@ -216,10 +216,6 @@ type dLayer struct {
 var (
 	dTrying = regexp.MustCompile(`^Trying to (pull|push) (?:repository )?(\S+) (?:from|to) (https?://\S+)(?: (v\d))?$`)
 	// Before 1.10 dockerd logged the call's URL at info, "POST /v1.18/…".
-	dCalling  = regexp.MustCompile(`^(?:Calling )?(POST|GET|HEAD|DELETE) (/\S*)$`)
-	dNext     = regexp.MustCompile(`(?s)^Attempting next endpoint for (pull|push) after error(?:: (.*))?`)
-	dStop     = regexp.MustCompile(`(?s)^Not continuing with (pull|push) after error(?:: (.*))?`)
-	dHandler  = regexp.MustCompile(`(?s)^Handler for (?:POST|GET) (/\S*) returned error: (.*)$`)
 	dErrResp  = regexp.MustCompile(`^error response for (?:POST|GET) request$`)
 	dPulling  = regexp.MustCompile(`^Pulling ref from V2 registry: (\S+)$`)
 	dBlob     = regexp.MustCompile(`^pulling blob "?(sha256:[0-9a-f]+)"?`)
@@ -243,9 +239,9 @@ var (
 	// dErrcodeLine is one registry error of a list: "denied: requested …".
 	dErrcodeLine = regexp.MustCompile(`^[a-z][a-z_ ]{1,30}: \S`)
 	dCLIDigest   = regexp.MustCompile(`^Digest: (sha256:[0-9a-f]{64})\s*$`)
-	// dReqURL is a request a Go error names: `Head "https://…": ` (Go 1.14
-	// and later quote it) or `Get https://…: ` (older dockerd).
-	dReqURL = regexp.MustCompile(`\b(Get|Head|Post|Put|Patch|Delete|GET|HEAD|POST|PUT|PATCH|DELETE) "?(https?://[^"\s]+?)"?: `)
+	// dReqURL (match.go) is a request a Go error names: `Head
+	// "https://…": ` (Go 1.14 and later quote it) or `Get https://…: `
+	// (older dockerd).
 	// dDeniedFor: the pull's final error names the image (familiar name).
 	dDeniedFor = regexp.MustCompile(`(?:pull access denied for|manifest for|repository) (\S+?),? (?:repository does not exist|not found)`)
 )

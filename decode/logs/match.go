@@ -491,3 +491,144 @@ func schemeEnd(s string, h int, fold bool) int {
 	}
 	return -1
 }
+
+// reqURL is dockerd's and the CLI's request in an error, written out:
+// \b(Get|Head|Post|Put|Patch|Delete|GET|HEAD|POST|PUT|PATCH|DELETE) "?(https?://[^"\s]+?)"?:
+// the method in title or upper case, the URL quoted or not and ending at
+// the first `: ` or `": ` that follows.
+type reqURL struct{}
+
+var dReqURL reqURL
+
+func (reqURL) FindAllStringSubmatchIndex(s string, n int) [][]int {
+	var out [][]int
+	for i, last := 0, 0; n < 0 || len(out) < n; {
+		h := strings.Index(s[i:], "http")
+		if h < 0 {
+			break
+		}
+		h += i
+		i = h + 1
+		e := schemeEnd(s, h, false)
+		if e < 0 || h == 0 {
+			continue
+		}
+		sep := h - 1 // the space before the method, or its quote
+		if s[sep] == '"' {
+			sep--
+		}
+		if sep < 0 || s[sep] != ' ' {
+			continue
+		}
+		start, method := methodBefore(s, sep, false)
+		if start < 0 {
+			if start, method = methodBefore(s, sep, true); start >= 0 && method != titleCase(method) {
+				start = -1
+			}
+		}
+		if start < last {
+			continue
+		}
+		// The shortest URL a ": " (or `": `) follows.
+		end := -1
+		k := e + 1
+		for ; k <= len(s) && k-1 < len(s) && s[k-1] != '"' && !reSpace(s[k-1]); k++ {
+			if strings.HasPrefix(s[k:], `": `) {
+				end = k + 3
+				break
+			}
+			if strings.HasPrefix(s[k:], ": ") {
+				end = k + 2
+				break
+			}
+		}
+		if end < 0 {
+			continue
+		}
+		out = append(out, []int{start, end, start, start + len(method), h, k})
+		i, last = end, end
+	}
+	return out
+}
+
+func (p reqURL) FindStringSubmatchIndex(s string) []int {
+	if m := p.FindAllStringSubmatchIndex(s, 1); m != nil {
+		return m[0]
+	}
+	return nil
+}
+
+func (p reqURL) FindStringSubmatch(s string) []string {
+	m := p.FindStringSubmatchIndex(s)
+	if m == nil {
+		return nil
+	}
+	return []string{s[m[0]:m[1]], s[m[2]:m[3]], s[m[4]:m[5]]}
+}
+
+// titleCase is "Get" for "GET" or "gET".
+func titleCase(m string) string { return strings.ToUpper(m[:1]) + strings.ToLower(m[1:]) }
+
+var (
+	// ^(?:Calling )?(POST|GET|HEAD|DELETE) (/\S*)$
+	dCalling = &pattern{func(s string) []string {
+		r := strings.TrimPrefix(s, "Calling ")
+		method, path, ok := strings.Cut(r, " ")
+		switch method {
+		case "POST", "GET", "HEAD", "DELETE":
+		default:
+			return nil
+		}
+		if !ok || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \t\n\f\r") {
+			return nil
+		}
+		return []string{s, method, path}
+	}}
+	// (?s)^Attempting next endpoint for (pull|push) after error(?:: (.*))?
+	dNext = &pattern{func(s string) []string { return afterError(s, "Attempting next endpoint for ") }}
+	// (?s)^Not continuing with (pull|push) after error(?:: (.*))?
+	dStop = &pattern{func(s string) []string { return afterError(s, "Not continuing with ") }}
+	// (?s)^Handler for (?:POST|GET) (/\S*) returned error: (.*)$
+	dHandler = &pattern{func(s string) []string {
+		r, ok := strings.CutPrefix(s, "Handler for ")
+		if !ok {
+			return nil
+		}
+		if r, ok = strings.CutPrefix(r, "POST "); !ok {
+			if r, ok = strings.CutPrefix(r, "GET "); !ok {
+				return nil
+			}
+		}
+		e := 0
+		for e < len(r) && !reSpace(r[e]) {
+			e++
+		}
+		why, ok := strings.CutPrefix(r[e:], " returned error: ")
+		if !strings.HasPrefix(r, "/") || !ok {
+			return nil
+		}
+		return []string{s, r[:e], why}
+	}}
+)
+
+// afterError is regexp (?s)^prefix(pull|push) after error(?:: (.*))?
+func afterError(s, prefix string) []string {
+	r, ok := strings.CutPrefix(s, prefix)
+	what := ""
+	for _, w := range []string{"pull", "push"} {
+		if strings.HasPrefix(r, w) {
+			what = w
+		}
+	}
+	if !ok || what == "" {
+		return nil
+	}
+	r, ok = strings.CutPrefix(r[len(what):], " after error")
+	if !ok {
+		return nil
+	}
+	if why, ok := strings.CutPrefix(r, ": "); ok {
+		return []string{s, what, why}
+	}
+	return []string{s[:len(s)-len(r)], what, ""}
+}

@@ -334,3 +334,76 @@ func TestCISourceOf(t *testing.T) {
 		t.Errorf("ciSource matched %d inputs: too few to tell", matched)
 	}
 }
+
+var dReqURLRE = regexp.MustCompile(`\b(Get|Head|Post|Put|Patch|Delete|GET|HEAD|POST|PUT|PATCH|DELETE) "?(https?://[^"\s]+?)"?: `)
+
+var dReqURLCases = []string{
+	`Get "https://registry-1.docker.io/v2/": net/http: request canceled`, `Head https://r:5000/v2/a/manifests/1: unauthorized: x`,
+	`error: Get https://a/v2/: x509: y; Post "https://auth/token": EOF`, `get "https://a": x`, `gET "https://a": x`, `GeT https://a: x`,
+	`xGet "https://a": x`, `Get "https://a:x`, `Get "https://a" : x`, `Get "https://a":x`, `Get https://a:b: c`, `Get https://a b: c`, "Get https://a\t: c",
+	`Get "https://": x`, `Get ""https://a": x`, `Get  https://a: x`, `Get "https://a"": x`, `Get "https://a": b Get "https://c": d`, `PATCH http://a/x?y=1: z`,
+	`Get https://a: "https://b": c`, `Delete "https://a/b"`, `é Get https://a: x`, `Get https://é: x`,
+}
+
+func TestDReqURLAnswersAsItsRegexp(t *testing.T) {
+	matched := 0
+	for _, s := range inputsOf(t, dReqURLCases, false) {
+		if got, want := dReqURL.FindAllStringSubmatchIndex(s, -1), dReqURLRE.FindAllStringSubmatchIndex(s, -1); !reflect.DeepEqual(got, want) {
+			t.Errorf("%q:\n written out %v\n regexp      %v", s, got, want)
+		}
+		if got, want := dReqURL.FindStringSubmatch(s), dReqURLRE.FindStringSubmatch(s); !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Errorf("%q, first:\n written out %q\n regexp      %q", s, got, want)
+		} else if want != nil {
+			matched++
+		}
+	}
+	if matched < 5 {
+		t.Errorf("only %d inputs matched", matched)
+	}
+}
+
+func FuzzDReqURL(f *testing.F) {
+	for _, c := range dReqURLCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := dReqURL.FindAllStringSubmatchIndex(s, -1), dReqURLRE.FindAllStringSubmatchIndex(s, -1); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: written out %v, regexp %v", s, got, want)
+		}
+	})
+}
+
+// dockerd's messages, as regexps: match.go writes them out.
+var dPatternREs = map[finder]*regexp.Regexp{
+	dCalling: regexp.MustCompile(`^(?:Calling )?(POST|GET|HEAD|DELETE) (/\S*)$`),
+	dNext:    regexp.MustCompile(`(?s)^Attempting next endpoint for (pull|push) after error(?:: (.*))?`),
+	dStop:    regexp.MustCompile(`(?s)^Not continuing with (pull|push) after error(?:: (.*))?`),
+	dHandler: regexp.MustCompile(`(?s)^Handler for (?:POST|GET) (/\S*) returned error: (.*)$`),
+}
+
+var dPatternCases = []string{
+	"Calling POST /v1.41/images/create?fromImage=a&tag=1", "Calling HEAD /_ping", "GET /v1.43/info", "Calling  GET /x", "Calling PUT /x", "Calling GET x",
+	"Calling GET /a b", "Calling GET /", "Calling GET /a\n", "CallingGET /a", "Calling Calling GET /a",
+	"Attempting next endpoint for pull after error: Get \"https://a/v2/\": x", "Attempting next endpoint for push after error", "Attempting next endpoint for pull after error:x",
+	"Attempting next endpoint for pull after errors", "Attempting next endpoint for pulls after error: x", "Not continuing with pull after error: errors:\ndenied: x\n",
+	"Not continuing with push after error: ", "Not continuing with fetch after error: x", "Not continuing with pull after error:",
+	"Handler for POST /v1.41/images/create returned error: pull access denied", "Handler for GET /a returned error: x\ny", "Handler for GET a returned error: x",
+	"Handler for PUT /a returned error: x", "Handler for GET /a  returned error: x", "Handler for GET /a returned error:x", "Handler for GET / returned error: ",
+}
+
+func TestDockerdPatternsAnswerAsTheirRegexps(t *testing.T) {
+	patternsAgree(t, dPatternREs, dPatternCases)
+}
+
+func FuzzDockerdPatterns(f *testing.F) {
+	for _, c := range dPatternCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for p, re := range dPatternREs {
+			if got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s); !slices.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Fatalf("%s on %q: written out %q, regexp %q", re, s, got, want)
+			}
+		}
+	})
+}
