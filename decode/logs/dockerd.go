@@ -2,7 +2,6 @@ package logs
 
 import (
 	"cmp"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -117,13 +116,27 @@ func dMessage(msg string) []string {
 // dParse reads a logrus line, text or JSON.
 func dParse(s string) (dLine, bool) {
 	if strings.HasPrefix(s, "{") {
-		var m map[string]any
-		if json.Unmarshal([]byte(s), &m) != nil {
-			return dLine{}, false
-		}
-		str := func(k string) string { v, _ := m[k].(string); return v }
-		d := dLine{level: str("level"), msg: str("msg"), err: cmp.Or(str("error"), str("error-response")), reqURL: str("request-url"), digest: str("digest")}
-		return d, d.msg != "" && d.level != ""
+		var d dLine
+		var errResp string
+		ok := jsonStrings(s, func(k string) *string {
+			switch k {
+			case "level":
+				return &d.level
+			case "msg":
+				return &d.msg
+			case "error":
+				return &d.err
+			case "error-response":
+				return &errResp
+			case "request-url":
+				return &d.reqURL
+			case "digest":
+				return &d.digest
+			}
+			return nil
+		})
+		d.err = cmp.Or(d.err, errResp)
+		return d, ok && d.msg != "" && d.level != ""
 	}
 	level, msg, ok := parseLogrus(s)
 	if !ok {

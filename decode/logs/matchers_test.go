@@ -1,6 +1,8 @@
 package logs
 
 import (
+	"cmp"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -404,6 +406,72 @@ func FuzzDockerdPatterns(f *testing.F) {
 			if got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s); !slices.Equal(got, want) || (got == nil) != (want == nil) {
 				t.Fatalf("%s on %q: written out %q, regexp %q", re, s, got, want)
 			}
+		}
+	})
+}
+
+// dParseJSONByMap is how dParse read a JSON line before jsonStrings: the
+// oracle.
+func dParseJSONByMap(s string) (dLine, bool) {
+	var m map[string]any
+	if json.Unmarshal([]byte(s), &m) != nil {
+		return dLine{}, false
+	}
+	str := func(k string) string { v, _ := m[k].(string); return v }
+	d := dLine{level: str("level"), msg: str("msg"), err: cmp.Or(str("error"), str("error-response")), reqURL: str("request-url"), digest: str("digest")}
+	return d, d.msg != "" && d.level != ""
+}
+
+var dJSONCases = []string{
+	`{"level":"debug","msg":"Calling HEAD /_ping","time":"2026-12-04T10:00:00Z"}`,
+	`{"error":"x","level":"error","msg":"Not continuing with pull after error","error-response":"y"}`,
+	`{"level":"info","msg":"a","msg":"b"}`, `{"level":"info","msg":"a","msg":1}`, `{"level":"info","MSG":"a"}`, `{"level":"info","m\u0073g":"\u00e9\n"}`,
+	`{"level":"info","msg":"\xff"}`, `{"level":"info","msg":"a","x":{"msg":"b","y":[1,"]",{"z":"}"}]},"digest":"sha256:00"}`, `{"level":"info","msg":"a"} `,
+	`{"level":"info","msg":"a"}{`, `{"level":"info","msg":"a",}`, `{}`, `{ "level" : "warn" , "msg" : "x\\\"y" , "request-url" : "/v1/x" }`, `{"level":null,"msg":"a"}`,
+	`{"level":"info","msg":"a","error":"","error-response":"b"}`, `{"level":"info","msg":"a","error":true}`,
+}
+
+func TestDParseJSONAsTheDecoder(t *testing.T) {
+	in := dJSONCases
+	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*.log"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, strings.Split(string(b), "\n")...)
+	}
+	read := 0
+	for _, s := range in {
+		if !strings.HasPrefix(s, "{") {
+			continue
+		}
+		gd, gok := dParse(s)
+		wd, wok := dParseJSONByMap(s)
+		if gd != wd || gok != wok {
+			t.Errorf("%q:\n read %+v %v\n decoder %+v %v", s, gd, gok, wd, wok)
+		}
+		if wok {
+			read++
+		}
+	}
+	if read < 20 {
+		t.Errorf("only %d JSON lines read", read)
+	}
+}
+
+func FuzzDParseJSON(f *testing.F) {
+	for _, c := range dJSONCases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !strings.HasPrefix(s, "{") {
+			return
+		}
+		gd, gok := dParse(s)
+		wd, wok := dParseJSONByMap(s)
+		if gd != wd || gok != wok {
+			t.Fatalf("%q: read %+v %v, decoder %+v %v", s, gd, gok, wd, wok)
 		}
 	})
 }
