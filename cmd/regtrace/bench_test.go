@@ -117,7 +117,11 @@ func BenchmarkExplain100MBLog(b *testing.B) {
 		// CRI-O's errors take the reader's generic path (24 s for 100 MB
 		// while it renumbered every flow at each failure).
 		{"kubernetes-crio", "kubernetes/describe-crio-manifest-unknown.log", "ci-op-7f2k/pipeline"},
+		// A rate-limit message wrapped over several lines, each line
+		// asked whether it starts an event.
+		{"kubernetes-wrapped", "kubernetes/describe-rate-limit-wrapped.log", "busybox"},
 		{"dockerd", "dockerd/dockerd-anonymous-pull-of-a-missing-repository.log", "team/nope"},
+		{"dockerd-json", "dockerd/dockerd-json-docker-hub-rate-limit.log", "nginx"},
 		{"containerd", "containerd/containerd-anonymous-pull-from-a-Basic-auth-registry.log", "team/app"},
 		{"containerd-json", "containerd/containerd-json-anonymous-pull-of-a-missing-repository.log", "team/nope"},
 		{"ctr", "ctr/ctr-anonymous-pull-of-a-missing-repository.log", "team/nope"},
