@@ -116,27 +116,14 @@ func dMessage(msg string) []string {
 // dParse reads a logrus line, text or JSON.
 func dParse(s string) (dLine, bool) {
 	if strings.HasPrefix(s, "{") {
-		var d dLine
-		var errResp string
-		ok := jsonStrings(s, func(k string) *string {
-			switch k {
-			case "level":
-				return &d.level
-			case "msg":
-				return &d.msg
-			case "error":
-				return &d.err
-			case "error-response":
-				return &errResp
-			case "request-url":
-				return &d.reqURL
-			case "digest":
-				return &d.digest
-			}
-			return nil
-		})
-		d.err = cmp.Or(d.err, errResp)
-		return d, ok && d.msg != "" && d.level != ""
+		// logrus's JSONFormatter, as containerd's reader reads it.
+		r := cdParseRecord(s, 0)
+		if r == nil {
+			return dLine{}, false
+		}
+		f := r.f
+		d := dLine{level: f["level"], msg: f["msg"], err: cmp.Or(f["error"], f["error-response"]), reqURL: f["request-url"], digest: f["digest"]}
+		return d, d.msg != "" && d.level != ""
 	}
 	level, msg, ok := parseLogrus(s)
 	if !ok {

@@ -1,10 +1,8 @@
 package logs
 
 import (
-	"encoding/json"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 )
 
 // The patterns readers ask of every line or of every failure are written
@@ -633,99 +631,4 @@ func afterError(s, prefix string) []string {
 		return []string{s, what, why}
 	}
 	return []string{s[:len(s)-len(r)], what, ""}
-}
-
-// jsonStrings reads the members of the JSON object s: for each key that
-// field names a place for, the member's value when it is a string (else
-// ""), the last such member winning, as json.Unmarshal into a map would
-// leave it. It reports whether s is one JSON object. A JSON log's every
-// line is read so: the decoder's map cost a fifth of the reading.
-func jsonStrings(s string, field func(key string) *string) bool {
-	if !json.Valid([]byte(s)) {
-		return false
-	}
-	i := skipJSONSpace(s, 0)
-	if i == len(s) || s[i] != '{' {
-		return false
-	}
-	i++
-	for {
-		i = skipJSONSpace(s, i)
-		if s[i] == '}' {
-			return true
-		}
-		if s[i] == ',' {
-			i = skipJSONSpace(s, i+1)
-		}
-		kEnd := jsonStringEnd(s, i)
-		key := jsonUnquote(s[i:kEnd])
-		i = skipJSONSpace(s, kEnd) + 1 // the colon
-		i = skipJSONSpace(s, i)
-		vEnd := jsonValueEnd(s, i)
-		if p := field(key); p != nil {
-			*p = ""
-			if s[i] == '"' {
-				*p = jsonUnquote(s[i:vEnd])
-			}
-		}
-		i = vEnd
-	}
-}
-
-func skipJSONSpace(s string, i int) int {
-	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// jsonStringEnd is the index after the string that opens at s[i].
-func jsonStringEnd(s string, i int) int {
-	for j := i + 1; ; j++ {
-		switch s[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-}
-
-// jsonValueEnd is the index after the value that opens at s[i] (s valid).
-func jsonValueEnd(s string, i int) int {
-	switch s[i] {
-	case '"':
-		return jsonStringEnd(s, i)
-	case '{', '[':
-		depth := 0
-		for j := i; ; j++ {
-			switch s[j] {
-			case '"':
-				j = jsonStringEnd(s, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-	}
-	j := i
-	for j < len(s) && strings.IndexByte(" \t\r\n,}]", s[j]) < 0 {
-		j++
-	}
-	return j
-}
-
-// jsonUnquote is the text of a valid JSON string token: escapes read and
-// invalid UTF-8 made U+FFFD, as the decoder does.
-func jsonUnquote(tok string) string {
-	raw := tok[1 : len(tok)-1]
-	if strings.IndexByte(raw, '\\') < 0 && utf8.ValidString(raw) {
-		return raw
-	}
-	var out string
-	_ = json.Unmarshal([]byte(tok), &out) // a valid string token
-	return out
 }

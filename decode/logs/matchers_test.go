@@ -1,8 +1,6 @@
 package logs
 
 import (
-	"cmp"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -171,7 +169,7 @@ func patternsAgree(t *testing.T, res map[finder]*regexp.Regexp, cases []string) 
 		matched := 0
 		for _, s := range in {
 			got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s)
-			if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			if !sameMatch(got, want) {
 				t.Errorf("%s on %q:\n written out %q\n regexp      %q", re, s, got, want)
 			}
 			if want != nil {
@@ -185,20 +183,34 @@ func patternsAgree(t *testing.T, res map[finder]*regexp.Regexp, cases []string) 
 }
 
 func FuzzKubernetesPatterns(f *testing.F) {
-	for _, c := range kPatternCases {
-		f.Add(c)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		for p, re := range kPatternREs {
-			if got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s); !slices.Equal(got, want) || (got == nil) != (want == nil) {
-				t.Fatalf("%s on %q: written out %q, regexp %q", re, s, got, want)
-			}
-		}
+	fuzzPatterns(f, kPatternREs, kPatternCases, func(t *testing.T, s string) {
 		if got, want := kStripRPC(s), kRPCRE.ReplaceAllString(s, ""); got != want {
 			t.Fatalf("kStripRPC(%q) = %q, the regexp gives %q", s, got, want)
 		}
 	})
 }
+
+// fuzzPatterns fuzzes written-out patterns against their regexps, from
+// the cases, with more checks of each input when more is set.
+func fuzzPatterns(f *testing.F, res map[finder]*regexp.Regexp, cases []string, more func(t *testing.T, s string)) {
+	for _, c := range cases {
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for p, re := range res {
+			if got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s); !sameMatch(got, want) {
+				t.Fatalf("%s on %q: written out %q, regexp %q", re, s, got, want)
+			}
+		}
+		if more != nil {
+			more(t, s)
+		}
+	})
+}
+
+// sameMatch: two FindStringSubmatch results agree, a match with no
+// groups and no match told apart.
+func sameMatch(a, b []string) bool { return slices.Equal(a, b) && (a == nil) == (b == nil) }
 
 // go-containerregistry's transport log lines, as regexps: match.go writes
 // them out.
@@ -247,15 +259,7 @@ func TestGGCRPatternsAnswerAsTheirRegexps(t *testing.T) {
 }
 
 func FuzzGGCRPatterns(f *testing.F) {
-	for _, c := range append(ggcrPatternCases, ggcrPrefixCases...) {
-		f.Add(c)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		for p, re := range ggcrPatternREs {
-			if got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s); !slices.Equal(got, want) || (got == nil) != (want == nil) {
-				t.Fatalf("%s on %q: written out %q, regexp %q", re, s, got, want)
-			}
-		}
+	fuzzPatterns(f, ggcrPatternREs, append(ggcrPatternCases, ggcrPrefixCases...), func(t *testing.T, s string) {
 		want := -1
 		if loc := ggcrPrefixRE.FindStringIndex(s); loc != nil {
 			want = loc[1]
@@ -294,7 +298,7 @@ func TestMethodURLsAnswerAsTheirRegexps(t *testing.T) {
 			if got, want := p.FindAllStringSubmatch(s, -1), re.FindAllStringSubmatch(s, -1); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s on %q:\n written out %q\n regexp      %q", re, s, got, want)
 			}
-			if got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s); !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			if got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s); !sameMatch(got, want) {
 				t.Errorf("%s, first, on %q:\n written out %q\n regexp      %q", re, s, got, want)
 			} else if want != nil {
 				matched++
@@ -353,7 +357,7 @@ func TestDReqURLAnswersAsItsRegexp(t *testing.T) {
 		if got, want := dReqURL.FindAllStringSubmatchIndex(s, -1), dReqURLRE.FindAllStringSubmatchIndex(s, -1); !reflect.DeepEqual(got, want) {
 			t.Errorf("%q:\n written out %v\n regexp      %v", s, got, want)
 		}
-		if got, want := dReqURL.FindStringSubmatch(s), dReqURLRE.FindStringSubmatch(s); !slices.Equal(got, want) || (got == nil) != (want == nil) {
+		if got, want := dReqURL.FindStringSubmatch(s), dReqURLRE.FindStringSubmatch(s); !sameMatch(got, want) {
 			t.Errorf("%q, first:\n written out %q\n regexp      %q", s, got, want)
 		} else if want != nil {
 			matched++
@@ -397,81 +401,4 @@ func TestDockerdPatternsAnswerAsTheirRegexps(t *testing.T) {
 	patternsAgree(t, dPatternREs, dPatternCases)
 }
 
-func FuzzDockerdPatterns(f *testing.F) {
-	for _, c := range dPatternCases {
-		f.Add(c)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		for p, re := range dPatternREs {
-			if got, want := p.FindStringSubmatch(s), re.FindStringSubmatch(s); !slices.Equal(got, want) || (got == nil) != (want == nil) {
-				t.Fatalf("%s on %q: written out %q, regexp %q", re, s, got, want)
-			}
-		}
-	})
-}
-
-// dParseJSONByMap is how dParse read a JSON line before jsonStrings: the
-// oracle.
-func dParseJSONByMap(s string) (dLine, bool) {
-	var m map[string]any
-	if json.Unmarshal([]byte(s), &m) != nil {
-		return dLine{}, false
-	}
-	str := func(k string) string { v, _ := m[k].(string); return v }
-	d := dLine{level: str("level"), msg: str("msg"), err: cmp.Or(str("error"), str("error-response")), reqURL: str("request-url"), digest: str("digest")}
-	return d, d.msg != "" && d.level != ""
-}
-
-var dJSONCases = []string{
-	`{"level":"debug","msg":"Calling HEAD /_ping","time":"2026-12-04T10:00:00Z"}`,
-	`{"error":"x","level":"error","msg":"Not continuing with pull after error","error-response":"y"}`,
-	`{"level":"info","msg":"a","msg":"b"}`, `{"level":"info","msg":"a","msg":1}`, `{"level":"info","MSG":"a"}`, `{"level":"info","m\u0073g":"\u00e9\n"}`,
-	`{"level":"info","msg":"\xff"}`, `{"level":"info","msg":"a","x":{"msg":"b","y":[1,"]",{"z":"}"}]},"digest":"sha256:00"}`, `{"level":"info","msg":"a"} `,
-	`{"level":"info","msg":"a"}{`, `{"level":"info","msg":"a",}`, `{}`, `{ "level" : "warn" , "msg" : "x\\\"y" , "request-url" : "/v1/x" }`, `{"level":null,"msg":"a"}`,
-	`{"level":"info","msg":"a","error":"","error-response":"b"}`, `{"level":"info","msg":"a","error":true}`,
-}
-
-func TestDParseJSONAsTheDecoder(t *testing.T) {
-	in := dJSONCases
-	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*.log"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in = append(in, strings.Split(string(b), "\n")...)
-	}
-	read := 0
-	for _, s := range in {
-		if !strings.HasPrefix(s, "{") {
-			continue
-		}
-		gd, gok := dParse(s)
-		wd, wok := dParseJSONByMap(s)
-		if gd != wd || gok != wok {
-			t.Errorf("%q:\n read %+v %v\n decoder %+v %v", s, gd, gok, wd, wok)
-		}
-		if wok {
-			read++
-		}
-	}
-	if read < 20 {
-		t.Errorf("only %d JSON lines read", read)
-	}
-}
-
-func FuzzDParseJSON(f *testing.F) {
-	for _, c := range dJSONCases {
-		f.Add(c)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if !strings.HasPrefix(s, "{") {
-			return
-		}
-		gd, gok := dParse(s)
-		wd, wok := dParseJSONByMap(s)
-		if gd != wd || gok != wok {
-			t.Fatalf("%q: read %+v %v, decoder %+v %v", s, gd, gok, wd, wok)
-		}
-	})
-}
+func FuzzDockerdPatterns(f *testing.F) { fuzzPatterns(f, dPatternREs, dPatternCases, nil) }
