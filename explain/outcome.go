@@ -110,12 +110,20 @@ func bad(x *decode.Exchange) bool {
 	if x.Flow.Err != nil || r == nil || r.Status >= 400 {
 		return true
 	}
-	// A log's 200 to a token request does not show the body: not bad.
-	if x.Kind == decode.KindTokenRequest && r.Status == http.StatusOK && !r.Inferred {
+	// A log's 200 to a token request does not show the body, and a body
+	// the trace holds none of (a log that did not print it, a HAR saved
+	// without content) may have held a token: neither is bad.
+	if x.Kind == decode.KindTokenRequest && r.Status == http.StatusOK && !r.Inferred && !bodyUnseen(x) {
 		tr := x.TokenResponse
 		return tr == nil || tr.Token == nil && tr.AccessToken == nil
 	}
 	return false
+}
+
+// bodyUnseen: the answer had a body, and the trace holds none of it.
+func bodyUnseen(x *decode.Exchange) bool {
+	r := x.Flow.Response
+	return r != nil && r.Body.Size > 0 && len(r.Body.Captured) == 0
 }
 
 // StageOf says where x sits in the chain.

@@ -267,7 +267,8 @@ func ruleDocs() []RuleDoc {
 			Catalog:  17,
 			Verdicts: []Verdict{VerdictTokenProblem},
 			Signature: "In a failed operation, a token request was answered 200 with nothing the client could use: an HTML page (a login/SSO page or a proxy's splash page), " +
-				"a body without a token, or, to a containerd-family client's POST, only \"token\" and no \"access_token\"; and no later token request got a token.",
+				"a body without a token, or, to a containerd-family client's POST, only \"token\" and no \"access_token\"; and no later token request got a token. " +
+				"A body the trace holds nothing of (a log that did not print it, a HAR saved without content) is not read as one without a token.",
 			ClientsSay: `containerd: "unable to decode token response: invalid character '<' looking for beginning of value", "authorization server did not include a token in the response"; ` +
 				`crane: "no token in bearer response"; oras: "empty token returned"`,
 			Fix: "Point the registry's realm at the token service itself (not an SSO or login page, not a proxy that intercepts it); " +

@@ -587,8 +587,9 @@ func credTokenUnusable(in *Input, op *Operation) []Finding {
 		return nil
 	}
 	for i, x := range op.Exchanges {
-		// A log that says a token came back does not show its body.
-		if !credIsToken(x) || x.Flow.Err != nil || status(x) != http.StatusOK || !headersKnown(x) || credLaterTokenOK(op, i) {
+		// A log that says a token came back does not show its body, and
+		// a body the trace holds none of may have held one.
+		if !credIsToken(x) || x.Flow.Err != nil || status(x) != http.StatusOK || !headersKnown(x) || credLaterTokenOK(op, i) || bodyUnseen(x) {
 			continue
 		}
 		var what string

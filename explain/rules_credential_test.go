@@ -168,6 +168,16 @@ func credentialTraces() []ruleTrace {
 			primary: RuleTokenResponseUnusable,
 		},
 		{
+			// What the body held is unknown: it is no proof the token was
+			// unusable, and the exchange reads as a login that worked.
+			name: "the run stops after a token answer whose body the trace does not hold",
+			flows: []*flowtest.Builder{
+				flowtest.Get("https://registry.test/v2/").UA(credSkopeoUA).Status(401).Challenge(credChallenge),
+				flowtest.Get("https://auth.test/token?scope=repository:team/app:pull&service=registry.test").UA(credSkopeoUA).
+					Basic("alice", "s3cret").Status(200).Blob(1200).RespHeader("Content-Type", "application/json"),
+			},
+		},
+		{
 			name: "containerd gets only a token field in answer to its POST",
 			flows: []*flowtest.Builder{
 				flowtest.Get("https://registry.test/v2/team/app/manifests/1.0").UA(credCtrdUA).Status(401).

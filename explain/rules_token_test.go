@@ -249,6 +249,21 @@ func tokenTraces() []ruleTrace {
 			primary: RulePushScopeMissing,
 		},
 		{
+			// oras cancels its context when a concurrent upload fails: its
+			// debug log then prints "Error reading response body" for a
+			// token request still in flight.
+			name: "a push refused for its scope, then a token answer whose body the trace does not hold",
+			flows: []*flowtest.Builder{
+				tokPing(reg, tokRealm),
+				tokTokenReq(realm, svc, "bob", "repository:alice/app:pull,push").Status(200).JSON(tokBody(pushTok)),
+				tokInsufficient(flowtest.Post(reg+"/v2/alice/app/blobs/uploads/").UA(tokUA).Bearer(pushTok), realm, svc,
+					"repository:alice/app:pull,push", "alice/app", "push"),
+				tokTokenReq(realm, svc, "bob", "repository:alice/app:pull,push").Status(200).Blob(4041).RespHeader("Content-Type", "application/json"),
+			},
+			want:    []Rule{RulePushScopeMissing, RuleInsufficientScope},
+			primary: RulePushScopeMissing,
+		},
+		{
 			name: "a push with a logged-in token that grants nothing at all",
 			flows: []*flowtest.Builder{
 				tokPing(reg, tokRealm),

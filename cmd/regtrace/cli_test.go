@@ -267,3 +267,15 @@ func TestExplainEventsSayWhereCredentialsComeFrom(t *testing.T) {
 		t.Errorf("skopeo log: a Kubernetes hint in the fix:\n%s", out)
 	}
 }
+
+// oras cancels its context when a concurrent upload fails, and its log
+// then cannot print a token answer still being read: a body the log does
+// not show is no proof the token was unusable, and the push's missing
+// scope stays the verdict, as in the HAR of the same kind of run.
+func TestExplainOrasTokenBodyUnread(t *testing.T) {
+	in := filepath.Join("..", "..", "decode", "logs", "testdata", "oras", "oras-push-without-push-permission-token-body-unread.log")
+	code, out, _ := runCLI(t, "explain", "--no-color", in)
+	if code != exitFound || !strings.Contains(out, "WHY IT FAILED: denied  [push-scope-missing]") || strings.Contains(out, "token-response-unusable") {
+		t.Errorf("explain of oras's log: exit %d\n%s", code, out)
+	}
+}
