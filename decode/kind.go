@@ -110,8 +110,6 @@ type route struct {
 	repo string
 	ref  string // tag or digest, upload session ID, or mount digest
 	from string // mount source repository
-	// token: what the request asks, when it may be a token request.
-	token *parsedTokenRequest
 }
 
 // classifyPath maps a method and URL to a registry endpoint, per the OCI

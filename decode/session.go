@@ -347,31 +347,7 @@ func parse(f *flow.Flow, memo *parseMemo) (*Exchange, route) {
 			x.Errors = memo.errorBody(f.Response.Header.Get("Content-Type"), b.Captured, b.Truncated)
 		}
 	}
-	r := classifyPath(req.Method, u)
-	// Whether a request went to a token server depends on the challenges
-	// before it (finish decides), but what it asked does not: a request
-	// that may be one is read here, on every core.
-	if mayBeTokenRequest(req.Method, u) {
-		r.token = &parsedTokenRequest{}
-		r.token.tr, r.token.issues = ParseTokenRequest(req.Method, u.Query(), req.Header,
-			req.Header.Get("Content-Type"), req.Body.Captured, req.Body.Truncated)
-	}
-	return x, r
-}
-
-// parsedTokenRequest is what parse read of a request that may be a token
-// request.
-type parsedTokenRequest struct {
-	tr     *TokenRequest
-	issues []Issue
-}
-
-// mayBeTokenRequest: a GET or POST outside the registry API, or to the
-// token paths some registries serve under /v2/. A realm elsewhere (rare)
-// is read by finish.
-func mayBeTokenRequest(method string, u *url.URL) bool {
-	return (method == http.MethodGet || method == http.MethodPost) &&
-		(!strings.HasPrefix(u.Path, "/v2/") || u.Path == "/v2/token" || u.Path == "/v2/auth")
+	return x, classifyPath(req.Method, u)
 }
 
 // finish decodes what depends on the flows before x, and learns from x.
@@ -406,14 +382,10 @@ func (s *Session) finish(x *Exchange, r route) *Exchange {
 		if rl, ok := s.realms[realmKey(u)]; ok {
 			x.Registry = rl.registry
 		}
-		p := r.token
-		if p == nil {
-			p = &parsedTokenRequest{}
-			p.tr, p.issues = ParseTokenRequest(req.Method, u.Query(), req.Header,
-				req.Header.Get("Content-Type"), req.Body.Captured, req.Body.Truncated)
-		}
-		x.TokenRequest = p.tr
-		x.Issues = append(x.Issues, p.issues...)
+		var issues []Issue
+		x.TokenRequest, issues = ParseTokenRequest(req.Method, u.Query(), req.Header,
+			req.Header.Get("Content-Type"), req.Body.Captured, req.Body.Truncated)
+		x.Issues = append(x.Issues, issues...)
 		s.decodeTokenResponse(x)
 	default:
 		x.Kind, x.Repo, x.Ref, x.From = r.kind, r.repo, r.ref, r.from

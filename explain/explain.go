@@ -402,15 +402,11 @@ func opFindings(in *Input, r rule, ops []*Operation) []found {
 		return run(ops)
 	}
 	res := make([][]found, parts)
-	var wg sync.WaitGroup
+	tasks := make([]func(), parts)
 	for p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res[p] = run(ops[len(ops)*p/parts : len(ops)*(p+1)/parts])
-		}()
+		tasks[p] = func() { res[p] = run(ops[len(ops)*p/parts : len(ops)*(p+1)/parts]) }
 	}
-	wg.Wait()
+	runTasks(tasks, true)
 	return slices.Concat(res...)
 }
 

@@ -532,7 +532,7 @@ func (reqURL) FindAllStringSubmatchIndex(s string, n int) [][]int {
 		// The shortest URL a ": " (or `": `) follows.
 		end := -1
 		k := e + 1
-		for ; k <= len(s) && k-1 < len(s) && s[k-1] != '"' && !reSpace(s[k-1]); k++ {
+		for ; k <= len(s) && s[k-1] != '"' && !reSpace(s[k-1]); k++ {
 			if strings.HasPrefix(s[k:], `": `) {
 				end = k + 3
 				break
