@@ -188,9 +188,9 @@ type parsedRealm struct {
 	ok            bool
 }
 
-// realmKey is how a realm URL and a request URL are matched: scheme, host and
-// path, without query (the realm may itself carry one).
-func realmKey(u *url.URL) string {
+// RealmKey is how a realm URL and a request URL are matched: scheme, host
+// and path, without query (the realm may itself carry one).
+func RealmKey(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
@@ -379,7 +379,7 @@ func (s *Session) finish(x *Exchange, r route) *Exchange {
 		x.Kind, x.RedirectFrom, x.Repo, x.Ref, x.Registry = KindBlobRedirect, rd.flow, rd.repo, rd.ref, rd.registry
 	case s.isTokenRequest(req.Method, u, req.Header):
 		x.Kind = KindTokenRequest
-		if rl, ok := s.realms[realmKey(u)]; ok {
+		if rl, ok := s.realms[RealmKey(u)]; ok {
 			x.Registry = rl.registry
 		}
 		var issues []Issue
@@ -433,7 +433,7 @@ func (s *Session) isRedirectTarget(u *url.URL) bool {
 // isTokenRequest: a realm some registry named, or failing that a
 // well-known token path with token-request fields.
 func (s *Session) isTokenRequest(method string, u *url.URL, h http.Header) bool {
-	if _, ok := s.realms[realmKey(u)]; ok {
+	if _, ok := s.realms[RealmKey(u)]; ok {
 		return true
 	}
 	if strings.HasPrefix(u.Path, "/v2/") && u.Path != "/v2/token" && u.Path != "/v2/auth" {
@@ -468,7 +468,7 @@ func (s *Session) learnChallenges(x *Exchange) {
 		rp, ok := s.realmURLs[c.Realm()]
 		if !ok {
 			if ru, err := url.Parse(c.Realm()); err == nil && ru.Host != "" {
-				rp = parsedRealm{key: realmKey(ru), hostPort: hostPort(ru.Host, ru.Scheme), ok: true}
+				rp = parsedRealm{key: RealmKey(ru), hostPort: hostPort(ru.Host, ru.Scheme), ok: true}
 			}
 			if s.realmURLs == nil {
 				s.realmURLs = map[string]parsedRealm{}

@@ -216,7 +216,7 @@ func (in *Input) cross() *inputIndex {
 			if _, ok := ix.basicBy[y.Client.UserAgent]; !ok && strings.EqualFold(y.Auth.Scheme, "basic") && !y.Auth.Empty {
 				ix.basicBy[y.Client.UserAgent] = y
 			}
-			ix.realmLast[credRealmKey(y.Flow.Request.URL)] = i
+			ix.realmLast[decode.RealmKey(y.Flow.Request.URL)] = i
 		}
 	})
 	return ix
@@ -371,11 +371,14 @@ type found struct {
 	op *Operation
 }
 
-// parallelMin is the fewest operations worth splitting across cores, and
-// parallelParts how many parts they are split into.
+// parallelMin is the fewest operations (or exchanges) worth splitting
+// across cores, and parallelParts how many parts they are split into;
+// byOpsMin is the fewest operations a long trace's rules run over op by
+// op (earlyByOps) rather than rule by rule.
 var (
 	parallelMin   = 2048
 	parallelParts = runtime.GOMAXPROCS(0)
+	byOpsMin      = 2048
 )
 
 // opFindings runs an operation rule on every operation, in order: on a long
@@ -384,16 +387,7 @@ func opFindings(in *Input, r rule, ops []*Operation) []found {
 	run := func(ops []*Operation) []found {
 		var fs []found
 		for _, op := range ops {
-			for _, f := range r.op(in, op) {
-				if f.Client == "" {
-					f.Client = ClientName(op.Client)
-				}
-				if f.Registry == "" {
-					f.Registry = op.Registry
-				}
-				f.Peer = op.Peer
-				fs = append(fs, found{f, op})
-			}
+			fs = appendOpFindings(fs, in, r, op)
 		}
 		return fs
 	}
@@ -408,6 +402,93 @@ func opFindings(in *Input, r rule, ops []*Operation) []found {
 	}
 	runTasks(tasks, true)
 	return slices.Concat(res...)
+}
+
+// inParts calls f on contiguous parts of ops, on every core when parallel
+// is set, else once on them all.
+func inParts(ops []*Operation, parallel bool, f func([]*Operation)) {
+	if !parallel {
+		f(ops)
+		return
+	}
+	parts := parallelParts * 4
+	tasks := make([]func(), parts)
+	for p := range parts {
+		tasks[p] = func() { f(ops[len(ops)*p/parts : len(ops)*(p+1)/parts]) }
+	}
+	runTasks(tasks, true)
+}
+
+// earlyByOps runs rules over many operations on every core: each global
+// rule is a task, and each part of the operations is one, running every
+// operation rule on an operation before the next (its exchanges stay in
+// the cache; rule after rule over them all fetched them from memory
+// again for each rule). Each rule's findings come back in the order
+// opFindings gives: its global ones, then by operation.
+func earlyByOps(in *Input, rules []rule, ops []*Operation, byFlow map[flow.ID]*Operation) [][]found {
+	parts := parallelParts * 8
+	global := make([][]found, len(rules))
+	byPart := make([][][]found, parts) // part, rule
+	var tasks []func()
+	for i, r := range rules {
+		if r.global == nil {
+			continue
+		}
+		tasks = append(tasks, func() {
+			for _, f := range r.global(in, ops) {
+				var op *Operation
+				for _, id := range f.Evidence {
+					if o := byFlow[id]; o != nil && o.Failed() {
+						op = o
+						break
+					}
+				}
+				global[i] = append(global[i], found{f, op})
+			}
+		})
+	}
+	for p := range parts {
+		tasks = append(tasks, func() {
+			res := make([][]found, len(rules))
+			for _, op := range ops[len(ops)*p/parts : len(ops)*(p+1)/parts] {
+				for i, r := range rules {
+					if r.op != nil {
+						res[i] = appendOpFindings(res[i], in, r, op)
+					}
+				}
+			}
+			byPart[p] = res
+		})
+	}
+	runTasks(tasks, true)
+	out := make([][]found, len(rules))
+	for i := range rules {
+		n := len(global[i])
+		for p := range parts {
+			n += len(byPart[p][i])
+		}
+		out[i] = make([]found, 0, n)
+		out[i] = append(out[i], global[i]...)
+		for p := range parts {
+			out[i] = append(out[i], byPart[p][i]...)
+		}
+	}
+	return out
+}
+
+// appendOpFindings appends what rule r finds in op to fs.
+func appendOpFindings(fs []found, in *Input, r rule, op *Operation) []found {
+	for _, f := range r.op(in, op) {
+		if f.Client == "" {
+			f.Client = ClientName(op.Client)
+		}
+		if f.Registry == "" {
+			f.Registry = op.Registry
+		}
+		f.Peer = op.Peer
+		fs = append(fs, found{f, op})
+	}
+	return fs
 }
 
 // runTasks runs each task, on every core when parallel is set (each
@@ -519,13 +600,16 @@ func explainPeer(in Input, peer string) *Report {
 	for _, op := range rep.Operations {
 		op.Peer = peer
 	}
-	for _, op := range rep.Operations {
-		op.Outcome()
-	}
+	long := len(in.Exchanges) >= parallelMin && parallelParts > 1
+	// Each outcome reads its operation alone.
+	inParts(rep.Operations, long && len(rep.Operations) >= parallelMin, func(ops []*Operation) {
+		for _, op := range ops {
+			op.Outcome()
+		}
+	})
 	reportedStops(&in, rep.Operations)
 	recoverOutcomes(rep.Operations)
 	in.covered = map[*Operation]bool{}
-	long := len(in.Exchanges) >= parallelMin && parallelParts > 1
 	// What the rules share is built before any of them reads it: on a long
 	// trace each part at once, on every core (a log of one client is one
 	// operation of hundreds of thousands of exchanges).
@@ -583,7 +667,10 @@ func explainPeer(in Input, peer string) *Report {
 		early = len(rules)
 	}
 	results := make([][]found, early)
-	if long {
+	switch {
+	case long && len(rep.Operations) >= byOpsMin && parallelParts > 1:
+		results = earlyByOps(&in, rules[:early], rep.Operations, byFlow)
+	case long:
 		tasks = tasks[:0]
 		for i := range early {
 			tasks = append(tasks, func() { results[i] = run(rules[i]) })
@@ -722,7 +809,14 @@ func Group(xs []*decode.Exchange) []*Operation {
 	// An operation's key: the client's User-Agent and the registry.
 	type groupKey struct{ ua, reg string }
 	byKey := map[groupKey]*Operation{}
+	// byFlow: the operation of each flow a blob redirect came from (a set
+	// of them all would cost a map insert per exchange).
 	byFlow := map[flow.ID]*Operation{}
+	for _, x := range xs {
+		if x.Kind == decode.KindBlobRedirect && x.RedirectFrom != 0 {
+			byFlow[x.RedirectFrom] = nil
+		}
+	}
 	started := map[*Operation]bool{} // kept as we go: a scan per ping would be quadratic
 	lastByReg := map[string]*Operation{}
 	// mirrorOf: client and mirror registry -> the registry it stood in for.
@@ -743,7 +837,9 @@ func Group(xs []*decode.Exchange) []*Operation {
 	var dangling *decode.Exchange
 	add := func(op *Operation, x *decode.Exchange) {
 		op.Exchanges = append(op.Exchanges, x)
-		byFlow[x.Flow.ID] = op
+		if _, ok := byFlow[x.Flow.ID]; ok {
+			byFlow[x.Flow.ID] = op
+		}
 	}
 	newOp := func(key groupKey, x *decode.Exchange, reg string) *Operation {
 		op := &Operation{Client: x.Client, Registry: reg}

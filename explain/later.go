@@ -40,7 +40,8 @@ type laterFacts struct {
 	// Per repository, registry and V1 requests: any, a genuine 2xx, one
 	// with credentials, one with a Bearer token.
 	regByRepo, okByRepo, credByRepo, bearerByRepo map[string]int
-	// pos: flow ID -> its (first) index in the operation.
+	// pos: flow ID -> its (first) index in the operation, for one longer
+	// than posScan (see posOf).
 	pos map[flow.ID]int
 	// pushAsked: the repositories a token request asked push (or *) for.
 	pushAsked map[string]bool
@@ -56,14 +57,15 @@ func (op *Operation) later() *laterFacts {
 	if op.laterF != nil {
 		return op.laterF
 	}
-	f := &laterFacts{tokenReq: -1, tokenOK: -1, tokenAny: -1, authedOK: -1, regOK: -1, manifestPut: -1,
-		okByMethodPath: map[string]int{}, blobOKByRef: map[string]int{}, uploadByRepo: map[string]int{},
-		succeededByPath: map[string][]int{},
-		regByRepo:       map[string]int{}, okByRepo: map[string]int{}, credByRepo: map[string]int{}, bearerByRepo: map[string]int{},
-		pos: make(map[flow.ID]int, len(op.Exchanges)), pushAsked: map[string]bool{}, bearerByRealm: map[string][]int{}}
-	realmKeys := map[string]string{}
+	// The maps are made on first write: a long log of many short
+	// operations leaves most of them empty.
+	f := &laterFacts{tokenReq: -1, tokenOK: -1, tokenAny: -1, authedOK: -1, regOK: -1, manifestPut: -1}
+	if len(op.Exchanges) > posScan {
+		f.pos = make(map[flow.ID]int, len(op.Exchanges))
+	}
+	var realmKeys map[string]string
 	for i, y := range op.Exchanges {
-		if _, dup := f.pos[y.Flow.ID]; !dup {
+		if _, dup := f.pos[y.Flow.ID]; !dup && f.pos != nil {
 			f.pos[y.Flow.ID] = i
 		}
 		if c := bearerChallenge(y); c != nil {
@@ -73,18 +75,18 @@ func (op *Operation) later() *laterFacts {
 			if !ok {
 				k = "\x00" // no key: the realm does not parse
 				if ru, err := url.Parse(c.Realm()); err == nil {
-					k = credRealmKey(ru)
+					k = decode.RealmKey(ru)
 				}
-				realmKeys[c.Realm()] = k
+				put(&realmKeys, c.Realm(), k)
 			}
 			if k != "\x00" {
-				f.bearerByRealm[k] = append(f.bearerByRealm[k], i)
+				put(&f.bearerByRealm, k, append(f.bearerByRealm[k], i))
 			}
 		}
 		if y.TokenRequest != nil {
 			for _, sc := range y.TokenRequest.Scopes {
 				if sc.Type == "repository" && (slices.Contains(sc.Actions, "push") || slices.Contains(sc.Actions, "*")) {
-					f.pushAsked[sc.Name] = true
+					put(&f.pushAsked, sc.Name, true)
 				}
 			}
 		}
@@ -109,33 +111,60 @@ func (op *Operation) later() *laterFacts {
 			f.manifestPut = i
 		}
 		if y.Flow.Err == nil && st >= 200 && st < 400 {
-			f.okByMethodPath[y.Flow.Request.Method+" "+tokPath(y)] = i
+			put(&f.okByMethodPath, y.Flow.Request.Method+" "+tokPath(y), i)
 		}
 		if y.Kind.IsBlob() && maskingOK(y) && st < 300 {
-			f.blobOKByRef[y.Ref] = i
+			put(&f.blobOKByRef, y.Ref, i)
 		}
 		if y.Kind == decode.KindUploadStart || y.Kind == decode.KindUploadFinish {
-			f.uploadByRepo[y.Repo] = i
+			put(&f.uploadByRepo, y.Repo, i)
 		}
 		if y.Flow.Request.URL != nil && challengeSucceeded(y) {
 			p := y.Flow.Request.URL.Path
-			f.succeededByPath[p] = append(f.succeededByPath[p], i)
+			put(&f.succeededByPath, p, append(f.succeededByPath[p], i))
 		}
 		if reg {
-			f.regByRepo[y.Repo] = i
+			put(&f.regByRepo, y.Repo, i)
 			if challengeSucceeded(y) {
-				f.okByRepo[y.Repo] = i
+				put(&f.okByRepo, y.Repo, i)
 			}
 			if y.Auth.Scheme != "" {
-				f.credByRepo[y.Repo] = i
+				put(&f.credByRepo, y.Repo, i)
 			}
 			if strings.EqualFold(y.Auth.Scheme, "bearer") {
-				f.bearerByRepo[y.Repo] = i
+				put(&f.bearerByRepo, y.Repo, i)
 			}
 		}
 	}
 	op.laterF = f
 	return f
+}
+
+// put sets (*m)[k], making the map on first use.
+func put[K comparable, V any](m *map[K]V, k K, v V) {
+	if *m == nil {
+		*m = map[K]V{}
+	}
+	(*m)[k] = v
+}
+
+// posScan is the longest operation whose positions are found by a scan
+// rather than a map.
+const posScan = 16
+
+// posOf returns the (first) index in op of the flow id.
+func (op *Operation) posOf(id flow.ID) (int, bool) {
+	f := op.later()
+	if f.pos != nil {
+		j, ok := f.pos[id]
+		return j, ok
+	}
+	for j, y := range op.Exchanges {
+		if y.Flow.ID == id {
+			return j, true
+		}
+	}
+	return 0, false
 }
 
 // after reports whether m holds k at an index after i.
@@ -158,7 +187,7 @@ func (op *Operation) position(x *decode.Exchange) int {
 	if x == nil {
 		return -1
 	}
-	if j, ok := op.later().pos[x.Flow.ID]; ok && op.Exchanges[j] == x {
+	if j, ok := op.posOf(x.Flow.ID); ok && op.Exchanges[j] == x {
 		return j
 	}
 	return slices.Index(op.Exchanges, x)

@@ -70,7 +70,7 @@ func TestLaterFactsAnswerAsAScanWould(t *testing.T) {
 				for j := i - 1; j >= 0 && want == nil; j-- {
 					y := op.Exchanges[j]
 					if c := bearerChallenge(y); c != nil {
-						if ru, err := url.Parse(c.Realm()); err == nil && credRealmKey(ru) == credRealmKey(x.Flow.Request.URL) {
+						if ru, err := url.Parse(c.Realm()); err == nil && decode.RealmKey(ru) == decode.RealmKey(x.Flow.Request.URL) {
 							want = y
 						} else if any == nil {
 							any = y

@@ -122,19 +122,12 @@ func credUser(tr *decode.TokenRequest) string {
 	return tr.Account
 }
 
-func credRealmKey(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimSuffix(u.Path, "/")
-}
-
 // credChallengeFor returns the last exchange before position i whose Bearer
 // challenge named the realm of token request x (or, failing that, the last
 // Bearer challenge before it).
 func credChallengeFor(op *Operation, i int, x *decode.Exchange) *decode.Exchange {
 	lf := op.later()
-	if j := lastBefore(lf.bearerByRealm[credRealmKey(x.Flow.Request.URL)], i); j >= 0 {
+	if j := lastBefore(lf.bearerByRealm[decode.RealmKey(x.Flow.Request.URL)], i); j >= 0 {
 		return op.Exchanges[j]
 	}
 	if j := lastBefore(lf.bearerAt, i); j >= 0 {
@@ -200,10 +193,10 @@ func credRejection(x *decode.Exchange) bool {
 // credGetFallback returns the position of the first GET to the same realm
 // after position i, or -1.
 func credGetFallback(op *Operation, i int) int {
-	key := credRealmKey(op.Exchanges[i].Flow.Request.URL)
+	key := decode.RealmKey(op.Exchanges[i].Flow.Request.URL)
 	for j := i + 1; j < len(op.Exchanges); j++ {
 		y := op.Exchanges[j]
-		if credIsToken(y) && y.TokenRequest.Method == http.MethodGet && credRealmKey(y.Flow.Request.URL) == key {
+		if credIsToken(y) && y.TokenRequest.Method == http.MethodGet && decode.RealmKey(y.Flow.Request.URL) == key {
 			return j
 		}
 	}
@@ -509,7 +502,7 @@ func credTokenAfter(in *Input, op *Operation, i int, ch *decode.Exchange) bool {
 	ru, _ := url.Parse(c.Realm())
 	ix := in.cross()
 	at, ok := ix.at[ch]
-	last, any := ix.realmLast[credRealmKey(ru)]
+	last, any := ix.realmLast[decode.RealmKey(ru)]
 	return ok && any && last > at
 }
 

@@ -786,7 +786,7 @@ func maskingBlobRedirect(in *Input, op *Operation) []Finding {
 			continue
 		}
 		var src *decode.Exchange
-		if j, ok := op.later().pos[x.RedirectFrom]; ok && j < i {
+		if j, ok := op.posOf(x.RedirectFrom); ok && j < i {
 			src = op.Exchanges[j]
 		}
 		if src == nil || strings.EqualFold(src.Host, x.Host) {
