@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/redact"
@@ -1039,10 +1041,11 @@ func (rd *cdReader) finish() {
 	t.Command = redact.Text(t.Command)
 }
 
-// flatJSON reads a JSON object whose values are strings, numbers, booleans
-// or null (logrus's JSONFormatter writes no other), faster than
-// encoding/json; ok is false for anything else, which encoding/json then
-// reads.
+// flatJSON reads a JSON object whose values are strings, numbers, booleans,
+// null or empty objects and arrays (logrus's JSONFormatter writes these;
+// dockerd adds "vars":{}), faster than encoding/json; ok is false for
+// anything else, which encoding/json then reads. An empty container's
+// value is its text, "{}" or "[]".
 func flatJSON(s string) (map[string]string, bool) {
 	s = strings.TrimRight(s, " \t")
 	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
@@ -1050,12 +1053,20 @@ func flatJSON(s string) (map[string]string, bool) {
 	}
 	f := make(map[string]string, 8)
 	i := 1
+	space := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+			i++
+		}
+	}
 	str := func() (string, bool) {
 		if i >= len(s) || s[i] != '"' {
 			return "", false
 		}
 		j, esc := i+1, false
 		for ; j < len(s) && s[j] != '"'; j++ {
+			if s[j] < 0x20 {
+				return "", false
+			}
 			if s[j] == '\\' {
 				esc = true
 				j++
@@ -1064,55 +1075,59 @@ func flatJSON(s string) (map[string]string, bool) {
 		if j >= len(s) {
 			return "", false
 		}
-		raw := s[i : j+1]
+		raw := s[i+1 : j]
 		i = j + 1
 		if !esc {
-			return raw[1 : len(raw)-1], true
+			return raw, true
 		}
-		var v string
-		if json.Unmarshal([]byte(raw), &v) != nil {
-			return "", false
-		}
-		return v, true
+		return jsonUnescape(raw)
 	}
 	for {
-		for i < len(s) && s[i] == ' ' {
-			i++
-		}
+		space()
 		if i < len(s) && s[i] == '}' && len(f) == 0 {
 			return f, i == len(s)-1
 		}
 		k, ok := str()
+		space()
 		if !ok || i >= len(s) || s[i] != ':' {
 			return nil, false
 		}
 		i++
-		for i < len(s) && s[i] == ' ' {
-			i++
-		}
+		space()
 		var v string
-		if i < len(s) && s[i] == '"' {
+		switch {
+		case i >= len(s):
+			return nil, false
+		case s[i] == '"':
 			if v, ok = str(); !ok {
 				return nil, false
 			}
-		} else {
+		case s[i] == '{' || s[i] == '[':
+			open := s[i]
+			i++
+			space()
+			if i >= len(s) || s[i] != open+2 { // '}' is '{'+2, ']' is '['+2
+				return nil, false // not empty: encoding/json's
+			}
+			i++
+			v = string([]byte{open, open + 2})
+		default:
 			j := i
-			for j < len(s) && s[j] != ',' && s[j] != '}' {
+			for j < len(s) && s[j] != ',' && s[j] != '}' && s[j] != ' ' && s[j] != '\t' {
 				j++
 			}
-			v = strings.TrimSpace(s[i:j])
-			if v == "" || strings.ContainsAny(v, "[{\"") {
-				return nil, false
-			}
-			if v == "null" {
+			v = s[i:j]
+			switch {
+			case v == "null":
 				v = ""
+			case v == "true" || v == "false" || jsonNumber(v):
+			default:
+				return nil, false
 			}
 			i = j
 		}
 		f[k] = v
-		for i < len(s) && s[i] == ' ' {
-			i++
-		}
+		space()
 		if i >= len(s) {
 			return nil, false
 		}
@@ -1124,4 +1139,121 @@ func flatJSON(s string) (map[string]string, bool) {
 		}
 		i++
 	}
+}
+
+// jsonUnescape decodes a JSON string's escapes (raw is between the
+// quotes); ok is false for one JSON does not have. A lone surrogate is
+// U+FFFD, as encoding/json reads it.
+func jsonUnescape(raw string) (string, bool) {
+	var b strings.Builder
+	b.Grow(len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		if i >= len(raw) {
+			return "", false
+		}
+		switch raw[i] {
+		case '"', '\\', '/':
+			b.WriteByte(raw[i])
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			r, ok := hex4(raw[i+1:])
+			if !ok {
+				return "", false
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2, ok := rune(-1), false
+				if strings.HasPrefix(raw[i+1:], "\\u") {
+					r2, ok = hex4(raw[i+3:])
+				}
+				if d := utf16.DecodeRune(r, r2); ok && d != utf8.RuneError {
+					r = d
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			b.WriteRune(r)
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// hex4 reads the four hex digits a \u escape takes.
+func hex4(s string) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[:4]) {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// jsonNumber: s is a number as JSON writes one (-?int frac? exp?).
+func jsonNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if i >= len(s) || !isDigit(s[i]) {
+			return false
+		}
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if i >= len(s) || !isDigit(s[i]) {
+			return false
+		}
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	return i == len(s)
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestCtrGoldens reads real `ctr --debug images pull` output, with and
@@ -336,37 +337,69 @@ func FuzzReadCtr(f *testing.F) {
 // flatJSON reads what encoding/json reads, or says it cannot.
 func TestFlatJSON(t *testing.T) {
 	lines := strings.Split(fixture(t, "containerd", "containerd-cri-json-wrong-password.log"), "\n")
-	lines = append(lines, `{"a":"x\"y\\u00e9\n","b":1.5,"c":true,"d":null}`, `{}`, `{"a":{"b":1}}`, `{"a":[1]}`, `{"a":"b"} x`, `{"a" : "b" , "c":2 }`, `{"a":"b",}`, `{"a":}`)
+	lines = append(lines, strings.Split(fixture(t, "dockerd", "dockerd-json-docker-hub-rate-limit.log"), "\n")...)
+	lines = append(lines, `{"a":"x\"y\\u00e9\n","b":1.5,"c":true,"d":null}`, `{}`, `{"a":{"b":1}}`, `{"a":[1]}`, `{"a":"b"} x`,
+		`{"a" : "b" , "c":2 }`, `{"a":"b",}`, `{"a":}`, `{"a":{},"b":[ ],"c":{ "d":1}}`, `{"a":"\ud83d\ude00 \ud83d x \ude00 \u00E9\/\b\f\r\t"}`,
+		`{"a":"\x"}`, `{"a":"\u00zz"}`, `{"a":"\u00e"}`, `{"a":"tab\there"}`, `{"a":tru}`, `{"a":01}`, `{"a":-1.5e+3,"b":0,"c":-0.0E1}`,
+		`{"a":1.}`, `{"a":.5}`, `{"a":1e}`, `{"a\"b":"c"}`, "{\"a\":\"raw\ttab\"}", `{"a":"b" "c":"d"}`, `{"a":{]}`, `{	"a":	"b"	}`)
 	for _, l := range lines {
-		if l == "" {
-			continue
+		if l != "" {
+			flatJSONAgrees(t, l)
 		}
-		got, ok := flatJSON(l)
-		var m map[string]any
-		err := json.Unmarshal([]byte(l), &m)
-		if !ok {
-			continue // encoding/json reads it
+	}
+	// The lines above take every path: each of these is read.
+	for _, l := range []string{`{"a":{},"b":[ ]}`, `{"a":"\ud83d\ude00 \ud83d"}`, `{"a":-1.5e+3}`} {
+		if _, ok := flatJSON(l); !ok {
+			t.Errorf("flatJSON(%q) leaves it to encoding/json", l)
 		}
-		if err != nil {
-			t.Errorf("flatJSON read %q, encoding/json: %v", l, err)
-			continue
+	}
+}
+
+func FuzzFlatJSON(f *testing.F) {
+	for _, s := range []string{`{"a":"x\"y\\u00e9\n","b":1.5,"c":true,"d":null}`, `{"a":{},"b":[]}`, `{"a":"\ud83d\ude00"}`, `{"a":-0.5e3}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, l string) {
+		if utf8.ValidString(l) { // encoding/json replaces invalid UTF-8; flatJSON keeps it
+			flatJSONAgrees(t, l)
 		}
-		for k, v := range m {
-			want := ""
-			switch v := v.(type) {
-			case string:
-				want = v
-			case nil:
-			default:
-				b, _ := json.Marshal(v)
-				want = string(b)
+	})
+}
+
+// flatJSONAgrees checks that flatJSON reads l as encoding/json does, or
+// says it cannot.
+func flatJSONAgrees(t *testing.T, l string) {
+	t.Helper()
+	got, ok := flatJSON(l)
+	var m map[string]any
+	err := json.Unmarshal([]byte(l), &m)
+	if !ok {
+		return // encoding/json reads it
+	}
+	if err != nil {
+		t.Errorf("flatJSON read %q, encoding/json: %v", l, err)
+		return
+	}
+	for k, v := range m {
+		want := ""
+		switch v := v.(type) {
+		case string:
+			want = v
+		case nil:
+		case float64:
+			if g, err := strconv.ParseFloat(got[k], 64); err != nil || g != v {
+				t.Errorf("%q: %s=%q, want %v", l, k, got[k], v)
 			}
-			if got[k] != want {
-				t.Errorf("%q: %s=%q, want %q", l, k, got[k], want)
-			}
+			continue
+		default:
+			b, _ := json.Marshal(v)
+			want = string(b)
 		}
-		if len(got) != len(m) {
-			t.Errorf("%q: %v, want %v", l, got, m)
+		if got[k] != want {
+			t.Errorf("%q: %s=%q, want %q", l, k, got[k], want)
 		}
+	}
+	if len(got) != len(m) {
+		t.Errorf("%q: %v, want %v", l, got, m)
 	}
 }

@@ -402,6 +402,8 @@ func asciiLower(s string) string {
 // that belongs to the sentence is left outside.
 func scrubURLs(s string) string {
 	var b strings.Builder
+	// last: where the text not yet copied starts; pos: where the search
+	// goes on (a URL left as it was is not copied apart).
 	pos, last := 0, 0
 	plain, escaped := -1, -1 // next "://" and ":\/\/" at or after pos, or len(s)
 	for {
@@ -419,7 +421,7 @@ func scrubURLs(s string) string {
 			break
 		}
 		start := i
-		for start > last && isSchemeByte(s[start-1]) {
+		for start > pos && isSchemeByte(s[start-1]) {
 			start--
 		}
 		end := i + n
@@ -427,9 +429,12 @@ func scrubURLs(s string) string {
 			end++
 		}
 		end = max(start+len(trimURLTail(s[start:end])), i+n)
-		b.WriteString(s[last:start])
-		b.WriteString(scrubURL(s[start:end]))
-		last, pos = end, end
+		if u := scrubURL(s[start:end]); u != s[start:end] {
+			b.WriteString(s[last:start])
+			b.WriteString(u)
+			last = end
+		}
+		pos = end
 	}
 	if last == 0 {
 		return s

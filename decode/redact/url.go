@@ -73,6 +73,10 @@ func URLString(s string) string {
 // string. It never fails: whatever does not look like a URL is left as it is.
 // JSON-escaped slashes (https:\/\/host\/path) are understood.
 func scrubURL(s string) string {
+	// No userinfo, query or fragment: nothing to scrub or drop.
+	if !strings.ContainsAny(s, "@?#") {
+		return s
+	}
 	authStart := -1
 	if i := strings.Index(s, "://"); i >= 0 && !strings.ContainsAny(s[:i], "/?#") {
 		authStart = i + 3
