@@ -284,3 +284,44 @@ func FuzzJSONScan(f *testing.F) {
 		}
 	})
 }
+
+// indexFoldByScan is indexFold as a plain scan: the oracle.
+func indexFoldByScan(s, sub string, pos int) int {
+	for i := pos; i+len(sub) <= len(s); i++ {
+		if asciiLower(s[i:i+len(sub)]) == sub {
+			return i
+		}
+	}
+	return len(s)
+}
+
+func TestIndexFold(t *testing.T) {
+	subs := []string{"authorization", "cookie", "basic", "bearer", "set-", "a", "zz"}
+	for _, s := range []string{"", "x", "Authorization: Bearer x", "AUTHORIZATIONAUTHORIZATIOn", "authorizatio", "basibasic BASIC bAsIc",
+		"may require authorization: server message", "Set-Cookie: a=b; cookie", "aaaaz zZ", "bearerbearer", "bbasic", "xbBearer", "cookiEcOoKiE", "\xffbasic\u00e9Bearer"} {
+		// A long text is searched otherwise than a short one.
+		for _, s := range []string{s, strings.Repeat("b-", 40) + s + strings.Repeat("Z", 70)} {
+			for _, sub := range subs {
+				for pos := 0; pos <= len(s)+1; pos++ {
+					if got, want := indexFold(s, sub, pos), indexFoldByScan(s, sub, pos); got != want {
+						t.Errorf("indexFold(%q, %q, %d) = %d, want %d", s, sub, pos, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func FuzzIndexFold(f *testing.F) {
+	f.Add("Authorization: Bearer x; BASIC basic", "bearer", 3)
+	f.Add("Set-Cookie: a", "set-", 0)
+	f.Fuzz(func(t *testing.T, s, sub string, pos int) {
+		sub = asciiLower(sub)
+		if sub == "" || pos < 0 || pos > len(s) {
+			return
+		}
+		if got, want := indexFold(s, sub, pos), indexFoldByScan(s, sub, pos); got != want {
+			t.Errorf("indexFold(%q, %q, %d) = %d, want %d", s, sub, pos, got, want)
+		}
+	})
+}
