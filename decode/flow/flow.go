@@ -233,8 +233,11 @@ type HandshakeFailure struct {
 // than the proxy report it: Chrome's net::ERR_ codes, mitmproxy's (Python's
 // ssl and socket errors), and Go's (clients' logs: "dial tcp: lookup x: no
 // such host", "x509: certificate signed by unknown authority").
-func KindOfMessage(msg string) ErrKind {
-	m := strings.ToLower(msg)
+func KindOfMessage(msg string) ErrKind { return KindOfLowerMessage(strings.ToLower(msg)) }
+
+// KindOfLowerMessage is KindOfMessage of a message already lower-cased
+// (a reader asks several questions of each error line).
+func KindOfLowerMessage(m string) ErrKind {
 	has := func(subs ...string) bool {
 		for _, s := range subs {
 			if strings.Contains(m, s) {

@@ -869,7 +869,7 @@ func dTranslate(e string) string {
 	switch {
 	case strings.Contains(m, "does not exist or no pull access") && !strings.Contains(m, "denied:"):
 		return e + " (denied: requested access to the resource is denied)"
-	case dOldNotFound.MatchString(m) && !strings.Contains(m, "unknown"):
+	case strings.Contains(m, " not found") && dOldNotFound.MatchString(m) && !strings.Contains(m, "unknown"):
 		if strings.HasPrefix(dOldNotFound.FindStringSubmatch(m)[1], "manifest") {
 			return e + " (manifest unknown)"
 		}

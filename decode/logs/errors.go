@@ -86,7 +86,7 @@ func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow 
 			return flows
 		}
 	}
-	if k := failureKind(msg); k != "" && !strings.Contains(m, "status code") {
+	if k := failureKindLower(m); k != "" && !strings.Contains(m, "status code") {
 		if f := lastFlow(flows, "any"); f != nil {
 			setErr(f, msg)
 		}
@@ -96,14 +96,14 @@ func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow 
 	if strings.Contains(m, "bearer token") || strings.Contains(m, "auth token") || strings.Contains(m, "invalid username/password") {
 		if f := lastFlow(flows, "token"); f != nil {
 			st := 401
-			if n := quotedStatus(msg); n != 0 {
+			if n := quotedStatusLower(msg, m); n != 0 {
 				st = n
 			}
 			setStatus(f, st, nil, msg)
 			return flows
 		}
 	}
-	errs, status, what := registryCodes(msg)
+	errs, status, what := registryCodesLower(msg, m)
 	if status == 0 {
 		return flows
 	}
@@ -133,7 +133,11 @@ func urlError(msg string, hasURL bool) []string {
 // answered with (or the one the error quotes), and which request they are
 // about (manifest, blob, repo, any). status 0: the message names none.
 func registryCodes(msg string) (errs []map[string]string, status int, what string) {
-	m := strings.ToLower(msg)
+	return registryCodesLower(msg, strings.ToLower(msg))
+}
+
+// registryCodesLower is registryCodes with m, msg lower-cased.
+func registryCodesLower(msg, m string) (errs []map[string]string, status int, what string) {
 	what = "any"
 	// A code alone is an error code with no message: dockerd prints a
 	// HEAD's 403 (no body) as "denied".
@@ -153,17 +157,19 @@ func registryCodes(msg string) (errs []map[string]string, status int, what strin
 			}
 		}
 	}
-	if n := quotedStatus(msg); n != 0 {
+	if n := quotedStatusLower(msg, m); n != 0 {
 		status = n
 	}
 	return errs, status, what
 }
 
 // quotedStatus is the HTTP status an error quotes (errStatus), or 0.
-func quotedStatus(msg string) int {
+func quotedStatus(msg string) int { return quotedStatusLower(msg, strings.ToLower(msg)) }
+
+// quotedStatusLower is quotedStatus with m, msg lower-cased.
+func quotedStatusLower(msg, m string) int {
 	// Every errStatus form says "status" or "code": most errors say
 	// neither, and skip the pattern.
-	m := strings.ToLower(msg)
 	if !strings.Contains(m, "status") && !strings.Contains(m, "code") {
 		return 0
 	}
@@ -212,14 +218,16 @@ func manifestURL(image string) string {
 }
 
 // failureKind is the transport failure a message names, or "".
-func failureKind(msg string) flow.ErrKind {
-	m := strings.ToLower(msg)
+func failureKind(msg string) flow.ErrKind { return failureKindLower(strings.ToLower(msg)) }
+
+// failureKindLower is failureKind of a message already lower-cased.
+func failureKindLower(m string) flow.ErrKind {
 	if strings.Contains(m, "bad gateway") || strings.Contains(m, "proxyconnect") {
 		// The proxy on the way answered the CONNECT 502: it could not
 		// reach the host.
 		return flow.ErrProxyRefused
 	}
-	if k := flow.KindOfMessage(msg); k != flow.ErrOther {
+	if k := flow.KindOfLowerMessage(m); k != flow.ErrOther {
 		return k
 	}
 	return ""
