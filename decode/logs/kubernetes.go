@@ -54,6 +54,10 @@ var kMarkers = []string{
 	"Error: ErrImagePull", "Successfully pulled image ", "Pulling image ", "pulling image ", "Container image \"",
 }
 
+// kMarkerCommon is in every marker: a line without it is no event row
+// (one search, not one per marker, for each line of a long file).
+const kMarkerCommon = "mage"
+
 // kKlogMsgs are the kubelet's structured log messages about a pull.
 var kKlogMsgs = []string{`"Failed to pull image"`, `"PullImage from image service failed"`, `"Error syncing pod, skipping"`}
 
@@ -241,6 +245,10 @@ func readKubernetes(ls []line) *Trace {
 
 // kKlogEvent reads a kubelet journal line in klog's structured form.
 func kKlogEvent(s string, n int) (kEvent, bool) {
+	// What kKlog starts with, asked first: most lines are no klog line.
+	if len(s) < 2 || strings.IndexByte("IWEF", s[0]) < 0 || !isDigit(s[1]) {
+		return kEvent{}, false
+	}
 	m := kKlog.FindStringSubmatch(s)
 	if m == nil {
 		return kEvent{}, false
@@ -285,6 +293,9 @@ func kKlogEvent(s string, n int) (kEvent, bool) {
 
 // kLineEvent reads an event row, wherever its message starts.
 func kLineEvent(s string, n int) (kEvent, bool) {
+	if !strings.Contains(s, kMarkerCommon) {
+		return kEvent{}, false
+	}
 	at, which := -1, ""
 	for _, m := range kMarkers {
 		if i := strings.Index(s, m); i >= 0 && (at < 0 || i < at) {

@@ -159,3 +159,23 @@ func TestKubernetesAlreadyPresentIsNoPull(t *testing.T) {
 		}
 	}
 }
+
+// The literals that gate the event readers are in everything they gate.
+func TestKubernetesGates(t *testing.T) {
+	for _, m := range kMarkers {
+		if !strings.Contains(m, kMarkerCommon) {
+			t.Errorf("marker %q lacks %q: kLineEvent would never see it", m, kMarkerCommon)
+		}
+	}
+	for _, l := range []string{"I1204 10:00:00.000000    1234 kuberuntime_image.go:55] \"Failed to pull image\" err=\"x\" image=\"r/a:1\"",
+		"E1204 10:00:00.000000 1 pod_workers.go:1298] \"Error syncing pod, skipping\" err=\"failed to \\\"StartContainer\\\" for \\\"c\\\" with ErrImagePull: \\\"boom\\\"\""} {
+		if _, ok := kKlogEvent(l, 1); !ok {
+			t.Errorf("kKlogEvent(%q) found no event", l)
+		}
+	}
+	for _, l := range []string{"", "I", "Ix", "X1204 10:00:00.000000 1 a.go:1] \"Failed to pull image\" err=\"x\""} {
+		if _, ok := kKlogEvent(l, 1); ok {
+			t.Errorf("kKlogEvent(%q) found an event", l)
+		}
+	}
+}
