@@ -198,7 +198,7 @@ func (f *Flow) Peer() string { return Peer(f.ProxyUser, f.ClientAddr) }
 
 // Peer is Flow.Peer for a user and a client address (ip:port).
 func Peer(user, addr string) string {
-	if user != "" {
+	if user != "" || addr == "" { // a log's flows have neither
 		return user
 	}
 	host := addr
