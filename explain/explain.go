@@ -478,7 +478,9 @@ func earlyByOps(in *Input, rules []rule, ops []*Operation, byFlow map[flow.ID]*O
 
 // appendOpFindings appends what rule r finds in op to fs.
 func appendOpFindings(fs []found, in *Input, r rule, op *Operation) []found {
-	for _, f := range r.op(in, op) {
+	res := r.op(in, op)
+	fs = slices.Grow(fs, len(res))
+	for _, f := range res {
 		if f.Client == "" {
 			f.Client = ClientName(op.Client)
 		}
@@ -677,6 +679,11 @@ func explainPeer(in Input, peer string) *Report {
 		}
 		runTasks(tasks, true)
 	}
+	n := 0
+	for _, fs := range results {
+		n += len(fs)
+	}
+	rep.Findings = make([]Finding, 0, n)
 	for i, r := range rules {
 		var fs []found
 		if i < early && long {

@@ -192,7 +192,9 @@ func readKubernetes(ls []line) *Trace {
 			"(regtrace builds the requests containerd or CRI-O makes for the image and marks what it infers; " +
 			"ErrImagePull, BackOff and ImagePullBackOff events repeat the last failure and add nothing)",
 	}
-	var evs []kEvent
+	// A describe's events are a good part of its lines: sized once, not
+	// doubled a score of times over a long file.
+	evs := make([]kEvent, 0, len(ls)/4)
 	wide := false
 	var cur *kEvent // the Failed event whose message may go on over the next lines
 	more := 0
