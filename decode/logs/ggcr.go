@@ -771,8 +771,10 @@ func bearerOf(tok string) string {
 
 // challengeParam is a parameter of a challenge, read simply: ggcr's log
 // shows the header as the registry sent it.
-func challengeParam(c, name string) string {
-	low := strings.ToLower(c)
+func challengeParam(c, name string) string { return challengeParamLow(c, lowerASCII(c), name) }
+
+// challengeParamLow is challengeParam with low, lowerASCII(c).
+func challengeParamLow(c, low, name string) string {
 	for i := 0; ; {
 		j := strings.Index(low[i:], name+"=")
 		if j < 0 {
@@ -814,4 +816,22 @@ func ggcrImage(flows []*flow.Flow) string {
 		return f.Request.URL.Host + "/" + name + sep + ref
 	}
 	return ""
+}
+
+// lowerASCII lower-cases ASCII letters only, so that an index into the
+// result is one into s (strings.ToLower changes the length of some
+// letters: "İ" becomes three bytes).
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }

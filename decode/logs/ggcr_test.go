@@ -348,3 +348,20 @@ func FuzzReadGGCR(f *testing.F) {
 		"--> GET https://r/v2/\n<-- 200 https://r/v2/ (1ms)\nHTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\nzz\n",
 		"<-- 401 https://r/v2/x/manifests/1 (1ms)\nGET /v2/x/manifests/1 HTTP/1.1\nHost: r\nAuthorization: <redacted>\n\nError: GET https://r/v2/x/manifests/1: x")
 }
+
+// A challenge's parameters are found by name without case, and read from
+// the challenge as it is, whatever letters come before them.
+func TestChallengeParam(t *testing.T) {
+	for _, c := range []struct{ ch, name, want string }{
+		{`Bearer realm="https://a/token",service="reg",scope="repository:x:pull"`, "service", "reg"},
+		{`Bearer REALM="https://a/token",Service=reg,scope="repository:x:pull"`, "service", "reg"},
+		{`Bearer İİİİ,realm="https://a/token",service="x"`, "service", "x"},
+		{`Bearer ſervice="no",service="yes"`, "service", "yes"},
+		{`Bearer realm="https://a/token",myservice="no"`, "service", ""},
+		{`Bearer realm="https://a/token",service="unterminated`, "service", "unterminated"},
+	} {
+		if got := challengeParam(c.ch, c.name); got != c.want {
+			t.Errorf("challengeParam(%q, %q) = %q, want %q", c.ch, c.name, got, c.want)
+		}
+	}
+}

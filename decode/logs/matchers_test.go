@@ -402,3 +402,38 @@ func TestDockerdPatternsAnswerAsTheirRegexps(t *testing.T) {
 }
 
 func FuzzDockerdPatterns(f *testing.F) { fuzzPatterns(f, dPatternREs, dPatternCases, nil) }
+
+// oras's dump heads, and what orasEntryOf asks before its regexp.
+var (
+	orasReqHeadRE = regexp.MustCompile(`^--> Request #(\d+)$`)
+	orasRspHeadRE = regexp.MustCompile(`^<-- Response #(\d+)$`)
+	orasCases     = []string{"", "--> Request #", "--> Request #1", "--> Request #12 ", "--> Request #1a", "--> Request #٣", " --> Request #1",
+		"<-- Response #7", "<-- Response #", "<-- Response #0099", "<-- Response #7\n", "[2026-12-04T10:00:00Z][DEBUG]: --> Request #1",
+		"[2026-12-04T10:00:00Z][DEBUG]: x", "[x", "[", "[1", "x[2026-12-04T10:00:00Z][DEBUG]: x", "[2026-12-04T10:00:00Z][debug]: x"}
+)
+
+func TestOrasMatchersAnswerAsTheirRegexps(t *testing.T) {
+	for _, s := range inputsOf(t, orasCases, true) {
+		orasAgree(t, s)
+	}
+}
+
+func FuzzOrasMatchers(f *testing.F) {
+	for _, c := range orasCases {
+		f.Add(c)
+	}
+	f.Fuzz(orasAgree)
+}
+
+func orasAgree(t *testing.T, s string) {
+	for head, re := range map[string]*regexp.Regexp{"--> Request #": orasReqHeadRE, "<-- Response #": orasRspHeadRE} {
+		id, ok := orasHeadID(s, head)
+		m := re.FindStringSubmatch(s)
+		if ok != (m != nil) || ok && id != m[1] {
+			t.Fatalf("orasHeadID(%q, %q) = %q, %v; its regexp: %q", s, head, id, ok, m)
+		}
+	}
+	if got, want := orasEntryOf(s), orasEntry.FindStringSubmatch(s); !sameMatch(got, want) {
+		t.Fatalf("orasEntryOf(%q) = %q; its regexp: %q", s, got, want)
+	}
+}

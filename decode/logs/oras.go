@@ -57,8 +57,6 @@ const FormatOras Format = "oras"
 
 var (
 	orasEntry   = regexp.MustCompile(`^\[(\d{4}-\d{2}-\d{2}T[^\]]*)\]\[([A-Z]+)\]: (.*)$`)
-	orasReqHead = regexp.MustCompile(`^--> Request #(\d+)$`)
-	orasRspHead = regexp.MustCompile(`^<-- Response #(\d+)$`)
 	orasHeader  = regexp.MustCompile(`^\s*("(?:[^"\\]|\\.)*"): ("(?:[^"\\]|\\.)*")$`)
 	// orasBodyNote is what oras prints instead of a body.
 	orasBodyNote = regexp.MustCompile(`^(?:No response body to print|Response body is empty|Response body (?:for redirect|without a content type|of content type .*|exceeding the trace size limit) is not printed|Response body redacted due to potential credentials|Error reading response body: .*)$`)
@@ -71,8 +69,13 @@ var (
 func sniffOras(head []string) bool {
 	for _, h := range head {
 		s := orasStrip(h)
-		if m := orasEntry.FindStringSubmatch(s); m != nil && (orasReqHead.MatchString(m[3]) || orasRspHead.MatchString(m[3])) {
-			return true
+		if m := orasEntryOf(s); m != nil {
+			if _, ok := orasHeadID(m[3], "--> Request #"); ok {
+				return true
+			}
+			if _, ok := orasHeadID(m[3], "<-- Response #"); ok {
+				return true
+			}
 		}
 	}
 	return false
@@ -115,6 +118,22 @@ type orasEnt struct {
 	rest  []string
 }
 
+// orasEntryOf is orasEntry's submatches of s, asking first what it starts
+// with: most lines of a long log are in an entry's dump.
+func orasEntryOf(s string) []string {
+	if len(s) < 2 || s[0] != '[' || !isDigit(s[1]) {
+		return nil
+	}
+	return orasEntry.FindStringSubmatch(s)
+}
+
+// orasHeadID reads an entry that opens a dump, head then its number
+// ("--> Request #12", "<-- Response #12").
+func orasHeadID(msg, head string) (string, bool) {
+	id, ok := strings.CutPrefix(msg, head)
+	return id, ok && digits(id)
+}
+
 func readOras(ls []line) *Trace {
 	t := &Trace{Format: FormatOras, Name: "oras debug log",
 		Lacks: "credentials or tokens (it prints every Authorization header as *****; regtrace puts back the scheme oras-go sends), " +
@@ -127,7 +146,7 @@ func readOras(ls []line) *Trace {
 	blanks := 0
 	for _, l := range ls {
 		s := orasStrip(l.text)
-		if m := orasEntry.FindStringSubmatch(s); m != nil {
+		if m := orasEntryOf(s); m != nil {
 			ents = append(ents, orasEnt{n: l.n, level: m[2], msg: m[3]})
 			inEntry, blanks = true, 0
 			continue
@@ -156,10 +175,10 @@ func readOras(ls []line) *Trace {
 	rspID := make([]string, len(ents))
 	inParts(len(ents), func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			if m := orasReqHead.FindStringSubmatch(ents[i].msg); m != nil {
-				reqs[i] = orasRequest(ents[i], m[1], 0)
-			} else if m := orasRspHead.FindStringSubmatch(ents[i].msg); m != nil {
-				rspID[i] = m[1]
+			if id, ok := orasHeadID(ents[i].msg, "--> Request #"); ok {
+				reqs[i] = orasRequest(ents[i], id, 0)
+			} else if id, ok := orasHeadID(ents[i].msg, "<-- Response #"); ok {
+				rspID[i] = id
 			}
 		}
 	})
@@ -442,23 +461,33 @@ type orasChallenge struct {
 }
 
 func orasChallengeOf(f *flow.Flow) (scheme string, c orasChallenge) {
-	r := f.Response
-	if f.Err != nil || r == nil || r.Status != http.StatusUnauthorized {
-		return "", c
-	}
-	ch := r.Header.Get("Www-Authenticate")
-	s, _, _ := strings.Cut(strings.TrimSpace(ch), " ")
-	switch strings.ToLower(s) {
-	case "basic":
-		return "basic", c
-	case "bearer":
-		c = orasChallenge{host: f.Request.URL.Host, service: challengeParam(ch, "service"), scope: challengeParam(ch, "scope")}
-		if ru, err := url.Parse(challengeParam(ch, "realm")); err == nil {
+	scheme, ch := orasChallengeScheme(f)
+	if scheme == "bearer" {
+		low := lowerASCII(ch)
+		c = orasChallenge{host: f.Request.URL.Host, service: challengeParamLow(ch, low, "service"), scope: challengeParamLow(ch, low, "scope")}
+		if ru, err := url.Parse(challengeParamLow(ch, low, "realm")); err == nil {
 			c.realm = ru.Host + ru.Path
 		}
-		return "bearer", c
 	}
-	return "", c
+	return scheme, c
+}
+
+// orasChallengeScheme is the scheme of f's challenge, "basic" or "bearer"
+// ("" for none or another), and the challenge.
+func orasChallengeScheme(f *flow.Flow) (scheme, ch string) {
+	r := f.Response
+	if f.Err != nil || r == nil || r.Status != http.StatusUnauthorized {
+		return "", ""
+	}
+	ch = r.Header.Get("Www-Authenticate")
+	s, _, _ := strings.Cut(strings.TrimSpace(ch), " ")
+	switch {
+	case strings.EqualFold(s, "basic"):
+		return "basic", ch
+	case strings.EqualFold(s, "bearer"):
+		return "bearer", ch
+	}
+	return "", ch
 }
 
 // orasTokenChallenges gives each token request the challenge whose realm
@@ -568,7 +597,7 @@ func orasAuth(sts []*orasState) (hidden bool) {
 			f.Response.Body = flow.Body{Captured: b, Size: int64(len(b)), Complete: true}
 			tokens[c.host] = tok
 		}
-		if s, _ := orasChallengeOf(f); s != "" && !isToken {
+		if s, _ := orasChallengeScheme(f); s != "" && !isToken {
 			scheme[u.Host] = s
 		}
 	}
