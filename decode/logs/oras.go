@@ -56,8 +56,8 @@ import (
 const FormatOras Format = "oras"
 
 var (
-	orasEntry   = regexp.MustCompile(`^\[(\d{4}-\d{2}-\d{2}T[^\]]*)\]\[([A-Z]+)\]: (.*)$`)
-	orasHeader  = regexp.MustCompile(`^\s*("(?:[^"\\]|\\.)*"): ("(?:[^"\\]|\\.)*")$`)
+	orasEntry  = regexp.MustCompile(`^\[(\d{4}-\d{2}-\d{2}T[^\]]*)\]\[([A-Z]+)\]: (.*)$`)
+	orasHeader = regexp.MustCompile(`^\s*("(?:[^"\\]|\\.)*"): ("(?:[^"\\]|\\.)*")$`)
 	// orasBodyNote is what oras prints instead of a body.
 	orasBodyNote = regexp.MustCompile(`^(?:No response body to print|Response body is empty|Response body (?:for redirect|without a content type|of content type .*|exceeding the trace size limit) is not printed|Response body redacted due to potential credentials|Error reading response body: .*)$`)
 	// orasNotFound is oras-go's errdef.ErrNotFound for a manifest's 404:
