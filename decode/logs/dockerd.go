@@ -958,10 +958,10 @@ func (b *dBuilder) pushFlows(op *dOp, g dTarget, layers map[string]string, cliOK
 	}
 }
 
-// dInsufficient: distribution's answer to a token without the scope, a
-// 401 with DENIED and UNAUTHORIZED together (registry/handlers/app.go).
-func dInsufficient(e string) bool {
-	m := strings.ToLower(e)
+// dInsufficientLower: distribution's answer to a token without the scope,
+// a 401 with DENIED and UNAUTHORIZED together (registry/handlers/app.go),
+// in m, an error lower-cased.
+func dInsufficientLower(m string) bool {
 	return strings.Contains(m, "denied: requested access to the resource is denied") && strings.Contains(m, "unauthorized: authentication required")
 }
 
@@ -981,10 +981,11 @@ func (b *dBuilder) failed(op *dOp, g dTarget, ping *flow.Flow, start int, e stri
 	// The registry's own answer, with no URL: to the manifest (a pull),
 	// or to the step a push was at.
 	var target []*flow.Flow
-	insufficient := dInsufficient(e)
+	low := strings.ToLower(e)
+	insufficient := dInsufficientLower(low)
 	// Docker Hub challenges every request for a repository, anonymous ones
 	// too: any answer of its registry came after a token.
-	token := insufficient || g.hub && dHasCode(e)
+	token := insufficient || g.hub && dHasCodeLower(e, low)
 	if token {
 		// A token was sent and refused: the ping challenged Bearer.
 		b.bearer(g, ping, op.push, n)
@@ -1004,7 +1005,7 @@ func (b *dBuilder) failed(op *dOp, g dTarget, ping *flow.Flow, start int, e stri
 			f.Request.Header.Set("Authorization", tokenFromLog)
 		}
 	}
-	sub := applyError(b.flows[start:], e, insufficient)
+	sub := applyErrorLower(b.flows[start:], e, low, insufficient)
 	sub = failSomewhere(sub, e, op.image)
 	b.flows = append(b.flows[:start], sub...)
 	// A HEAD has no body: it got the status the GET after it got.
@@ -1175,8 +1176,11 @@ func (b *dBuilder) credsFor(host string) {
 
 // dHasCode: the text is a registry error ("unauthorized: …"), not a
 // transport's.
-func dHasCode(s string) bool {
-	_, st, _ := registryCodes(s)
+func dHasCode(s string) bool { return dHasCodeLower(s, strings.ToLower(s)) }
+
+// dHasCodeLower is dHasCode with low, s lower-cased.
+func dHasCodeLower(s, low string) bool {
+	_, st, _ := registryCodesLower(s, low)
 	return st != 0
 }
 

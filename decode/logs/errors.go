@@ -61,7 +61,11 @@ var bareCodes = map[string]struct {
 // answer is the registry's own, and an error that names a request whose
 // failure the log shows only repeats it.
 func applyError(flows []*flow.Flow, msg string, insufficient bool) []*flow.Flow {
-	m := strings.ToLower(msg)
+	return applyErrorLower(flows, msg, strings.ToLower(msg), insufficient)
+}
+
+// applyErrorLower is applyError with m, msg lower-cased.
+func applyErrorLower(flows []*flow.Flow, msg, m string, insufficient bool) []*flow.Flow {
 	// The URL patterns are the costly ones, and most errors name no URL.
 	hasURL := strings.Contains(msg, "://")
 	for _, re := range []*methodURL{errURLQuoted, errURLBare} {
