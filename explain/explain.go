@@ -97,7 +97,7 @@ type Operation struct {
 	// scopeChallenges: path -> the operation's registry 401s with a Bearer
 	// challenge naming scopes, in order; built on first use by
 	// tokChallengeBefore.
-	scopeChallenges map[string][]*decode.Exchange
+	scopeChallenges map[hostPath][]*decode.Exchange
 	// laterF answers "did anything later …?" (later.go).
 	laterF *laterFacts
 }

@@ -29,7 +29,7 @@ type laterFacts struct {
 	manifestPut int
 	// okByMethodPath: method and host+path -> answered 2xx/3xx without a
 	// transport error.
-	okByMethodPath map[string]int
+	okByMethodPath map[methodPath]int
 	// blobOKByRef: a blob request for the digest answered below 300.
 	blobOKByRef map[string]int
 	// uploadByRepo: an upload started or finished in the repository.
@@ -111,7 +111,7 @@ func (op *Operation) later() *laterFacts {
 			f.manifestPut = i
 		}
 		if y.Flow.Err == nil && st >= 200 && st < 400 {
-			put(&f.okByMethodPath, y.Flow.Request.Method+" "+tokPath(y), i)
+			put(&f.okByMethodPath, methodPath{y.Flow.Request.Method, tokPath(y)}, i)
 		}
 		if y.Kind.IsBlob() && maskingOK(y) && st < 300 {
 			put(&f.blobOKByRef, y.Ref, i)
@@ -168,7 +168,7 @@ func (op *Operation) posOf(id flow.ID) (int, bool) {
 }
 
 // after reports whether m holds k at an index after i.
-func after(m map[string]int, k string, i int) bool {
+func after[K comparable](m map[K]int, k K, i int) bool {
 	j, ok := m[k]
 	return ok && j > i
 }

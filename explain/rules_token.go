@@ -74,14 +74,25 @@ func tokFailures(op *Operation) []*decode.Exchange {
 // and path succeeded.
 func tokSuperseded(op *Operation, i int) bool {
 	x := op.Exchanges[i]
-	return after(op.later().okByMethodPath, x.Flow.Request.Method+" "+tokPath(x), i)
+	return after(op.later().okByMethodPath, methodPath{x.Flow.Request.Method, tokPath(x)}, i)
 }
 
-func tokPath(x *decode.Exchange) string {
+// hostPath is where a request went: lower-cased host and path. A pair,
+// not one string: the rules key maps by it for every exchange of a long
+// trace, and a pair costs no allocation.
+type hostPath struct{ host, path string }
+
+// methodPath is a request's method and where it went.
+type methodPath struct {
+	method string
+	hostPath
+}
+
+func tokPath(x *decode.Exchange) hostPath {
 	if x.Flow.Request.URL == nil {
-		return ""
+		return hostPath{}
 	}
-	return strings.ToLower(x.Flow.Request.URL.Host) + x.Flow.Request.URL.Path
+	return hostPath{strings.ToLower(x.Flow.Request.URL.Host), x.Flow.Request.URL.Path}
 }
 
 // tokIssuer returns the token response that issued the token x carried.
@@ -531,9 +542,9 @@ func tokMultipleScopesRule(in *Input, op *Operation) []Finding {
 // challengesByPath returns the operation's registry 401s with a Bearer
 // challenge naming scopes, by path, in order; built on first use (Explain
 // builds it before the rules run, which may run at once).
-func (op *Operation) challengesByPath() map[string][]*decode.Exchange {
+func (op *Operation) challengesByPath() map[hostPath][]*decode.Exchange {
 	if op.scopeChallenges == nil {
-		byPath := map[string][]*decode.Exchange{}
+		byPath := map[hostPath][]*decode.Exchange{}
 		for _, y := range op.Exchanges {
 			if y.Kind.IsRegistry() && status(y) == http.StatusUnauthorized {
 				if c := bearerChallenge(y); c != nil && c.Param("scope") != "" {
