@@ -43,7 +43,7 @@ func NormalizeRegistry(host string) string {
 // Docker Hub, a one-component name is an official image under "library/"
 // ("nginx" is "library/nginx"). Elsewhere names are as given.
 func NormalizeRepo(host, repo string) string {
-	if IsDockerHub(host) && repo != "" && !strings.Contains(repo, "/") {
+	if repo != "" && !strings.Contains(repo, "/") && IsDockerHub(host) {
 		return "library/" + repo
 	}
 	return repo
