@@ -510,6 +510,7 @@ func readDockerd(ls []line) *Trace {
 	// Each operation is built on its own, so a long journal's are built on
 	// every core, each part by a builder of its own, joined in order.
 	subs := make([]*dBuilder, partsOf(len(ops)))
+	finals := make([]string, len(ops)) // each operation's error, redacted
 	inParts(len(ops), func(p, lo, hi int) {
 		subs[p] = &dBuilder{t: &Trace{}}
 		for i := lo; i < hi; i++ {
@@ -525,6 +526,12 @@ func readDockerd(ls []line) *Trace {
 				ok = cli.ok || op.push && cli.pushed != ""
 			}
 			subs[p].op(op, layers, ok)
+			if op.final != "" {
+				finals[i] = redact.Text(op.final)
+			}
+		}
+		for _, f := range subs[p].flows {
+			f.Request.Header.Set("User-Agent", "docker")
 		}
 	})
 	for _, sb := range subs {
@@ -535,13 +542,12 @@ func readDockerd(ls []line) *Trace {
 	}
 	for i, f := range b.flows {
 		f.ID = flow.ID(i + 1)
-		f.Request.Header.Set("User-Agent", "docker")
 	}
 	t.Flows = b.flows
 	t.HidesAuth = b.ops == 0 || b.proven < b.ops
-	for _, op := range ops {
-		if op.final != "" {
-			t.Errors = append(t.Errors, redact.Text(op.final))
+	for _, e := range finals {
+		if e != "" {
+			t.Errors = append(t.Errors, e)
 		}
 	}
 	for _, op := range ops {
