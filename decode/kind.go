@@ -110,6 +110,11 @@ type route struct {
 	repo string
 	ref  string // tag or digest, upload session ID, or mount digest
 	from string // mount source repository
+	// need and realmKey are the scopes the request needs and its URL's
+	// RealmKey, worked out with the route (on every core in DecodeAll)
+	// for the in-order part of decoding to use.
+	need     []Scope
+	realmKey string
 }
 
 // classifyPath maps a method and URL to a registry endpoint, per the OCI

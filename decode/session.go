@@ -347,7 +347,10 @@ func parse(f *flow.Flow, memo *parseMemo) (*Exchange, route) {
 			x.Errors = memo.errorBody(f.Response.Header.Get("Content-Type"), b.Captured, b.Truncated)
 		}
 	}
-	return x, classifyPath(req.Method, u)
+	r := classifyPath(req.Method, u)
+	r.need = needs(req.Method, r)
+	r.realmKey = RealmKey(u)
+	return x, r
 }
 
 // finish decodes what depends on the flows before x, and learns from x.
@@ -377,9 +380,9 @@ func (s *Session) finish(x *Exchange, r route) *Exchange {
 	case s.isRedirectTarget(u):
 		rd := s.redirects[u.String()]
 		x.Kind, x.RedirectFrom, x.Repo, x.Ref, x.Registry = KindBlobRedirect, rd.flow, rd.repo, rd.ref, rd.registry
-	case s.isTokenRequest(req.Method, u, req.Header):
+	case s.isTokenRequest(req.Method, u, req.Header, r.realmKey):
 		x.Kind = KindTokenRequest
-		if rl, ok := s.realms[RealmKey(u)]; ok {
+		if rl, ok := s.realms[r.realmKey]; ok {
 			x.Registry = rl.registry
 		}
 		var issues []Issue
@@ -389,7 +392,7 @@ func (s *Session) finish(x *Exchange, r route) *Exchange {
 		s.decodeTokenResponse(x)
 	default:
 		x.Kind, x.Repo, x.Ref, x.From = r.kind, r.repo, r.ref, r.from
-		x.Need = needs(req.Method, r)
+		x.Need = r.need
 		if x.Kind.IsRegistry() {
 			x.Upstream = upstreamOf(u, x.Registry)
 		}
@@ -431,9 +434,9 @@ func (s *Session) isRedirectTarget(u *url.URL) bool {
 }
 
 // isTokenRequest: a realm some registry named, or failing that a
-// well-known token path with token-request fields.
-func (s *Session) isTokenRequest(method string, u *url.URL, h http.Header) bool {
-	if _, ok := s.realms[RealmKey(u)]; ok {
+// well-known token path with token-request fields. realmKey is RealmKey(u).
+func (s *Session) isTokenRequest(method string, u *url.URL, h http.Header, realmKey string) bool {
+	if _, ok := s.realms[realmKey]; ok {
 		return true
 	}
 	if strings.HasPrefix(u.Path, "/v2/") && u.Path != "/v2/token" && u.Path != "/v2/auth" {
