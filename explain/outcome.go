@@ -178,9 +178,14 @@ func probeWhy(op *Operation, i int, x *decode.Exchange) string {
 // operation of a long log has hundreds of thousands of exchanges.
 func retriedFlags(op *Operation) []bool {
 	out := make([]bool, len(op.Exchanges))
-	// Sized once: a long log's single operation has a path per exchange.
-	pastAuth := make(map[hostPath]bool, len(op.Exchanges)/2) // paths a later request got past authentication on
-	good := make(map[hostPath]bool, len(op.Exchanges)/2)     // paths a later request succeeded on
+	// Sized once for a long operation (a long log's single one has a path
+	// per exchange); a short one's are made on first insert.
+	hint := 0
+	if len(op.Exchanges) > posScan {
+		hint = len(op.Exchanges) / 2
+	}
+	pastAuth := make(map[hostPath]bool, hint) // paths a later request got past authentication on
+	good := make(map[hostPath]bool, hint)     // paths a later request succeeded on
 	goodHost := map[string]bool{} // hosts a later exchange succeeded with
 	goodToken, goodRegOrToken := false, false
 	// A fallback to another host (a mirror's answer, then the upstream's:
