@@ -186,7 +186,7 @@ func retriedFlags(op *Operation) []bool {
 	}
 	pastAuth := make(map[hostPath]bool, hint) // paths a later request got past authentication on
 	good := make(map[hostPath]bool, hint)     // paths a later request succeeded on
-	goodHost := map[string]bool{} // hosts a later exchange succeeded with
+	goodHost := map[string]bool{}             // hosts a later exchange succeeded with
 	goodToken, goodRegOrToken := false, false
 	// A fallback to another host (a mirror's answer, then the upstream's:
 	// one operation, see Group): the later host's answer is the one the
