@@ -434,18 +434,7 @@ func earlyByOps(in *Input, rules []rule, ops []*Operation, byFlow map[flow.ID]*O
 		if r.global == nil {
 			continue
 		}
-		tasks = append(tasks, func() {
-			for _, f := range r.global(in, ops) {
-				var op *Operation
-				for _, id := range f.Evidence {
-					if o := byFlow[id]; o != nil && o.Failed() {
-						op = o
-						break
-					}
-				}
-				global[i] = append(global[i], found{f, op})
-			}
-		})
+		tasks = append(tasks, func() { global[i] = globalFindings(in, r, ops, byFlow) })
 	}
 	for p := range parts {
 		tasks = append(tasks, func() {
@@ -474,6 +463,23 @@ func earlyByOps(in *Input, rules []rule, ops []*Operation, byFlow map[flow.ID]*O
 		}
 	}
 	return out
+}
+
+// globalFindings runs a global rule, each finding with the first failed
+// operation its evidence is in (nil: none).
+func globalFindings(in *Input, r rule, ops []*Operation, byFlow map[flow.ID]*Operation) []found {
+	var fs []found
+	for _, f := range r.global(in, ops) {
+		var op *Operation
+		for _, id := range f.Evidence {
+			if o := byFlow[id]; o != nil && o.Failed() {
+				op = o
+				break
+			}
+		}
+		fs = append(fs, found{f, op})
+	}
+	return fs
 }
 
 // appendOpFindings appends what rule r finds in op to fs.
@@ -644,16 +650,7 @@ func explainPeer(in Input, peer string) *Report {
 	run := func(r rule) []found {
 		var fs []found
 		if r.global != nil {
-			for _, f := range r.global(&in, rep.Operations) {
-				var op *Operation
-				for _, id := range f.Evidence {
-					if o := byFlow[id]; o != nil && o.Failed() {
-						op = o
-						break
-					}
-				}
-				fs = append(fs, found{f, op})
-			}
+			fs = globalFindings(&in, r, rep.Operations, byFlow)
 		}
 		if r.op != nil {
 			fs = append(fs, opFindings(&in, r, rep.Operations)...)
