@@ -740,14 +740,10 @@ func credUserHints(u string, malformed bool) string {
 	return " Note: " + hint + "."
 }
 
-func credRejectedFinding(op *Operation, xs []*decode.Exchange) Finding {
+func credRejectedFinding(in *Input, op *Operation, xs []*decode.Exchange) Finding {
 	x := xs[len(xs)-1]
 	tr := x.TokenRequest
-	user := credUser(tr)
-	who := "an unreadable user name"
-	if user != "" {
-		who = fmt.Sprintf("user %q", user)
-	}
+	who := credWho(in, credUser(tr))
 	how := "Basic credentials"
 	if tr.Method == http.MethodPost {
 		how = "a password grant (grant_type=password)"
@@ -760,10 +756,7 @@ func credRejectedFinding(op *Operation, xs []*decode.Exchange) Finding {
 	why := fmt.Sprintf("The token server %s refused the credentials: the token request(s) %s sent %s for %s%s. "+
 		"It authenticates before it authorizes, so no token was issued and the registry was never asked about the repository.",
 		x.Host, strings.Join(refs, ", "), how, who, credServerSaid(x))
-	why += credUserHints(credUser(tr), tr.Auth.Malformed)
-	if tr.Auth.Redacted {
-		why += " The secret was redacted in this trace."
-	}
+	why += credUserHints(credUser(tr), tr.Auth.Malformed) + credRedactedNote(in, tr.Auth)
 	return Finding{
 		Verdict:  VerdictCredentialsRejected,
 		Repo:     credRepo(op, x),
@@ -775,15 +768,37 @@ func credRejectedFinding(op *Operation, xs []*decode.Exchange) Finding {
 	}
 }
 
+// credWho names whose credentials were refused. A log that hides
+// Authorization has put back credentials it cannot read: its user name is
+// not shown, rather than unreadable.
+func credWho(in *Input, user string) string {
+	switch {
+	case user != "":
+		return fmt.Sprintf("user %q", user)
+	case in.Source != nil && in.Source.HidesAuth:
+		return "a user name the " + in.Source.Name + " does not show"
+	}
+	return "an unreadable user name"
+}
+
+// credRedactedNote says the secret cannot be checked because the trace's
+// exporter redacted it; for a log, the note on what it lacks says so.
+func credRedactedNote(in *Input, a decode.Credentials) string {
+	if !a.Redacted || in.Source != nil && in.Source.HidesAuth {
+		return ""
+	}
+	return " The secret was redacted in this trace."
+}
+
 func credRejectedAtToken(in *Input, op *Operation) []Finding {
 	if credMovedOn(in, op) {
 		return nil
 	}
 	if xs := credRejected(op); len(xs) > 0 {
-		return []Finding{credRejectedFinding(op, xs)}
+		return []Finding{credRejectedFinding(in, op, xs)}
 	}
 	if xs := credBasicRejected(op); len(xs) > 0 {
-		return []Finding{credBasicRejectedFinding(op, xs)}
+		return []Finding{credBasicRejectedFinding(in, op, xs)}
 	}
 	return nil
 }
@@ -809,22 +824,16 @@ func credBasicRejected(op *Operation) []*decode.Exchange {
 	return out
 }
 
-func credBasicRejectedFinding(op *Operation, xs []*decode.Exchange) Finding {
+func credBasicRejectedFinding(in *Input, op *Operation, xs []*decode.Exchange) Finding {
 	x := xs[len(xs)-1]
-	who := "an unreadable user name"
-	if x.Auth.User != "" {
-		who = fmt.Sprintf("user %q", x.Auth.User)
-	}
+	who := credWho(in, x.Auth.User)
 	var refs []string
 	for _, y := range xs {
 		refs = append(refs, credRef(y))
 	}
 	why := fmt.Sprintf("The registry %s authenticates with Basic itself (%s) and refused the credentials: %s sent Basic credentials for %s and got 401 with the Basic challenge again%s.",
 		x.Host, credBasicOnly(x).String(), strings.Join(refs, ", "), who, credServerSaid(x))
-	why += credUserHints(x.Auth.User, x.Auth.Malformed)
-	if x.Auth.Redacted {
-		why += " The secret was redacted in this trace."
-	}
+	why += credUserHints(x.Auth.User, x.Auth.Malformed) + credRedactedNote(in, x.Auth)
 	return Finding{
 		Verdict:  VerdictCredentialsRejected,
 		Repo:     credRepo(op, x),

@@ -445,3 +445,46 @@ func TestCredentialFindingsNameTheUserNotThePassword(t *testing.T) {
 		}
 	}
 }
+
+// Credentials a log puts back are not shown, not unreadable; only a HAR
+// whose exporter redacted them says the secret was redacted.
+func TestRefusedCredentialsSayWhatTheTraceHides(t *testing.T) {
+	const hidden = "Basic REDACTED(user=)"
+	skopeoLog := &Source{Name: "skopeo debug log", HidesAuth: true, Lacks: "Authorization headers"}
+	atToken := []*flowtest.Builder{
+		tokPing("https://registry.test", tokRealm),
+		flowtest.Get("https://auth.test/token?scope=repository:team/app:pull&service=registry.test").UA(credSkopeoUA).
+			Header("Authorization", hidden).Status(401).Inferred(),
+	}
+	atRegistry := []*flowtest.Builder{
+		flowtest.Get("https://registry.test/v2/").UA(credSkopeoUA).Status(401).Challenge(`Basic realm="r"`),
+		flowtest.Get(base()+"/manifests/1.0").UA(credSkopeoUA).Header("Authorization", hidden).Status(401).
+			Challenge(`Basic realm="r"`).Inferred(),
+	}
+	for _, c := range []struct {
+		name      string
+		flows     []*flowtest.Builder
+		source    *Source
+		sanitized bool
+		who       string
+		redacted  bool
+	}{
+		{"token server, log", atToken, skopeoLog, false, "a user name the skopeo debug log does not show", false},
+		{"Basic registry, log", atRegistry, skopeoLog, false, "a user name the skopeo debug log does not show", false},
+		{"token server, sanitized HAR", atToken, nil, true, "an unreadable user name", true},
+		{"Basic registry, sanitized HAR", atRegistry, nil, true, "an unreadable user name", true},
+	} {
+		rep := Explain(ruleTrace{flows: c.flows, source: c.source, sanitized: c.sanitized}.input())
+		p := rep.Primary()
+		if p == nil || p.Rule != RuleCredentialsRejectedAtToken {
+			t.Errorf("%s: primary %v, want %s", c.name, p, RuleCredentialsRejectedAtToken)
+			continue
+		}
+		if !strings.Contains(p.Why, "credentials for "+c.who) {
+			t.Errorf("%s: want %q in: %s", c.name, c.who, p.Why)
+		}
+		if got := strings.Contains(p.Why, "The secret was redacted"); got != c.redacted {
+			t.Errorf("%s: says the secret was redacted: %v, want %v: %s", c.name, got, c.redacted, p.Why)
+		}
+	}
+}
