@@ -768,23 +768,24 @@ func credRejectedFinding(in *Input, op *Operation, xs []*decode.Exchange) Findin
 	}
 }
 
-// credWho names whose credentials were refused. A log that hides
-// Authorization has put back credentials it cannot read: its user name is
+// credWho names whose credentials were refused. Credentials without a user
+// in a trace read from a log were put back by its reader: the user name is
 // not shown, rather than unreadable.
 func credWho(in *Input, user string) string {
 	switch {
 	case user != "":
 		return fmt.Sprintf("user %q", user)
-	case in.Source != nil && in.Source.HidesAuth:
+	case in.Source != nil:
 		return "a user name the " + in.Source.Name + " does not show"
 	}
 	return "an unreadable user name"
 }
 
-// credRedactedNote says the secret cannot be checked because the trace's
-// exporter redacted it; for a log, the note on what it lacks says so.
+// credRedactedNote says the secret cannot be checked because the HAR's
+// exporter redacted it; a log's reader redacts what it reads, and the note
+// on what the log lacks says the rest.
 func credRedactedNote(in *Input, a decode.Credentials) string {
-	if !a.Redacted || in.Source != nil && in.Source.HidesAuth {
+	if !a.Redacted || in.Source != nil {
 		return ""
 	}
 	return " The secret was redacted in this trace."

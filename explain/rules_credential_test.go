@@ -451,6 +451,9 @@ func TestCredentialFindingsNameTheUserNotThePassword(t *testing.T) {
 func TestRefusedCredentialsSayWhatTheTraceHides(t *testing.T) {
 	const hidden = "Basic REDACTED(user=)"
 	skopeoLog := &Source{Name: "skopeo debug log", HidesAuth: true, Lacks: "Authorization headers"}
+	// A log that shows the credentials lookup: its headers put back are
+	// what the client sent, but still without the user name.
+	lookupLog := &Source{Name: "podman debug log", Lacks: "Authorization headers"}
 	atToken := []*flowtest.Builder{
 		tokPing("https://registry.test", tokRealm),
 		flowtest.Get("https://auth.test/token?scope=repository:team/app:pull&service=registry.test").UA(credSkopeoUA).
@@ -471,6 +474,8 @@ func TestRefusedCredentialsSayWhatTheTraceHides(t *testing.T) {
 	}{
 		{"token server, log", atToken, skopeoLog, false, "a user name the skopeo debug log does not show", false},
 		{"Basic registry, log", atRegistry, skopeoLog, false, "a user name the skopeo debug log does not show", false},
+		{"Basic registry, log with the lookup", atRegistry, lookupLog, false, "a user name the podman debug log does not show", false},
+		{"token server, log with the lookup", atToken, lookupLog, false, "a user name the podman debug log does not show", false},
 		{"token server, sanitized HAR", atToken, nil, true, "an unreadable user name", true},
 		{"Basic registry, sanitized HAR", atRegistry, nil, true, "an unreadable user name", true},
 	} {

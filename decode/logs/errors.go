@@ -150,8 +150,8 @@ func registryCodesLower(msg, m string) (errs []map[string]string, status int, wh
 	}
 	for _, c := range codes {
 		for _, w := range c.words {
-			if strings.Contains(m, w) {
-				errs = append(errs, map[string]string{"code": c.code, "message": w})
+			if at := strings.Index(m, w); at >= 0 {
+				errs = append(errs, map[string]string{"code": c.code, "message": codeMessage(msg, m, at, w, c.code)})
 				// UNAUTHORIZED wins over DENIED: distribution answers an
 				// insufficient scope with 401 and both in the body.
 				if status == 0 || c.status == 401 || c.status == 404 {
@@ -165,6 +165,56 @@ func registryCodesLower(msg, m string) (errs []map[string]string, status int, wh
 		status = n
 	}
 	return errs, status, what
+}
+
+// codeMessage is the message of the registry error a client quotes at m[at:],
+// where it found w. Go clients print distribution's errors as "code:
+// message" ("unauthorized: authentication required"): the message is the
+// rest of that line. Otherwise what the client printed is the message
+// itself ("manifest unknown").
+func codeMessage(msg, m string, at int, w, code string) string {
+	p := strings.ToLower(code) + ":"
+	if !strings.HasPrefix(m[at:], p) {
+		return w
+	}
+	// Lower-casing may move the text that is not ASCII: unless msg holds
+	// the code at the same offset, the lower-cased text gives the message.
+	if len(msg) == len(m) && strings.EqualFold(msg[at:at+len(p)], p) {
+		m = msg
+	}
+	rest, _, _ := strings.Cut(m[at+len(p):], "\n")
+	return trimUnbalanced(strings.TrimSpace(rest))
+}
+
+// trimUnbalanced drops the closing marks a wrapper put after a message
+// (`… denied)`, `… denied"`, a quoted message quoted again: `… denied\""`),
+// keeping those the message itself opened.
+func trimUnbalanced(s string) string {
+	for s != "" {
+		c := s[len(s)-1]
+		body := s[:len(s)-1]
+		var balanced bool
+		switch c {
+		case '\\':
+			balanced = false // a message does not end in an escape
+		case ')':
+			balanced = strings.Count(body, "(") > strings.Count(body, ")")
+		case ']':
+			balanced = strings.Count(body, "[") > strings.Count(body, "]")
+		case '}':
+			balanced = strings.Count(body, "{") > strings.Count(body, "}")
+		case '"', '\'', '`':
+			// An escaped quote is the wrapper's, not the message's.
+			balanced = (strings.Count(body, string(c))-strings.Count(body, `\`+string(c)))%2 == 1
+		default:
+			return s
+		}
+		if balanced {
+			return s
+		}
+		s = strings.TrimSpace(body)
+	}
+	return s
 }
 
 // quotedStatus is the HTTP status an error quotes (errStatus), or 0.
