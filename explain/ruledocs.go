@@ -529,7 +529,7 @@ func ruleDocs() []RuleDoc {
 			Verdicts: []Verdict{VerdictNotFound},
 			Signature: "A registry request that failed for good was answered 404 without a challenge, with MANIFEST_UNKNOWN, NAME_UNKNOWN or BLOB_UNKNOWN " +
 				"(or a body-less HEAD 404 when no GET of the same reference says more), to a request the registry had authorised: a Bearer token lacking nothing it needs " +
-				"(for a HEAD, a JWT whose access covers it), accepted Basic credentials, or no credentials on a registry that never challenged in the operation " +
+				"(for a HEAD, a JWT whose access covers it), accepted Basic credentials (whose user a log may not show), or no credentials on a registry that never challenged in the operation " +
 				"(its /v2/ answered 200, or the client did not ping, as containerd does). " +
 				"From a log or event that says only \"not found\" for a HEAD (containerd), with no challenge in sight, the 404 is taken as real and the hiding case is named as what cannot be proven.",
 			ClientsSay:  `docker: "manifest for <ref> not found: manifest unknown: …", "repository <name> not found: name unknown", "no matching manifest for linux/arm64 in the manifest list entries"; containerd: "<ref>: not found"`,

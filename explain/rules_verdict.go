@@ -182,8 +182,10 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 			how = "was anonymous, and the registry answered it without asking for credentials (no challenge anywhere in the operation)"
 			cannot = "Whether the repository is only hidden from anonymous clients: a registry that answers 404 instead of 401 to requests it will not serve " +
 				"(auth-required-but-not-challenged) looks the same. If it should be private, retry with credentials sent up front."
-		case strings.EqualFold(x.Auth.Scheme, "basic") && x.Auth.User != "" && !x.Auth.Empty:
-			how = fmt.Sprintf("carried Basic credentials of %q, which the registry accepted", x.Auth.User)
+		case strings.EqualFold(x.Auth.Scheme, "basic") && !x.Auth.Empty && (x.Auth.User != "" || x.Auth.Redacted):
+			// A registry refuses wrong Basic credentials with 401 before
+			// it looks for anything: a 404 means it took them.
+			how = fmt.Sprintf("carried Basic credentials %s, which the registry accepted", verdictBasicWho(in, x.Auth))
 		default:
 			continue
 		}
@@ -217,6 +219,18 @@ func verdictNotFound(in *Input, op *Operation) []Finding {
 		}, x))
 	}
 	return out
+}
+
+// verdictBasicWho names whose Basic credentials a request carried: a log's
+// reader puts back credentials whose user it cannot show.
+func verdictBasicWho(in *Input, a decode.Credentials) string {
+	switch {
+	case a.User != "":
+		return fmt.Sprintf("of %q", a.User)
+	case in.Source != nil:
+		return "(the " + in.Source.Name + " does not show whose)"
+	}
+	return "(of a user the trace's exporter redacted)"
 }
 
 // verdictOpenPing returns a /v2/ ping of op answered 200 without a challenge.

@@ -80,6 +80,9 @@ func suspect(in *Input, op *Operation) suspicion {
 		add(RuleNotFoundIsReal, true)
 		add(RuleInsufficientScope, bearer == yes && tokClaims(x) == nil)
 		s.lack = "what the token granted: a registry that hides repositories from tokens without their scope (GHCR and others) also answers 404"
+		if bearer == no {
+			s.lack = "whether the registry let the request read the repository: one that hides repositories from requests it will not serve also answers 404"
+		}
 	case st == StageToken && (status(x) == http.StatusUnauthorized || status(x) == http.StatusForbidden):
 		add(RuleCredentialsRejectedAtToken, creds != no)
 		add(RuleInsufficientScope, creds != yes)

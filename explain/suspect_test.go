@@ -1,6 +1,9 @@
 package explain
 
 import (
+	"strings"
+	"testing"
+
 	"github.com/regtrace/regtrace/decode/flow/flowtest"
 )
 
@@ -18,7 +21,28 @@ func suspectTraces() []ruleTrace {
 	manifest := reg + "/v2/shop/cart/manifests/1.8.0"
 	realm := "https://auth.test/token?scope=repository%3Ashop%2Fcart%3Apull&service=registry.test"
 	bearer := `Bearer realm="https://auth.test/token",service="registry.test"`
+	basicPing := flowtest.Get(reg+"/v2/").UA(credCraneUA).Status(401).Challenge(`Basic realm="Registry"`)
 	return []ruleTrace{
+		{
+			name:   "a log's 404 with its code, after Basic credentials whose user it hides, is proven",
+			source: &Source{Name: "crane debug log", Lacks: "credentials"},
+			flows: []*flowtest.Builder{
+				basicPing,
+				flowtest.Get(manifest).UA(credCraneUA).Header("Authorization", "Basic REDACTED(user=)").Status(404).
+					JSON(`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`),
+			},
+			want: []Rule{RuleNotFoundIsReal}, primary: RuleNotFoundIsReal,
+		},
+		{
+			name:   "a log's 404 without a code, after a Basic challenge, is suspected not found",
+			source: &Source{Name: "crane debug log", Lacks: "credentials"},
+			flows: []*flowtest.Builder{
+				basicPing,
+				flowtest.Get(manifest).UA(credCraneUA).Header("Authorization", "Basic REDACTED(user=)").Status(404).
+					RespBody("text/plain", "404 page not found"),
+			},
+			want: []Rule{RuleNotFoundIsReal}, primary: RuleNotFoundIsReal, suspected: true,
+		},
 		{
 			name:   "containerd's HEAD 401 from an event fits every rule of a refused request",
 			source: events(),
@@ -133,5 +157,35 @@ func suspectTraces() []ruleTrace {
 			},
 			want: []Rule{RuleUnexplainedFailure}, primary: RuleUnexplainedFailure,
 		},
+	}
+}
+
+// A log's 404 is told apart by what it shows: behind Basic credentials the
+// question is whether the registry hides repositories, behind a token what
+// the token granted; and the user a log hides is never called unreadable.
+func TestNotFoundFromALogSaysWhatItLacks(t *testing.T) {
+	byName := map[string]ruleTrace{}
+	for _, tr := range suspectTraces() {
+		byName[tr.name] = tr
+	}
+	proven := Explain(byName["a log's 404 with its code, after Basic credentials whose user it hides, is proven"].input()).Primary()
+	if proven == nil || !strings.Contains(proven.Why, "Basic credentials (the crane debug log does not show whose), which the registry accepted") {
+		t.Errorf("proven not found: %+v", proven)
+	}
+	suspected := Explain(byName["a log's 404 without a code, after a Basic challenge, is suspected not found"].input()).Primary()
+	if suspected == nil || !suspected.Suspected || strings.Contains(suspected.Why+suspected.CannotProve, "token") ||
+		!strings.Contains(suspected.CannotProve, "hides repositories") {
+		t.Errorf("a 404 behind Basic credentials speaks of tokens: %+v", suspected)
+	}
+	bearer := Explain(ruleTrace{
+		source: &Source{Name: "crane debug log", Lacks: "credentials"},
+		flows: []*flowtest.Builder{
+			tokPing("https://registry.test", tokRealm),
+			flowtest.Get(base()+"/manifests/1").UA(tokUA).Bearer("opaque").Status(404).
+				RespBody("text/plain", "404 page not found"),
+		},
+	}.input()).Primary()
+	if bearer == nil || !strings.Contains(bearer.Why+bearer.CannotProve, "what the token granted") {
+		t.Errorf("a 404 behind a token does not ask what it granted: %+v", bearer)
 	}
 }
