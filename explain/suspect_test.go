@@ -21,7 +21,7 @@ func suspectTraces() []ruleTrace {
 	manifest := reg + "/v2/shop/cart/manifests/1.8.0"
 	realm := "https://auth.test/token?scope=repository%3Ashop%2Fcart%3Apull&service=registry.test"
 	bearer := `Bearer realm="https://auth.test/token",service="registry.test"`
-	basicPing := flowtest.Get(reg+"/v2/").UA(credCraneUA).Status(401).Challenge(`Basic realm="Registry"`)
+	basicPing := flowtest.Get(reg + "/v2/").UA(credCraneUA).Status(401).Challenge(`Basic realm="Registry"`)
 	return []ruleTrace{
 		{
 			name:   "a log's 404 with its code, after Basic credentials whose user it hides, is proven",
