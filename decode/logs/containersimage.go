@@ -135,9 +135,11 @@ func readContainersImage(ls []line) *Trace {
 	var flows []*flow.Flow
 	var lastErr string
 	insufficient := false
-	inError := false           // podman's "Error: …" goes on over plain lines
-	creds := map[string]bool{} // registry host -> credentials found for it
-	lookup := false            // the log shows the credential lookup
+	inError := false             // podman's "Error: …" goes on over plain lines
+	creds := map[string]bool{}   // registry host -> credentials found for it
+	users := map[string]string{} // registry host -> the user of credentials found in flags
+	flagUser := ""               // the user of --creds in the command line the log echoes
+	lookup := false              // the log shows the credential lookup
 	for i, l := range ls {
 		// The program names itself near the top (podman's "Called
 		// pull.PersistentPreRunE(/usr/bin/podman …)"), if at all.
@@ -150,6 +152,9 @@ func readContainersImage(ls []line) *Trace {
 				program = "cri-o"
 			case strings.Contains(low, "buildah"):
 				program = "buildah"
+			}
+			if strings.Contains(l.text, "-creds") || strings.Contains(l.text, "--username") {
+				flagUser = ciFlagUser(l.text)
 			}
 		}
 		level, msg, ok := parseLogrus(l.text)
@@ -202,7 +207,13 @@ func readContainersImage(ls []line) *Trace {
 		case strings.HasPrefix(msg, "Detected insufficient_scope error"):
 			insufficient = true
 		case (first == "R" || first == "F") && ciCredsFound.MatchString(msg):
-			creds[hostOf(ciCredsFound.FindStringSubmatch(msg)[1])] = true
+			host := hostOf(ciCredsFound.FindStringSubmatch(msg)[1])
+			creds[host] = true
+			// DockerAuthConfig is what the flags set; other sources
+			// (auth.json, helpers) are not in the log.
+			if flagUser != "" && strings.HasSuffix(msg, " from DockerAuthConfig") {
+				users[host] = flagUser
+			}
 			lookup = true
 		case strings.HasPrefix(msg, "No credentials for ") || strings.HasPrefix(msg, "No credentials matching "):
 			lookup = true
@@ -224,7 +235,7 @@ func readContainersImage(ls []line) *Trace {
 		flows = applyError(flows, lastErr, insufficient)
 		flows = failSomewhere(flows, lastErr, t.Image)
 	}
-	reconstructAuth(flows, creds)
+	reconstructAuth(flows, creds, users)
 	// With the lookup in the log, the headers put back are what the
 	// library sends: a request without one was really anonymous.
 	t.HidesAuth = !lookup
@@ -278,7 +289,44 @@ func hostOf(ref string) string {
 
 // redactedNoUser is how decode/redact writes Basic credentials whose user
 // is not known: sent, but not whose.
-const redactedNoUser = "Basic REDACTED(user=)"
+var redactedNoUser = redact.BasicOf("")
+
+// ciFlagUser is the user of the credentials a command line gives in flags
+// (podman's debug log echoes it: "Called pull.PersistentPreRunE(podman
+// pull --creds alice:pw …)"): --creds, --src-creds, --dest-creds USER[:PW]
+// or --username USER, as "--flag value" or "--flag=value". Flags naming
+// different users leave it unknown (""): which registry each went to is
+// not said.
+func ciFlagUser(text string) string {
+	user := ""
+	fields := strings.Fields(text)
+	for i, f := range fields {
+		name, val, inline := strings.Cut(f, "=")
+		switch strings.TrimLeft(name, "-") {
+		case "creds", "src-creds", "dest-creds", "username":
+		default:
+			continue
+		}
+		if !strings.HasPrefix(name, "--") {
+			continue
+		}
+		if !inline {
+			if i+1 == len(fields) {
+				continue
+			}
+			val = fields[i+1]
+		}
+		u, _, _ := strings.Cut(strings.Trim(val, `"'`), ":")
+		switch {
+		case u == "" || strings.HasPrefix(u, "-"):
+			continue
+		case user != "" && u != user:
+			return ""
+		}
+		user = u
+	}
+	return user
+}
 
 // tokenFromLog stands for a token the log shows was obtained but not what
 // it is: decode reads it as an opaque token of unknown grants.
@@ -290,7 +338,7 @@ const tokenFromLog = "Bearer REDACTED-token-not-in-the-log"
 // to the token server as Basic and the token to the registry — while
 // registry requests with no token request between mean a Basic challenge,
 // answered with the credentials found. Without credentials nothing is sent.
-func reconstructAuth(flows []*flow.Flow, creds map[string]bool) {
+func reconstructAuth(flows []*flow.Flow, creds map[string]bool, users map[string]string) {
 	basic := map[string]bool{} // registry host -> its ping was 401 and no token was asked for
 	token := map[string]bool{} // registry host -> a token request went on
 	ping := map[string]*flow.Flow{}
@@ -315,14 +363,14 @@ func reconstructAuth(flows []*flow.Flow, creds map[string]bool) {
 				p.Response.Header.Set("Www-Authenticate", ch)
 			}
 			if creds[reg] {
-				f.Request.Header.Set("Authorization", redactedNoUser)
+				f.Request.Header.Set("Authorization", redact.BasicOf(users[reg]))
 			}
 			token[reg] = f.Err == nil && (f.Response == nil || f.Response.Status == 0 || f.Response.Status == http.StatusOK)
 		case token[u.Host]:
 			f.Request.Header.Set("Authorization", tokenFromLog)
 		case basic[u.Host]:
 			if creds[u.Host] {
-				f.Request.Header.Set("Authorization", redactedNoUser)
+				f.Request.Header.Set("Authorization", redact.BasicOf(users[u.Host]))
 			}
 			// The challenge the client answered with Basic, or gave up on.
 			for _, g := range []*flow.Flow{ping[u.Host], f} {

@@ -291,3 +291,25 @@ func fixture(t *testing.T, dir, name string) string {
 	}
 	return string(raw)
 }
+
+// TestCIFlagUser: the user of credentials given in flags, however written;
+// a password never, and no user when flags name different ones.
+func TestCIFlagUser(t *testing.T) {
+	for text, want := range map[string]string{
+		`Called pull.PersistentPreRunE(podman --log-level=debug pull --creds alice:pw r.test/a:1)`: "alice",
+		`Called pull.PersistentPreRunE(/usr/bin/podman pull --creds=bob:p:w:d r.test/a:1)`:         "bob",
+		`Called pull.PersistentPreRunE(podman pull --creds carol r.test/a:1)`:                      "carol",
+		`skopeo copy --src-creds dave:x --dest-creds dave:y docker://a docker://b`:                 "dave",
+		`skopeo copy --src-creds dave:x --dest-creds erin:y docker://a docker://b`:                 "",
+		`Called login.PersistentPreRunE(podman login --username "frank" r.test)`:                   "frank",
+		`Called pull.PersistentPreRunE(podman pull --creds)`:                                       "",
+		`Called pull.PersistentPreRunE(podman pull --creds --tls-verify=false r.test/a)`:           "",
+		`Called pull.PersistentPreRunE(podman pull -creds x:y r.test/a)`:                           "",
+		`Called pull.PersistentPreRunE(podman pull --credsfile x r.test/a)`:                        "",
+		`Called pull.PersistentPreRunE(podman pull --creds :pw r.test/a)`:                          "",
+	} {
+		if got := ciFlagUser(text); got != want {
+			t.Errorf("%s: user %q, want %q", text, got, want)
+		}
+	}
+}

@@ -72,6 +72,11 @@ func basicCredentials(cred string) string {
 	return basicMark(user)
 }
 
+// BasicOf is the redacted Authorization value of Basic credentials of user
+// whose secret is not known ("" when the user is not known either): what a
+// log's reader puts back for credentials the client sent but did not log.
+func BasicOf(user string) string { return "Basic " + basicMark(user) }
+
 // basicMark is the marker for Basic credentials of user.
 func basicMark(user string) string {
 	return "REDACTED(user=" + escapeUser(user) + ")"
