@@ -41,6 +41,11 @@ func TestExplainKubernetesEvents(t *testing.T) {
 		{"describe-no-basic-auth-credentials.log", "basic-challenge-no-credentials", false},
 		{"describe-crio-manifest-unknown.log", "not-found-is-real", false},
 		{"get-events-backoff-only.log", "unexplained-failure", false},
+		// kubectl's -o yaml and -o json, and events.k8s.io's JSON lines:
+		// the same messages as their text forms above, the same rules.
+		{"get-events-yaml-anonymous-token-401.log", "insufficient-scope-ambiguous-denied", false},
+		{"get-events-json-not-found.log", "not-found-is-real", false},
+		{"events-k8s-io-jsonl-insufficient-scope.log", "insufficient-scope-ambiguous-denied", false},
 		{"describe-pulled-after-failure.log", "", false},
 		{"describe-pulled.log", "", false},
 	} {

@@ -192,14 +192,37 @@ func readKubernetes(ls []line) *Trace {
 			"(regtrace builds the requests containerd or CRI-O makes for the image and marks what it infers; " +
 			"ErrImagePull, BackOff and ImagePullBackOff events repeat the last failure and add nothing)",
 	}
+	evs := kReadEvents(ls)
+	b := &kBuilder{t: t}
+	b.runtime = kTraceRuntime(evs)
+	b.build(evs)
+	t.Flows = b.flows
+	return t
+}
+
+// kReadEvents reads the pull events of every form the reader knows, each
+// Failed message whole however it was wrapped.
+func kReadEvents(ls []line) []kEvent {
 	// A describe's events are a good part of its lines: sized once, not
 	// doubled a score of times over a long file.
 	evs := make([]kEvent, 0, len(ls)/4)
 	wide := false
 	var cur *kEvent // the Failed event whose message may go on over the next lines
 	more := 0
-	for _, l := range ls {
+	for i := 0; i < len(ls); i++ {
+		l := ls[i]
 		s := l.text
+		// kubectl's -o json and -o yaml hold the message as a string:
+		// read whole, it goes on over no other line.
+		// A wrapped message's line may begin "message: …" too (a ticket
+		// folds "server message: …"): no YAML key there.
+		if msg, used, ok := kStructured(ls, i, cur == nil); ok {
+			if e, ok := kLineEvent(msg, l.n); ok {
+				evs = append(evs, e)
+			}
+			cur, i = nil, i+used-1
+			continue
+		}
 		trim := strings.TrimSpace(s)
 		if strings.Contains(s, "MESSAGE") && strings.Contains(s, "LAST SEEN") {
 			wide = strings.Contains(s, "FIRST SEEN") && strings.Contains(s, "COUNT")
@@ -238,11 +261,163 @@ func readKubernetes(ls []line) *Trace {
 			e.image, e.detail = kSplitFailed(e.detail)
 		}
 	}
-	b := &kBuilder{t: t}
-	b.runtime = kTraceRuntime(evs)
-	b.build(evs)
-	t.Flows = b.flows
-	return t
+	return evs
+}
+
+// kStructured reads an event's message from kubectl's JSON or YAML output
+// (`kubectl get events -o json|yaml`, a pod's status): `"message": "…"` or
+// `"note": "…"` (events.k8s.io) as a JSON string, in a pretty-printed
+// object or on one line; `message: '…'`, `"…"` or plain, which YAML folds
+// over lines indented deeper than its key. It returns the message and the
+// lines it took, and false for a line that holds no such message. yaml
+// false reads JSON only.
+func kStructured(ls []line, i int, yaml bool) (string, int, bool) {
+	s := ls[i].text
+	if !strings.Contains(s, "message") && !strings.Contains(s, "note") {
+		return "", 0, false
+	}
+	for _, k := range []string{`"message"`, `"note"`} {
+		if j := strings.Index(s, k); j >= 0 {
+			if msg, ok := kJSONString(s[j+len(k):]); ok {
+				return msg, 1, true
+			}
+		}
+	}
+	if !yaml {
+		return "", 0, false
+	}
+	t := strings.TrimLeft(s, " ")
+	indent := len(s) - len(t)
+	if r, ok := strings.CutPrefix(t, "- "); ok { // a list item's first key
+		t, indent = strings.TrimLeft(r, " "), indent+2+len(r)-len(strings.TrimLeft(r, " "))
+	}
+	var v string
+	if r, ok := strings.CutPrefix(t, "message:"); ok {
+		v = r
+	} else if r, ok := strings.CutPrefix(t, "note:"); ok {
+		v = r
+	} else {
+		return "", 0, false
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", 0, false // a block or a nested map: no message here
+	}
+	// The folded lines: those indented deeper than the key.
+	used := 1
+	for used < 200 && i+used < len(ls) {
+		n := ls[i+used].text
+		nt := strings.TrimLeft(n, " ")
+		if nt != "" && len(n)-len(nt) <= indent {
+			break
+		}
+		if nt == "" && (i+used+1 == len(ls) || len(ls[i+used+1].text)-len(strings.TrimLeft(ls[i+used+1].text, " ")) <= indent) {
+			break
+		}
+		used++
+	}
+	folded := make([]string, 0, used)
+	folded = append(folded, v)
+	for _, l := range ls[i+1 : i+used] {
+		folded = append(folded, strings.TrimSpace(l.text))
+	}
+	return kYAMLScalar(folded), used, true
+}
+
+// kJSONString reads `: "…"` and returns the string, unescaped.
+func kJSONString(s string) (string, bool) {
+	s = strings.TrimLeft(s, " \t")
+	s, ok := strings.CutPrefix(s, ":")
+	if !ok {
+		return "", false
+	}
+	s = strings.TrimLeft(s, " \t")
+	if !strings.HasPrefix(s, `"`) {
+		return "", false
+	}
+	for j := 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case '"':
+			return jsonUnescape(s[1:j])
+		}
+	}
+	return "", false
+}
+
+// kYAMLScalar is the value of a YAML scalar folded over lines (each one
+// trimmed): a line break is a space and an empty line a newline. In single
+// quotes a doubled quote is one; in double quotes the escapes are JSON's,
+// and a line ending in an escape joins the next without a space.
+func kYAMLScalar(folded []string) string {
+	double := strings.HasPrefix(folded[0], `"`)
+	var b strings.Builder
+	for j, l := range folded {
+		switch {
+		case j == 0:
+		case l == "":
+			b.WriteByte('\n')
+			continue
+		case double && kOddEscapes(b.String()):
+			t := b.String()
+			b.Reset()
+			b.WriteString(t[:len(t)-1])
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "\n"):
+			b.WriteByte(' ')
+		}
+		b.WriteString(l)
+	}
+	v := b.String()
+	switch {
+	case strings.HasPrefix(v, "'"):
+		v = v[1:]
+		if k := kSingleQuoteEnd(v); k >= 0 {
+			v = v[:k]
+		}
+		return strings.ReplaceAll(v, "''", "'")
+	case double:
+		v = v[1:]
+		end := len(v)
+		for j := 0; j < len(v); j++ {
+			if v[j] == '\\' {
+				j++
+			} else if v[j] == '"' {
+				end = j
+				break
+			}
+		}
+		if u, ok := jsonUnescape(v[:end]); ok {
+			return u
+		}
+		// YAML's own escapes (\x41, \ , \e): the quotes and backslashes
+		// are what matter here.
+		return strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(v[:end])
+	}
+	return v
+}
+
+// kOddEscapes: s ends in an odd run of backslashes, an escape with nothing
+// after it.
+func kOddEscapes(s string) bool {
+	n := len(s) - len(strings.TrimRight(s, `\`))
+	return n%2 == 1
+}
+
+// kSingleQuoteEnd is where a single-quoted YAML scalar ends: the first '
+// that is not doubled, or -1.
+func kSingleQuoteEnd(v string) int {
+	for j := 0; j < len(v); j++ {
+		if v[j] != '\'' {
+			continue
+		}
+		if j+1 < len(v) && v[j+1] == '\'' {
+			j++
+			continue
+		}
+		return j
+	}
+	return -1
 }
 
 // kKlogEvent reads a kubelet journal line in klog's structured form.
@@ -339,6 +514,8 @@ func kLineEvent(s string, n int) (kEvent, bool) {
 // quoted (or bare, from old kubelets: `onehub/app:latest: Error: …`), and
 // the runtime's error.
 func kSplitFailed(rest string) (image, detail string) {
+	// A message wrapped right after "image" goes on with a space.
+	rest = strings.TrimSpace(rest)
 	img, after := kQuoted(rest)
 	if img == "" {
 		i := strings.Index(rest, ": ")

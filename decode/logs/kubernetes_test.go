@@ -1,9 +1,11 @@
 package logs
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -176,6 +178,147 @@ func TestKubernetesGates(t *testing.T) {
 	for _, l := range []string{"", "I", "Ix", "X1204 10:00:00.000000 1 a.go:1] \"Failed to pull image\" err=\"x\""} {
 		if _, ok := kKlogEvent(l, 1); ok {
 			t.Errorf("kKlogEvent(%q) found an event", l)
+		}
+	}
+}
+
+// kMessage is an event's message as the kubelet words it.
+func kMessage(e kEvent) string {
+	switch e.kind {
+	case kFailed:
+		return fmt.Sprintf("Failed to pull image %q: %s", e.image, e.detail)
+	case kPulling:
+		return fmt.Sprintf("Pulling image %q", e.image)
+	case kPulled:
+		if e.present {
+			return fmt.Sprintf("Container image %q already present on machine", e.image)
+		}
+		return fmt.Sprintf("Successfully pulled image %q in 1.2s", e.image)
+	}
+	if e.image != "" {
+		return fmt.Sprintf("Back-off pulling image %q", e.image)
+	}
+	return "Error: ImagePullBackOff"
+}
+
+// yamlFold writes a YAML mapping entry "key: value" as go-yaml does at 80
+// columns: the scalar single- or double-quoted, folded at spaces onto
+// lines indented by indent+2.
+func yamlFold(indent, key, v string, double bool) string {
+	var q string
+	if double {
+		b, _ := json.Marshal(v)
+		q = string(b)
+	} else {
+		q = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	}
+	var b strings.Builder
+	b.WriteString(indent + key + ": ")
+	col := len(indent) + len(key) + 2
+	for i, w := range strings.Split(q, " ") {
+		if i > 0 {
+			if col+1+len(w) > 80 && w != "" {
+				b.WriteString("\n" + indent + "  ")
+				col = len(indent) + 2
+			} else {
+				b.WriteByte(' ')
+				col++
+			}
+		}
+		b.WriteString(w)
+		col += len(w)
+	}
+	return b.String()
+}
+
+// TestKubernetesStructuredAgrees: the events of every fixture, written as
+// kubectl's -o json, as JSON lines (events.k8s.io's "note"), and as -o yaml
+// with the message single- or double-quoted and folded, read as the same
+// events.
+func TestKubernetesStructuredAgrees(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "kubernetes", "*.log"))
+	tried := 0
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The kubelet names the image of every event it words itself (a
+		// journal's "Error syncing pod" may not).
+		want := slices.DeleteFunc(kReadEvents(splitLines(string(raw))), func(e kEvent) bool { return e.kind == kFailed && e.image == "" })
+		if len(want) == 0 {
+			continue
+		}
+		tried++
+		var js, jl, ys, yd strings.Builder
+		js.WriteString("{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n")
+		ys.WriteString("apiVersion: v1\nitems:\n")
+		yd.WriteString("apiVersion: v1\nitems:\n")
+		for i, e := range want {
+			m, _ := json.Marshal(kMessage(e))
+			sep := ","
+			if i == len(want)-1 {
+				sep = ""
+			}
+			fmt.Fprintf(&js, "        {\n            \"kind\": \"Event\",\n            \"message\": %s,\n            \"reason\": \"Failed\"\n        }%s\n", m, sep)
+			fmt.Fprintf(&jl, `{"apiVersion":"events.k8s.io/v1","kind":"Event","note":%s,"reason":"Failed","type":"Warning"}`+"\n", m)
+			for _, y := range []struct {
+				b      *strings.Builder
+				double bool
+			}{{&ys, false}, {&yd, true}} {
+				fmt.Fprintf(y.b, "- apiVersion: v1\n  involvedObject:\n    kind: Pod\n    name: p\n  kind: Event\n%s\n  metadata:\n    name: p.1\n  reason: Failed\n",
+					yamlFold("  ", "message", kMessage(e), y.double))
+			}
+		}
+		js.WriteString("    ],\n    \"kind\": \"List\"\n}\n")
+		for name, text := range map[string]string{"json": js.String(), "json lines": jl.String(), "yaml": ys.String(), "yaml double-quoted": yd.String()} {
+			got := kReadEvents(splitLines(text))
+			if len(got) != len(want) {
+				t.Errorf("%s as %s: %d events, want %d\n%s", file, name, len(got), len(want), text)
+				continue
+			}
+			for i := range got {
+				g, w := got[i], want[i]
+				if g.kind != w.kind || g.image != w.image || strings.Join(strings.Fields(g.detail), " ") != strings.Join(strings.Fields(w.detail), " ") || g.present != w.present {
+					t.Errorf("%s as %s: event %d\n got %+v\nwant %+v", file, name, i, g, w)
+				}
+			}
+		}
+	}
+	if tried < 15 {
+		t.Fatalf("only %d fixtures with events", tried)
+	}
+}
+
+// TestKStructured: what the JSON and YAML message reader takes, line by
+// line, and what it leaves to the text reader.
+func TestKStructured(t *testing.T) {
+	for _, c := range []struct {
+		name, text string
+		yaml       bool
+		want       string
+		used       int
+		ok         bool
+	}{
+		{"json", `  "message": "Failed to pull image \"a:1\": x\u0026y",`, true, `Failed to pull image "a:1": x&y`, 1, true},
+		{"json note in one line", `{"kind":"Event","note":"Pulling image \"a\"","reason":"Pulling"}`, false, `Pulling image "a"`, 1, true},
+		{"json null", `  "message": null,`, true, "", 0, false},
+		{"json cut short", `  "message": "Failed to pull image \"a`, true, "", 0, false},
+		{"yaml single-quoted with a doubled quote, folded",
+			"  message: 'Failed to pull image \"a:1\": pull access denied for a, repository does\n    not exist or may require ''docker login'''\n  metadata:\n    name: x", true,
+			`Failed to pull image "a:1": pull access denied for a, repository does not exist or may require 'docker login'`, 2, true},
+		{"yaml double-quoted, an escaped line break",
+			"  message: \"Failed to pull image \\\"a:1\\\": x\\\n    y \\\"z\\\"\"\n  reason: Failed", true, `Failed to pull image "a:1": xy "z"`, 2, true},
+		{"yaml plain, folded", "- message: Back-off pulling image\n    \"a:1\"\n  reason: BackOff", true, `Back-off pulling image "a:1"`, 2, true},
+		{"yaml empty line is a newline", "  message: 'a\n\n    b'\n  reason: x", true, "a\nb", 3, true},
+		{"yaml nested map", "  message:\n    text: x", true, "", 0, false},
+		{"a wrapped text line is no yaml key", "message: insufficient_scope: authorization failed", false, "", 0, false},
+		{"no key", "  reason: Failed", true, "", 0, false},
+	} {
+		ls := splitLines(c.text)
+		got, used, ok := kStructured(ls, 0, c.yaml)
+		if got != c.want || used != c.used || ok != c.ok {
+			t.Errorf("%s: got %q, %d, %v; want %q, %d, %v", c.name, got, used, ok, c.want, c.used, c.ok)
 		}
 	}
 }
