@@ -120,6 +120,8 @@ func BenchmarkExplain100MBLog(b *testing.B) {
 		// A rate-limit message wrapped over several lines, each line
 		// asked whether it starts an event.
 		{"kubernetes-wrapped", "kubernetes/describe-rate-limit-wrapped.log", "busybox"},
+		// kubectl get events -o yaml: messages folded over lines.
+		{"kubernetes-yaml", "kubernetes/get-events-yaml-anonymous-token-401.log", "amazoncorretto"},
 		{"dockerd", "dockerd/dockerd-anonymous-pull-of-a-missing-repository.log", "team/nope"},
 		{"dockerd-json", "dockerd/dockerd-json-docker-hub-rate-limit.log", "nginx"},
 		{"containerd", "containerd/containerd-anonymous-pull-from-a-Basic-auth-registry.log", "team/app"},
