@@ -76,6 +76,9 @@ func TestExplainContainerdLogs(t *testing.T) {
 		"containerd-info-level-wrong-password.log":                         "ctr-wrong-password",
 		"containerd-journald-missing-tag-with-good-credentials.log":        "ctr-missing-tag-with-good-credentials",
 		"containerd-journald-token-realm-on-a-closed-port.log":             "ctr-token-realm-on-a-closed-port",
+		// dockerd ≥ 29 pulls through containerd's resolver (the containerd
+		// image store): the run's resolver lines, as dockerd logs them.
+		"dockerd-29-containerd-store-private-repository-without-credentials.log": "ctr-private-repository-without-credentials",
 	}
 	logs, _ := filepath.Glob(filepath.Join(dir, "ctr", "*.log"))
 	daemon, _ := filepath.Glob(filepath.Join(dir, "containerd", "*.log"))
@@ -94,7 +97,7 @@ func TestExplainContainerdLogs(t *testing.T) {
 				} else if cri, ok := strings.CutPrefix(name, "containerd-cri-"); ok {
 					_, scenario, _ := strings.Cut(cri, "-") // text-… or json-…
 					har = filepath.Join(dir, "containerd", "containerd-cri-"+scenario)
-				} else if strings.HasPrefix(name, "containerd-") {
+				} else if strings.HasPrefix(name, "containerd-") || strings.HasPrefix(name, "dockerd-") {
 					t.Fatalf("a daemon log without its run: add it to daemonRun")
 				}
 				har = strings.TrimSuffix(har, ".log") + ".har"

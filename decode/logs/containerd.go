@@ -205,7 +205,8 @@ func cdParseRecord(s string, n int) *cdRec {
 
 // cdWorth are words a record the reader uses holds; most of a daemon's
 // journal holds none of them.
-var cdWorth = []string{"do request", "fetch response received", "resolv", "Unauthorized", "trying next host", "fetch failed", "PullImage", "fetching", "pushing"}
+var cdWorth = []string{"do request", "fetch response received", "resolv", "Unauthorized", "trying next host", "fetch failed", "PullImage", "fetching", "pushing",
+	"POST /", "POST request", "Handler for POST"}
 
 // cdWorthParsing: the line may be a record the reader uses (ctr's
 // dumped lines are info records).
@@ -324,6 +325,11 @@ type cdReader struct {
 	// the one pushed.
 	ctxScope string
 	push     bool // the log is of a push (ctr images push)
+	// dockerd: the log is dockerd's with the containerd image store (its
+	// pulls go through containerd's resolver, in dockerd), and the image
+	// of the API call that asked for the pull or push.
+	dockerd      bool
+	dockerdImage string
 }
 
 func readCtr(ls []line) *Trace { return readContainerdLike(ls, FormatCtr) }
@@ -506,6 +512,30 @@ func (rd *cdReader) record(r *cdRec) {
 				rd.t.Image = img
 			}
 			rd.ctxScope = "repository:" + parseRef(img).name + ":pull"
+		}
+	case strings.HasPrefix(msg, "Calling POST /") || msg == "handling POST request":
+		// dockerd's API call: a pull or push of the image it names.
+		path, _ := strings.CutPrefix(msg, "Calling POST ")
+		if msg == "handling POST request" {
+			path = r.f["request-url"]
+		}
+		if u, err := url.Parse(path); err == nil {
+			if img, push, ok := dAPIImage(u); ok {
+				rd.dockerd, rd.dockerdImage, rd.push = true, img, push
+			}
+		}
+	case msg == "error response for POST request" || strings.HasPrefix(msg, "Handler for POST "):
+		// dockerd's answer to the API call: the error the CLI prints.
+		e := r.f["error-response"]
+		if _, after, ok := strings.Cut(msg, " returned error: "); ok {
+			e = after
+		}
+		if e != "" {
+			rd.dockerd = true
+			if rd.final != "" {
+				rd.t.Errors = append(rd.t.Errors, redact.Text(rd.final))
+			}
+			rd.final, rd.finalAt = e, r.n
 		}
 	case msg == "pushing" && r.f["image"] != "":
 		// ctr push's first record.
@@ -983,13 +1013,7 @@ func (rd *cdReader) finish() {
 	// The requests put back were sent by the process whose requests the
 	// log shows, with its User-Agent (the authorizer's token requests
 	// carry the resolver's headers).
-	ua := "containerd"
-	for _, f := range flows {
-		if v := f.Request.Header.Get("User-Agent"); v != "" {
-			ua = v
-			break
-		}
-	}
+	ua := cmp.Or(flowsUA(flows), "containerd")
 	for i, f := range flows {
 		f.ID = flow.ID(i + 1)
 		if f.Request.Header.Get("User-Agent") == "" {
@@ -1026,6 +1050,19 @@ func (rd *cdReader) finish() {
 				t.Lacks = "Authorization for requests whose dump is missing; " + t.Lacks
 			}
 		}
+	} else if rd.dockerd || strings.HasPrefix(flowsUA(flows), "docker/") {
+		// dockerd with the containerd image store: containerd's resolver
+		// runs in dockerd, with the credentials the docker CLI sends.
+		t.Name = "dockerd debug log with the containerd image store"
+		t.CredentialsHint = dockerdCredentials
+		verb := "pull"
+		if rd.push {
+			verb = "push"
+		}
+		t.Command = dockerdCommand(verb + " " + cmp.Or(rd.dockerdImage, familiarHost(img)))
+		t.Lacks = "Authorization headers, token requests and bodies: dockerd logs each registry request of containerd's resolver and its answer's " +
+			"status and headers, never the token requests, nor whether the docker CLI handed it credentials (regtrace puts the token requests back " +
+			"from the challenges and the errors, and marks them inferred)"
 	} else {
 		t.Name = "containerd debug log"
 		t.CredentialsHint = "containerd takes credentials from the CRI pull request (the kubelet's imagePullSecrets, crictl --creds) " +
@@ -1039,6 +1076,25 @@ func (rd *cdReader) finish() {
 		}
 	}
 	t.Command = redact.Text(t.Command)
+}
+
+// flowsUA is the User-Agent of the first flow that has one.
+func flowsUA(flows []*flow.Flow) string {
+	for _, f := range flows {
+		if v := f.Request.Header.Get("User-Agent"); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// familiarHost writes an image of Docker Hub as docker.io/…, as docker
+// pull is given it, rather than by the host containerd sends requests to.
+func familiarHost(img string) string {
+	if rest, ok := strings.CutPrefix(img, "registry-1.docker.io/"); ok {
+		return "docker.io/" + rest
+	}
+	return img
 }
 
 // flatJSON reads a JSON object whose values are strings, numbers, booleans,

@@ -403,3 +403,32 @@ func flatJSONAgrees(t *testing.T, l string) {
 		t.Errorf("%q: %v, want %v", l, got, m)
 	}
 }
+
+// TestDockerdContainerdStore: dockerd with the containerd image store logs
+// containerd's resolver lines; the trace names dockerd, its credentials
+// and how to record docker pull, not crictl.
+func TestDockerdContainerdStore(t *testing.T) {
+	raw := fixture(t, "containerd", "dockerd-29-containerd-store-private-repository-without-credentials.log")
+	for name, text := range map[string]string{
+		"as logged": raw,
+		// Without the API call, the User-Agent still says dockerd.
+		"resolver lines only": strings.Join(slices.DeleteFunc(strings.Split(raw, "\n"), func(l string) bool { return strings.Contains(l, "POST request") }), "\n"),
+	} {
+		tr := read(t, text)
+		if tr.Format != FormatContainerd || !strings.HasPrefix(tr.Name, "dockerd debug log") || tr.CredentialsHint != dockerdCredentials ||
+			!strings.HasSuffix(tr.Command, "then docker pull registry.test:44445/team/app:1.0") {
+			t.Errorf("%s: %s %q, command %q, hint %q", name, tr.Format, tr.Name, tr.Command, tr.CredentialsHint)
+		}
+	}
+	if tr := read(t, raw); len(tr.Errors) == 0 || !strings.Contains(tr.Errors[len(tr.Errors)-1], "pull access denied for registry.test:44445/team/app") {
+		t.Errorf("dockerd's answer to the API call is not the final error: %q", tr.Errors)
+	}
+	hub := strings.NewReplacer("registry.test:44445", "registry-1.docker.io", "handling POST request", "handling GET request").Replace(raw)
+	if tr := read(t, hub); !strings.HasSuffix(tr.Command, "then docker pull docker.io/team/app:1.0") {
+		t.Errorf("a Docker Hub image is pulled as docker.io/…: %q", tr.Command)
+	}
+	// containerd's own log keeps its name.
+	if tr := read(t, fixture(t, "ctr", "ctr-nodump-private-repository-without-credentials.log")); strings.Contains(tr.Name, "dockerd") {
+		t.Errorf("ctr's log named %q", tr.Name)
+	}
+}

@@ -246,15 +246,25 @@ var (
 	dDeniedFor = regexp.MustCompile(`(?:pull access denied for|manifest for|repository) (\S+?),? (?:repository does not exist|not found)`)
 )
 
+// dockerdCredentials is where dockerd's credentials come from, for either
+// image store.
+const dockerdCredentials = "dockerd pulls and pushes with the credentials the docker CLI sends with each request (from `docker login` " +
+	"in the config.json of the user who ran the CLI — root's under sudo — or its credential helper), not with anything " +
+	"in dockerd's own environment."
+
+// dockerdCommand is how to record what dockerd does for `docker ARGS`.
+func dockerdCommand(args string) string {
+	return "regtrace proxy --har trace.har, with dockerd set up by regtrace ca trust --client docker " +
+		"(the CA in /etc/docker/certs.d/<host:port>/ca.crt, the proxy in dockerd's environment, dockerd restarted); then docker " + args
+}
+
 func readDockerd(ls []line) *Trace {
 	t := &Trace{
 		Format: FormatDockerd, Name: "dockerd debug log", HidesAuth: true,
 		Lacks: "every HTTP status, challenge and token request: dockerd logs only errors, and never whether the docker CLI " +
 			"handed it credentials (regtrace builds the requests dockerd makes for the image, with the answer its error names, " +
 			"and marks everything else unknown)",
-		CredentialsHint: "dockerd pulls and pushes with the credentials the docker CLI sends with each request (from `docker login` " +
-			"in the config.json of the user who ran the CLI — root's under sudo — or its credential helper), not with anything " +
-			"in dockerd's own environment.",
+		CredentialsHint: dockerdCredentials,
 	}
 	var ops []*dOp
 	var cur *dOp
@@ -553,8 +563,7 @@ func readDockerd(ls []line) *Trace {
 	for _, op := range ops {
 		if op.login && op.image == "" && t.Command == "" && len(ops) == 1 {
 			host := b.target(op, nil).host
-			t.Command = "regtrace proxy --har trace.har, with dockerd set up by regtrace ca trust --client docker " +
-				"(the CA in /etc/docker/certs.d/<host:port>/ca.crt, the proxy in dockerd's environment, dockerd restarted); then docker login " + host
+			t.Command = dockerdCommand("login " + host)
 		}
 		if op.image != "" {
 			t.Image = op.image
@@ -562,8 +571,7 @@ func readDockerd(ls []line) *Trace {
 			if op.push {
 				verb = "push"
 			}
-			t.Command = "regtrace proxy --har trace.har, with dockerd set up by regtrace ca trust --client docker " +
-				"(the CA in /etc/docker/certs.d/<host:port>/ca.crt, the proxy in dockerd's environment, dockerd restarted); then docker " + verb + " " + op.image
+			t.Command = dockerdCommand(verb + " " + op.image)
 			break
 		}
 	}
