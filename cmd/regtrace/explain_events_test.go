@@ -31,6 +31,7 @@ func TestExplainKubernetesEvents(t *testing.T) {
 		{"describe-not-found.log", "not-found-is-real", false},
 		{"describe-no-such-host.log", "registry-unreachable", false},
 		{"journal-connect-timeout.log", "registry-unreachable", false},
+		{"journal-json-connect-timeout.log", "registry-unreachable", false},
 		{"describe-x509.log", "proxy-or-mitm-interference", false},
 		{"describe-rate-limit-wrapped.log", "rate-limited-toomanyrequests", false},
 		{"get-events-rate-limit-crio.log", "rate-limited-toomanyrequests", false},

@@ -69,7 +69,7 @@ func sniffKubernetes(head []string) bool {
 			}
 		}
 		for _, m := range kKlogMsgs[:2] {
-			if strings.Contains(h, m+" err=") {
+			if strings.Contains(h, m+" err=") || strings.Contains(h, `"msg"`) && strings.Contains(h, m) {
 				return true
 			}
 		}
@@ -230,6 +230,11 @@ func kReadEvents(ls []line) []kEvent {
 			continue
 		}
 		if e, ok := kKlogEvent(s, l.n); ok {
+			evs = append(evs, e)
+			cur = nil
+			continue
+		}
+		if e, ok := kKlogJSON(s, l.n); ok {
 			evs = append(evs, e)
 			cur = nil
 			continue
@@ -442,6 +447,35 @@ func kKlogEvent(s string, n int) (kEvent, bool) {
 	}
 	errv, _ := logfmtValue(msg, "err")
 	image, _ := logfmtValue(msg, "image")
+	return kKlogParts(which, errv, image, n)
+}
+
+// kKlogJSON reads a kubelet journal line in its JSON form
+// (--logging-format=json): {"msg":"Failed to pull image","err":"…",…}.
+func kKlogJSON(s string, n int) (kEvent, bool) {
+	t := strings.TrimSpace(s)
+	// Every message it reads holds kMarkerCommon (ErrImagePull, PullImage).
+	if !strings.HasPrefix(t, "{") || !strings.Contains(t, kMarkerCommon) || !strings.Contains(t, `"msg"`) {
+		return kEvent{}, false
+	}
+	var rec map[string]any
+	if json.Unmarshal([]byte(t), &rec) != nil {
+		return kEvent{}, false
+	}
+	msg, _ := rec["msg"].(string)
+	for i, k := range kKlogMsgs {
+		if msg == strings.Trim(k, `"`) {
+			errv, _ := rec["err"].(string)
+			image, _ := rec["image"].(string)
+			return kKlogParts(i, errv, image, n)
+		}
+	}
+	return kEvent{}, false
+}
+
+// kKlogParts is the event a kubelet log record says: which of kKlogMsgs,
+// with its err and image values.
+func kKlogParts(which int, errv, image string, n int) (kEvent, bool) {
 	if which < 2 {
 		return kEvent{kind: kFailed, image: image, detail: errv, line: n}, errv != ""
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -320,5 +321,65 @@ func TestKStructured(t *testing.T) {
 		if got != c.want || used != c.used || ok != c.ok {
 			t.Errorf("%s: got %q, %d, %v; want %q, %d, %v", c.name, got, used, ok, c.want, c.used, c.ok)
 		}
+	}
+}
+
+// TestKubeletJSON: the kubelet's JSON log records, however spaced, read
+// as their klog text forms; other JSON records are no events.
+func TestKubeletJSON(t *testing.T) {
+	text := `E0920 10:00:37.381420    2080 kuberuntime_image.go:53] "Failed to pull image" err="rpc error: code = NotFound desc = failed to pull and unpack image \"ghcr.io/a/b:1\": failed to resolve reference \"ghcr.io/a/b:1\": ghcr.io/a/b:1: not found" image="ghcr.io/a/b:1"`
+	want, ok := kKlogEvent(text, 1)
+	if !ok {
+		t.Fatal("the klog form is not read")
+	}
+	for _, js := range []string{
+		`{"ts":1.5,"caller":"kuberuntime_image.go:53","msg":"Failed to pull image","err":"rpc error: code = NotFound desc = failed to pull and unpack image \"ghcr.io/a/b:1\": failed to resolve reference \"ghcr.io/a/b:1\": ghcr.io/a/b:1: not found","image":"ghcr.io/a/b:1"}`,
+		`  { "msg": "Failed to pull image", "image": "ghcr.io/a/b:1", "err": "rpc error: code = NotFound desc = failed to pull and unpack image \"ghcr.io/a/b:1\": failed to resolve reference \"ghcr.io/a/b:1\": ghcr.io/a/b:1: not found", "pod": {"name": "p", "namespace": "n"} }`,
+	} {
+		got, ok := kKlogJSON(js, 1)
+		if !ok || got.kind != want.kind || got.image != want.image || got.detail != want.detail {
+			t.Errorf("%s:\n got %+v, %v\nwant %+v", js, got, ok, want)
+		}
+		if !sniffKubernetes([]string{js}) {
+			t.Errorf("not sniffed: %s", js)
+		}
+	}
+	for _, js := range []string{`{"msg":"Pod status updated","pod":{"name":"p","namespace":"n"},"image":"x"}`, `{"msg":"Failed to pull image"`, `{"msg":["Failed to pull image"],"err":"x"}`} {
+		if e, ok := kKlogJSON(js, 1); ok {
+			t.Errorf("%s read as %+v", js, e)
+		}
+	}
+}
+
+// TestKubeletJSONAgrees: every klog record of the fixtures, written as the
+// kubelet's JSON encoder would, reads as the same event.
+func TestKubeletJSONAgrees(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "kubernetes", "*.log"))
+	n := 0
+	for _, file := range files {
+		raw, _ := os.ReadFile(file)
+		for _, l := range splitLines(string(raw)) {
+			want, ok := kKlogEvent(l.text, l.n)
+			if !ok {
+				continue
+			}
+			m := kKlog.FindStringSubmatch(l.text)[1]
+			msg, _ := strconv.Unquote(m[:strings.Index(m[1:], `"`)+2])
+			rec := map[string]any{"ts": 1.5, "caller": "x.go:1", "msg": msg, "pod": map[string]string{"name": "p", "namespace": "n"}}
+			for _, k := range []string{"err", "image"} {
+				if v, ok := logfmtValue(m, k); ok {
+					rec[k] = v
+				}
+			}
+			js, _ := json.Marshal(rec)
+			got, ok := kKlogJSON(string(js), l.n)
+			if !ok || got != want {
+				t.Errorf("%s line %d: %s\n got %+v\nwant %+v", file, l.n, js, got, want)
+			}
+			n++
+		}
+	}
+	if n < 5 {
+		t.Fatalf("only %d klog records", n)
 	}
 }
