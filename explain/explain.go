@@ -132,6 +132,10 @@ type Input struct {
 	// covered holds the operations a failure-explaining finding is about,
 	// so far: the unexplained-failure rule runs last and reads it.
 	covered map[*Operation]bool
+	// demoted holds, for an operation whose log hides what the registry
+	// answered after a mirror failed (mirrorMasked), the rules that read
+	// the mirror's answer: candidates, not the explanation.
+	demoted map[*Operation][]Rule
 }
 
 // inputIndex answers cross-operation questions without a scan per
@@ -160,6 +164,10 @@ type inputIndex struct {
 	// by tokLibraryPrefix.
 	servedSuffix     map[string]*decode.Exchange
 	servedSuffixOnce sync.Once
+	// repos: every registry and repository an exchange was for; built on
+	// first use by mirrorMasked.
+	repos     map[[2]string]bool
+	reposOnce sync.Once
 	// public: registry NUL repository -> the first exchange showing it can
 	// be pulled anonymously; built on first use by credPublicEvidence.
 	public     map[string]publicEvidence
@@ -618,6 +626,7 @@ func explainPeer(in Input, peer string) *Report {
 	reportedStops(&in, rep.Operations)
 	recoverOutcomes(rep.Operations)
 	in.covered = map[*Operation]bool{}
+	in.demoted = map[*Operation][]Rule{}
 	// What the rules share is built before any of them reads it: on a long
 	// trace each part at once, on every core (a log of one client is one
 	// operation of hundreds of thousands of exchanges).
@@ -710,7 +719,15 @@ func explainPeer(in Input, peer string) *Report {
 					f.Fix = withHint.join(f.Fix, func() string { return src.CredentialsHint })
 				}
 			}
-			if r.explains && f.Verdict != VerdictOK && !f.sideEffect {
+			// The rules that read a mirror's answer give candidates when
+			// the log hides the registry's own (the unexplained-failure
+			// rule, last, lists them).
+			masked := r.id != RuleUnexplainedFailure && in.mirrorMasked(fo.op)
+			if r.explains && f.Verdict != VerdictOK && !f.sideEffect && masked {
+				if !slices.Contains(in.demoted[fo.op], r.id) {
+					in.demoted[fo.op] = append(in.demoted[fo.op], r.id)
+				}
+			} else if r.explains && f.Verdict != VerdictOK && !f.sideEffect {
 				if fo.op != nil {
 					in.covered[fo.op] = true
 				}
@@ -720,7 +737,7 @@ func explainPeer(in Input, peer string) *Report {
 					}
 				}
 			}
-			if r.explains && f.Verdict != VerdictOK && !f.sideEffect && (primary < 0 || recovered(primaryOp) && !recovered(fo.op)) {
+			if r.explains && f.Verdict != VerdictOK && !f.sideEffect && !masked && (primary < 0 || recovered(primaryOp) && !recovered(fo.op)) {
 				primary, primaryOp = len(rep.Findings), fo.op
 			}
 			rep.Findings = append(rep.Findings, f)

@@ -453,7 +453,7 @@ func vendorTraces() []ruleTrace {
 			},
 			want:       []Rule{RuleUnexplainedFailure},
 			primary:    RuleUnexplainedFailure,
-			candidates: []Rule{RuleInsufficientScope, RuleAccessEmptyAuthed, RuleCredentialsRejectedAtToken},
+			candidates: []Rule{RuleInsufficientScope, RuleAccessEmptyAuthed, RuleCredentialsRejectedAtToken, RuleBasicChallengeNoCredentials},
 		},
 
 		// Class 5: vendor texts that need their own fix.

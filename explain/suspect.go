@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -37,17 +38,33 @@ type suspicion struct {
 // fits, most likely first.
 func suspect(in *Input, op *Operation) suspicion {
 	x := op.Outcome().Stop
-	if in.Source == nil || x == nil || x.Flow.Err != nil {
+	masked := in.mirrorMasked(op)
+	if in.Source == nil || x == nil || x.Flow.Err != nil && !masked {
 		return suspicion{}
+	}
+	var s suspicion
+	if masked {
+		// The error is the mirror's; the registry's own answer, which
+		// may be the real reason, is not in the log.
+		s.rules = append([]Rule{RuleEndpointFallbackMasks}, in.demoted[op]...)
+		s.lack = fmt.Sprintf("what %s itself answered after its mirror %s: runtimes ask the mirrors first and the registry last, and containerd reports the first host's error", x.Upstream, x.Host)
+		if x.Flow.Err != nil {
+			return s
+		}
 	}
 	creds := credsShown(in, op, x)
 	bearer, basic := schemeShown(op, x)
-	var s suspicion
+	lack := s.lack
 	add := func(r Rule, ok bool) {
-		if ok {
+		if ok && !slices.Contains(s.rules, r) {
 			s.rules = append(s.rules, r)
 		}
 	}
+	defer func() {
+		if lack != "" && s.lack != lack {
+			s.lack = lack + "; and " + s.lack
+		}
+	}()
 	switch st := StageOf(x); {
 	case st == StageRegistry && status(x) == http.StatusUnauthorized && tokChallengeError(x) == "invalid_token":
 		if tokClaims(x) != nil {
@@ -64,6 +81,9 @@ func suspect(in *Input, op *Operation) suspicion {
 		add(RuleInsufficientScope, basic != yes)
 		add(RuleAccessEmptyAuthed, basic != yes && bearer != no && creds != no)
 		add(RuleCredentialsRejectedAtToken, bearer != yes && creds != no)
+		// containerd 1.6 words a Basic challenge it had no credentials for
+		// as the bare 401; dockerd says "no basic auth credentials".
+		add(RuleBasicChallengeNoCredentials, bearer != yes && creds != yes && !strings.HasPrefix(strings.ToLower(x.Client.UserAgent), "docker/"))
 		add(RulePerRepoChallengeIgnored, bearer != yes && basic != yes && creds != yes && !pingRefused(op))
 		// A token issued for credentials and then refused without a
 		// challenge the log shows: the registry may have refused the token
@@ -89,6 +109,30 @@ func suspect(in *Input, op *Operation) suspicion {
 		s.lack = "which credentials reached the token server, and its answer body: a token server refuses wrong credentials, and an anonymous request for a private (or missing) repository, the same way"
 	}
 	return s
+}
+
+// mirrorMasked: op, read from a log, stopped at a mirror (a request naming
+// the registry it stands for, containerd's ns=), and the log shows nothing
+// the registry itself answered for the repository. Its error is then the
+// mirror's answer, which need not be why the pull failed.
+func (in *Input) mirrorMasked(op *Operation) bool {
+	if in.Source == nil || op == nil || !op.Failed() {
+		return false
+	}
+	x := op.Outcome().Stop
+	if x == nil || x.Upstream == "" {
+		return false
+	}
+	ix := in.index()
+	ix.reposOnce.Do(func() {
+		ix.repos = map[[2]string]bool{}
+		for _, y := range in.Exchanges {
+			if y.Repo != "" {
+				ix.repos[[2]string{y.Registry, y.Repo}] = true
+			}
+		}
+	})
+	return !ix.repos[[2]string{x.Upstream, x.Repo}]
 }
 
 // credsShown says whether the log shows the request that failed (or the

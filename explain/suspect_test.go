@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/regtrace/regtrace/decode/flow"
 	"github.com/regtrace/regtrace/decode/flow/flowtest"
 )
 
@@ -22,7 +23,39 @@ func suspectTraces() []ruleTrace {
 	realm := "https://auth.test/token?scope=repository%3Ashop%2Fcart%3Apull&service=registry.test"
 	bearer := `Bearer realm="https://auth.test/token",service="registry.test"`
 	basicPing := flowtest.Get(reg + "/v2/").UA(credCraneUA).Status(401).Challenge(`Basic realm="Registry"`)
+	// A mirror's request names the registry it stands for (containerd's ns=).
+	mirrored := "https://mirror.test/v2/shop/cart/manifests/1.8.0?ns=registry.test"
 	return []ruleTrace{
+		{
+			name:   "an event's 401 from a mirror may hide the registry's own answer",
+			source: events(),
+			flows: []*flowtest.Builder{
+				flowtest.Head(mirrored).UA(outCtrdUA).Status(401).Inferred(),
+			},
+			want: []Rule{RuleUnexplainedFailure}, primary: RuleUnexplainedFailure,
+			candidates: []Rule{RuleEndpointFallbackMasks, RuleInsufficientScope, RuleAccessEmptyAuthed, RuleCredentialsRejectedAtToken,
+				RuleBasicChallengeNoCredentials, RulePerRepoChallengeIgnored},
+		},
+		{
+			name:   "a log's mirror that could not be reached is not why the pull failed when the registry's answer is not shown",
+			source: ctrdLog,
+			flows: []*flowtest.Builder{
+				flowtest.Head(mirrored).UA(outCtrdUA).Err(flow.ErrRefused, "connection refused"),
+			},
+			want:       []Rule{RuleRegistryUnreachable, RuleUnexplainedFailure},
+			primary:    RuleUnexplainedFailure,
+			candidates: []Rule{RuleEndpointFallbackMasks, RuleRegistryUnreachable},
+		},
+		{
+			name:   "a log that shows the registry's 404 after its mirror failed proves the masking",
+			source: ctrdLog,
+			flows: []*flowtest.Builder{
+				flowtest.Head(mirrored).UA(outCtrdUA).Err(flow.ErrRefused, "connection refused"),
+				flowtest.Head(manifest).UA(outCtrdUA).Status(404),
+			},
+			want:    []Rule{RuleEndpointFallbackMasks, RuleRegistryUnreachable},
+			primary: RuleEndpointFallbackMasks,
+		},
 		{
 			name:   "a log's 404 with its code, after Basic credentials whose user it hides, is proven",
 			source: &Source{Name: "crane debug log", Lacks: "credentials"},
@@ -50,7 +83,7 @@ func suspectTraces() []ruleTrace {
 				flowtest.Head(manifest).UA(outCtrdUA).Status(401).Inferred(),
 			},
 			want: []Rule{RuleUnexplainedFailure}, primary: RuleUnexplainedFailure,
-			candidates: []Rule{RuleInsufficientScope, RuleAccessEmptyAuthed, RuleCredentialsRejectedAtToken, RulePerRepoChallengeIgnored},
+			candidates: []Rule{RuleInsufficientScope, RuleAccessEmptyAuthed, RuleCredentialsRejectedAtToken, RuleBasicChallengeNoCredentials, RulePerRepoChallengeIgnored},
 		},
 		{
 			name: "the same HEAD 401 on the wire proves the challenge missing, not suspected",

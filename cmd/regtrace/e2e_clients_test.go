@@ -280,6 +280,10 @@ type client struct {
 	prepare func(t *testing.T, w *clientWorld)
 	pull    func(t *testing.T, w *clientWorld, ref, creds string) (string, error)
 	push    func(t *testing.T, w *clientWorld, ref, creds string) (string, error)
+	// own, when set, is what the client itself printed in its last run,
+	// apart from the daemon's log (crictl's final error): a failure it
+	// prints must give the HAR's verdict too.
+	own func() string
 }
 
 func splitCreds(creds string) (string, string) {
@@ -831,6 +835,14 @@ func TestClients(t *testing.T) {
 						agrees := logRule == got || logRule == explain.RuleUnexplainedFailure && slices.Contains(cands, got)
 						if !agrees || logFailed != (err != nil) {
 							t.Errorf("%s's debug log gives %q %v (failed %v), the HAR %q (client failed %v)\nlog:\n%s", c.name, logRule, cands, logFailed, got, err != nil, out)
+						}
+						// A client's own output says nothing of a success
+						// (crictl: "Image is up to date for sha256:…").
+						if own := c.own; own != nil && err != nil {
+							ownRule, ownCands, ownFailed := explainLogCandidates(t, own())
+							if ownRule != got && (ownRule != explain.RuleUnexplainedFailure || !slices.Contains(ownCands, got)) || !ownFailed {
+								t.Errorf("%s's own output gives %q %v (failed %v), the HAR %q\noutput:\n%s", c.name, ownRule, ownCands, ownFailed, got, own())
+							}
 						}
 						// REGTRACE_CLIENT_LOGS=DIR keeps each log and the HAR of
 						// its run side by side: how reader fixtures are recorded.

@@ -24,6 +24,8 @@ import (
 type containerdDaemon struct {
 	sock string
 	logs *lockedBuffer
+	// lastOwn is what the last command run by logged printed itself.
+	lastOwn string
 }
 
 // containerdHostsDir is the hosts directory the daemon's config names and
@@ -147,6 +149,7 @@ func (d *containerdDaemon) logged(t *testing.T, w *clientWorld, env []string, ar
 	mark := len(d.logs.String())
 	out, err := w.run(t, env, argv...)
 	time.Sleep(100 * time.Millisecond)
+	d.lastOwn = out
 	return d.logs.String()[mark:] + out, err
 }
 
@@ -221,7 +224,9 @@ func containerdClients() []*client {
 	// base64 "user:password" a docker config's auth field holds), in turn.
 	// It cannot push.
 	pulls := 0
+	var crictlSaid string // crictl's own output of its last pull
 	crictl := &client{name: "crictl", logs: true, hostsDir: true, prepare: prepare(&forCrictl, "crictl"),
+		own: func() string { return crictlSaid },
 		pull: func(t *testing.T, w *clientWorld, ref, creds string) (string, error) {
 			args := []string{need(t, "crictl"), "pull"}
 			if creds != "" {
@@ -233,6 +238,7 @@ func containerdClients() []*client {
 			}
 			out, err := forCrictl.logged(t, w, append(w.env(t, "", ""), forCrictl.criEnv()...), append(args, ref)...)
 			hostsOK(t, out)
+			crictlSaid = forCrictl.lastOwn
 			return out, err
 		},
 	}

@@ -51,7 +51,7 @@ func TestExplainKubernetesEvents(t *testing.T) {
 		{"describe-pulled.log", "", false},
 	} {
 		// An unexplained failure whose stop fits several rules lists them.
-		wantCandidates := map[string]int{"describe-head-401.log": 4, "describe-head-401-old-wrapped.log": 4, "get-events-head-403.log": 2}[c.file]
+		wantCandidates := map[string]int{"describe-head-401.log": 5, "describe-head-401-old-wrapped.log": 5, "get-events-head-403.log": 2}[c.file]
 		t.Run(c.file, func(t *testing.T) {
 			code, out, errOut := runCLI(t, "explain", "--format", "json", filepath.Join(dir, c.file))
 			var rep struct {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,10 +49,13 @@ import (
 // Every answer the message does not show is Inferred.
 const FormatKubernetesEvents Format = "kubernetes-events"
 
-// kMarkers start the messages of the kubelet's pull events.
+// kMarkers start the messages of the kubelet's pull events, and crictl
+// pull's final error ("FATA[0001] pulling image: rpc error: …"; "pulling
+// image failed: " before crictl 1.24). The first eight are sniffed.
 var kMarkers = []string{
 	"Failed to pull image ", "failed to pull image ", "Back-off pulling image ", "Error: ImagePullBackOff",
-	"Error: ErrImagePull", "Successfully pulled image ", "Pulling image ", "pulling image ", "Container image \"",
+	"Error: ErrImagePull", "Successfully pulled image ", "pulling image: ", "pulling image failed: ",
+	"Pulling image ", "pulling image ", "Container image \"",
 }
 
 // kMarkerCommon is in every marker: a line without it is no event row
@@ -63,7 +67,7 @@ var kKlogMsgs = []string{`"Failed to pull image"`, `"PullImage from image servic
 
 func sniffKubernetes(head []string) bool {
 	for _, h := range head {
-		for _, m := range kMarkers[:6] {
+		for _, m := range kMarkers[:8] {
 			if strings.Contains(h, m) {
 				return true
 			}
@@ -95,6 +99,7 @@ type kEvent struct {
 	// present: "Container image … already present on machine", a kPulled
 	// that made no request (the pull policy let the kubelet skip it).
 	present bool
+	crictl  bool // crictl pull's error, not the kubelet's
 }
 
 var (
@@ -193,6 +198,14 @@ func readKubernetes(ls []line) *Trace {
 			"ErrImagePull, BackOff and ImagePullBackOff events repeat the last failure and add nothing)",
 	}
 	evs := kReadEvents(ls)
+	if len(evs) > 0 && !slices.ContainsFunc(evs, func(e kEvent) bool { return !e.crictl }) {
+		t.Name = "crictl output"
+		t.Lacks = "the requests themselves: crictl prints only the runtime's final error for the pull, so every answer but the one " +
+			"that error quotes, the challenges, the tokens and the credentials crictl passed are not in it (regtrace builds the requests " +
+			"containerd or CRI-O makes for the image and marks what it infers)"
+		t.CredentialsHint = "crictl pull sends only the credentials given on its command line (--creds, --auth, --username), and the runtime " +
+			"adds those of its own registry configuration; a docker login's config.json is not read."
+	}
 	b := &kBuilder{t: t}
 	b.runtime = kTraceRuntime(evs)
 	b.build(evs)
@@ -242,6 +255,12 @@ func kReadEvents(ls []line) []kEvent {
 		if wide {
 			if loc := kWideTail.FindStringIndex(s); loc != nil {
 				s = s[:loc[0]]
+			}
+		}
+		// crictl's logrus lines quote the message: read it unquoted.
+		if strings.Contains(s, " msg=") && strings.Contains(s, kMarkerCommon) {
+			if _, m, ok := parseLogrus(s); ok {
+				s = m
 			}
 		}
 		if e, ok := kLineEvent(s, l.n); ok {
@@ -523,6 +542,9 @@ func kLineEvent(s string, n int) (kEvent, bool) {
 		// The image and the error are split once the message is whole:
 		// a wrapped message may put the image on the next line.
 		e.kind, e.detail, e.split = kFailed, rest, true
+	case "pulling image: ", "pulling image failed: ":
+		// crictl names the image only in the runtime's error.
+		e.kind, e.detail, e.crictl = kFailed, rest, true
 	case "Error: ImagePullBackOff", "Error: ErrImagePull":
 		e.kind = kNoInfo
 	case "Back-off pulling image ":
@@ -632,6 +654,17 @@ func (r kRef) host() string {
 }
 
 func (r kRef) hub() bool { return r.host() == "registry-1.docker.io" }
+
+// hostURL is the manifest request for ref to host: the domain's own host
+// when host is "" or it, else a mirror, asked with the ns= parameter that
+// containerd adds to name the registry a mirror stands for.
+func (r kRef) hostURL(host, ref string) string {
+	u := r.manifestURL(ref)
+	if host == "" || host == r.host() || host == r.domain {
+		return u
+	}
+	return "https://" + host + strings.TrimPrefix(u, "https://"+r.host()) + "?ns=" + url.QueryEscape(r.domain)
+}
 
 func (r kRef) manifestURL(ref string) string {
 	if ref == "" {
@@ -964,8 +997,8 @@ func (b *kBuilder) resolve(ref kRef, e string, n int) bool {
 		return true
 	case sm.of(kOldStatus) != nil:
 		m := sm.of(kOldStatus)
-		st, _ := strconv.Atoi(m[2])
-		b.statusFlow(http.MethodHead, ref.manifestURL(m[1]), st, "", n)
+		st, _ := strconv.Atoi(m[3])
+		b.statusFlow(http.MethodHead, ref.hostURL(m[1], m[2]), st, "", n)
 		return true
 	case sm.of(kDoRequest) != nil:
 		m := sm.of(kDoRequest)

@@ -143,7 +143,7 @@ var (
 	}}
 
 	kServerMsg    = regexp.MustCompile(`server message: (\w+): authorization failed`)
-	kOldStatus    = regexp.MustCompile(`(?:^unexpected status code|failed with status code) \[manifests ([^\]]+)\]: (\d{3})\b`)
+	kOldStatus    = regexp.MustCompile(`(?:^unexpected status code|(?:pulling from host (\S+) )?failed with status code) \[manifests ([^\]]+)\]: (\d{3})\b`)
 	kBareStatus   = regexp.MustCompile(`^unexpected status: (\d{3})\b`)
 	kDoRequest    = regexp.MustCompile(`^(?:failed to do request: )?(Head|Get|Post) "?(https?://[^"\s]+?)"?: (.*)$`)
 	kContentNotAt = regexp.MustCompile(`^content at (https?://\S+) not found`)
