@@ -383,3 +383,27 @@ func TestKubeletJSONAgrees(t *testing.T) {
 		t.Fatalf("only %d klog records", n)
 	}
 }
+
+// TestCrictlOutput: crictl pull's own error, in each form it prints, names
+// the request that failed; a host other than the image's is its mirror,
+// asked with ns= as containerd asks it.
+func TestCrictlOutput(t *testing.T) {
+	const e = `failed to pull and unpack image \"docker.io/acme/app:1\": failed to resolve reference \"docker.io/acme/app:1\": `
+	for _, c := range []struct{ name, log, want string }{
+		{"logrus, quoted", `time="2026-12-06T20:27:32Z" level=fatal msg="pulling image: ` + e + `unexpected status from HEAD request to https://registry-1.docker.io/v2/acme/app/manifests/1: 403 Forbidden"`,
+			"#1 HEAD https://registry-1.docker.io/v2/acme/app/manifests/1 (403 inferred)"},
+		{"terminal", `FATA[0001] pulling image: rpc error: code = NotFound desc = ` + strings.ReplaceAll(e, `\"`, `"`) + `docker.io/acme/app:1: not found`,
+			"#1 HEAD https://registry-1.docker.io/v2/acme/app/manifests/1 (404 inferred)"},
+		{"before crictl 1.24", `FATA[0000] pulling image failed: rpc error: code = Unknown desc = ` + strings.ReplaceAll(e, `\"`, `"`) + `pulling from host mirror.test:5000 failed with status code [manifests 1]: 401 Unauthorized`,
+			"#1 HEAD https://mirror.test:5000/v2/acme/app/manifests/1?ns=docker.io (401 inferred)"},
+	} {
+		tr, err := Read(strings.NewReader(c.log + "\n"))
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if got := summary(tr); tr.Name != "crictl output" || !strings.Contains(got, c.want) {
+			t.Errorf("%s: %s\n%s\nwant %s", c.name, tr.Name, got, c.want)
+		}
+	}
+}
