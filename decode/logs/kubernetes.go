@@ -316,11 +316,13 @@ func kStructured(ls []line, i int, yaml bool) (string, int, bool) {
 		t, indent = strings.TrimLeft(r, " "), indent+2+len(r)-len(strings.TrimLeft(r, " "))
 	}
 	var v string
-	if r, ok := strings.CutPrefix(t, "message:"); ok {
-		v = r
-	} else if r, ok := strings.CutPrefix(t, "note:"); ok {
-		v = r
-	} else {
+	found := false
+	for _, k := range []string{"message:", "note:"} {
+		if v, found = strings.CutPrefix(t, k); found {
+			break
+		}
+	}
+	if !found {
 		return "", 0, false
 	}
 	v = strings.TrimSpace(v)
