@@ -38,33 +38,45 @@ type suspicion struct {
 // fits, most likely first.
 func suspect(in *Input, op *Operation) suspicion {
 	x := op.Outcome().Stop
-	masked := in.mirrorMasked(op)
-	if in.Source == nil || x == nil || x.Flow.Err != nil && !masked {
+	if in.Source == nil || x == nil {
 		return suspicion{}
 	}
-	var s suspicion
-	if masked {
-		// The error is the mirror's; the registry's own answer, which
-		// may be the real reason, is not in the log.
-		s.rules = append([]Rule{RuleEndpointFallbackMasks}, in.demoted[op]...)
-		s.lack = fmt.Sprintf("what %s itself answered after its mirror %s: runtimes ask the mirrors first and the registry last, and containerd reports the first host's error", x.Upstream, x.Host)
-		if x.Flow.Err != nil {
-			return s
-		}
+	if !in.mirrorMasked(op) {
+		return answerSuspicion(in, op, x)
 	}
-	creds := credsShown(in, op, x)
-	bearer, basic := schemeShown(op, x)
-	lack := s.lack
-	add := func(r Rule, ok bool) {
-		if ok && !slices.Contains(s.rules, r) {
+	// The error is the mirror's; the registry's own answer, which may be
+	// the real reason, is not in the log.
+	s := suspicion{
+		rules: append([]Rule{RuleEndpointFallbackMasks}, in.demoted[op]...),
+		lack: fmt.Sprintf("what %s itself answered after its mirror %s: runtimes ask the mirrors first and the registry last, "+
+			"and containerd reports the first host's error", x.Upstream, x.Host),
+	}
+	a := answerSuspicion(in, op, x)
+	for _, r := range a.rules {
+		if !slices.Contains(s.rules, r) {
 			s.rules = append(s.rules, r)
 		}
 	}
-	defer func() {
-		if lack != "" && s.lack != lack {
-			s.lack = lack + "; and " + s.lack
+	if a.lack != "" {
+		s.lack += "; and " + a.lack
+	}
+	return s
+}
+
+// answerSuspicion is the rules the answer x, where op stopped, fits by
+// what the log shows of it.
+func answerSuspicion(in *Input, op *Operation, x *decode.Exchange) suspicion {
+	if x.Flow.Err != nil {
+		return suspicion{}
+	}
+	creds := credsShown(in, op, x)
+	bearer, basic := schemeShown(op, x)
+	var s suspicion
+	add := func(r Rule, ok bool) {
+		if ok {
+			s.rules = append(s.rules, r)
 		}
-	}()
+	}
 	switch st := StageOf(x); {
 	case st == StageRegistry && status(x) == http.StatusUnauthorized && tokChallengeError(x) == "invalid_token":
 		if tokClaims(x) != nil {
