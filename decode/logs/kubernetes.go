@@ -258,7 +258,7 @@ func kReadEvents(ls []line) []kEvent {
 			}
 		}
 		// crictl's logrus lines quote the message: read it unquoted.
-		if strings.Contains(s, " msg=") && strings.Contains(s, kMarkerCommon) {
+		if strings.HasPrefix(s, "time=") || strings.HasPrefix(s, "level=") {
 			if _, m, ok := parseLogrus(s); ok {
 				s = m
 			}
@@ -297,20 +297,20 @@ func kReadEvents(ls []line) []kEvent {
 // false reads JSON only.
 func kStructured(ls []line, i int, yaml bool) (string, int, bool) {
 	s := ls[i].text
-	if !strings.Contains(s, "message") && !strings.Contains(s, "note") {
-		return "", 0, false
-	}
-	for _, k := range []string{`"message"`, `"note"`} {
-		if j := strings.Index(s, k); j >= 0 {
-			if msg, ok := kJSONString(s[j+len(k):]); ok {
-				return msg, 1, true
+	// Both JSON keys end in `e"`: one search rules out most lines.
+	if strings.Contains(s, `e"`) {
+		for _, k := range []string{`"message"`, `"note"`} {
+			if j := strings.Index(s, k); j >= 0 {
+				if msg, ok := kJSONString(s[j+len(k):]); ok {
+					return msg, 1, true
+				}
 			}
 		}
 	}
-	if !yaml {
+	t := strings.TrimLeft(s, " ")
+	if !yaml || t == "" || t[0] != 'm' && t[0] != 'n' && t[0] != '-' {
 		return "", 0, false
 	}
-	t := strings.TrimLeft(s, " ")
 	indent := len(s) - len(t)
 	if r, ok := strings.CutPrefix(t, "- "); ok { // a list item's first key
 		t, indent = strings.TrimLeft(r, " "), indent+2+len(r)-len(strings.TrimLeft(r, " "))
