@@ -95,7 +95,7 @@ func answerSuspicion(in *Input, op *Operation, x *decode.Exchange) suspicion {
 		add(RuleCredentialsRejectedAtToken, bearer != yes && creds != no)
 		// containerd 1.6 words a Basic challenge it had no credentials for
 		// as the bare 401; dockerd says "no basic auth credentials".
-		add(RuleBasicChallengeNoCredentials, bearer != yes && creds != yes && !strings.HasPrefix(strings.ToLower(x.Client.UserAgent), "docker/"))
+		add(RuleBasicChallengeNoCredentials, bearer != yes && creds != yes && x.Client.Family != "docker")
 		add(RulePerRepoChallengeIgnored, bearer != yes && basic != yes && creds != yes && !pingRefused(op))
 		// A token issued for credentials and then refused without a
 		// challenge the log shows: the registry may have refused the token

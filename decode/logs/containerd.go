@@ -1050,7 +1050,7 @@ func (rd *cdReader) finish() {
 				t.Lacks = "Authorization for requests whose dump is missing; " + t.Lacks
 			}
 		}
-	} else if rd.dockerd || strings.HasPrefix(flowsUA(flows), "docker/") {
+	} else if rd.dockerd || strings.HasPrefix(ua, "docker/") {
 		// dockerd with the containerd image store: containerd's resolver
 		// runs in dockerd, with the credentials the docker CLI sends.
 		t.Name = "dockerd debug log with the containerd image store"

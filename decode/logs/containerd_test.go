@@ -35,7 +35,8 @@ func TestContainerdGoldens(t *testing.T) {
 // gives the same flows.
 func TestContainerdCopiesOfOneLog(t *testing.T) {
 	for _, name := range []string{"ctr/ctr-wrong-password.log", "ctr/ctr-nodump-wrong-password.log", "ctr/ctr-good-pull.log",
-		"ctr/ctr-nodump-anonymous-pull-of-a-missing-repository.log", "containerd/containerd-cri-text-wrong-password.log", "containerd/containerd-cri-text-good-pull.log"} {
+		"ctr/ctr-nodump-anonymous-pull-of-a-missing-repository.log", "containerd/containerd-cri-text-wrong-password.log", "containerd/containerd-cri-text-good-pull.log",
+		"containerd/dockerd-29-containerd-store-private-repository-without-credentials.log"} {
 		dir, file, _ := strings.Cut(name, "/")
 		raw := fixture(t, dir, file)
 		base := read(t, raw)

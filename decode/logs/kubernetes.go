@@ -378,23 +378,20 @@ func kJSONString(s string) (string, bool) {
 // and a line ending in an escape joins the next without a space.
 func kYAMLScalar(folded []string) string {
 	double := strings.HasPrefix(folded[0], `"`)
-	var b strings.Builder
-	for j, l := range folded {
+	b := []byte(folded[0])
+	for _, l := range folded[1:] {
 		switch {
-		case j == 0:
 		case l == "":
-			b.WriteByte('\n')
+			b = append(b, '\n')
 			continue
-		case double && kOddEscapes(b.String()):
-			t := b.String()
-			b.Reset()
-			b.WriteString(t[:len(t)-1])
-		case b.Len() > 0 && !strings.HasSuffix(b.String(), "\n"):
-			b.WriteByte(' ')
+		case double && kOddEscapes(b):
+			b = b[:len(b)-1]
+		case len(b) > 0 && b[len(b)-1] != '\n':
+			b = append(b, ' ')
 		}
-		b.WriteString(l)
+		b = append(b, l...)
 	}
-	v := b.String()
+	v := string(b)
 	switch {
 	case strings.HasPrefix(v, "'"):
 		v = v[1:]
@@ -425,8 +422,11 @@ func kYAMLScalar(folded []string) string {
 
 // kOddEscapes: s ends in an odd run of backslashes, an escape with nothing
 // after it.
-func kOddEscapes(s string) bool {
-	n := len(s) - len(strings.TrimRight(s, `\`))
+func kOddEscapes(s []byte) bool {
+	n := 0
+	for n < len(s) && s[len(s)-1-n] == '\\' {
+		n++
+	}
 	return n%2 == 1
 }
 
@@ -479,16 +479,14 @@ func kKlogJSON(s string, n int) (kEvent, bool) {
 	if !strings.HasPrefix(t, "{") || !strings.Contains(t, kMarkerCommon) || !strings.Contains(t, `"msg"`) {
 		return kEvent{}, false
 	}
-	var rec map[string]any
-	if json.Unmarshal([]byte(t), &rec) != nil {
+	// The JSON record reader of containerd's and dockerd's logs.
+	r := cdParseRecord(t, n)
+	if r == nil {
 		return kEvent{}, false
 	}
-	msg, _ := rec["msg"].(string)
 	for i, k := range kKlogMsgs {
-		if msg == strings.Trim(k, `"`) {
-			errv, _ := rec["err"].(string)
-			image, _ := rec["image"].(string)
-			return kKlogParts(i, errv, image, n)
+		if r.msg() == strings.Trim(k, `"`) {
+			return kKlogParts(i, r.f["err"], r.f["image"], n)
 		}
 	}
 	return kEvent{}, false
